@@ -1,0 +1,1 @@
+"""agentic_app: schedule, queue, run and live-monitor automated trading workflows."""

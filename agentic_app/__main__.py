@@ -1,0 +1,150 @@
+"""Command line: ``python -m agentic_app <command>`` (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def _settings():
+    from agentic_app.settings import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        sys.exit(str(exc))
+
+
+def _redis_url(settings, *, allow_start: bool = False) -> str:
+    from agentic_app.engine.local_redis import ensure_redis
+
+    url, _ = ensure_redis(settings.redis_url, settings.data_dir, daemonize=True,
+                          allow_start=allow_start and settings.is_local)
+    return url
+
+
+def cmd_migrate(args) -> int:
+    """Apply database migrations up to head."""
+    from agentic_app.db.migrate import upgrade_to_head
+
+    s = _settings()
+    upgrade_to_head(s.database_url, s.data_dir)
+    print(f"database at head: {s.database_url}")
+    return 0
+
+
+def cmd_seed_demo(args) -> int:
+    """Create the demo user and template workflows."""
+    from agentic_app.db.migrate import upgrade_to_head
+    from agentic_app.services.demo import seed_demo
+
+    s = _settings()
+    upgrade_to_head(s.database_url, s.data_dir)
+    try:
+        user, created = seed_demo(s)
+    except RuntimeError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    print(f"demo user {user.username!r} (id {user.id}); {len(created)} workflows created")
+    return 0
+
+
+def cmd_create_user(args) -> int:
+    """Create a user with a password."""
+    from agentic_app.db.migrate import upgrade_to_head
+    from agentic_app.domain.errors import InvalidInputError
+    from agentic_app.services.users import create_user
+
+    s = _settings()
+    upgrade_to_head(s.database_url, s.data_dir)
+    try:
+        user = create_user(username=args.name, password=args.password)
+    except InvalidInputError as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"created user {user.username!r} (id {user.id})")
+    return 0
+
+
+def cmd_worker(args) -> int:
+    """Run RQ workers (one in-process, or a supervised pool)."""
+    from agentic_app.engine.worker import run_pool, run_worker
+
+    s = _settings()
+    url = _redis_url(s)
+    if args.processes > 1:
+        run_pool(url, args.processes)
+        return 0
+    run_worker(url, burst=args.burst)
+    return 0
+
+
+def cmd_scheduler(args) -> int:
+    """Run a scheduler process (one is active cluster-wide through a Redis lease)."""
+    from agentic_app.engine.scheduler import run_scheduler
+
+    s = _settings()
+    run_scheduler(_redis_url(s))
+    return 0
+
+
+def cmd_supervise(args) -> int:
+    """Run workers and (optionally) the scheduler under one supervisor."""
+    from agentic_app.engine.supervisor import ChildSpec, Supervisor, python_module_argv
+
+    s = _settings()
+    url = _redis_url(s)
+    children = [ChildSpec(f"worker-{i}", python_module_argv("agentic_app", "worker"),
+                          {"REDIS_URL": url}) for i in range(args.workers)]
+    if args.scheduler:
+        children.append(ChildSpec("scheduler", python_module_argv("agentic_app", "scheduler"),
+                                  {"REDIS_URL": url}))
+    Supervisor(children).run()
+    return 0
+
+
+def cmd_redis(args) -> int:
+    """Print the Redis URL in use, starting a private Redis when none answers (local mode)."""
+    s = _settings()
+    print(_redis_url(s, allow_start=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser with every subcommand."""
+    parser = argparse.ArgumentParser(prog="python -m agentic_app",
+                                     description="agentic_app command line")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help=cmd_migrate.__doc__).set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help=cmd_seed_demo.__doc__).set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("create-user", help=cmd_create_user.__doc__)
+    p.add_argument("name")
+    p.add_argument("--password", required=True)
+    p.set_defaults(func=cmd_create_user)
+    p = sub.add_parser("worker", help=cmd_worker.__doc__)
+    p.add_argument("--processes", type=int, default=1, help="number of worker processes")
+    p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    p.set_defaults(func=cmd_worker)
+    sub.add_parser("scheduler", help=cmd_scheduler.__doc__).set_defaults(func=cmd_scheduler)
+    p = sub.add_parser("supervise", help=cmd_supervise.__doc__)
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--scheduler", action="store_true")
+    p.set_defaults(func=cmd_supervise)
+    sub.add_parser("redis", help=cmd_redis.__doc__).set_defaults(func=cmd_redis)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Brokers: the ``Broker`` protocol (base.py) and the default persisted paper broker (paper.py)."""

@@ -1,0 +1,1 @@
+"""Stateless UI pieces composed by the pages."""

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, engine/session handling and repository functions."""

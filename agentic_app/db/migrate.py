@@ -1,0 +1,58 @@
+"""Apply Alembic migrations programmatically (used at app start and by the CLI)."""
+
+from __future__ import annotations
+
+import fcntl
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+from agentic_app.db.engine import get_engine, normalize_url
+from agentic_app.settings import REPO_ROOT
+
+ALEMBIC_INI = REPO_ROOT / "alembic.ini"
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic Config for ``url`` that leaves the caller's logging alone."""
+    cfg = Config(str(ALEMBIC_INI))
+    cfg.set_main_option("script_location", str(REPO_ROOT / "alembic"))
+    cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
+    cfg.attributes["configure_logging"] = False
+    return cfg
+
+
+@contextmanager
+def _migration_lock(url: str, lock_dir: Path):
+    """Serialize migrations: a PostgreSQL advisory lock, or a file lock for SQLite."""
+    url = normalize_url(url)
+    if url.startswith("postgresql"):
+        import sqlalchemy as sa
+
+        with get_engine(url).connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(842017)"))
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(842017)"))
+        return
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "migrate.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def upgrade_to_head(url: str, lock_dir: Path) -> None:
+    """Upgrade the database at ``url`` to the newest revision (safe to call concurrently)."""
+    with _migration_lock(url, lock_dir):
+        command.upgrade(alembic_config(url), "head")
+
+
+def downgrade_to_base(url: str) -> None:
+    """Drop every migrated table (tests)."""
+    command.downgrade(alembic_config(url), "base")

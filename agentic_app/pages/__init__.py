@@ -1,0 +1,1 @@
+"""Reflex pages: login, workflows, scheduler, queue, monitor."""

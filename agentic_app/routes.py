@@ -1,0 +1,17 @@
+"""UI route constants."""
+
+LOGIN = "/login"
+WORKFLOWS = "/workflows"
+SCHEDULER = "/scheduler"
+QUEUE = "/queue"
+MONITOR = "/monitor"
+INDEX = "/"
+RQ_DASHBOARD = "/rq"
+
+NAV = [
+    ("Scheduler", SCHEDULER, "calendar-clock"),
+    ("Queue", QUEUE, "list-ordered"),
+    ("Monitor", MONITOR, "activity"),
+    ("Workflows", WORKFLOWS, "workflow"),
+]
+"""Navigation entries: label, route, lucide icon."""

@@ -1,0 +1,100 @@
+"""Local runtime: what ``reflex run`` brings up besides the web app.
+
+On backend start: find or start Redis, apply migrations, seed the demo data
+(local mode), and — when ``START_LOCAL_SERVICES`` is on (default in local mode) —
+start the supervisor that runs the RQ workers and the scheduler as children.
+Only one backend process per Redis starts the supervisor (a Redis lease), so
+several Reflex backend workers do not start several pools.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+from agentic_app.db.migrate import upgrade_to_head
+from agentic_app.engine.leader import RedisLease
+from agentic_app.engine.local_redis import ensure_redis, find_redis
+from agentic_app.engine.redis_conn import connect
+from agentic_app.engine.supervisor import child_preexec, python_module_argv
+from agentic_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RUNTIME_LEASE_KEY = "agentic:local-runtime"
+"""Lease held by the one backend process that supervises workers and scheduler."""
+
+
+def effective_redis_url(settings: Settings) -> str | None:
+    """The Redis URL in use: the configured one, or the private one in the data dir."""
+    return find_redis(settings.redis_url, settings.data_dir)
+
+
+@dataclass
+class LocalRuntime:
+    """Starts and stops the processes a local ``reflex run`` needs."""
+
+    settings: Settings
+    redis_url: str | None = None
+    redis_child: subprocess.Popen | None = None
+    supervisor: subprocess.Popen | None = None
+    lease: RedisLease | None = None
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _renewer: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Bring up Redis, the schema, demo data and the supervised children."""
+        s = self.settings
+        self.redis_url, self.redis_child = ensure_redis(
+            s.redis_url, s.data_dir, daemonize=False, allow_start=s.is_local)
+        os.environ["REDIS_URL"] = self.redis_url  # children and later imports use the same Redis
+        upgrade_to_head(s.database_url, s.data_dir)
+        if s.is_local:
+            from agentic_app.services.demo import seed_demo
+
+            seed_demo(s)
+        if s.start_local_services:
+            self._start_supervisor()
+
+    def _start_supervisor(self) -> None:
+        self.lease = RedisLease(connect(self.redis_url), RUNTIME_LEASE_KEY, ttl_ms=15_000)
+        if not self.lease.acquire():
+            log.info("another backend process runs the workers and scheduler")
+            self.lease = None
+            return
+        argv = python_module_argv("agentic_app", "supervise",
+                                  "--workers", str(self.settings.worker_processes), "--scheduler")
+        env = dict(os.environ, REDIS_URL=self.redis_url)
+        self.supervisor = subprocess.Popen(argv, env=env, preexec_fn=child_preexec)
+        log.info("started supervisor pid %s (%s workers + scheduler)",
+                 self.supervisor.pid, self.settings.worker_processes)
+        self._renewer = threading.Thread(target=self._renew_loop, name="runtime-lease", daemon=True)
+        self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(5.0):
+            try:
+                self.lease.renew()
+            except Exception:
+                log.warning("could not renew runtime lease", exc_info=True)
+
+    def stop(self) -> None:
+        """Stop the supervisor (and its children) and a private Redis we started."""
+        self._stop.set()
+        for proc in (self.supervisor, self.redis_child):
+            if proc is None or proc.poll() is not None:
+                continue
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.lease is not None:
+            try:
+                self.lease.release()
+            except Exception:
+                pass

@@ -1,0 +1,47 @@
+"""User accounts: create, look up, authenticate."""
+
+from __future__ import annotations
+
+import re
+
+from sqlmodel import select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import User
+from agentic_app.domain.errors import InvalidInputError
+from agentic_app.services.passwords import hash_password, verify_password
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
+MIN_PASSWORD = 4
+
+
+def create_user(*, username: str, password: str, database_url: str | None = None) -> User:
+    """Create a user; InvalidInputError when the name is malformed or taken."""
+    if not USERNAME_RE.match(username or ""):
+        raise InvalidInputError("username must be 3-64 letters, digits, '_', '.' or '-'",
+                                field="username")
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInputError(f"password must be at least {MIN_PASSWORD} characters",
+                                field="password")
+    with session_scope(database_url) as session:
+        if session.exec(select(User).where(User.username == username)).first():
+            raise InvalidInputError(f"user {username!r} already exists", field="username")
+        user = User(username=username, password_hash=hash_password(password))
+        session.add(user)
+        session.flush()
+        session.refresh(user)
+        return user
+
+
+def get_user_by_name(*, username: str, database_url: str | None = None) -> User | None:
+    """The user called ``username``, or None."""
+    with session_scope(database_url) as session:
+        return session.exec(select(User).where(User.username == username)).first()
+
+
+def authenticate(*, username: str, password: str, database_url: str | None = None) -> User | None:
+    """The active user whose password matches, else None."""
+    user = get_user_by_name(username=username, database_url=database_url)
+    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+        return None
+    return user

@@ -1,0 +1,182 @@
+"""Application settings: the one place that reads environment variables.
+
+Every knob of the product lives on :class:`Settings`. Values come from the
+environment (and an optional ``.env`` file); invalid values fail at start with
+a message naming the setting.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import Enum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+"""Directory holding ``rxconfig.py``; default home of the data dir."""
+
+
+class AppMode(str, Enum):
+    """Where the app runs: ``local`` starts its own worker and scheduler processes."""
+
+    local = "local"
+    production = "production"
+
+
+class SchedulerConfig(BaseModel):
+    """The seed's SCHEDULER_CONFIG."""
+
+    max_concurrent_jobs: int = Field(10, ge=1)
+    check_interval_seconds: int = Field(60, ge=1, le=3600)
+    timezone: str = "UTC"
+    enable_price_triggers: bool = True
+    enable_indicator_triggers: bool = True
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA timezone {value!r}") from exc
+        return value
+
+
+class QueueConfig(BaseModel):
+    """The seed's QUEUE_CONFIG."""
+
+    max_queue_size: int = Field(1000, ge=1)
+    max_retries: int = Field(3, ge=0, le=10)
+    retry_delay_seconds: list[int] = Field(default_factory=lambda: [1, 5, 15])
+    job_timeout_seconds: int = Field(300, ge=1)
+
+    @model_validator(mode="after")
+    def _delays_cover_retries(self) -> QueueConfig:
+        if any(d < 0 for d in self.retry_delay_seconds):
+            raise ValueError("retry_delay_seconds must be >= 0")
+        if self.max_retries and not self.retry_delay_seconds:
+            raise ValueError("retry_delay_seconds must not be empty when max_retries > 0")
+        return self
+
+
+class Limits(BaseModel):
+    """Per-user and per-execution safety limits."""
+
+    max_concurrent_per_user: int = Field(10, ge=1)
+    max_executions_per_day: int = Field(100, ge=1)
+    memory_limit_mb: int = Field(500, ge=16)
+    auto_pause_after_failures: int = Field(5, ge=1)
+
+
+class Settings(BaseSettings):
+    """All settings of agentic_app (see README for the table)."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    mode: AppMode = Field(AppMode.local, validation_alias="AGENTIC_MODE")
+    data_dir: Path = Field(REPO_ROOT / ".data", validation_alias="DATA_DIR")
+    database_url: str = Field("", validation_alias="DATABASE_URL")
+    redis_url: str = Field("redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
+    secret_key: str = Field("", validation_alias="SECRET_KEY")
+    start_local_services: bool | None = Field(None, validation_alias="START_LOCAL_SERVICES")
+    worker_processes: int = Field(2, ge=1, le=64, validation_alias="WORKER_PROCESSES")
+    demo_password: str = Field("demo", validation_alias="DEMO_PASSWORD")
+    market_feed: str = Field("simulated", validation_alias="MARKET_FEED")
+    market_seed: int = Field(42, validation_alias="MARKET_SEED")
+    replay_csv: Path | None = Field(None, validation_alias="REPLAY_CSV")
+    api_base_url: str = Field("", validation_alias="API_BASE_URL")
+    frontend_port: int = Field(3000, ge=1, le=65535, validation_alias="FRONTEND_PORT")
+    backend_port: int = Field(8000, ge=1, le=65535, validation_alias="BACKEND_PORT")
+    scheduler_config: SchedulerConfig = Field(
+        default_factory=SchedulerConfig, validation_alias="SCHEDULER_CONFIG"
+    )
+    queue_config: QueueConfig = Field(default_factory=QueueConfig, validation_alias="QUEUE_CONFIG")
+    limits: Limits = Field(default_factory=Limits, validation_alias="LIMITS")
+
+    @field_validator("market_feed")
+    @classmethod
+    def _known_feed(cls, value: str) -> str:
+        if value not in {"simulated", "replay", "ccxt"}:
+            raise ValueError("must be one of simulated, replay, ccxt")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'agentic.db'}"
+        if self.mode is AppMode.production:
+            if not self.secret_key:
+                raise ValueError("SECRET_KEY is required in production mode")
+            if len(self.secret_key) < 32:
+                raise ValueError("SECRET_KEY must be at least 32 characters")
+        if not self.api_base_url:
+            self.api_base_url = f"http://localhost:{self.backend_port}"
+        if self.start_local_services is None:
+            self.start_local_services = self.mode is AppMode.local
+        return self
+
+    @property
+    def bun_path(self) -> Path:
+        """The bun binary that ``make setup`` installs from the npm registry."""
+        return REPO_ROOT / ".tools" / "bun" / "bin" / "bun"
+
+    @property
+    def is_local(self) -> bool:
+        """True in local mode (demo data, private Redis, supervised children)."""
+        return self.mode is AppMode.local
+
+    def resolved_secret_key(self) -> str:
+        """SECRET_KEY, or in local mode one generated once and kept in the data dir."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+class SettingsError(RuntimeError):
+    """Raised when the environment holds an invalid setting; the message names it."""
+
+
+def load_settings(**overrides) -> Settings:
+    """Build Settings from the environment, turning validation errors into one clear message."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]) or "settings"
+            parts.append(f"{name.upper()}: {err['msg']}")
+        raise SettingsError("invalid settings: " + "; ".join(parts)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide Settings singleton."""
+    return load_settings()
+

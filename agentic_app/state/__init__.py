@@ -1,0 +1,1 @@
+"""Reflex states: a small base state and one substate per page."""

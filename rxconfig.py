@@ -1,0 +1,34 @@
+"""Reflex configuration, built from agentic_app.settings (the only reader of env vars).
+
+In local mode the schema is brought to head here, before Reflex's own start-up
+schema check, so a fresh clone starts without "database not up to date" noise.
+"""
+
+import os
+
+import reflex as rx
+from reflex.plugins.sitemap import SitemapPlugin
+
+from agentic_app.settings import get_settings
+
+_settings = get_settings()
+_bun = _settings.bun_path
+os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+_settings.data_dir.mkdir(parents=True, exist_ok=True)
+if _settings.is_local:
+    from agentic_app.db.migrate import upgrade_to_head
+
+    upgrade_to_head(_settings.database_url, _settings.data_dir)
+
+config = rx.Config(
+    app_name="agentic_app",
+    db_url=_settings.database_url,
+    frontend_port=_settings.frontend_port,
+    backend_port=_settings.backend_port,
+    api_url=_settings.api_base_url,
+    telemetry_enabled=False,
+    **({"bun_path": _bun} if _bun.exists() else {}),
+    show_built_with_reflex=False,
+    disable_plugins=[SitemapPlugin],
+    plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
+)

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Lint, then the whole pytest suite (unit, integration against real Redis /
+# SQLite / PostgreSQL / worker processes, e2e in Debian chromium).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.tools/bun/bin:$PWD/.venv/bin:$PATH"
+export REFLEX_TELEMETRY_ENABLED=false REFLEX_CHECK_LATEST_VERSION=false
+
+.venv/bin/ruff check agentic_app tests bench scripts alembic rxconfig.py || exit 1
+.venv/bin/python -m pytest "$@"
+rc=$?
+if [ "$rc" = 5 ]; then echo "run_tests: pytest collected no tests" >&2; exit 1; fi
+exit "$rc"

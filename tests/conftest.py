@@ -1,0 +1,113 @@
+"""Shared fixtures: a real Redis (flushed per test) and real databases (SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+
+from agentic_app.engine.local_redis import find_redis
+from agentic_app.settings import REPO_ROOT
+
+TEST_REDIS_DB = 15
+"""Redis logical database reserved for tests (flushed before each test that uses it)."""
+TEST_POSTGRES_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+"""Admin URL of the PostgreSQL used for tests; each session creates its own database there."""
+
+
+def _with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return urlunsplit(parts._replace(query=f"db={db}"))
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+@pytest.fixture(scope="session")
+def redis_base_url() -> str:
+    """URL of a Redis that answers (the configured one, or the private one from setup)."""
+    url = find_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), REPO_ROOT / ".data")
+    if url is None:
+        pytest.fail("no Redis answers: run `make setup` (it starts one)")
+    return url
+
+
+@pytest.fixture
+def redis_url(redis_base_url: str) -> str:
+    """The test Redis database, flushed before the test."""
+    import redis
+
+    url = _with_db(redis_base_url, TEST_REDIS_DB)
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
+def _postgres_admin() -> sa.Engine | None:
+    try:
+        engine = sa.create_engine(TEST_POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        return engine
+    except Exception:
+        return None
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """URL of a fresh PostgreSQL database for this test session (dropped at the end)."""
+    admin = _postgres_admin()
+    if admin is None:
+        pytest.skip(f"PostgreSQL does not answer at {TEST_POSTGRES_URL}")
+    name = f"agentic_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = TEST_POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from agentic_app.db.engine import get_engine
+
+    get_engine.cache_clear()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db_url(request, tmp_path) -> str:
+    """An empty database URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url = request.getfixturevalue("postgres_server_url")
+    _reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def db_url(empty_db_url: str, tmp_path) -> str:
+    """A database migrated to head, once on SQLite and once on PostgreSQL."""
+    from agentic_app.db.migrate import upgrade_to_head
+
+    upgrade_to_head(empty_db_url, tmp_path)
+    return empty_db_url
+
+
+@pytest.fixture
+def sqlite_db_url(tmp_path) -> str:
+    """A SQLite database migrated to head (for tests that need one backend only)."""
+    from agentic_app.db.migrate import upgrade_to_head
+
+    url = f"sqlite:///{tmp_path / 'test.db'}"
+    upgrade_to_head(url, tmp_path)
+    return url

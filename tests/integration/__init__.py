@@ -1,0 +1,1 @@
+"""Integration tests (real database files, Redis, worker processes)."""
