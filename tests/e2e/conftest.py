@@ -1,0 +1,133 @@
+"""A real `reflex run` (frontend + backend + workers + scheduler) and Debian chromium via Playwright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agentic_app.settings import REPO_ROOT
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+"""Screenshots and the app log of the browser tests."""
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"reflex run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    raise RuntimeError(f"{url} did not answer in {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+class RunningApp:
+    """Handle on an app started by `reflex run` for the tests."""
+
+    def __init__(self, proc, frontend: str, backend: str, data_dir: Path, log: Path):
+        self.proc, self.frontend, self.backend = proc, frontend, backend
+        self.data_dir, self.log = data_dir, log
+
+    def group_pids(self) -> list[int]:
+        """PIDs of every process still in the app's process group."""
+        out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self, timeout: float = 40) -> None:
+        """Stop like Ctrl-C does: SIGINT to the whole process group."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGINT)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
+              **extra_env: str) -> RunningApp:
+    """Start `reflex run` with free ports and its own data dir; wait until both ends answer."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    fport, bport = _free_port(), _free_port()
+    env = dict(os.environ, DATA_DIR=str(data_dir), FRONTEND_PORT=str(fport),
+               BACKEND_PORT=str(bport), REDIS_URL=redis_url, WORKER_PROCESSES="1",
+               REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false",
+               PATH=f"{REPO_ROOT / '.tools/bun/bin'}:{REPO_ROOT / '.venv/bin'}:{os.environ['PATH']}")
+    env.update(extra_env)
+    env.pop("DATABASE_URL", None)
+    log = ARTIFACTS / log_name
+    with open(log, "w") as fh:
+        proc = subprocess.Popen([str(REPO_ROOT / ".venv/bin/reflex"), "run", "--loglevel", "info"],
+                                cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    app = RunningApp(proc, f"http://localhost:{fport}", f"http://localhost:{bport}", data_dir, log)
+    try:
+        _wait_http(f"{app.backend}/api/agentic/health", 300, proc, log)
+        _wait_http(f"{app.frontend}/login", 300, proc, log)
+    except BaseException:
+        app.stop()
+        raise
+    return app
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory, redis_base_url):
+    """One `reflex run` shared by the browser tests of the session."""
+    app = start_app(tmp_path_factory.mktemp("appdata"), redis_base_url)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian chromium driven by Playwright (never `playwright install`)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page per test."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    yield pg
+    ctx.close()
+
+
+def login(page, app: RunningApp, username: str = "demo", password: str = "demo") -> None:
+    """Sign in through the login form and wait for the scheduler page."""
+    page.goto(f"{app.frontend}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url("**/scheduler", timeout=30_000)

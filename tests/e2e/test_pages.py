@@ -1,0 +1,63 @@
+"""Browser: every page renders its heading in Chromium, served by a real `reflex run`."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, login
+
+pytestmark = pytest.mark.e2e
+
+PAGES = [("/scheduler", "Scheduler"), ("/queue", "Queue"), ("/monitor", "Monitor"),
+         ("/workflows", "Workflows")]
+
+
+def test_login_page_renders(running_app, page):
+    """The login page shows its heading and form."""
+    page.goto(f"{running_app.frontend}/login")
+    assert page.locator("#page-heading").inner_text() == "Sign in to agentic"
+    page.screenshot(path=str(ARTIFACTS / "login.png"))
+
+
+def test_wrong_password_shows_error(running_app, page):
+    """A wrong password keeps the user on the login page with an error."""
+    page.goto(f"{running_app.frontend}/login")
+    page.fill("#username", "demo")
+    page.fill("#password", "not-the-password")
+    page.click("#login-submit")
+    assert "Wrong username or password" in page.locator("#login-error").inner_text()
+    assert page.url.endswith("/login")
+
+
+def test_protected_page_redirects_to_login(running_app, page):
+    """Without a session, a protected page sends the browser to /login."""
+    page.goto(f"{running_app.frontend}/queue")
+    page.wait_for_url("**/login")
+
+
+@pytest.mark.parametrize(("path", "heading"), PAGES)
+def test_page_heading(running_app, page, path, heading):
+    """After logging in as the demo user, each page renders its heading."""
+    login(page, running_app)
+    page.goto(f"{running_app.frontend}{path}")
+    page.wait_for_selector("#page-heading")
+    assert page.locator("#page-heading").inner_text() == heading
+    page.screenshot(path=str(ARTIFACTS / f"{heading.lower()}.png"), full_page=True)
+
+
+def test_demo_workflows_listed(running_app, page):
+    """The demo user's three template workflows are listed on the workflows page."""
+    login(page, running_app)
+    page.goto(f"{running_app.frontend}/workflows")
+    table = page.locator("#workflows-table")
+    table.wait_for()
+    text = table.inner_text()
+    for name in ("RSI Oversold Strategy", "EURUSD Price Alert", "RSI Signal Auto-trade"):
+        assert name in text
+
+
+def test_backend_health_through_reflex(running_app):
+    """The API mounted in the Reflex backend reports database and Redis up."""
+    body = httpx.get(f"{running_app.backend}/api/agentic/health", timeout=5).json()
+    assert body["database"]["ok"] and body["redis"]["ok"]
