@@ -1,4 +1,4 @@
-"""A real `reflex run` (frontend + backend + workers + scheduler) and Debian chromium via Playwright."""
+"""A real `reflex run` (frontend, backend, workers, scheduler) and Debian chromium (Playwright)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> N
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"reflex run exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
+            tail = log.read_text()[-4000:]
+            raise RuntimeError(f"reflex run exited with {proc.returncode}:\n{tail}")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -73,7 +74,8 @@ def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
     env = dict(os.environ, DATA_DIR=str(data_dir), FRONTEND_PORT=str(fport),
                BACKEND_PORT=str(bport), REDIS_URL=redis_url, WORKER_PROCESSES="1",
                REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false",
-               PATH=f"{REPO_ROOT / '.tools/bun/bin'}:{REPO_ROOT / '.venv/bin'}:{os.environ['PATH']}")
+               PATH=os.pathsep.join([str(REPO_ROOT / ".tools/bun/bin"), str(REPO_ROOT / ".venv/bin"),
+                                     os.environ["PATH"]]))
     env.update(extra_env)
     env.pop("DATABASE_URL", None)
     log = ARTIFACTS / log_name
