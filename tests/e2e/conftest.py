@@ -74,8 +74,8 @@ def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
     env = dict(os.environ, DATA_DIR=str(data_dir), FRONTEND_PORT=str(fport),
                BACKEND_PORT=str(bport), REDIS_URL=redis_url, WORKER_PROCESSES="1",
                REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false",
-               PATH=os.pathsep.join([str(REPO_ROOT / ".tools/bun/bin"), str(REPO_ROOT / ".venv/bin"),
-                                     os.environ["PATH"]]))
+               PATH=os.pathsep.join([str(REPO_ROOT / ".tools/bun/bin"),
+                                     str(REPO_ROOT / ".venv/bin"), os.environ["PATH"]]))
     env.update(extra_env)
     env.pop("DATABASE_URL", None)
     log = ARTIFACTS / log_name
