@@ -1,0 +1,2 @@
+"""Runs things: the DAG executor, event sinks, memory guard, queue, scheduler. Never imports
+reflex."""

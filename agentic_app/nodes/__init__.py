@@ -1,0 +1,1 @@
+"""Node types (one module per family) and the registry they register into (``nodes.base``)."""

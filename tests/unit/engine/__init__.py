@@ -1,0 +1,1 @@
+"""Tests of agentic_app.engine."""
