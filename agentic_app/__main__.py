@@ -104,6 +104,27 @@ def cmd_supervise(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    """Run one workflow (template name or JSON file) in-process and print its events."""
+    import json
+
+    from agentic_app.domain.errors import InvalidInputError
+    from agentic_app.services.workflow_run import format_event, format_table, run_workflow
+
+    s = _settings()
+    try:
+        result = run_workflow(s, args.workflow, at=args.at, database_url=args.database_url,
+                              on_event=lambda e: print(format_event(e), flush=True))
+    except InvalidInputError as exc:
+        print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict(), default=str))
+    else:
+        print(format_table(result))
+    return 0 if result.status == "completed" else 1
+
+
 def cmd_redis(args) -> int:
     """Print the Redis URL in use, starting a private Redis when none answers (local mode)."""
     s = _settings()
@@ -133,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--scheduler", action="store_true")
     p.set_defaults(func=cmd_supervise)
+    p = sub.add_parser("run", help=cmd_run.__doc__)
+    p.add_argument("workflow", help="template name (e.g. 'RSI Oversold Strategy') or .json file")
+    p.add_argument("--json", action="store_true", help="last line: the execution as JSON")
+    p.add_argument("--at", help="execution time, ISO-8601 (default: now)")
+    p.add_argument("--database-url", help="persist into this database (default: a temp SQLite)")
+    p.set_defaults(func=cmd_run)
     sub.add_parser("redis", help=cmd_redis.__doc__).set_defaults(func=cmd_redis)
     return parser
 

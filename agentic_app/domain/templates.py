@@ -22,7 +22,7 @@ RSI_OVERSOLD = {
             {"id": "oversold", "type": "condition", "params": {"expression": "rsi < 30"}},
             {"id": "size", "type": "position_size",
              "params": {"symbol": "EURUSD", "risk_pct": 1.0, "atr_multiple": 2.0,
-                        "atr_period": 14, "max_position": 200000}},
+                        "atr_period": 14, "max_position": 5}},
             {"id": "buy", "type": "market_order", "params": {"symbol": "EURUSD", "side": "buy"}},
         ],
         "edges": [
@@ -37,8 +37,8 @@ RSI_OVERSOLD = {
 
 EURUSD_PRICE_ALERT = {
     "name": "EURUSD Price Alert",
-    "description": "When EURUSD crosses above 1.10: notify and buy 10,000 EURUSD at market, "
-                   "in parallel.",
+    "description": "When EURUSD crosses above 1.10: notify and buy 0.1 lot (10,000 EUR) at "
+                   "market, in parallel.",
     "definition": {
         "nodes": [
             {"id": "trigger", "type": "price_trigger",
@@ -47,7 +47,7 @@ EURUSD_PRICE_ALERT = {
              "params": {"title": "EURUSD above 1.10",
                         "message": "EURUSD traded at {trigger.price}", "level": "info"}},
             {"id": "buy", "type": "market_order",
-             "params": {"symbol": "EURUSD", "side": "buy", "quantity": 10000}},
+             "params": {"symbol": "EURUSD", "side": "buy", "quantity": 0.1}},
         ],
         "edges": [
             {"from": "trigger", "to": "notify"},

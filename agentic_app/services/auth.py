@@ -13,6 +13,8 @@ from agentic_app.services.users import authenticate
 
 SESSION_LIFETIME = timedelta(days=7)
 """How long a login session token stays valid."""
+SESSION_COOKIE = "agentic_token"
+"""Cookie holding the browser's session token (read by backend-mounted pages such as /rq)."""
 
 
 def login(*, username: str, password: str,

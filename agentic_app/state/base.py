@@ -1,4 +1,8 @@
-"""The base state: who is logged in (bearer token kept in the browser's local storage)."""
+"""The base state: who is logged in.
+
+The session token lives in the ``agentic_token`` cookie, so the backend-mounted
+pages outside Reflex (rq-dashboard under /rq) can check the same session.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,14 @@ import reflex as rx
 from agentic_app import routes
 from agentic_app.services import auth
 
+SESSION_COOKIE = auth.SESSION_COOKIE
+
 
 class AppState(rx.State):
     """Session of the browser tab: the token and the user it resolves to."""
 
-    auth_token: str = rx.LocalStorage("", name="agentic_token", sync=True)
+    auth_token: str = rx.Cookie("", name=SESSION_COOKIE, path="/", same_site="lax",
+                                max_age=int(auth.SESSION_LIFETIME.total_seconds()))
     user_id: int = 0
     username: str = ""
 

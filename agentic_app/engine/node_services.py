@@ -1,0 +1,38 @@
+"""The services nodes use (market feed, broker, notifier), built from settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agentic_app.broker.paper import PaperBroker
+from agentic_app.engine.notifier import Notifier
+from agentic_app.market.factory import create_feed
+from agentic_app.settings import Settings
+
+
+@dataclass
+class NodeServices:
+    """What ``ctx.services`` holds for every node of an execution."""
+
+    market: Any
+    broker: Any
+    notifier: Any
+
+
+def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = None):
+    """The market data feed chosen in settings (MARKET_FEED)."""
+    return create_feed(settings.market_feed, seed=settings.market_seed,
+                       replay_csv=settings.replay_csv, clock=clock)
+
+
+def build_node_services(settings: Settings, *, database_url: str | None = None,
+                        clock: Callable[[], datetime] | None = None,
+                        market: Any = None) -> NodeServices:
+    """Feed, paper broker and notifier on ``database_url`` (default: settings')."""
+    url = database_url or settings.database_url
+    market = market or build_market(settings, clock=clock)
+    return NodeServices(market=market, broker=PaperBroker(url, market, clock=clock),
+                        notifier=Notifier(url))

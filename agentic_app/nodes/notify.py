@@ -1,0 +1,45 @@
+"""Notification node: an in-app notification row, plus delivery to apprise URLs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from agentic_app.domain.errors import RetryableError
+from agentic_app.nodes.base import NodeContext, NodeParams, NodeType, default_registry
+from agentic_app.nodes.values import condition_env, render_template
+
+
+@default_registry.register
+class NotificationNode(NodeType):
+    """Notify the workflow's owner; ``{trigger.price}``-style placeholders are filled in."""
+
+    type_name = "notification"
+    outputs = {"notification_id": "in-app notification id", "delivered": "per-URL results"}
+
+    class Params(NodeParams):
+        """Title, message, level, apprise URLs and whether delivery failures fail the node."""
+
+        title: str = Field(min_length=1, max_length=200)
+        message: str = Field("", max_length=4000)
+        level: Literal["info", "warning", "error"] = "info"
+        apprise_urls: list[str] = Field(default_factory=list, max_length=20)
+        fail_on_delivery_error: bool = False
+
+    def run(self, ctx: NodeContext, params: Any, inputs: dict[str, dict]) -> dict:
+        env = condition_env(ctx.ancestors, ctx.trigger_payload, None)
+        title = render_template(params.title, env)
+        body = render_template(params.message, env)
+        result = ctx.services.notifier.notify(
+            user_id=ctx.user_id, execution_id=ctx.execution_id, node_id=ctx.node_id,
+            title=title, body=body, level=params.level, apprise_urls=params.apprise_urls)
+        failed = [d for d in result["delivered"] if not d["ok"]]
+        for d in failed:
+            ctx.log(f"delivery to {d['schema']} failed: {d.get('error', 'unknown error')}",
+                    level="warning")
+        if failed and params.fail_on_delivery_error:
+            raise RetryableError(f"{len(failed)} notification deliveries failed")
+        ctx.log(f"notified: {title}")
+        return {"notification_id": result["notification_id"], "title": title, "body": body,
+                "delivered": result["delivered"]}
