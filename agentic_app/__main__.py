@@ -59,7 +59,7 @@ def cmd_create_user(args) -> int:
     s = _settings()
     upgrade_to_head(s.database_url, s.data_dir)
     try:
-        user = create_user(username=args.name, password=args.password)
+        user = create_user(username=args.name, password=args.password, is_admin=args.admin)
     except InvalidInputError as exc:
         print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
@@ -85,7 +85,7 @@ def cmd_scheduler(args) -> int:
     from agentic_app.engine.scheduler import run_scheduler
 
     s = _settings()
-    run_scheduler(_redis_url(s))
+    run_scheduler(s, _redis_url(s))
     return 0
 
 
@@ -144,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("create-user", help=cmd_create_user.__doc__)
     p.add_argument("name")
     p.add_argument("--password", required=True)
+    p.add_argument("--admin", action="store_true", help="may open rq-dashboard (all users' jobs)")
     p.set_defaults(func=cmd_create_user)
     p = sub.add_parser("worker", help=cmd_worker.__doc__)
     p.add_argument("--processes", type=int, default=1, help="number of worker processes")

@@ -74,6 +74,14 @@ class Limits(BaseModel):
     auto_pause_after_failures: int = Field(5, ge=1)
 
 
+class Retention(BaseModel):
+    """How long finished jobs, their events and RQ results are kept."""
+
+    completed_days: int = Field(7, ge=1, le=3650)
+    failed_days: int = Field(30, ge=1, le=3650)
+    interval_minutes: int = Field(60, ge=1, le=1440)
+
+
 class Settings(BaseSettings):
     """All settings of agentic_app (see README for the table)."""
 
@@ -104,6 +112,7 @@ class Settings(BaseSettings):
     )
     queue_config: QueueConfig = Field(default_factory=QueueConfig, validation_alias="QUEUE_CONFIG")
     limits: Limits = Field(default_factory=Limits, validation_alias="LIMITS")
+    retention: Retention = Field(default_factory=Retention, validation_alias="RETENTION")
 
     @field_validator("market_feed")
     @classmethod

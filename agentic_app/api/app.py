@@ -7,6 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from agentic_app.api.rq_dashboard import mount_rq_dashboard
 from agentic_app.settings import Settings, get_settings
 
 API_PREFIX = "/api/agentic"
@@ -34,4 +35,5 @@ def create_api(settings: Settings | None = None,
         ok, body = health_report(settings.database_url, resolve_redis())
         return JSONResponse(body, status_code=200 if ok else 503)
 
+    mount_rq_dashboard(api, settings, resolve_redis)
     return api

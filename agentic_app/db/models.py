@@ -80,6 +80,7 @@ class User(SQLModel, table=True):
     username: str = Field(max_length=64, sa_column_kwargs={"unique": True}, index=True)
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
+    is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -165,6 +166,7 @@ class ExecutionEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     execution_id: int = Field(foreign_key="workflow_executions.id", index=True)
     seq: int
+    attempt: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     ts: datetime = Field(default_factory=utcnow)
     type: str = Field(max_length=32)
     node_id: str | None = Field(default=None, max_length=100)
@@ -177,7 +179,10 @@ class ScheduledJob(SQLModel, table=True):
     """A trigger attached to a workflow (seed table ``scheduled_jobs``)."""
 
     __tablename__ = "scheduled_jobs"
-    __table_args__ = (sa.Index("ix_scheduled_jobs_active_next", "is_active", "next_run"),)
+    __table_args__ = (
+        sa.Index("ix_scheduled_jobs_active_next", "is_active", "next_run"),
+        sa.UniqueConstraint("webhook_token", name="uq_scheduled_jobs_webhook_token"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: int = Field(foreign_key="workflows.id", index=True)
@@ -193,6 +198,9 @@ class ScheduledJob(SQLModel, table=True):
     run_count: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # added by step 4 (webhook trigger): URL token and HMAC secret of webhook jobs
+    webhook_token: str | None = Field(default=None, max_length=64)
+    webhook_secret: str | None = Field(default=None, max_length=128)
 
 
 class JobQueueEntry(SQLModel, table=True):
@@ -217,6 +225,11 @@ class JobQueueEntry(SQLModel, table=True):
     completed_at: datetime | None = None
     error_message: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # added by step 3 (queue): dispatch bookkeeping, see engine/job_queue.py
+    attempt: int = Field(default=1)
+    next_attempt_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    worker_name: str | None = Field(default=None, max_length=200)
 
 
 class ExecutionMetrics(SQLModel, table=True):

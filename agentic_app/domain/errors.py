@@ -78,3 +78,15 @@ class ConditionError(InvalidInputError):
 
 class CancelledError(FatalError):
     """The execution was cancelled by its owner."""
+
+
+class AuthenticationError(FatalError):
+    """Missing or wrong credentials (bad webhook signature, bad token): HTTP 401."""
+
+
+class ConflictError(InvalidInputError):
+    """The request conflicts with current state (replayed delivery, paused job): HTTP 409."""
+
+
+class PayloadTooLargeError(InvalidInputError):
+    """A body over its size limit: HTTP 413."""

@@ -230,6 +230,7 @@ class DatabaseEventSink:
             ExecutionEvent(
                 execution_id=event.execution_id,
                 seq=event.seq,
+                attempt=event.attempt,
                 ts=event.ts,
                 type=event.type,
                 node_id=event.node_id,

@@ -20,7 +20,8 @@ def seed_demo(settings: Settings) -> tuple[User, list[Workflow]]:
     with session_scope(settings.database_url) as session:
         user = session.exec(select(User).where(User.username == DEMO_USERNAME)).first()
         if user is None:
-            user = User(username=DEMO_USERNAME, password_hash=hash_password(settings.demo_password))
+            user = User(username=DEMO_USERNAME, is_admin=True,
+                        password_hash=hash_password(settings.demo_password))
             session.add(user)
             session.flush()
         owned = session.exec(select(Workflow).where(Workflow.user_id == user.id))

@@ -15,7 +15,8 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 MIN_PASSWORD = 4
 
 
-def create_user(*, username: str, password: str, database_url: str | None = None) -> User:
+def create_user(*, username: str, password: str, is_admin: bool = False,
+                database_url: str | None = None) -> User:
     """Create a user; InvalidInputError when the name is malformed or taken."""
     if not USERNAME_RE.match(username or ""):
         raise InvalidInputError("username must be 3-64 letters, digits, '_', '.' or '-'",
@@ -26,7 +27,7 @@ def create_user(*, username: str, password: str, database_url: str | None = None
     with session_scope(database_url) as session:
         if session.exec(select(User).where(User.username == username)).first():
             raise InvalidInputError(f"user {username!r} already exists", field="username")
-        user = User(username=username, password_hash=hash_password(password))
+        user = User(username=username, password_hash=hash_password(password), is_admin=is_admin)
         session.add(user)
         session.flush()
         session.refresh(user)

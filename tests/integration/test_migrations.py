@@ -9,6 +9,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import agentic_app.db.models
+import agentic_app.db.scheduler_models
 import agentic_app.db.trading_models  # noqa: F401
 from agentic_app.db.engine import get_engine
 from agentic_app.db.migrate import alembic_config

@@ -1,0 +1,303 @@
+"""Scheduled jobs: create, update, pause/resume, delete, list, history and previews.
+
+A scheduled job's trigger comes from its workflow's trigger node; a config given with the
+request may add scheduling fields (priority, overlap policy, grace time...) but must agree
+with the node on the fields both set. Everything is validated before anything is written.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import col, func, select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import (
+    JobQueueEntry,
+    ScheduledJob,
+    Workflow,
+    WorkflowExecution,
+    utcnow,
+)
+from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
+from agentic_app.domain.errors import InvalidInputError, NotFoundError
+from agentic_app.domain.triggers import (
+    TRIGGER_TYPE_ALIASES,
+    CronTriggerConfig,
+    IntervalTriggerConfig,
+    WebhookTriggerConfig,
+    describe,
+    next_fire_time,
+    next_fire_times,
+    parse_trigger_config,
+)
+from agentic_app.nodes.base import NodeParams
+from agentic_app.nodes.library import registry
+from agentic_app.nodes.triggers import validate_indicator_condition
+from agentic_app.nodes.values import check_condition
+from agentic_app.settings import Settings
+
+NODE_FOR_TRIGGER = {"cron": "schedule_trigger", "time": "time_trigger", "price": "price_trigger",
+                    "indicator": "indicator_trigger", "webhook": "webhook_trigger"}
+"""Trigger type -> the workflow trigger node type that declares it."""
+COMMON_NODE_PARAMS = set(NodeParams.model_fields)
+"""Node params that are not trigger config (timeout_seconds, join)."""
+PREVIEW_COUNT = 5
+
+
+def canonical_type(trigger_type: str) -> str:
+    """'cron' | 'time' | 'price' | 'indicator' | 'webhook' (aliases accepted)."""
+    canonical = TRIGGER_TYPE_ALIASES.get(str(trigger_type).strip().lower())
+    if canonical is None:
+        raise InvalidInputError(f"unknown trigger_type {trigger_type!r}; use one of "
+                                f"{', '.join(NODE_FOR_TRIGGER)}", field="trigger_type")
+    return canonical
+
+
+def _condition_validator(trigger_type: str, config: dict):
+    if trigger_type == "price":
+        return lambda text: check_condition(text, names={"price"})
+    if trigger_type == "indicator":
+        return lambda text: validate_indicator_condition(text, config.get("indicator", "rsi"))
+    return None
+
+
+def _trigger_node(definition: dict) -> dict | None:
+    for node in definition.get("nodes", []):
+        cls = registry.get(node.get("type", ""))
+        if cls is not None and cls.is_trigger:
+            return node
+    return None
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, str) and isinstance(b, str):
+        return a.strip().lower() == b.strip().lower()
+    return a == b
+
+
+def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
+                   trigger_config: dict | None, market=None):
+    """The validated trigger config of a schedule: node params overlaid by the request's."""
+    trigger_type = canonical_type(trigger_type)
+    node = _trigger_node(definition)
+    expected = NODE_FOR_TRIGGER[trigger_type]
+    if node is None:
+        raise InvalidInputError(f"the workflow has no trigger node; add a {expected!r} node",
+                                field="workflow_id")
+    if node["type"] != expected:
+        raise InvalidInputError(f"the workflow's trigger node is {node['type']!r}, which does "
+                                f"not match trigger_type {trigger_type!r}", field="trigger_type")
+    merged = {k: v for k, v in (node.get("params") or {}).items()
+              if k not in COMMON_NODE_PARAMS}
+    for key, value in (trigger_config or {}).items():
+        if key in merged and not _same(merged[key], value):
+            raise InvalidInputError(
+                f"{key} = {value!r} disagrees with the workflow's trigger node ({merged[key]!r})",
+                field=f"trigger_config.{key}")
+        merged[key] = value
+    merged.pop("type", None)
+    config = parse_trigger_config(trigger_type, merged,
+                                  default_timezone=settings.scheduler_config.timezone,
+                                  condition_validator=_condition_validator(trigger_type, merged))
+    symbol = getattr(config, "symbol", None)
+    if symbol is not None:
+        if market is None:
+            from agentic_app.engine.node_services import build_market
+
+            market = build_market(settings)
+        try:
+            market.instrument(symbol)
+        except InvalidInputError as exc:
+            raise InvalidInputError(exc.message, field="trigger_config.symbol") from None
+    return trigger_type, config
+
+
+def _config_dict(config) -> dict:
+    data = config.model_dump(mode="json", exclude={"type"})
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _first_run(config, job_id: int, anchor: datetime, now: datetime) -> datetime | None:
+    if isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
+        return next_fire_time(config, now, jitter_key=str(job_id), anchor=anchor)
+    return None
+
+
+def _owned_workflow(session, user_id: int, workflow_id: int) -> Workflow:
+    wf = session.get(Workflow, workflow_id)
+    if wf is None or wf.user_id != user_id:
+        raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
+    return wf
+
+
+def _owned_job(session, user_id: int, job_id: int) -> ScheduledJob:
+    job = session.get(ScheduledJob, job_id)
+    if job is None or job.user_id != user_id:
+        raise NotFoundError(f"scheduled job {job_id} not found", field="id")
+    return job
+
+
+def create_schedule(settings: Settings, *, user_id: int, workflow_id: int, trigger_type: str,
+                    trigger_config: dict | None = None, name: str = "", market=None,
+                    database_url: str | None = None) -> ScheduledJob:
+    """Validate and create a scheduled job (webhook jobs get a URL token and a secret)."""
+    url = database_url or settings.database_url
+    with session_scope(url) as s:
+        wf = _owned_workflow(s, user_id, workflow_id)
+        trigger_type, config = resolve_config(settings, definition=wf.definition,
+                                              trigger_type=trigger_type,
+                                              trigger_config=trigger_config, market=market)
+        job = ScheduledJob(workflow_id=wf.id, user_id=user_id, name=name or wf.name,
+                           trigger_type=trigger_type, trigger_config=_config_dict(config))
+        if isinstance(config, WebhookTriggerConfig):
+            job.webhook_token = secrets.token_urlsafe(24)
+            job.webhook_secret = "whsec_" + secrets.token_urlsafe(32)
+        s.add(job)
+        s.flush()
+        job.next_run = _first_run(config, job.id, job.created_at, utcnow())
+        s.flush()
+        s.refresh(job)
+        return job
+
+
+def update_schedule(settings: Settings, *, user_id: int, job_id: int,
+                    trigger_config: dict | None = None, name: str | None = None,
+                    market=None, database_url: str | None = None) -> ScheduledJob:
+    """Change a job's config or name; the scheduler follows within a second."""
+    url = database_url or settings.database_url
+    with session_scope(url) as s:
+        job = _owned_job(s, user_id, job_id)
+        if trigger_config is not None:
+            wf = s.get(Workflow, job.workflow_id)
+            _, config = resolve_config(settings, definition=wf.definition,
+                                       trigger_type=job.trigger_type,
+                                       trigger_config=trigger_config, market=market)
+            job.trigger_config = _config_dict(config)
+            job.next_run = _first_run(config, job.id, job.created_at, utcnow())
+            s.execute(TriggerStateRow.__table__.delete().where(
+                TriggerStateRow.scheduled_job_id == job.id))
+        if name is not None:
+            job.name = name
+        job.updated_at = utcnow()
+        s.flush()
+        s.refresh(job)
+        return job
+
+
+def toggle_schedule(settings: Settings, *, user_id: int, job_id: int,
+                    database_url: str | None = None) -> ScheduledJob:
+    """Pause an active job, or resume a paused one (from now: no catch-up of the pause)."""
+    url = database_url or settings.database_url
+    with session_scope(url) as s:
+        job = _owned_job(s, user_id, job_id)
+        job.is_active = not job.is_active
+        if job.is_active:
+            job.paused_reason = None
+            job.consecutive_failures = 0
+            config = parse_trigger_config(job.trigger_type, job.trigger_config)
+            job.next_run = _first_run(config, job.id, job.created_at, utcnow())
+        else:
+            job.paused_reason = "paused by user"
+        job.updated_at = utcnow()
+        s.flush()
+        s.refresh(job)
+        return job
+
+
+def delete_schedule(settings: Settings, *, user_id: int, job_id: int,
+                    database_url: str | None = None) -> None:
+    """Delete a job; its executions and queue rows stay in history, unlinked."""
+    url = database_url or settings.database_url
+    with session_scope(url) as s:
+        job = _owned_job(s, user_id, job_id)
+        for model in (JobQueueEntry, WorkflowExecution):
+            s.execute(model.__table__.update().where(
+                model.__table__.c.scheduled_job_id == job.id).values(scheduled_job_id=None))
+        for model in (MissedRun, TriggerStateRow):
+            s.execute(model.__table__.delete().where(
+                model.__table__.c.scheduled_job_id == job.id))
+        s.delete(job)
+
+
+def get_schedule(settings: Settings, *, user_id: int, job_id: int,
+                 database_url: str | None = None) -> ScheduledJob:
+    """One of the user's jobs (NotFoundError otherwise)."""
+    with session_scope(database_url or settings.database_url) as s:
+        return _owned_job(s, user_id, job_id)
+
+
+def list_schedules(settings: Settings, *, user_id: int, trigger_type: str | None = None,
+                   workflow_id: int | None = None, is_active: bool | None = None,
+                   offset: int = 0, limit: int = 50,
+                   database_url: str | None = None) -> tuple[list[ScheduledJob], int]:
+    """The user's jobs, newest first, filtered and paginated; (rows, total)."""
+    with session_scope(database_url or settings.database_url) as s:
+        stmt = select(ScheduledJob).where(ScheduledJob.user_id == user_id)
+        if trigger_type:
+            stmt = stmt.where(ScheduledJob.trigger_type == canonical_type(trigger_type))
+        if workflow_id is not None:
+            stmt = stmt.where(ScheduledJob.workflow_id == workflow_id)
+        if is_active is not None:
+            stmt = stmt.where(ScheduledJob.is_active == is_active)
+        total = s.exec(select(func.count()).select_from(stmt.subquery())).one()
+        rows = s.exec(stmt.order_by(col(ScheduledJob.id).desc()).offset(offset).limit(limit))
+        return list(rows), int(total)
+
+
+def schedule_view(job: ScheduledJob, *, now: datetime | None = None) -> dict:
+    """API/UI view of a job: its row plus description and the next fire times."""
+    config = parse_trigger_config(job.trigger_type, job.trigger_config)
+    after = max(now or utcnow(), job.created_at)
+    runs: list[datetime] = []
+    if job.is_active and isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
+        runs = next_fire_times(config, after, PREVIEW_COUNT, jitter_key=str(job.id),
+                               anchor=job.created_at)
+    data = job.model_dump(exclude={"webhook_secret"})
+    data.update(description=describe(config), next_runs=[t.isoformat() for t in runs])
+    return data
+
+
+def preview(settings: Settings, *, trigger_type: str = "cron", trigger_config: dict,
+            start: datetime | None = None, count: int = PREVIEW_COUNT) -> dict:
+    """Description and next fire times of a config, without creating anything."""
+    trigger_type = canonical_type(trigger_type)
+    config = parse_trigger_config(trigger_type, trigger_config,
+                                  default_timezone=settings.scheduler_config.timezone,
+                                  condition_validator=_condition_validator(trigger_type,
+                                                                           trigger_config))
+    start = start or utcnow()
+    runs = []
+    if isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
+        runs = next_fire_times(config, start, count, anchor=start)
+    return {"description": describe(config), "next_runs": [t.isoformat() for t in runs]}
+
+
+def schedule_history(settings: Settings, *, user_id: int, job_id: int, offset: int = 0,
+                     limit: int = 50, database_url: str | None = None) -> dict:
+    """Executions of a job (status, times, duration, payload) and its missed runs."""
+    with session_scope(database_url or settings.database_url) as s:
+        _owned_job(s, user_id, job_id)
+        stmt = (select(JobQueueEntry, WorkflowExecution)
+                .join(WorkflowExecution, WorkflowExecution.id == JobQueueEntry.execution_id)
+                .where(JobQueueEntry.scheduled_job_id == job_id)
+                .order_by(col(JobQueueEntry.id).desc()))
+        total = s.exec(select(func.count()).select_from(
+            select(JobQueueEntry.id).where(JobQueueEntry.scheduled_job_id == job_id).subquery()
+        )).one()
+        runs = []
+        for q, ex in s.exec(stmt.offset(offset).limit(limit)):
+            duration = None
+            if ex.started_at and ex.finished_at:
+                duration = (ex.finished_at - ex.started_at) / timedelta(milliseconds=1)
+            runs.append({"job_id": q.id, "execution_id": ex.id, "status": q.status,
+                         "retry_count": q.retry_count, "created_at": q.created_at,
+                         "started_at": ex.started_at, "finished_at": ex.finished_at,
+                         "duration_ms": duration, "error": q.error_message,
+                         "trigger_payload": ex.trigger_payload})
+        missed = s.exec(select(MissedRun).where(MissedRun.scheduled_job_id == job_id)
+                        .order_by(col(MissedRun.fire_time).desc()).limit(100)).all()
+        return {"total": int(total), "runs": runs,
+                "missed": [m.model_dump() for m in missed]}
