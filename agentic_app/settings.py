@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     demo_password: str = Field("demo", validation_alias="DEMO_PASSWORD")
     market_feed: str = Field("simulated", validation_alias="MARKET_FEED")
     market_seed: int = Field(42, validation_alias="MARKET_SEED")
+    market_speed: float | None = Field(None, gt=0, le=3600, validation_alias="MARKET_SPEED")
     replay_csv: Path | None = Field(None, validation_alias="REPLAY_CSV")
     api_base_url: str = Field("", validation_alias="API_BASE_URL")
     frontend_port: int = Field(3000, ge=1, le=65535, validation_alias="FRONTEND_PORT")
@@ -141,6 +142,10 @@ class Settings(BaseSettings):
             self.api_base_url = f"http://localhost:{self.backend_port}"
         if self.start_local_services is None:
             self.start_local_services = self.mode is AppMode.local
+        if self.market_speed is None:  # the local demo's clock: lively simulated markets
+            self.market_speed = 60.0 if self.is_local and self.market_feed == "simulated" else 1.0
+        if self.is_local and "check_interval_seconds" not in self.scheduler_config.model_fields_set:
+            self.scheduler_config.check_interval_seconds = 5
         return self
 
     @property

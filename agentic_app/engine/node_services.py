@@ -9,6 +9,7 @@ from typing import Any
 
 from agentic_app.broker.paper import PaperBroker
 from agentic_app.engine.notifier import Notifier
+from agentic_app.market.accelerated import AcceleratedFeed
 from agentic_app.market.factory import create_feed
 from agentic_app.settings import Settings
 
@@ -22,10 +23,15 @@ class NodeServices:
     notifier: Any
 
 
-def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = None):
-    """The market data feed chosen in settings (MARKET_FEED)."""
-    return create_feed(settings.market_feed, seed=settings.market_seed,
+def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = None,
+                 speed: float | None = None):
+    """The market data feed chosen in settings (MARKET_FEED), at MARKET_SPEED (demo clock)."""
+    feed = create_feed(settings.market_feed, seed=settings.market_seed,
                        replay_csv=settings.replay_csv, clock=clock)
+    speed = settings.market_speed if speed is None else speed
+    if speed and speed != 1.0:
+        return AcceleratedFeed(feed, speed, clock=clock)
+    return feed
 
 
 def build_node_services(settings: Settings, *, database_url: str | None = None,

@@ -1,22 +1,59 @@
-"""Demo data: the ``demo`` user and the three template workflows (local mode only)."""
+"""Demo data (local mode only): user ``demo``, the three template workflows, and their schedules.
+
+The demo copies of the templates use demo-friendly triggers so a user sees all three fire
+within a minute on the local demo market (MARKET_SPEED, 60x by default in local mode):
+
+* RSI Oversold Strategy runs every minute (the template: daily at 09:00);
+* EURUSD Price Alert watches ``price > L`` with ``L`` the EURUSD price at start-up, rounded
+  (the template: 1.10) - refreshed at every start while the demo job keeps its demo level;
+* RSI Signal Auto-trade watches RSI(14) < 30 on 1-minute bars (the template: 15 minutes).
+"""
 
 from __future__ import annotations
+
+import copy
+import logging
 
 from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
-from agentic_app.db.models import User, Workflow
+from agentic_app.db.models import ScheduledJob, User, Workflow, utcnow
 from agentic_app.domain.templates import TEMPLATES
 from agentic_app.services.passwords import hash_password
 from agentic_app.settings import Settings
 
+log = logging.getLogger(__name__)
+
 DEMO_USERNAME = "demo"
+DEMO_MARK = " (demo)"
+"""Suffix of the demo schedules' names; a renamed job is the user's and is left alone."""
+TRIGGER_TYPES = {"schedule_trigger": "cron", "price_trigger": "price",
+                 "indicator_trigger": "indicator"}
+
+
+def _demo_definition(name: str, definition: dict, eurusd_level: float) -> dict:
+    definition = copy.deepcopy(definition)
+    trigger = definition["nodes"][0]
+    if trigger["type"] == "schedule_trigger":
+        trigger["params"]["cron_expression"] = "* * * * *"
+    elif trigger["type"] == "price_trigger":
+        trigger["params"]["condition"] = f"price > {eurusd_level:.4f}"
+    elif trigger["type"] == "indicator_trigger":
+        trigger["params"]["timeframe"] = "1m"
+    return definition
+
+
+def _eurusd_level(settings: Settings) -> float:
+    from agentic_app.engine.node_services import build_market
+
+    return round(build_market(settings).price("EURUSD").price, 4)
 
 
 def seed_demo(settings: Settings) -> tuple[User, list[Workflow]]:
-    """Create the demo user and its template workflows if missing (idempotent)."""
+    """Create the demo user, its workflows and schedules if missing (idempotent)."""
     if not settings.is_local:
         raise RuntimeError("seed-demo is refused in production mode")
+    level = _eurusd_level(settings)
     with session_scope(settings.database_url) as session:
         user = session.exec(select(User).where(User.username == DEMO_USERNAME)).first()
         if user is None:
@@ -31,11 +68,54 @@ def seed_demo(settings: Settings) -> tuple[User, list[Workflow]]:
             if name in existing:
                 continue
             wf = Workflow(user_id=user.id, name=name, description=template["description"],
-                          definition=template["definition"])
+                          definition=_demo_definition(name, template["definition"], level))
             session.add(wf)
             created.append(wf)
         session.flush()
         for wf in created:
             session.refresh(wf)
         session.refresh(user)
-        return user, created
+    _seed_schedules(settings, user, level)
+    return user, created
+
+
+def _seed_schedules(settings: Settings, user: User, level: float) -> None:
+    from agentic_app.services import schedules
+
+    with session_scope(settings.database_url) as s:
+        workflows = {w.name: w for w in s.exec(select(Workflow).where(Workflow.user_id == user.id))}
+        jobs = {j.name: j for j in s.exec(select(ScheduledJob).where(
+            ScheduledJob.user_id == user.id))}
+        seeded_before = bool(jobs)
+    for name in TEMPLATES:
+        wf = workflows.get(name)
+        job_name = name + DEMO_MARK
+        if wf is None:
+            continue
+        trigger = wf.definition["nodes"][0]
+        job = jobs.get(job_name)
+        if job is None and not seeded_before:
+            schedules.create_schedule(settings, user_id=user.id, workflow_id=wf.id,
+                                      trigger_type=TRIGGER_TYPES[trigger["type"]],
+                                      name=job_name)
+        elif job is not None and trigger["type"] == "price_trigger":
+            _refresh_price_level(settings, user, wf, job, level)
+
+
+def _refresh_price_level(settings: Settings, user: User, wf: Workflow, job: ScheduledJob,
+                         level: float) -> None:
+    """Move the demo price alert's level to the current price so it fires again soon."""
+    from agentic_app.services import schedules
+
+    condition = f"price > {level:.4f}"
+    if job.trigger_config.get("condition") == condition:
+        return
+    definition = copy.deepcopy(wf.definition)
+    definition["nodes"][0]["params"]["condition"] = condition
+    with session_scope(settings.database_url) as s:
+        row = s.get(Workflow, wf.id)
+        row.definition = definition
+        row.updated_at = utcnow()
+    schedules.update_schedule(settings, user_id=user.id, job_id=job.id,
+                              trigger_config={"condition": condition})
+    log.info("demo price alert re-armed at EURUSD %s", condition)

@@ -7,6 +7,7 @@ with the node on the fields both set. Everything is validated before anything is
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,8 @@ from agentic_app.db.models import (
     utcnow,
 )
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
-from agentic_app.domain.errors import InvalidInputError, NotFoundError
+from agentic_app.domain import conditions
+from agentic_app.domain.errors import ConditionError, InvalidInputError, NotFoundError
 from agentic_app.domain.triggers import (
     TRIGGER_TYPE_ALIASES,
     CronTriggerConfig,
@@ -33,10 +35,10 @@ from agentic_app.domain.triggers import (
     next_fire_times,
     parse_trigger_config,
 )
+from agentic_app.market import indicators
 from agentic_app.nodes.base import NodeParams
 from agentic_app.nodes.library import registry
 from agentic_app.nodes.triggers import validate_indicator_condition
-from agentic_app.nodes.values import check_condition
 from agentic_app.settings import Settings
 
 NODE_FOR_TRIGGER = {"cron": "schedule_trigger", "time": "time_trigger", "price": "price_trigger",
@@ -58,10 +60,39 @@ def canonical_type(trigger_type: str) -> str:
 
 def _condition_validator(trigger_type: str, config: dict):
     if trigger_type == "price":
-        return lambda text: check_condition(text, names={"price"})
+        return lambda text: conditions.validate(text, names={"price"})
     if trigger_type == "indicator":
         return lambda text: validate_indicator_condition(text, config.get("indicator", "rsi"))
     return None
+
+
+def normalize_indicator_call(config: dict) -> dict:
+    """Accept the plan's ``RSI(14) < 30`` form: indicator and params come from the call.
+
+    ``{"condition": "RSI(14) < 30"}`` becomes ``{"indicator": "rsi", "params": {"period": 14},
+    "condition": "rsi < 30"}``. A call that disagrees with an explicit indicator is an error.
+    """
+    text = config.get("condition")
+    if not isinstance(text, str):
+        return config
+    try:
+        parsed = conditions.parse(text, indicator_functions=tuple(indicators.INDICATORS))
+    except ConditionError as exc:
+        raise InvalidInputError(exc.message, field="trigger_config.condition",
+                                position=exc.position) from None
+    refs = parsed.indicator_refs
+    if not refs:
+        return config
+    names = {name for name, _ in refs}
+    if len(set(refs)) > 1 or (config.get("indicator") and config["indicator"] not in names):
+        raise InvalidInputError("an indicator trigger watches one indicator: use one call, "
+                                "e.g. 'rsi(14) < 30'", field="trigger_config.condition")
+    name, args = refs[0]
+    spec = indicators.spec(name)
+    params = {p.name: arg for p, arg in zip(spec.params, args, strict=False)}
+    out = dict(config, indicator=name, params={**config.get("params", {}), **params})
+    out["condition"] = re.sub(rf"\b{name}\s*\([^)]*\)", name, text, flags=re.IGNORECASE)
+    return out
 
 
 def _trigger_node(definition: dict) -> dict | None:
@@ -92,6 +123,9 @@ def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
                                 f"not match trigger_type {trigger_type!r}", field="trigger_type")
     merged = {k: v for k, v in (node.get("params") or {}).items()
               if k not in COMMON_NODE_PARAMS}
+    if trigger_type == "indicator":
+        merged = normalize_indicator_call(merged)
+        trigger_config = normalize_indicator_call(trigger_config or {})
     for key, value in (trigger_config or {}).items():
         if key in merged and not _same(merged[key], value):
             raise InvalidInputError(

@@ -23,7 +23,7 @@ from agentic_app.domain.templates import get_template
 from agentic_app.domain.workflow import validate_workflow
 from agentic_app.engine.event_sink import CompositeSink, DatabaseEventSink, MemorySink
 from agentic_app.engine.executor import ExecutionResult, execute_sync
-from agentic_app.engine.node_services import build_node_services
+from agentic_app.engine.node_services import build_market, build_node_services
 from agentic_app.market.clock import FixedClock
 from agentic_app.nodes.library import registry
 from agentic_app.settings import Settings
@@ -89,7 +89,9 @@ def run_workflow(settings: Settings, name_or_file: str, *, at: str | None = None
             session.flush()
             ids = (user.id, wf.id, ex.id)
         clock = FixedClock(now)
-        services = build_node_services(settings, database_url=database_url, clock=clock)
+        market = build_market(settings, clock=clock, speed=1.0)  # --at is market time
+        services = build_node_services(settings, database_url=database_url, clock=clock,
+                                       market=market)
         db_sink = DatabaseEventSink(database_url)
         sink = CompositeSink(db_sink, MemorySink(on_event=on_event))
         result = execute_sync(spec, registry=registry, services=services, sink=sink,

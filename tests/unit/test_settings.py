@@ -16,8 +16,10 @@ def _clean_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)  # no stray .env
 
 
-def test_seed_defaults():
-    """SCHEDULER_CONFIG, QUEUE_CONFIG and limits default to the plan's values."""
+def test_seed_defaults(monkeypatch):
+    """SCHEDULER_CONFIG, QUEUE_CONFIG and limits default to the plan's values (production)."""
+    monkeypatch.setenv("AGENTIC_MODE", "production")
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
     s = load_settings()
     assert s.scheduler_config.max_concurrent_jobs == 10
     assert s.scheduler_config.check_interval_seconds == 60
@@ -29,7 +31,19 @@ def test_seed_defaults():
     assert s.queue_config.job_timeout_seconds == 300
     assert (s.limits.max_concurrent_per_user, s.limits.max_executions_per_day) == (10, 100)
     assert (s.limits.memory_limit_mb, s.limits.auto_pause_after_failures) == (500, 5)
+    assert s.mode is AppMode.production and s.start_local_services is False
+    assert s.market_speed == 1.0
+
+
+def test_local_demo_defaults(monkeypatch):
+    """Local mode: services start, the simulated market runs 60x, triggers checked every 5 s."""
+    s = load_settings()
     assert s.mode is AppMode.local and s.start_local_services is True
+    assert s.market_speed == 60.0 and s.scheduler_config.check_interval_seconds == 5
+    monkeypatch.setenv("SCHEDULER_CONFIG__CHECK_INTERVAL_SECONDS", "60")
+    monkeypatch.setenv("MARKET_SPEED", "1")
+    s = load_settings()
+    assert s.market_speed == 1.0 and s.scheduler_config.check_interval_seconds == 60
 
 
 def test_database_url_defaults_to_sqlite_in_data_dir(tmp_path):
