@@ -1,0 +1,184 @@
+"""Queue maintenance: makes Redis agree with the database again after crashes and outages.
+
+Every worker process runs :class:`MaintenanceThread`: every ``DUE_POLL_INTERVAL_S`` it moves
+retries whose backoff is over onto RQ (:func:`job_queue.pop_due_retries`, atomic, so several
+workers never move one twice), and every ``RECONCILE_INTERVAL_S`` the one worker holding the
+short Redis lock :data:`RECONCILE_LOCK` runs :func:`reconcile`:
+
+1. **dead attempts** - running rows whose heartbeat (written by the task every
+   ``HEARTBEAT_INTERVAL_S``) is older than ``STALE_AFTER_S``: the work-horse or worker died
+   (SIGKILL, OOM, power). The attempt fails as *retryable* (it counts as an attempt) and is
+   retried after its backoff, so a dead attempt is detected within ~13 s and retried at once.
+2. **lost RQ jobs** - pending rows marked dispatched whose RQ job is neither in Redis nor in
+   the retry set (Redis restarted without persistence, or a crash between commit and push):
+   pushed again. Duplicates are harmless: an attempt is claimed once (conditional UPDATE).
+3. **slots** - each user's slot set is made to hold exactly the jobs the database says hold a
+   slot (running, dispatched, in backoff): lost members are restored, finished ones removed.
+4. **waiting jobs** - every user with waiting jobs gets :func:`job_queue.dispatch_waiting`
+   (the event-driven path does this at once; this is the backstop).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+from typing import Any
+
+import redis as redis_lib
+from sqlmodel import col, func, or_, select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
+from agentic_app.engine import job_queue as jq
+from agentic_app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_INTERVAL_S = 2.0
+"""How often a running task records its heartbeat (job_queue.heartbeat_at)."""
+STALE_AFTER_S = 10.0
+"""A running attempt without a heartbeat for this long is declared dead."""
+RECONCILE_INTERVAL_S = 3.0
+"""How often (cluster-wide, one worker at a time) :func:`reconcile` runs."""
+DUE_POLL_INTERVAL_S = 0.25
+"""How often each worker checks for retries whose backoff is over."""
+RECONCILE_LOCK = "agentic:q:lock:reconcile"
+"""Redis key held (SET NX PX) by the worker running a reconcile pass."""
+
+
+def reconcile(*, database_url: str, redis: redis_lib.Redis,
+              settings: Settings | None = None) -> dict[str, int]:
+    """One maintenance pass (see the module docstring); returns counts of what it fixed."""
+    settings = settings or get_settings()
+    counts = {"dead": 0, "requeued": 0, "slots_restored": 0, "slots_freed": 0,
+              "dispatched": 0}
+    counts["dead"] = _retry_dead_attempts(database_url, redis, settings)
+    counts["requeued"] = _requeue_lost(database_url, redis, settings)
+    restored, freed = _repair_slots(database_url, redis)
+    counts["slots_restored"], counts["slots_freed"] = restored, freed
+    with session_scope(database_url) as s:
+        users = s.exec(select(JobQueueEntry.user_id).distinct().where(
+            JobQueueEntry.status == JobStatus.pending.value,
+            col(JobQueueEntry.rq_job_id).is_(None))).all()
+    for user_id in users:
+        counts["dispatched"] += jq.dispatch_waiting(database_url=database_url, redis=redis,
+                                                    user_id=user_id, settings=settings)
+    if any(counts.values()):
+        log.info("queue reconcile: %s", counts)
+    return counts
+
+
+def _retry_dead_attempts(database_url: str, redis: redis_lib.Redis, settings: Settings) -> int:
+    cutoff = utcnow() - timedelta(seconds=STALE_AFTER_S)
+    with session_scope(database_url) as s:
+        rows = s.exec(select(JobQueueEntry.id, JobQueueEntry.attempt, JobQueueEntry.worker_name)
+                      .where(JobQueueEntry.status == JobStatus.running.value,
+                             func.coalesce(JobQueueEntry.heartbeat_at,
+                                           JobQueueEntry.started_at) < cutoff)).all()
+    dead = 0
+    for job_id, attempt, worker in rows:
+        outcome = jq.finish_attempt(
+            database_url=database_url, redis=redis, job_id=job_id, attempt=attempt,
+            status=JobStatus.failed.value, retryable=True, settings=settings,
+            error=(f"attempt {attempt} lost: no heartbeat for {STALE_AFTER_S:g} s "
+                   f"(worker {worker or '?'} died)"))
+        dead += outcome != "stale"
+    return dead
+
+
+def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings) -> int:
+    from rq.job import Job
+
+    due_before = utcnow() - timedelta(seconds=1)
+    with session_scope(database_url) as s:
+        rows = s.exec(select(JobQueueEntry).where(
+            JobQueueEntry.status == JobStatus.pending.value,
+            col(JobQueueEntry.rq_job_id).is_not(None),
+            or_(col(JobQueueEntry.next_attempt_at).is_(None),
+                col(JobQueueEntry.next_attempt_at) < due_before))).all()
+    requeued = 0
+    for job in rows:
+        member = jq.due_member(job.id, job.attempt, job.priority)
+        if Job.exists(job.rq_job_id, connection=redis) or redis.zscore(jq.DUE_KEY, member):
+            continue
+        redis.sadd(jq.slots_key(job.user_id), str(job.id))
+        jq.enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=job.priority,
+                      settings=settings)
+        requeued += 1
+    return requeued
+
+
+def _repair_slots(database_url: str, redis: redis_lib.Redis) -> tuple[int, int]:
+    with session_scope(database_url) as s:
+        holders = s.exec(select(JobQueueEntry.user_id, JobQueueEntry.id).where(or_(
+            JobQueueEntry.status == JobStatus.running.value,
+            (JobQueueEntry.status == JobStatus.pending.value)
+            & col(JobQueueEntry.rq_job_id).is_not(None)))).all()
+    by_user: dict[int, set[str]] = {}
+    for user_id, job_id in holders:
+        by_user.setdefault(user_id, set()).add(str(job_id))
+    restored = 0
+    for user_id, ids in by_user.items():
+        restored += redis.sadd(jq.slots_key(user_id), *ids)
+    freed = 0
+    for key in redis.scan_iter(match=f"{jq.SLOTS_PREFIX}*", count=200):
+        members = [m.decode() for m in redis.smembers(key)]
+        if not members:
+            continue
+        with session_scope(database_url) as s:
+            done = s.exec(select(JobQueueEntry.id).where(
+                col(JobQueueEntry.id).in_([int(m) for m in members]),
+                col(JobQueueEntry.status).in_(jq.TERMINAL))).all()
+            known = set(s.exec(select(JobQueueEntry.id).where(
+                col(JobQueueEntry.id).in_([int(m) for m in members]))).all())
+        gone = {str(i) for i in done} | {m for m in members if int(m) not in known}
+        if gone:
+            freed += redis.srem(key, *gone)
+    return restored, freed
+
+
+class MaintenanceThread(threading.Thread):
+    """Daemon thread of a worker process: due retries and (under a lock) reconcile passes.
+
+    Redis or database errors are logged and the loop goes on (an outage must not kill it).
+    """
+
+    def __init__(self, *, database_url: str, redis_url: str, settings: Settings | None = None,
+                 name: str = "queue-maintenance") -> None:
+        super().__init__(name=name, daemon=True)
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.settings = settings or get_settings()
+        self.stopped = threading.Event()
+        self.passes = 0
+
+    def stop(self) -> None:
+        """Ask the loop to end."""
+        self.stopped.set()
+
+    def run(self) -> None:
+        """Loop until stopped."""
+        from agentic_app.engine.redis_conn import connect
+
+        redis = connect(self.redis_url)
+        last_reconcile = 0.0
+        import time
+
+        while not self.stopped.wait(DUE_POLL_INTERVAL_S):
+            try:
+                jq.pop_due_retries(redis=redis, settings=self.settings)
+                now = time.monotonic()
+                if now - last_reconcile >= RECONCILE_INTERVAL_S:
+                    last_reconcile = now
+                    self._reconcile_if_leader(redis)
+            except Exception as exc:  # keep maintaining through outages
+                log.warning("queue maintenance error: %s: %s", type(exc).__name__, exc)
+
+    def _reconcile_if_leader(self, redis: Any) -> None:
+        token = f"{self.name}-{id(self)}"
+        if not redis.set(RECONCILE_LOCK, token, nx=True,
+                         px=int(RECONCILE_INTERVAL_S * 1000 * 0.9)):
+            return
+        reconcile(database_url=self.database_url, redis=redis, settings=self.settings)
+        self.passes += 1

@@ -1,0 +1,179 @@
+"""RQ job functions (module top level, ids only) and what they need to run an execution.
+
+``run_execution(job_id, attempt)`` claims the attempt (pending -> running; a stale or duplicate
+RQ job does nothing), runs the workflow with the executor (events stored by
+DatabaseEventSink and, after each commit, published on Redis by EventBus), keeps a heartbeat
+and watches the cancel flag in a side thread, then records the outcome with
+:func:`job_queue.finish_attempt` (retry, final status, slot freed, next waiting job started).
+
+Node types and services are injectable for tests and embedders: :func:`configure`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from agentic_app.engine import job_queue as jq
+from agentic_app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 0.2
+"""How often a running task checks its cancel flag in Redis."""
+
+_registry: Any = None
+_services_factory: Callable[[Settings, str], Any] | None = None
+_services_cache: dict[str, Any] = {}
+_redis_cache: dict[str, Any] = {}
+
+
+def configure(*, registry: Any = None,
+              services_factory: Callable[[Settings, str], Any] | None = None) -> None:
+    """Use ``registry`` (a NodeRegistry) and ``services_factory(settings, database_url)``
+    instead of the built-in node library and ``build_node_services`` (tests, embedders)."""
+    global _registry, _services_factory
+    _registry = registry
+    _services_factory = services_factory
+    _services_cache.clear()
+
+
+def node_registry() -> Any:
+    """The registry executions use: the configured one, else the built-in node library."""
+    if _registry is not None:
+        return _registry
+    from agentic_app.nodes.library import registry
+
+    return registry
+
+
+def node_services(settings: Settings) -> Any:
+    """The node services of this process (built once per database URL)."""
+    url = settings.database_url
+    if url not in _services_cache:
+        if _services_factory is not None:
+            _services_cache[url] = _services_factory(settings, url)
+        else:
+            from agentic_app.engine.node_services import build_node_services
+
+            _services_cache[url] = build_node_services(settings, database_url=url)
+    return _services_cache[url]
+
+
+def redis_client(settings: Settings) -> Any:
+    """This process's Redis client for tasks (created once per URL and pid)."""
+    from agentic_app.engine.redis_conn import connect
+
+    key = f"{os.getpid()}:{settings.redis_url}"
+    if key not in _redis_cache:
+        _redis_cache[key] = connect(settings.redis_url)
+    return _redis_cache[key]
+
+
+def warm_up(settings: Settings | None = None) -> None:
+    """Import node types and build services now (a forking worker does this before forking,
+    so each work-horse starts ready)."""
+    settings = settings or get_settings()
+    node_registry()
+    node_services(settings)
+
+
+def after_fork(settings: Settings | None = None) -> None:
+    """In a freshly forked work-horse: drop pooled DB connections inherited from the parent
+    (never close them: the parent still owns the sockets)."""
+    from agentic_app.db.engine import get_engine
+
+    settings = settings or get_settings()
+    get_engine(settings.database_url).dispose(close=False)
+    _redis_cache.clear()
+
+
+class AttemptWatcher(threading.Thread):
+    """Side thread of a running attempt: cancel flag -> ``cancel_event``; DB heartbeat."""
+
+    def __init__(self, *, settings: Settings, job_id: int, attempt: int,
+                 cancel_event: threading.Event) -> None:
+        super().__init__(name=f"attempt-watch-{job_id}", daemon=True)
+        self.settings = settings
+        self.job_id = job_id
+        self.attempt = attempt
+        self.cancel_event = cancel_event
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        """Poll until :meth:`stop`; errors (Redis or DB outage) are logged, never raised."""
+        from agentic_app.engine.queue_maintenance import HEARTBEAT_INTERVAL_S
+
+        ticks_per_beat = max(1, round(HEARTBEAT_INTERVAL_S / CANCEL_POLL_S))
+        tick = 0
+        while not self.done.wait(CANCEL_POLL_S):
+            tick += 1
+            try:
+                flag = redis_client(self.settings).get(jq.cancel_key(self.job_id))
+                if flag is not None and int(flag) == self.attempt:
+                    self.cancel_event.set()
+            except Exception as exc:
+                log.debug("cancel poll failed: %s", exc)
+            if tick % ticks_per_beat == 0:
+                try:
+                    jq.heartbeat(database_url=self.settings.database_url, job_id=self.job_id,
+                                 attempt=self.attempt)
+                except Exception as exc:
+                    log.warning("heartbeat of job %s failed: %s", self.job_id, exc)
+
+    def stop(self) -> None:
+        """End the thread and wait for it."""
+        self.done.set()
+        self.join(timeout=5)
+
+
+def _publisher(settings: Settings, user_id: int) -> Callable[[list], None] | None:
+    """The after-commit hook publishing stored events on Redis (EventBus)."""
+    from agentic_app.engine.event_bus import EventBus
+
+    return EventBus(redis_client(settings)).publisher(user_id)
+
+
+def run_execution(job_id: int, attempt: int) -> str:
+    """RQ job: run one attempt of job ``job_id``; returns the outcome (see finish_attempt)."""
+    from agentic_app.domain.errors import RetryableError
+    from agentic_app.engine.event_sink import DatabaseEventSink
+    from agentic_app.engine.executor import execute_sync
+
+    settings = get_settings()
+    url = settings.database_url
+    claimed = jq.claim_attempt(database_url=url, job_id=job_id, attempt=attempt,
+                               worker_name=os.environ.get("RQ_WORKER_ID") or f"pid-{os.getpid()}")
+    if claimed is None:
+        log.info("job %s attempt %s: stale RQ job, nothing to do", job_id, attempt)
+        return "stale"
+    cancel_event = threading.Event()
+    watcher = AttemptWatcher(settings=settings, job_id=job_id, attempt=attempt,
+                             cancel_event=cancel_event)
+    watcher.start()
+    sink = DatabaseEventSink(url, after_commit=_publisher(settings, claimed.user_id))
+    try:
+        result = execute_sync(
+            claimed.definition, registry=node_registry(), services=node_services(settings),
+            sink=sink, execution_id=claimed.execution_id, user_id=claimed.user_id,
+            workflow_id=claimed.workflow_id, trigger_payload=claimed.trigger_payload,
+            attempt=attempt, first_seq=claimed.first_seq,
+            execution_timeout_s=float(settings.queue_config.job_timeout_seconds),
+            memory_limit_mb=float(settings.limits.memory_limit_mb),
+            cancel_event=cancel_event)
+        status, error, retryable = result.status, result.error, result.error_retryable
+        if result.error_type and error and not error.startswith(result.error_type):
+            error = f"{result.error_type}: {error}"
+    except Exception as exc:  # incl. RQ's JobTimeoutException (the queue's backstop)
+        log.exception("job %s attempt %s crashed", job_id, attempt)
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        retryable = isinstance(exc, RetryableError) or "Timeout" in type(exc).__name__
+    finally:
+        watcher.stop()
+        sink.close()
+    return jq.finish_attempt(database_url=url, redis=redis_client(settings), job_id=job_id,
+                             attempt=attempt, status=status, error=error, retryable=retryable,
+                             settings=settings)

@@ -1,0 +1,262 @@
+"""Queue benchmark: plain RQ no-op jobs vs agentic no-op workflow executions (full path).
+
+Same Redis, same worker class (``--worker-class simple|fork``), workers started as
+``python -m agentic_app.engine.worker --processes N``. Prints a table, then as the last line
+one JSON object (see the issue's Measure section). ``--quick`` finishes within a minute.
+
+Ours = enqueue_execution (DB rows + limit checks + slot gate + RQ push) -> worker ->
+run_execution (claim, executor with one ``delay 0`` node, events stored and published,
+finish). Per-user limits are raised for the benchmark (LIMITS override), except in the
+concurrency run, which uses 3 users at the real cap of 10.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+BENCH_REDIS_DB = 13
+"""Redis logical database the benchmark flushes and uses."""
+
+
+def _redis_url() -> str:
+    from agentic_app.engine.local_redis import find_redis
+
+    base = find_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), REPO / ".data")
+    if base is None:
+        sys.exit("no Redis answers")
+    return base.rsplit("/", 1)[0] + f"/{BENCH_REDIS_DB}" if base.startswith("redis") else base
+
+
+def _db(tmp: Path) -> str:
+    url = f"sqlite:///{tmp / 'bench.db'}"
+    from agentic_app.db.migrate import upgrade_to_head
+
+    upgrade_to_head(url, tmp)
+    return url
+
+
+class Workers:
+    """A fork pool of agentic workers in a subprocess."""
+
+    def __init__(self, n: int, cls: str, env: dict[str, str]):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agentic_app.engine.worker", "--processes", str(n),
+             "--worker-class", cls], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        from rq import Worker
+
+        from agentic_app.engine.redis_conn import connect
+
+        conn = connect(env["REDIS_URL"])
+        deadline = time.monotonic() + 60
+        while len(Worker.all(connection=conn)) < n and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM the pool and wait."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def plain_run(conn, n: int, pace_s: float | None) -> tuple[float, list[float]]:
+    """Enqueue n plain RQ no-op jobs; returns (jobs/s, enqueue->start latencies in ms)."""
+    from rq import Queue
+    from rq.job import Job
+    from rq.serializers import JSONSerializer
+
+    q = Queue("agentic-normal", connection=conn, serializer=JSONSerializer)
+    t0 = time.time()
+    sent: list[tuple[str, float]] = []
+    for _ in range(n):
+        ts = time.time()
+        job = q.enqueue_call("os.getpid", result_ttl=600)
+        sent.append((job.id, ts))
+        if pace_s:
+            time.sleep(pace_s)
+    ids = [i for i, _ in sent]
+    while True:
+        jobs = Job.fetch_many(ids, connection=conn, serializer=JSONSerializer)
+        if all(j and j.get_status() == "finished" for j in jobs):
+            break
+        time.sleep(0.01)
+    end = time.time()
+    from rq.utils import utcparse
+
+    lat = [(_ts(utcparse(conn.hget(f"rq:job:{i}", "started_at").decode())) - ts) * 1000
+           for i, ts in sent]
+    return n / (end - t0), lat
+
+
+def ours_run(db: str, conn, settings, user_ids: list[int], wf_by_user: dict[int, int], n: int,
+             pace_s: float | None) -> tuple[float, list[float]]:
+    """Enqueue n agentic executions; returns (executions/s, enqueue->start latencies in ms)."""
+    from sqlmodel import col, select
+
+    from agentic_app.db.engine import session_scope
+    from agentic_app.db.models import JobQueueEntry
+    from agentic_app.engine.job_queue import enqueue_execution
+
+    t0 = time.time()
+    sent: list[tuple[int, float]] = []
+    for i in range(n):
+        uid = user_ids[i % len(user_ids)]
+        ts = time.time()
+        job = enqueue_execution(database_url=db, redis=conn, workflow_id=wf_by_user[uid],
+                                user_id=uid, settings=settings)
+        sent.append((job.id, ts))
+        if pace_s:
+            time.sleep(pace_s)
+    ids = [i for i, _ in sent]
+    while True:
+        with session_scope(db) as s:
+            rows = s.exec(select(JobQueueEntry).where(col(JobQueueEntry.id).in_(ids))).all()
+        if all(r.status == "completed" for r in rows):
+            break
+        time.sleep(0.02)
+    by_id = {r.id: r for r in rows}
+    end = max(r.completed_at.timestamp() for r in rows)
+    lat = [(by_id[i].started_at.timestamp() - ts) * 1000 for i, ts in sent]
+    return n / (end - t0), lat
+
+
+def _ts(dt) -> float:
+    """Epoch seconds of an RQ timestamp (naive values are UTC)."""
+    from datetime import UTC
+
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp()
+
+
+def pct(values: list[float], p: float) -> float:
+    """The p-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
+
+
+def max_concurrency(db: str, conn, settings, env: dict[str, str], cls: str) -> int:
+    """Run 30 I/O-bound executions (3 users x 10, 3 s each) on 30 workers; peak running."""
+    from sqlmodel import func, select
+
+    from agentic_app.db.engine import session_scope
+    from agentic_app.db.models import JobQueueEntry
+    from agentic_app.engine.job_queue import enqueue_execution
+
+    users = [_user(db, f"conc{i}") for i in range(3)]
+    wfs = {u: _workflow(db, u, 3.0) for u in users}
+    workers = Workers(30, cls, env)
+    try:
+        ids = [enqueue_execution(database_url=db, redis=conn, workflow_id=wfs[u], user_id=u,
+                                 settings=settings).id for u in users for _ in range(10)]
+        peak, deadline = 0, time.monotonic() + 40
+        while time.monotonic() < deadline:
+            with session_scope(db) as s:
+                running = s.exec(select(func.count()).select_from(JobQueueEntry).where(
+                    JobQueueEntry.status == "running")).one()
+                done = s.exec(select(func.count()).select_from(JobQueueEntry).where(
+                    JobQueueEntry.status == "completed",
+                    JobQueueEntry.id.in_(ids))).one()  # type: ignore[union-attr]
+            peak = max(peak, running)
+            if done == len(ids):
+                break
+            time.sleep(0.1)
+        return peak
+    finally:
+        workers.stop()
+
+
+def _user(db: str, name: str) -> int:
+    from agentic_app.db.engine import session_scope
+    from agentic_app.db.models import User
+
+    with session_scope(db) as s:
+        u = User(username=name, password_hash="x")
+        s.add(u)
+        s.flush()
+        return u.id
+
+
+def _workflow(db: str, uid: int, seconds: float = 0.0) -> int:
+    from agentic_app.db.engine import session_scope
+    from agentic_app.db.models import Workflow
+
+    definition = {"nodes": [{"id": "noop", "type": "delay", "params": {"seconds": seconds}}]}
+    with session_scope(db) as s:
+        wf = Workflow(user_id=uid, name="noop", definition=definition)
+        s.add(wf)
+        s.flush()
+        return wf.id
+
+
+def main() -> None:
+    """Run the benchmark and print the table and the JSON line."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--worker-class", choices=("simple", "fork"), default="simple")
+    args = parser.parse_args()
+    n_tp, n_lat, pace = (150, 40, 0.05) if args.quick else (600, 200, 0.05)
+    from agentic_app.engine.redis_conn import connect
+    from agentic_app.settings import load_settings
+
+    redis_url = _redis_url()
+    conn = connect(redis_url)
+    conn.flushdb()
+    tmp = Path(tempfile.mkdtemp(prefix="queue-bench-"))
+    db = _db(tmp)
+    limits = {"max_executions_per_day": 1_000_000, "max_concurrent_per_user": 10}
+    env = dict(os.environ, DATABASE_URL=db, REDIS_URL=redis_url, PYTHONPATH=str(REPO),
+               LIMITS=json.dumps(limits))
+    settings = load_settings(DATABASE_URL=db, REDIS_URL=redis_url, LIMITS=limits)
+    users = [_user(db, f"bench{i}") for i in range(4)]
+    wfs = {u: _workflow(db, u) for u in users}
+    results: dict[str, dict] = {}
+    for n_workers in (1, 2):
+        workers = Workers(n_workers, args.worker_class, env)
+        try:
+            plain_tp, _ = plain_run(conn, n_tp, None)
+            ours_tp, _ = ours_run(db, conn, settings, users, wfs, n_tp, None)
+            lat = {}
+            if n_workers == 1:
+                _, lat["lat_plain"] = plain_run(conn, n_lat, pace)
+                _, lat["lat_ours"] = ours_run(db, conn, settings, users, wfs, n_lat, pace)
+        finally:
+            workers.stop()
+        results[str(n_workers)] = {"plain": plain_tp, "ours": ours_tp, **lat}
+    peak = max_concurrency(db, conn, settings, env, args.worker_class)
+    one = results["1"]
+    print(f"worker class: {args.worker_class}   (same Redis, same worker class for both)")
+    print(f"{'':28}{'plain RQ':>12}{'agentic':>12}")
+    for w in ("1", "2"):
+        print(f"{'throughput, ' + w + ' worker(s) /s':28}{results[w]['plain']:12.1f}"
+              f"{results[w]['ours']:12.1f}")
+    for name, p in (("p50", 50), ("p99", 99)):
+        print(f"{'enqueue->start ' + name + ' ms':28}{pct(one['lat_plain'], p):12.2f}"
+              f"{pct(one['lat_ours'], p):12.2f}")
+    print(f"max concurrent executions (3 users x 10, 30 workers): {peak}")
+    print(json.dumps({
+        "worker_class": args.worker_class,
+        "plain_rq_jobs_per_s": round(one["plain"], 1),
+        "ours_jobs_per_s": round(results["1"]["ours"], 1),
+        "throughput_ratio": round(results["1"]["ours"] / results["1"]["plain"], 3),
+        "plain_rq_jobs_per_s_2_workers": round(results["2"]["plain"], 1),
+        "ours_jobs_per_s_2_workers": round(results["2"]["ours"], 1),
+        "plain_rq_p50_ms": round(pct(one["lat_plain"], 50), 2),
+        "ours_p50_ms": round(pct(one["lat_ours"], 50), 2),
+        "ours_p99_ms": round(pct(one["lat_ours"], 99), 2),
+        "max_concurrent_executions": peak,
+    }))
+
+
+if __name__ == "__main__":
+    main()

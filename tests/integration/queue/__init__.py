@@ -1,0 +1,1 @@
+"""Integration tests of the job queue (real Redis, real worker processes)."""

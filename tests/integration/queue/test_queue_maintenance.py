@@ -1,0 +1,118 @@
+"""Crash recovery: lost RQ jobs, killed workers, a Redis restart - nothing acknowledged is lost."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+from sqlmodel import select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.engine import job_queue as jq
+from agentic_app.engine.queue_maintenance import reconcile
+
+from .conftest import QueueEnv, record_workflow, wait_for
+
+
+def _enqueue(env: QueueEnv, user_id: int, workflow_id: int, **kw):
+    return jq.enqueue_execution(database_url=env.db_url, redis=env.redis,
+                                workflow_id=workflow_id, user_id=user_id,
+                                settings=env.settings, **kw)
+
+
+def test_reconcile_restores_jobs_and_slots_lost_with_redis(qenv: QueueEnv) -> None:
+    """After Redis loses everything, one reconcile pass pushes the dispatched RQ jobs again,
+    restores the slot sets, and a later completion frees the slot."""
+    from rq.job import Job
+
+    uid = qenv.user("alice")
+    wf = qenv.workflow(uid, record_workflow())
+    jobs = [_enqueue(qenv, uid, wf) for _ in range(3)]
+    qenv.redis.flushdb()
+    counts = reconcile(database_url=qenv.db_url, redis=qenv.redis, settings=qenv.settings)
+    assert counts["requeued"] == 3
+    assert all(Job.exists(j.rq_job_id, connection=qenv.redis) for j in jobs)
+    assert qenv.redis.scard(jq.slots_key(uid)) == 3
+    assert reconcile(database_url=qenv.db_url, redis=qenv.redis,
+                     settings=qenv.settings)["requeued"] == 0
+    qenv.start_workers(1)
+    wait_for(lambda: all(jq.get_job(qenv.db_url, j.id).status == "completed" for j in jobs),
+             20, message="completion")
+    assert qenv.redis.scard(jq.slots_key(uid)) == 0
+
+
+@pytest.mark.slow
+def test_sigkilled_worker_attempt_is_retried_and_order_placed_once(qenv: QueueEnv) -> None:
+    """SIGKILL of a forking worker and its work-horse mid-execution: the attempt is detected
+    dead, retried (attempt 2) and completed within 60 s; the order is placed exactly once."""
+    from agentic_app.db.trading_models import PaperOrder
+
+    uid = qenv.user("alice")
+    wf = qenv.workflow(uid, {
+        "nodes": [
+            {"id": "order", "type": "market_order",
+             "params": {"symbol": "EURUSD", "side": "buy", "quantity": 1000}},
+            {"id": "rec", "type": "t.record", "params": {"key": "t", "sleep_s": 4}},
+        ],
+        "edges": [{"from": "order", "to": "rec"}],
+    })
+    victim = qenv.start_workers(1, worker_class="fork")
+    job = _enqueue(qenv, uid, wf)
+    wait_for(lambda: qenv.redis.llen("t:starts") == 1, 30, message="first attempt running")
+    from .conftest import kill_tree
+
+    killed_at = time.monotonic()
+    kill_tree(victim.pid)
+    victim.wait(timeout=10)
+    qenv.start_workers(1, worker_class="fork")
+    wait_for(lambda: jq.get_job(qenv.db_url, job.id).status == "completed", 60,
+             interval=0.2, message="completion after the crash")
+    assert time.monotonic() - killed_at < 60
+    done = jq.get_job(qenv.db_url, job.id)
+    assert done.attempt == 2 and done.retry_count == 1
+    with session_scope(qenv.db_url) as s:
+        orders = s.exec(select(PaperOrder).where(
+            PaperOrder.idempotency_key == f"{done.execution_id}:order")).all()
+    assert len(orders) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_redis_restart_mid_run_loses_nothing(qenv: QueueEnv, tmp_path) -> None:
+    """A private Redis killed mid-run and restarted empty 3 s later: workers come back, the
+    running and the queued (acknowledged) executions all complete."""
+    import redis
+
+    sock = tmp_path / "r.sock"
+    argv = ["redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "",
+            "--appendonly", "no"]
+
+    def start_redis() -> subprocess.Popen:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+        wait_for(sock.exists, 10, message="redis socket")
+        return proc
+
+    server = start_redis()
+    try:
+        qenv.redis_url = f"unix://{sock}?db=0"
+        qenv.redis = redis.Redis.from_url(qenv.redis_url)
+        wait_for(lambda: qenv.redis.ping(), 10, message="private redis")
+        uid = qenv.user("alice")
+        wf = qenv.workflow(uid, record_workflow(sleep_s=1.5))
+        pool = qenv.start_workers(2)
+        jobs = [_enqueue(qenv, uid, wf) for _ in range(5)]
+        wait_for(lambda: qenv.redis.llen("t:starts") >= 1, 20, message="first start")
+        server.kill()
+        server.wait()
+        sock.unlink(missing_ok=True)
+        time.sleep(3)
+        server = start_redis()
+        wait_for(lambda: all(jq.get_job(qenv.db_url, j.id).status == "completed"
+                             for j in jobs), 60, interval=0.3, message="all complete")
+        assert pool.poll() is None
+        wait_for(lambda: qenv.worker_count() == 2, 20, message="workers registered again")
+    finally:
+        server.kill()
+        server.wait()
