@@ -1,18 +1,50 @@
-"""Scheduler service entry point: ``python -m agentic_app scheduler``.
+"""The scheduler service: ``python -m agentic_app scheduler``.
 
-Any number of scheduler processes may run; exactly one is active, holding the
-Redis lease ``agentic:scheduler:leader``. Standbys retry the lease and take over
-within its TTL when the leader dies.
+``scheduled_jobs`` rows are the truth. Any number of scheduler processes may run; exactly
+one is active, holding the Redis lease ``agentic:scheduler:leader`` (SET NX PX, renewed,
+released by compare-and-delete). The active one:
+
+* schedules cron and interval jobs with APScheduler 3 (one ``date`` job per next fire time,
+  whose argument is that fire time; fire times come from ``domain.triggers``, DST-correct);
+* evaluates price and indicator triggers every ``check_interval_seconds`` with
+  :class:`~agentic_app.engine.trigger_watch.TriggerWatcher` (states in ``trigger_states``);
+* follows row changes (create, update, pause/resume, delete) within ``sync_interval_s``;
+* enqueues every fire with the key ``job:<id>:<fire time UTC>`` (unique in ``job_queue``), so
+  even a paused former leader cannot enqueue a duplicate.
+
+Misfires: on activation, a job whose stored ``next_run`` has passed gets at most one catch-up
+run (its latest missed fire time, when within ``misfire_grace_seconds``); every other missed
+fire time is written to ``missed_runs``. Overlap policy per job: ``skip`` (default; the fire is
+recorded as missed when an execution of the job is still pending or running), ``queue_one``
+(enqueue unless one is already waiting) or ``allow``.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from agentic_app.domain.errors import AgenticError, LimitExceededError, NotFoundError
+from agentic_app.domain.triggers import (
+    CronTriggerConfig,
+    IntervalTriggerConfig,
+    next_fire_time,
+    next_fire_times,
+    parse_trigger_config,
+)
+from agentic_app.engine import schedule_store as store
+from agentic_app.engine.job_queue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.leader import RedisLease
 from agentic_app.engine.redis_conn import connect
+from agentic_app.engine.trigger_watch import TriggerWatcher
+from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -20,37 +52,349 @@ LEADER_KEY = "agentic:scheduler:leader"
 """Redis key of the scheduler lease."""
 LEASE_TTL_MS = 10_000
 """Lease lifetime; a standby takes over at most this long after the leader dies."""
+RENEW_EVERY_S = 2.0
+"""How often the leader renews (and a standby retries) the lease."""
+TICK_METRICS_KEY = "agentic:metrics:trigger_tick"
+"""Redis hash with the timings of the last trigger tick (exported by /metrics)."""
+MAX_MISSED_RECORDED = 1000
+"""At most this many missed fire times are written per job after one downtime."""
+TIME_TRIGGERS = ("cron", "time")
+MARKET_TRIGGERS = ("price", "indicator")
 
 
-def run_scheduler(redis_url: str, *, tick_seconds: float = 1.0,
-                  max_ticks: int | None = None) -> None:
-    """Hold (or wait for) the leader lease and run scheduler ticks while leader."""
-    lease = RedisLease(connect(redis_url), LEADER_KEY, ttl_ms=LEASE_TTL_MS)
-    stopping = False
+def fire_key(job_id: int, fire_time: datetime) -> str:
+    """Deterministic dedupe key of one fire of one scheduled job."""
+    return f"job:{job_id}:{fire_time.astimezone(UTC).isoformat()}"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SchedulerService:
+    """One scheduler process: standby until it holds the lease, then active."""
+
+    def __init__(self, settings: Settings, *, redis_url: str, database_url: str | None = None,
+                 market=None, now: Callable[[], datetime] = _utcnow,
+                 sync_interval_s: float = 1.0, name: str = "scheduler"):
+        self.settings = settings
+        self.database_url = database_url or settings.database_url
+        self.redis = connect(redis_url)
+        self.lease = RedisLease(self.redis, LEADER_KEY, ttl_ms=LEASE_TTL_MS,
+                                token=f"{name}:{id(self):x}")
+        self.now = now
+        self.sync_interval_s = sync_interval_s
+        self.market = market
+        self.leader = False
+        self._stop = threading.Event()
+        self._aps: BackgroundScheduler | None = None
+        self._watcher: TriggerWatcher | None = None
+        self._known: dict[int, store.JobSnapshot] = {}
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def run(self, *, max_seconds: float | None = None) -> None:
+        """Run until :meth:`stop` (or ``max_seconds``): hold the lease, schedule while leader."""
+        deadline = time.monotonic() + max_seconds if max_seconds else None
+        try:
+            while not self._stop.is_set():
+                if deadline and time.monotonic() > deadline:
+                    break
+                self._lease_step()
+                self._stop.wait(RENEW_EVERY_S if self.leader else 1.0)
+        finally:
+            self._deactivate()
+            if self.leader:
+                self._release()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return."""
+        self._stop.set()
+
+    def _lease_step(self) -> None:
+        try:
+            held = self.lease.renew() if self.leader else self.lease.acquire()
+        except Exception:  # Redis outage: stop acting as leader, keep trying
+            log.warning("scheduler lease check failed", exc_info=True)
+            held = False
+        if held and not self.leader:
+            log.info("scheduler is now ACTIVE (leader)")
+            self.leader = True
+            self._activate()
+        elif not held and self.leader:
+            log.warning("scheduler lost the lease: standby")
+            self.leader = False
+            self._deactivate()
+
+    def _release(self) -> None:
+        try:
+            self.lease.release()
+        except Exception:
+            log.warning("could not release scheduler lease", exc_info=True)
+
+    def _activate(self) -> None:
+        self._aps = BackgroundScheduler(timezone=UTC,
+                                        job_defaults={"coalesce": True, "max_instances": 1})
+        self._aps.add_listener(self._on_missed, EVENT_JOB_MISSED)
+        self._aps.add_job(self._retention, "interval", id="retention",
+                          minutes=self.settings.retention.interval_minutes,
+                          next_run_time=self.now() + timedelta(minutes=1))
+        self._aps.start()
+        self._known = {}
+        self._watcher = None
+        self.sync(startup=True)
+        for target, name in ((self._sync_loop, "scheduler-sync"),
+                             (self._watch_loop, "scheduler-watch")):
+            t = threading.Thread(target=target, name=name, daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def _deactivate(self) -> None:
+        aps, self._aps = self._aps, None
+        if aps is not None:
+            aps.shutdown(wait=False)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._threads = []
+
+    def _retention(self) -> None:
+        """Purge old finished jobs, their events and RQ results (leader only)."""
+        from agentic_app.engine.retention import purge_old
+
+        try:
+            counts = purge_old(self.database_url, self.redis,
+                               completed_days=self.settings.retention.completed_days,
+                               failed_days=self.settings.retention.failed_days)
+            log.info("retention: %s", counts)
+        except Exception:
+            log.exception("retention failed")
+
+    def _active(self) -> bool:
+        return self.leader and self._aps is not None and not self._stop.is_set()
+
+    # ------------------------------------------------------------------ following rows
+
+    def _sync_loop(self) -> None:
+        while self._active():
+            self._stop.wait(self.sync_interval_s)
+            if not self._active():
+                return
+            try:
+                self.sync()
+            except Exception:
+                log.exception("scheduler sync failed")
+
+    def sync(self, *, startup: bool = False) -> None:
+        """Bring the schedule in line with the scheduled_jobs rows."""
+        with self._lock:
+            rows = store.load_jobs(self.database_url)
+            for job_id in set(self._known) - set(rows):
+                self._unschedule(self._known.pop(job_id))
+            for job_id, row in rows.items():
+                old = self._known.get(job_id)
+                if old is not None and old.updated_at == row.updated_at \
+                        and old.is_active == row.is_active:
+                    continue
+                if old is not None:
+                    self._unschedule(old)
+                self._known[job_id] = row
+                if row.is_active:
+                    self._schedule(row, catch_up=startup)
+
+    def _config(self, row: store.JobSnapshot):
+        return parse_trigger_config(row.trigger_type, row.trigger_config,
+                                    default_timezone=self.settings.scheduler_config.timezone)
+
+    def _schedule(self, row: store.JobSnapshot, *, catch_up: bool) -> None:
+        try:
+            config = self._config(row)
+        except AgenticError as exc:
+            log.error("scheduled job %s has an invalid config: %s", row.id, exc)
+            return
+        if row.trigger_type in TIME_TRIGGERS:
+            now = self.now()
+            if catch_up and row.next_run is not None and row.next_run < now:
+                self._catch_up(row, config, now)
+            self._schedule_next(row, config, now)
+        elif row.trigger_type in MARKET_TRIGGERS:
+            watcher = self._get_watcher()
+            if watcher is not None:
+                watcher.upsert(row.id, row.trigger_type, config, row.created_at)
+
+    def _unschedule(self, row: store.JobSnapshot) -> None:
+        if self._aps is not None and self._aps.get_job(str(row.id)) is not None:
+            self._aps.remove_job(str(row.id))
+        if row.trigger_type in MARKET_TRIGGERS and self._watcher is not None:
+            self._watcher.remove(row.id)
+
+    def _anchor(self, row: store.JobSnapshot) -> datetime:
+        return row.created_at
+
+    def _schedule_next(self, row: store.JobSnapshot, config, after: datetime) -> None:
+        when = next_fire_time(config, after, jitter_key=str(row.id), anchor=self._anchor(row))
+        store.set_next_run(self.database_url, row.id, when)
+        if when is None or self._aps is None:
+            return
+        self._aps.add_job(self._due, "date", run_date=when, args=[row.id, when], id=str(row.id),
+                          replace_existing=True,
+                          misfire_grace_time=max(1, config.misfire_grace_seconds))
+
+    def _catch_up(self, row: store.JobSnapshot, config, now: datetime) -> None:
+        """After downtime: one catch-up run within the grace time; the rest recorded as missed."""
+        missed: list[datetime] = []
+        after = row.next_run - timedelta(microseconds=1)
+        while len(missed) < MAX_MISSED_RECORDED:
+            batch = next_fire_times(config, after, 100, jitter_key=str(row.id),
+                                    anchor=self._anchor(row))
+            batch = [t for t in batch if t <= now]
+            missed.extend(batch)
+            if len(batch) < 100:
+                break
+            after = batch[-1]
+        if not missed:
+            return
+        latest = missed[-1]
+        grace = timedelta(seconds=config.misfire_grace_seconds)
+        if now - latest <= grace:
+            store.record_missed(self.database_url, row.id, missed[:-1], "downtime",
+                                "after downtime only the latest fire within the grace time runs")
+            log.info("job %s: catch-up run for %s (%d older fire times recorded as missed)",
+                     row.id, latest.isoformat(), len(missed) - 1)
+            self.fire(row.id, latest, {"catch_up": True})
+        else:
+            store.record_missed(self.database_url, row.id, missed, "downtime",
+                                f"beyond the misfire grace time of {grace.total_seconds():g} s")
+            log.warning("job %s: %d fire times missed during downtime", row.id, len(missed))
+
+    def _due(self, job_id: int, fire_time: datetime) -> None:
+        """APScheduler callback: schedule the following fire, then fire this one."""
+        with self._lock:
+            row = self._known.get(job_id)
+            if row is None or not row.is_active or not self._active():
+                return
+            config = self._config(row)
+            self._schedule_next(row, config, fire_time)
+        self.fire(job_id, fire_time, {})
+
+    def _on_missed(self, event: JobExecutionEvent) -> None:
+        """APScheduler could not run a fire within its grace time (process stalled)."""
+        job_id = int(event.job_id)
+        when = event.scheduled_run_time
+        store.record_missed(self.database_url, job_id, [when], "misfire",
+                            "the scheduler could not run it within the grace time")
+        with self._lock:
+            row = self._known.get(job_id)
+            if row is not None and row.is_active and self._active():
+                self._schedule_next(row, self._config(row), max(when, self.now()))
+
+    # ------------------------------------------------------------------ market triggers
+
+    def _get_watcher(self) -> TriggerWatcher | None:
+        cfg = self.settings.scheduler_config
+        if self._watcher is None:
+            if self.market is None:
+                from agentic_app.engine.node_services import build_market
+
+                self.market = build_market(self.settings)
+            self._watcher = TriggerWatcher(
+                self.market, store.DatabaseTriggerStateStore(self.database_url),
+                check_interval_seconds=cfg.check_interval_seconds)
+        return self._watcher
+
+    def _watch_loop(self) -> None:
+        interval = self.settings.scheduler_config.check_interval_seconds
+        while self._active():
+            started = time.monotonic()
+            try:
+                self.tick_market()
+            except Exception:
+                log.exception("trigger tick failed")
+            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+    def tick_market(self) -> int:
+        """Evaluate price/indicator triggers once; enqueue fires. Returns the number of fires."""
+        cfg = self.settings.scheduler_config
+        with self._lock:
+            watcher = self._watcher
+            if watcher is None or len(watcher) == 0:
+                return 0
+            report = watcher.tick_report(self.now())
+            kinds = {jid: row.trigger_type for jid, row in self._known.items()}
+        self._publish_tick(report, len(watcher))
+        fired = 0
+        for f in report.fires:
+            kind = kinds.get(f.trigger_id)
+            if (kind == "price" and not cfg.enable_price_triggers) or (
+                    kind == "indicator" and not cfg.enable_indicator_triggers):
+                continue
+            fired += self.fire(f.trigger_id, f.fired_at, f.payload)
+        for job_id in report.expired:
+            store.deactivate(self.database_url, job_id, "expired")
+        for job_id in report.exhausted:
+            store.deactivate(self.database_url, job_id, "max fires reached")
+        return fired
+
+    def _publish_tick(self, report, triggers: int) -> None:
+        try:
+            self.redis.hset(TICK_METRICS_KEY, mapping={
+                "at": report.at.timestamp(), "triggers": triggers, "fires": len(report.fires),
+                "duration_ms": round(report.total_ms, 3), "fetch_ms": round(report.fetch_ms, 3),
+                "price_eval_ms": round(report.price_eval_ms, 3),
+                "indicator_eval_ms": round(report.indicator_eval_ms, 3),
+                "unavailable": len(report.unavailable)})
+        except Exception:
+            log.debug("could not publish trigger tick metrics", exc_info=True)
+
+    # ------------------------------------------------------------------ firing
+
+    def fire(self, job_id: int, fire_time: datetime, payload: dict) -> int:
+        """Enqueue one fire (deduplicated); returns 1 when an execution was enqueued."""
+        row = store.load_job(self.database_url, job_id)
+        if row is None or not row.is_active:
+            return 0
+        config = self._config(row)
+        key = fire_key(job_id, fire_time)
+        if store.fire_enqueued(self.database_url, key):
+            return 0  # already enqueued (by us before a restart, or by a former leader)
+        pending, running = store.open_job_count(self.database_url, job_id)
+        policy = config.overlap_policy
+        if (policy == "skip" and pending + running) or (policy == "queue_one" and pending):
+            store.record_missed(self.database_url, job_id, [fire_time], "overlap",
+                                f"previous execution still {'running' if running else 'pending'}"
+                                f" (overlap policy {policy})")
+            return 0
+        body = {"fired_at": fire_time.isoformat(), "scheduled_job_id": job_id,
+                "trigger_type": row.trigger_type, **store.jsonable_payload(payload)}
+        try:
+            enqueue_execution(database_url=self.database_url, redis=self.redis,
+                              workflow_id=row.workflow_id, user_id=row.user_id,
+                              trigger_type=row.trigger_type, trigger_payload=body,
+                              priority=config.priority, scheduled_job_id=job_id,
+                              dedupe_key=key, settings=self.settings)
+        except DuplicateJobError:
+            log.info("job %s fire %s already enqueued", job_id, fire_time.isoformat())
+            return 0
+        except (LimitExceededError, NotFoundError) as exc:
+            store.record_missed(self.database_url, job_id, [fire_time], "refused", exc.message)
+            log.warning("job %s fire %s refused: %s", job_id, fire_time.isoformat(), exc.message)
+            return 0
+        nxt = None
+        if isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
+            nxt = next_fire_time(config, fire_time, jitter_key=str(job_id),
+                                 anchor=row.created_at)
+        store.record_fire(self.database_url, job_id, fire_time, nxt)
+        return 1
+
+
+def run_scheduler(settings: Settings, redis_url: str) -> None:
+    """Run a scheduler process until SIGTERM/SIGINT."""
+    service = SchedulerService(settings, redis_url=redis_url)
 
     def _stop(_signum, _frame):
-        nonlocal stopping
-        stopping = True
+        service.stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    leader = False
-    ticks = 0
-    try:
-        while not stopping and (max_ticks is None or ticks < max_ticks):
-            try:
-                now_leader = lease.renew() if leader else lease.acquire()
-            except Exception:  # Redis outage: stay alive, drop leadership, retry
-                log.exception("scheduler lease check failed")
-                now_leader = False
-            if now_leader != leader:
-                log.info("scheduler is now %s", "ACTIVE (leader)" if now_leader else "standby")
-            leader = now_leader
-            ticks += 1
-            time.sleep(tick_seconds)
-    finally:
-        if leader:
-            try:
-                lease.release()
-            except Exception:
-                log.warning("could not release scheduler lease", exc_info=True)
+    service.run()

@@ -126,6 +126,13 @@ def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
     if trigger_type == "indicator":
         merged = normalize_indicator_call(merged)
         trigger_config = normalize_indicator_call(trigger_config or {})
+    validator = _condition_validator(trigger_type, {**merged, **(trigger_config or {})})
+    if validator is not None and isinstance((trigger_config or {}).get("condition"), str):
+        try:  # a malformed condition is reported with its position before any comparison
+            validator(trigger_config["condition"])
+        except ConditionError as exc:
+            raise InvalidInputError(exc.message, field="trigger_config.condition",
+                                    position=exc.position) from None
     for key, value in (trigger_config or {}).items():
         if key in merged and not _same(merged[key], value):
             raise InvalidInputError(

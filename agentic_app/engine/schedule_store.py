@@ -1,0 +1,159 @@
+"""Database side of the scheduler: active jobs, fires, missed runs, trigger states."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col, select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import JobQueueEntry, JobStatus, ScheduledJob, utcnow
+from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
+from agentic_app.engine.trigger_state import TriggerState
+
+ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
+"""Statuses of a job_queue row that counts as 'still running' for the overlap policy."""
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """What the scheduler needs of a scheduled_jobs row."""
+
+    id: int
+    workflow_id: int
+    user_id: int
+    trigger_type: str
+    trigger_config: dict
+    is_active: bool
+    next_run: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _snapshot(row: ScheduledJob) -> JobSnapshot:
+    return JobSnapshot(row.id, row.workflow_id, row.user_id, row.trigger_type,
+                       dict(row.trigger_config or {}), row.is_active, row.next_run,
+                       row.created_at, row.updated_at)
+
+
+def load_jobs(database_url: str) -> dict[int, JobSnapshot]:
+    """Every scheduled job (active or not), by id."""
+    with session_scope(database_url) as s:
+        return {row.id: _snapshot(row) for row in s.exec(select(ScheduledJob))}
+
+
+def load_job(database_url: str, job_id: int) -> JobSnapshot | None:
+    """One scheduled job, or None when it was deleted."""
+    with session_scope(database_url) as s:
+        row = s.get(ScheduledJob, job_id)
+        return _snapshot(row) if row else None
+
+
+def open_job_count(database_url: str, scheduled_job_id: int) -> tuple[int, int]:
+    """(pending, running) job_queue rows of a scheduled job."""
+    with session_scope(database_url) as s:
+        rows = s.exec(select(JobQueueEntry.status).where(
+            JobQueueEntry.scheduled_job_id == scheduled_job_id,
+            col(JobQueueEntry.status).in_(ACTIVE_JOB_STATUSES))).all()
+    return rows.count(JobStatus.pending.value), rows.count(JobStatus.running.value)
+
+
+def fire_enqueued(database_url: str, dedupe_key: str) -> bool:
+    """True when a fire with this key is already in the queue (its history)."""
+    with session_scope(database_url) as s:
+        return s.exec(select(JobQueueEntry.id).where(
+            JobQueueEntry.dedupe_key == dedupe_key)).first() is not None
+
+
+def record_fire(database_url: str, job_id: int, fire_time: datetime,
+                next_run: datetime | None) -> None:
+    """A fire was enqueued: last_run, run_count and next_run follow."""
+    with session_scope(database_url) as s:
+        row = s.get(ScheduledJob, job_id)
+        if row is None:
+            return
+        row.last_run = fire_time
+        row.run_count += 1
+        row.next_run = next_run
+
+
+def set_next_run(database_url: str, job_id: int, next_run: datetime | None) -> None:
+    """Store the next fire time shown to users (and used to detect downtime)."""
+    with session_scope(database_url) as s:
+        row = s.get(ScheduledJob, job_id)
+        if row is not None and row.next_run != next_run:
+            row.next_run = next_run
+
+
+def record_missed(database_url: str, job_id: int, fire_times: Iterable[datetime], reason: str,
+                  detail: str = "") -> int:
+    """Record fire times that did not run (idempotent per job and fire time); returns how many."""
+    count = 0
+    with session_scope(database_url) as s:
+        known = set(s.exec(select(MissedRun.fire_time).where(
+            MissedRun.scheduled_job_id == job_id)).all())
+        for when in fire_times:
+            if when in known:
+                continue
+            s.add(MissedRun(scheduled_job_id=job_id, fire_time=when, reason=reason,
+                            detail=detail[:500]))
+            known.add(when)
+            count += 1
+    return count
+
+
+def deactivate(database_url: str, job_id: int, reason: str) -> None:
+    """Pause a job on the scheduler's own account (expired, max fires reached)."""
+    with session_scope(database_url) as s:
+        row = s.get(ScheduledJob, job_id)
+        if row is not None and row.is_active:
+            row.is_active = False
+            row.paused_reason = reason
+            row.updated_at = utcnow()
+
+
+class DatabaseTriggerStateStore:
+    """TriggerStateStore on the trigger_states table (states survive restarts)."""
+
+    def __init__(self, database_url: str):
+        self.database_url = database_url
+
+    def load_all(self) -> dict[int, TriggerState]:
+        """Every stored state, by trigger (scheduled job) id."""
+        with session_scope(self.database_url) as s:
+            rows = s.exec(select(TriggerStateRow)).all()
+        return {r.scheduled_job_id: TriggerState.from_dict(r.state) for r in rows}
+
+    def save_many(self, states: Iterable[TriggerState]) -> None:
+        """Upsert the given states."""
+        states = list(states)
+        if not states:
+            return
+        with session_scope(self.database_url) as s:
+            existing = {r.scheduled_job_id: r for r in s.exec(select(TriggerStateRow).where(
+                col(TriggerStateRow.scheduled_job_id).in_([st.trigger_id for st in states])))}
+            for st in states:
+                row = existing.get(st.trigger_id)
+                if row is None:
+                    s.add(TriggerStateRow(scheduled_job_id=st.trigger_id, state=st.to_dict()))
+                else:
+                    row.state = st.to_dict()
+                    row.updated_at = utcnow()
+
+    def delete_many(self, trigger_ids: Iterable[int]) -> None:
+        """Forget the states of these triggers."""
+        ids = [int(i) for i in trigger_ids]
+        if not ids:
+            return
+        with session_scope(self.database_url) as s:
+            for row in s.exec(select(TriggerStateRow).where(
+                    col(TriggerStateRow.scheduled_job_id).in_(ids))):
+                s.delete(row)
+
+
+def jsonable_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """Payload with datetimes as ISO text."""
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in payload.items()}

@@ -1,0 +1,93 @@
+"""Inbound webhooks: verify, refuse replays and oversized bodies, enqueue the execution."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import redis as redis_lib
+from sqlmodel import select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import JobQueueEntry, ScheduledJob
+from agentic_app.domain.errors import ConflictError, NotFoundError, PayloadTooLargeError
+from agentic_app.domain.triggers import WebhookTriggerConfig, parse_trigger_config
+from agentic_app.domain.webhook_signing import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    TOLERANCE_S,
+    verify_shared_secret,
+    verify_signature,
+)
+from agentic_app.engine.job_queue import DuplicateJobError, enqueue_execution
+from agentic_app.engine.schedule_store import record_fire
+from agentic_app.settings import Settings
+
+REPLAY_PREFIX = "agentic:webhook:seen:"
+"""Redis key prefix of deliveries seen within the signature window."""
+ABSOLUTE_MAX_BODY = 1024 * 1024
+"""No webhook body is read past this many bytes, whatever the job allows."""
+
+
+def find_webhook_job(database_url: str, token: str) -> tuple[ScheduledJob, WebhookTriggerConfig]:
+    """The webhook job behind a URL token; NotFoundError when there is none."""
+    with session_scope(database_url) as s:
+        job = s.exec(select(ScheduledJob).where(ScheduledJob.webhook_token == token)).first()
+        if job is None or job.trigger_type != "webhook":
+            raise NotFoundError("unknown webhook", field="token")
+        return job, parse_trigger_config("webhook", job.trigger_config)
+
+
+def _payload(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8")) if body else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return body.decode("utf-8", errors="replace")
+
+
+def receive(settings: Settings, *, redis: redis_lib.Redis, token: str, body: bytes,
+            headers: dict[str, str], secret_param: str | None = None,
+            database_url: str | None = None, now: float | None = None) -> JobQueueEntry:
+    """Check one delivery and enqueue its execution; the body becomes the trigger payload.
+
+    Raises NotFoundError (404), PayloadTooLargeError (413), AuthenticationError (401),
+    ConflictError (409: replayed delivery or paused job), LimitExceededError (429).
+    """
+    url = database_url or settings.database_url
+    now = time.time() if now is None else now
+    job, config = find_webhook_job(url, token)
+    if len(body) > config.max_body_bytes:
+        raise PayloadTooLargeError(f"body of {len(body)} bytes is over this webhook's limit of "
+                                   f"{config.max_body_bytes}", field="body")
+    lower = {k.lower(): v for k, v in headers.items()}
+    if config.mode == "hmac":
+        verify_signature(job.webhook_secret, lower.get(SIGNATURE_HEADER.lower()), body, now)
+        replay_id = lower.get(DELIVERY_HEADER.lower()) or lower[SIGNATURE_HEADER.lower()]
+    else:
+        verify_shared_secret(job.webhook_secret,
+                             lower.get("x-agentic-secret") or secret_param)
+        replay_id = lower.get(DELIVERY_HEADER.lower()) or hashlib.sha256(body).hexdigest()
+    if not job.is_active:
+        raise ConflictError("this webhook's job is paused", field="token")
+    key = f"{REPLAY_PREFIX}{job.id}:{hashlib.sha256(replay_id.encode()).hexdigest()}"
+    if not redis.set(key, 1, nx=True, ex=TOLERANCE_S * 2):
+        raise ConflictError("delivery already received (replay)", field=DELIVERY_HEADER)
+    payload = {"body": _payload(body), "delivery_id": lower.get(DELIVERY_HEADER.lower()),
+               "received_at": now, "scheduled_job_id": job.id}
+    try:
+        entry = enqueue_execution(
+            database_url=url, redis=redis, workflow_id=job.workflow_id, user_id=job.user_id,
+            trigger_type="webhook", trigger_payload=payload, priority=config.priority,
+            scheduled_job_id=job.id, dedupe_key=f"webhook:{job.id}:{key[-64:]}",
+            settings=settings)
+    except DuplicateJobError:
+        raise ConflictError("delivery already received (replay)",
+                            field=DELIVERY_HEADER) from None
+    except Exception:
+        redis.delete(key)  # not accepted: the sender may retry the same delivery
+        raise
+    record_fire(url, job.id, datetime.fromtimestamp(now, UTC), None)
+    return entry

@@ -1,0 +1,88 @@
+"""Fixtures for scheduler tests: a migrated DB, a user, workflows with each trigger node."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import Workflow
+from agentic_app.market.base import Quote
+from agentic_app.services.users import create_user
+from agentic_app.settings import load_settings
+
+
+@dataclass
+class Env:
+    """Database, Redis, settings and the ids a test needs."""
+
+    db: str
+    redis: str
+    settings: object
+    user_id: int
+
+    def workflow(self, trigger: dict, name: str = "wf") -> int:
+        """Create a workflow whose trigger node is ``trigger`` followed by a log node."""
+        definition = {"nodes": [{"id": "t", **trigger},
+                                {"id": "l", "type": "log", "params": {"message": "ran"}}],
+                      "edges": [{"from": "t", "to": "l"}]}
+        with session_scope(self.db) as s:
+            wf = Workflow(user_id=self.user_id, name=name, definition=definition)
+            s.add(wf)
+            s.flush()
+            return wf.id
+
+
+@pytest.fixture
+def env(sqlite_db_url, redis_url) -> Env:
+    """A fresh scheduler environment on SQLite and the test Redis."""
+    settings = load_settings(database_url=sqlite_db_url, redis_url=redis_url)
+    user = create_user(username="ann", password="secret", database_url=sqlite_db_url)
+    return Env(sqlite_db_url, redis_url, settings, user.id)
+
+
+class PathFeed:
+    """A market stand-in: the price of each symbol is looked up in a time-indexed path."""
+
+    def __init__(self, start: datetime, step_s: float, path: dict[str, list[float]]):
+        self.start, self.step_s, self.path = start, step_s, path
+
+    def _at(self, symbol: str, at: datetime) -> float:
+        i = round((at - self.start).total_seconds() / self.step_s)
+        series = self.path[symbol]
+        return series[max(0, min(i, len(series) - 1))]
+
+    def prices(self, symbols, at=None):
+        """Quotes at ``at`` (fresh timestamps)."""
+        return {s: Quote(s, self._at(s, at), at) for s in symbols}
+
+    def price(self, symbol, at=None):
+        """One quote."""
+        return Quote(symbol, self._at(symbol, at), at)
+
+    def instrument(self, symbol):
+        """Every symbol exists."""
+        from agentic_app.market.instruments import DEFAULT_BY_SYMBOL
+
+        return DEFAULT_BY_SYMBOL[symbol]
+
+
+class ManualClock:
+    """A settable clock for the scheduler's ``now``."""
+
+    def __init__(self, when: datetime):
+        self.when = when
+
+    def __call__(self) -> datetime:
+        return self.when
+
+    def advance(self, seconds: float) -> datetime:
+        """Move forward and return the new time."""
+        self.when += timedelta(seconds=seconds)
+        return self.when
+
+
+T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+"""A fixed start time for clock-driven tests."""

@@ -1,0 +1,78 @@
+"""Price triggers through the scheduler: edge-triggered fires enqueued, state across restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import JobQueueEntry, ScheduledJob, WorkflowExecution
+from agentic_app.engine.scheduler import SchedulerService
+from agentic_app.services import schedules
+from tests.integration.scheduler.conftest import PathFeed
+
+STEP = 5.0
+PATH = [1.095, 1.098, 1.101, 1.102, 1.099, 1.1005, 1.103, 1.097, 1.096, 1.104]
+#        -      -      fire   -      rearm  fire    -      rearm  -      fire
+
+
+def _service(env, feed, clock) -> SchedulerService:
+    svc = SchedulerService(env.settings, redis_url=env.redis, market=feed, now=clock)
+    svc._aps = None
+    svc.leader = True
+    svc.sync()
+    return svc
+
+
+def _payloads(env, job_id):
+    with session_scope(env.db) as s:
+        rows = s.exec(select(WorkflowExecution).join(
+            JobQueueEntry, JobQueueEntry.execution_id == WorkflowExecution.id).where(
+            JobQueueEntry.scheduled_job_id == job_id).order_by(WorkflowExecution.id)).all()
+        return [r.trigger_payload for r in rows]
+
+
+def test_price_trigger_fires_on_each_upward_crossing_across_restarts(env):
+    """'price > 1.10' fires at ticks 2, 5 and 9 only, even with a restart between every tick."""
+    wf = env.workflow({"type": "price_trigger",
+                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
+    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                    trigger_type="price",
+                                    trigger_config={"overlap_policy": "allow"})
+    with session_scope(env.db) as s:
+        start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
+    feed = PathFeed(start, STEP, {"EURUSD": PATH})
+    fired_at = []
+    for i in range(len(PATH)):
+        now = start + timedelta(seconds=STEP * i)
+        svc = _service(env, feed, lambda now=now: now)  # a new process every tick
+        if svc.tick_market():
+            fired_at.append(i)
+    assert fired_at == [2, 5, 9]
+    payloads = _payloads(env, job.id)
+    assert [p["price"] for p in payloads] == [PATH[2], PATH[5], PATH[9]]
+    assert all(p["symbol"] == "EURUSD" and p["trigger_type"] == "price" for p in payloads)
+    with session_scope(env.db) as s:
+        assert s.get(ScheduledJob, job.id).run_count == 3
+
+
+def test_expired_trigger_is_deactivated(env):
+    """A price job past its expiry fires nothing and is paused with reason 'expired'."""
+    wf = env.workflow({"type": "price_trigger",
+                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
+    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                    trigger_type="price")
+    with session_scope(env.db) as s:
+        row = s.get(ScheduledJob, job.id)
+        start = row.created_at + timedelta(seconds=1)
+        row.trigger_config = {**row.trigger_config,
+                              "expires_at": (start + timedelta(seconds=7)).isoformat()}
+    feed = PathFeed(start, STEP, {"EURUSD": PATH})
+    for i in range(4):
+        now = start + timedelta(seconds=STEP * i)
+        _service(env, feed, lambda now=now: now).tick_market()
+    with session_scope(env.db) as s:
+        row = s.get(ScheduledJob, job.id)
+        assert row.is_active is False and row.paused_reason == "expired"
+    assert _payloads(env, job.id) == []

@@ -1,0 +1,131 @@
+"""Creating scheduled jobs: config from the trigger node, validation errors, previews."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlmodel import select
+
+from agentic_app.db.engine import session_scope
+from agentic_app.db.models import ScheduledJob
+from agentic_app.domain.errors import InvalidInputError, NotFoundError
+from agentic_app.services import schedules
+from agentic_app.services.users import create_user
+
+CRON = {"type": "schedule_trigger", "params": {"cron_expression": "0 9 * * *",
+                                                "timezone": "Europe/Berlin"}}
+PRICE = {"type": "price_trigger", "params": {"symbol": "EURUSD", "condition": "price > 1.10"}}
+INDICATOR = {"type": "indicator_trigger", "params": {
+    "symbol": "BTCUSDT", "timeframe": "15m", "indicator": "rsi", "params": {"period": 14},
+    "condition": "rsi < 30"}}
+
+
+def _count(env) -> int:
+    with session_scope(env.db) as s:
+        return len(s.exec(select(ScheduledJob)).all())
+
+
+def test_cron_job_takes_config_from_trigger_node(env):
+    """The job's config is the node's; next_run is the next 09:00 Berlin in UTC."""
+    job = schedules.create_schedule(env.settings, user_id=env.user_id,
+                                    workflow_id=env.workflow(CRON), trigger_type="cron")
+    assert job.trigger_config["cron_expression"] == "0 9 * * *"
+    assert job.trigger_config["timezone"] == "Europe/Berlin"
+    assert job.next_run.astimezone(timezone.utc).hour in (7, 8)  # 09:00 CET/CEST
+    view = schedules.schedule_view(job)
+    assert len(view["next_runs"]) == 5 and "09:00" in view["description"]
+    assert "webhook_secret" not in view
+
+
+def test_request_config_must_agree_with_node(env):
+    """A request that contradicts the trigger node is refused naming the field; nothing saved."""
+    with pytest.raises(InvalidInputError) as err:
+        schedules.create_schedule(env.settings, user_id=env.user_id,
+                                  workflow_id=env.workflow(CRON), trigger_type="cron",
+                                  trigger_config={"cron_expression": "0 10 * * *"})
+    assert err.value.field == "trigger_config.cron_expression"
+    assert _count(env) == 0
+
+
+@pytest.mark.parametrize(("trigger", "trigger_type", "config", "field"), [
+    (CRON, "price", {}, "trigger_type"),
+    ({"type": "log", "params": {"message": "x"}}, "cron", {}, "workflow_id"),
+    ({"type": "price_trigger", "params": {"symbol": "NOPE", "condition": "price > 1"}},
+     "price", {}, "trigger_config.symbol"),
+    (CRON, "cron", {"timezone": "Mars/Base"}, "trigger_config.timezone"),
+    (CRON, "cron", {"misfire_grace_seconds": -1}, "trigger_config.misfire_grace_seconds"),
+    (CRON, "bogus", {}, "trigger_type"),
+])
+def test_bad_input_names_the_field(env, trigger, trigger_type, config, field):
+    """Each bad input is a 4xx-class error naming its field, and nothing is created."""
+    wf = env.workflow(trigger)
+    with pytest.raises(InvalidInputError) as err:
+        schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                  trigger_type=trigger_type, trigger_config=config)
+    assert err.value.field == field
+    assert _count(env) == 0
+
+
+def test_malformed_condition_has_position(env):
+    """A malformed condition given with the request carries its position."""
+    with pytest.raises(InvalidInputError) as err:
+        schedules.preview(env.settings, trigger_type="price",
+                          trigger_config={"symbol": "EURUSD", "condition": "price >> 1"})
+    assert err.value.field == "trigger_config.condition" and err.value.position == 7
+
+
+def test_interval_below_minimum(env):
+    """An interval of 0 minutes is refused naming interval_minutes."""
+    with pytest.raises(InvalidInputError) as err:
+        schedules.preview(env.settings, trigger_type="time",
+                          trigger_config={"interval_minutes": 0})
+    assert err.value.field == "trigger_config.interval_minutes"
+
+
+def test_indicator_call_form_is_accepted(env):
+    """'RSI(14) < 30' in the request fills indicator and params and agrees with the node."""
+    job = schedules.create_schedule(env.settings, user_id=env.user_id,
+                                    workflow_id=env.workflow(INDICATOR),
+                                    trigger_type="indicator",
+                                    trigger_config={"condition": "RSI(14) < 30"})
+    assert job.trigger_config["indicator"] == "rsi"
+    assert job.trigger_config["params"] == {"period": 14}
+    assert job.trigger_config["condition"] == "rsi < 30"
+
+
+def test_other_users_workflow_and_job_are_not_found(env):
+    """Another user's workflow or job is 'not found', and nothing changes."""
+    job = schedules.create_schedule(env.settings, user_id=env.user_id,
+                                    workflow_id=env.workflow(CRON), trigger_type="cron")
+    other = create_user(username="bob", password="secret", database_url=env.db)
+    with pytest.raises(NotFoundError):
+        schedules.create_schedule(env.settings, user_id=other.id,
+                                  workflow_id=job.workflow_id, trigger_type="cron")
+    for call in (schedules.toggle_schedule, schedules.delete_schedule, schedules.get_schedule):
+        with pytest.raises(NotFoundError):
+            call(env.settings, user_id=other.id, job_id=job.id)
+    assert schedules.get_schedule(env.settings, user_id=env.user_id, job_id=job.id).is_active
+
+
+def test_preview_in_timezone():
+    """The preview lists fire times in UTC for a cron in New York, across the DST change."""
+    from agentic_app.settings import load_settings
+
+    out = schedules.preview(load_settings(), trigger_type="cron",
+                            trigger_config={"cron_expression": "30 8 * * *",
+                                            "timezone": "America/New_York"},
+                            start=datetime(2026, 3, 6, tzinfo=timezone.utc), count=4)
+    assert out["next_runs"] == ["2026-03-06T13:30:00+00:00", "2026-03-07T13:30:00+00:00",
+                                "2026-03-08T12:30:00+00:00", "2026-03-09T12:30:00+00:00"]
+    assert "08:30" in out["description"]
+
+
+def test_webhook_job_gets_token_and_secret(env):
+    """A webhook job gets a URL token and a signing secret."""
+    job = schedules.create_schedule(env.settings, user_id=env.user_id,
+                                    workflow_id=env.workflow({"type": "webhook_trigger",
+                                                              "params": {}}),
+                                    trigger_type="webhook")
+    assert len(job.webhook_token) >= 24 and job.webhook_secret.startswith("whsec_")
+    assert job.next_run is None
