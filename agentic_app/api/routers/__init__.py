@@ -1,0 +1,1 @@
+"""API routers, one per area: auth, workflows, scheduler, monitoring, queue, webhooks, metrics."""

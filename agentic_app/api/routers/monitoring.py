@@ -1,0 +1,209 @@
+"""Monitoring routes: active executions, execution lists, timelines, metrics, and the
+WebSocket that streams one execution's events.
+
+WebSocket ``/monitoring/executions/{id}`` protocol:
+
+* authenticate with ``?token=<bearer token>``, an ``Authorization: Bearer`` header, or a first
+  message ``{"token": "<bearer token>"}`` within :data:`AUTH_TIMEOUT_S` seconds;
+* the server then sends every event of the execution as JSON (``{"type": "NodeStarted",
+  "seq": 3, ...}``): the stored ones first, then live ones, in ``seq`` order, each once
+  (``?after_seq=N`` resumes after seq N);
+* when the execution is over it sends ``{"type": "closed", "status": <final status>,
+  "last_seq": N}`` and closes with code 1000.
+* Close codes: 4401 not authenticated, 4404 unknown execution or another user's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, WebSocket
+from fastapi.concurrency import run_in_threadpool
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from agentic_app.api.deps import CurrentUser, DateRangeDep, IdPath, PageDep, SettingsDep
+from agentic_app.api.errors import COMMON_ERRORS
+from agentic_app.api.schemas import (
+    MAX_ID,
+    ActiveExecution,
+    ExecutionMetricsPublic,
+    ExecutionPublic,
+    Page,
+    Timeline,
+)
+from agentic_app.domain.errors import NotFoundError
+from agentic_app.services import monitoring as service
+
+router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=COMMON_ERRORS)
+
+AUTH_TIMEOUT_S = 10.0
+"""How long the WebSocket waits for a first ``{"token": ...}`` message."""
+CLOSE_UNAUTHENTICATED = 4401
+"""WebSocket close code: no valid token."""
+CLOSE_NOT_FOUND = 4404
+"""WebSocket close code: unknown execution, or another user's."""
+
+StatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+
+
+@router.get("/active", response_model=Page[ActiveExecution])
+def active(user: CurrentUser, settings: SettingsDep, page: PageDep,
+           workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+           ) -> Page[ActiveExecution]:
+    """The user's pending and running executions, newest first, with their running nodes."""
+    views, total = service.active_executions(settings.database_url, user_id=user.id,
+                                              workflow_id=workflow_id, offset=page.offset,
+                                              limit=page.limit)
+    return Page[ActiveExecution](items=[ActiveExecution.model_validate(v) for v in views],
+                                 total=total, offset=page.offset, limit=page.limit)
+
+
+@router.get("/executions", response_model=Page[ExecutionPublic])
+def list_executions(user: CurrentUser, settings: SettingsDep, page: PageDep,
+                    dates: DateRangeDep,
+                    status: Annotated[list[StatusName] | None, Query()] = None,
+                    workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                    scheduled_job_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+                    ) -> Page[ExecutionPublic]:
+    """The user's executions, newest first; filter by status (repeatable), workflow,
+    scheduled job and creation date."""
+    views, total = service.list_executions(
+        settings.database_url, user_id=user.id, statuses=list(status or []) or None,
+        workflow_id=workflow_id, scheduled_job_id=scheduled_job_id,
+        created_after=dates.created_after, created_before=dates.created_before,
+        offset=page.offset, limit=page.limit)
+    return Page[ExecutionPublic](items=[ExecutionPublic.model_validate(v) for v in views],
+                                 total=total, offset=page.offset, limit=page.limit)
+
+
+@router.get("/executions/{execution_id}", response_model=ExecutionPublic)
+def get_execution(execution_id: IdPath, user: CurrentUser,
+                  settings: SettingsDep) -> ExecutionPublic:
+    """One of the user's executions."""
+    return ExecutionPublic.model_validate(service.get_execution(
+        settings.database_url, user_id=user.id, execution_id=execution_id))
+
+
+@router.get("/executions/{execution_id}/timeline", response_model=Timeline)
+def execution_timeline(execution_id: IdPath, user: CurrentUser,
+                       settings: SettingsDep) -> Timeline:
+    """Per node and attempt: start, end, duration, status, error; in start order."""
+    return Timeline.model_validate(service.timeline(
+        settings.database_url, user_id=user.id, execution_id=execution_id))
+
+
+@router.get("/executions/{execution_id}/metrics", response_model=ExecutionMetricsPublic)
+def execution_metrics(execution_id: IdPath, user: CurrentUser,
+                      settings: SettingsDep) -> ExecutionMetricsPublic:
+    """Node counts, total and average node time, memory (final once the execution ended)."""
+    return ExecutionMetricsPublic.model_validate(service.execution_metrics(
+        settings.database_url, user_id=user.id, execution_id=execution_id))
+
+
+# -- WebSocket ---------------------------------------------------------------------------------
+
+
+def _header_token(websocket: WebSocket) -> str | None:
+    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _first_message_token(websocket: WebSocket) -> str | None:
+    try:
+        text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        data = json.loads(text)
+    except (TimeoutError, ValueError, KeyError):
+        return None
+    token = data.get("token") if isinstance(data, dict) else None
+    return token if isinstance(token, str) else None
+
+
+async def _close(websocket: WebSocket, code: int, detail: str) -> None:
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        await websocket.send_json({"type": "error", "code": code, "detail": detail})
+        await websocket.close(code=code, reason=detail[:120])
+
+
+async def _wait_for_disconnect(websocket: WebSocket) -> None:
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+
+
+async def _final_status(database_url: str, user_id: int, execution_id: int,
+                        last_event: dict[str, Any] | None) -> str:
+    """The status the closing ExecutionFinished carries (the queue may not have written it
+    to the execution row yet), else the row's."""
+    if last_event is not None and last_event.get("type") == "ExecutionFinished":
+        status = (last_event.get("data") or {}).get("status")
+        if isinstance(status, str):
+            return status
+    row = await run_in_threadpool(service.owned_execution, database_url, user_id=user_id,
+                                  execution_id=execution_id)
+    return row.status
+
+
+@router.websocket("/executions/{execution_id}")
+async def watch_execution(
+    websocket: WebSocket,
+    execution_id: int,
+    token: Annotated[str | None, Query(max_length=512)] = None,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> None:
+    """Stream one execution's events: stored, then live, in order; then ``closed``."""
+    from agentic_app.engine.event_stream import stream_execution_events
+    from agentic_app.services.auth import user_for_token
+
+    settings = websocket.app.state.settings
+    await websocket.accept()
+    token = token or _header_token(websocket) or await _first_message_token(websocket)
+    user = None
+    if token and len(token) <= 512 and "\x00" not in token:
+        user = await run_in_threadpool(user_for_token, token,
+                                       database_url=settings.database_url)
+    if user is None:
+        await _close(websocket, CLOSE_UNAUTHENTICATED, "not authenticated")
+        return
+    try:
+        await run_in_threadpool(service.owned_execution, settings.database_url,
+                                user_id=user.id, execution_id=execution_id)
+    except NotFoundError:
+        await _close(websocket, CLOSE_NOT_FOUND, f"execution {execution_id} not found")
+        return
+    last: dict[str, Any] = {"seq": after_seq, "event": None}
+
+    async def pump() -> None:
+        stream = stream_execution_events(
+            execution_id, after_seq=after_seq, database_url=settings.database_url,
+            redis_url=websocket.app.state.redis_clients.url())
+        async with contextlib.aclosing(stream) as events:
+            async for event in events:
+                await websocket.send_json(event)
+                last["seq"], last["event"] = event["seq"], event
+
+    pump_task = asyncio.create_task(pump())
+    watch_task = asyncio.create_task(_wait_for_disconnect(websocket))
+    done, pending = await asyncio.wait({pump_task, watch_task},
+                                       return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    for task in pending:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    if pump_task not in done or pump_task.exception() is not None:
+        if pump_task in done and not isinstance(pump_task.exception(),
+                                                WebSocketDisconnect | RuntimeError):
+            raise pump_task.exception()  # type: ignore[misc]
+        return
+    final: dict[str, Any] = {"type": "closed", "execution_id": execution_id,
+                             "status": await _final_status(settings.database_url, user.id,
+                                                           execution_id, last["event"]),
+                             "last_seq": last["seq"]}
+    if websocket.client_state == WebSocketState.CONNECTED:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.send_json(final)
+            await websocket.close(code=1000)

@@ -1,0 +1,138 @@
+"""Scheduler routes: scheduled jobs CRUD, pause/resume, history, and the schedule preview."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+
+from agentic_app.api.deps import CurrentUser, IdPath, PageDep, SettingsDep, as_utc
+from agentic_app.api.errors import COMMON_ERRORS
+from agentic_app.api.schemas import (
+    MAX_ID,
+    Page,
+    ScheduleCreate,
+    ScheduleCreated,
+    ScheduleHistory,
+    SchedulePreview,
+    SchedulePublic,
+    ScheduleUpdate,
+)
+from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.triggers import MAX_PREVIEW_COUNT
+from agentic_app.services import schedules as service
+
+router = APIRouter(prefix="/scheduler", tags=["scheduler"], responses=COMMON_ERRORS)
+
+
+def _public(job) -> SchedulePublic:
+    return SchedulePublic.model_validate(service.schedule_view(job))
+
+
+@router.post("/jobs", response_model=ScheduleCreated, status_code=201)
+def create_job(body: ScheduleCreate, user: CurrentUser, settings: SettingsDep,
+               ) -> ScheduleCreated:
+    """Create a scheduled job for one of the user's workflows.
+
+    The config is merged with the workflow's trigger node (they must agree) and validated:
+    422 names the field (``trigger_config.cron_expression``, ``trigger_config.condition``
+    with ``position``, ``trigger_config.symbol``, ``trigger_config.interval_minutes``,
+    ``trigger_type`` when the workflow has no matching trigger node). A webhook job's
+    ``webhook_secret`` is returned here only."""
+    job = service.create_schedule(settings, user_id=user.id, workflow_id=body.workflow_id,
+                                  trigger_type=body.trigger_type,
+                                  trigger_config=body.trigger_config, name=body.name)
+    extra = {}
+    if job.webhook_token:
+        extra = {"webhook_secret": job.webhook_secret,
+                 "webhook_path": f"/api/agentic/webhooks/{job.webhook_token}"}
+    return ScheduleCreated(**_public(job).model_dump(), **extra)
+
+
+@router.get("/jobs", response_model=Page[SchedulePublic])
+def list_jobs(user: CurrentUser, settings: SettingsDep, page: PageDep,
+              status: Literal["active", "paused"] | None = None,
+              workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+              trigger_type: Literal["cron", "time", "price", "indicator", "webhook"]
+              | None = None) -> Page[SchedulePublic]:
+    """The user's scheduled jobs, newest first; filter by status, workflow, trigger type."""
+    active = None if status is None else status == "active"
+    rows, total = service.list_schedules(settings, user_id=user.id, trigger_type=trigger_type,
+                                         workflow_id=workflow_id, is_active=active,
+                                         offset=page.offset, limit=page.limit)
+    return Page[SchedulePublic](items=[_public(r) for r in rows], total=total,
+                                offset=page.offset, limit=page.limit)
+
+
+@router.get("/preview", response_model=SchedulePreview)
+def preview(
+    user: CurrentUser,
+    settings: SettingsDep,
+    cron_expression: Annotated[str | None, Query(max_length=200)] = None,
+    interval_minutes: Annotated[int | None, Query(ge=-MAX_ID, le=MAX_ID)] = None,
+    timezone: Annotated[str | None, Query(max_length=64)] = None,
+    start: Annotated[datetime | None, Query(description="ISO-8601; default now")] = None,
+    count: Annotated[int, Query(ge=1, le=MAX_PREVIEW_COUNT)] = 5,
+) -> SchedulePreview:
+    """Description and next ``count`` fire times (UTC) of a cron expression (in
+    ``timezone``) or an interval, without creating anything; 422 names the bad field."""
+    if cron_expression is not None:
+        kind, config = "cron", {"cron_expression": cron_expression}
+        if timezone is not None:
+            config["timezone"] = timezone
+    elif interval_minutes is not None:
+        kind, config = "time", {"interval_minutes": interval_minutes}
+    else:
+        raise InvalidInputError("give cron_expression or interval_minutes",
+                                field="cron_expression")
+    start_utc = as_utc(start, "start")
+    if start_utc is not None and not 1970 <= start_utc.year <= 2200:
+        raise InvalidInputError("start must be between 1970 and 2200", field="start")
+    try:
+        result = service.preview(settings, trigger_type=kind, trigger_config=config,
+                                 start=start_utc, count=count)
+    except InvalidInputError as exc:
+        field = (exc.field or "").removeprefix("trigger_config.")
+        raise type(exc)(exc.message.replace("trigger_config.", ""), field=field,
+                        position=exc.position) from None
+    except (OverflowError, ValueError) as exc:
+        raise InvalidInputError(f"no fire time can be computed: {exc}", field="start") from None
+    return SchedulePreview.model_validate(result)
+
+
+@router.get("/jobs/{job_id}", response_model=SchedulePublic)
+def get_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep) -> SchedulePublic:
+    """One of the user's scheduled jobs, with description and next runs."""
+    return _public(service.get_schedule(settings, user_id=user.id, job_id=job_id))
+
+
+@router.put("/jobs/{job_id}", response_model=SchedulePublic)
+def update_job(job_id: IdPath, body: ScheduleUpdate, user: CurrentUser,
+               settings: SettingsDep) -> SchedulePublic:
+    """Change the trigger config (validated like create) and/or the name."""
+    job = service.update_schedule(settings, user_id=user.id, job_id=job_id,
+                                  trigger_config=body.trigger_config, name=body.name)
+    return _public(job)
+
+
+@router.delete("/jobs/{job_id}", status_code=204, response_class=Response)
+def delete_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep) -> Response:
+    """Delete a scheduled job; its past executions stay in history."""
+    service.delete_schedule(settings, user_id=user.id, job_id=job_id)
+    return Response(status_code=204)
+
+
+@router.post("/jobs/{job_id}/toggle", response_model=SchedulePublic)
+def toggle_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep) -> SchedulePublic:
+    """Pause an active job or resume a paused one (resumed from now, no catch-up)."""
+    return _public(service.toggle_schedule(settings, user_id=user.id, job_id=job_id))
+
+
+@router.get("/jobs/{job_id}/history", response_model=ScheduleHistory)
+def job_history(job_id: IdPath, user: CurrentUser, settings: SettingsDep,
+                page: PageDep) -> ScheduleHistory:
+    """The job's executions (newest first, paginated) and its recent missed runs."""
+    data = service.schedule_history(settings, user_id=user.id, job_id=job_id,
+                                    offset=page.offset, limit=page.limit)
+    return ScheduleHistory.model_validate({**data, "offset": page.offset, "limit": page.limit})

@@ -1,0 +1,442 @@
+"""Request and response models of the REST API (Base / Create / Update / Public families).
+
+Ids are positive 32-bit integers (what every supported database stores). Free-form JSON
+objects (workflow definitions, trigger configs, payloads) must be finite (no NaN/Infinity)
+and hold no NUL characters; nesting is bounded by the request-size limit.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+MAX_ID = 2**31 - 1
+"""Largest id accepted anywhere (32-bit signed integer columns)."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting accepted in a free-form JSON object."""
+
+T = TypeVar("T")
+
+
+def _clean(value: Any, depth: int = 0) -> None:
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (no NaN or Infinity)")
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _clean(key, depth + 1)
+            _clean(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _clean(item, depth + 1)
+
+
+def _clean_json(value: Any) -> Any:
+    _clean(value)
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("text must not contain NUL characters")
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_clean_json)]
+"""A JSON object without NaN/Infinity or NUL characters."""
+Text = Annotated[str, AfterValidator(_no_nul)]
+"""A string without NUL characters."""
+IdInt = Annotated[int, Field(ge=1, le=MAX_ID)]
+"""An id in a request body."""
+Priority = Annotated[int, Field(ge=-10, le=10)]
+"""Queue priority: > 0 high, 0 normal, < 0 low."""
+TriggerTypeName = Literal["cron", "time", "price", "indicator", "webhook"]
+"""The five trigger types."""
+
+
+class Public(BaseModel):
+    """Base of response models: built from ORM rows and dicts; NaN serialised as null."""
+
+    model_config = ConfigDict(from_attributes=True, ser_json_inf_nan="null")
+
+
+class ErrorPublic(BaseModel):
+    """Every 4xx/5xx body: a message, the error type, and where when known."""
+
+    detail: str = Field(description="human-readable message")
+    type: str = Field(description="error class, e.g. InvalidInputError, NotFoundError")
+    field: str | None = Field(None, description="the input at fault, e.g. "
+                                                "trigger_config.cron_expression")
+    position: int | None = Field(None, description="0-based character position in the field")
+    limit: str | None = Field(None, description="the limit hit (429)")
+    problems: list[dict[str, Any]] | None = Field(None, description="every problem of an "
+                                                                    "invalid workflow")
+    errors: list[dict[str, Any]] | None = Field(None, description="request validation errors "
+                                                                  "(loc, msg, type)")
+
+
+class Page(Public, Generic[T]):
+    """One page of a list: ``items`` plus the ``total`` matching the filters."""
+
+    items: list[T]
+    total: int
+    offset: int
+    limit: int
+
+
+# -- auth -------------------------------------------------------------------------------------
+
+
+class LoginRequest(BaseModel):
+    """Username and password."""
+
+    username: Text = Field(min_length=1, max_length=200)
+    password: Text = Field(min_length=1, max_length=1024)
+
+
+class UserPublic(Public):
+    """Who a token belongs to."""
+
+    id: int
+    username: str
+    is_admin: bool
+
+
+class LoginPublic(Public):
+    """A login session: the bearer token (shown once) and its expiry."""
+
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime | None
+    user: UserPublic
+
+
+class ApiTokenCreate(BaseModel):
+    """A new named API token; without ``expires_in_days`` it never expires (revoke it)."""
+
+    name: Text = Field(min_length=1, max_length=100)
+    expires_in_days: int | None = Field(None, ge=1, le=3650)
+
+
+class ApiTokenPublic(Public):
+    """A token's metadata (never the token itself)."""
+
+    id: int
+    name: str
+    kind: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked: bool
+
+
+class ApiTokenCreated(ApiTokenPublic):
+    """A created token: ``token`` is shown this once only."""
+
+    token: str
+
+
+# -- workflows --------------------------------------------------------------------------------
+
+
+class WorkflowBase(BaseModel):
+    """Fields a user sets on a workflow."""
+
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = Field("", max_length=2000)
+
+
+class WorkflowCreate(WorkflowBase):
+    """A new workflow: a DAG of nodes (``{"nodes": [...], "edges": [...]}``)."""
+
+    definition: JsonObject
+    is_active: bool = True
+
+
+class WorkflowUpdate(BaseModel):
+    """Fields to change (omitted ones stay); a new definition bumps ``version``."""
+
+    name: Text | None = Field(None, min_length=1, max_length=200)
+    description: Text | None = Field(None, max_length=2000)
+    definition: JsonObject | None = None
+    is_active: bool | None = None
+
+
+class WorkflowPublic(Public):
+    """A stored workflow."""
+
+    id: int
+    name: str
+    description: str
+    definition: dict[str, Any]
+    version: int
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkflowValidate(BaseModel):
+    """A definition to check without storing it."""
+
+    definition: JsonObject
+
+
+class WorkflowValidation(Public):
+    """Outcome of a validation: ``valid`` and every problem found."""
+
+    valid: bool
+    problems: list[dict[str, Any]]
+    trigger_node_type: str | None = None
+
+
+class WorkflowRun(BaseModel):
+    """Options of a run-now request."""
+
+    trigger_payload: JsonObject = Field(default_factory=dict)
+    priority: Priority = 0
+
+
+# -- queue ------------------------------------------------------------------------------------
+
+
+class JobPublic(Public):
+    """A job_queue row: one queued execution and its attempts."""
+
+    id: int
+    workflow_id: int
+    user_id: int
+    execution_id: int | None
+    scheduled_job_id: int | None
+    status: str
+    priority: int
+    priority_level: Literal["high", "normal", "low"]
+    retry_count: int
+    max_retries: int
+    attempt: int
+    waiting_for_slot: bool
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    next_attempt_at: datetime | None
+    error_message: str | None
+    worker_name: str | None
+    created_at: datetime
+
+
+class Throughput(Public):
+    """Jobs that ended within the window."""
+
+    window_minutes: int
+    completed: int
+    failed: int
+    cancelled: int
+    completed_per_minute: float
+
+
+class QueueFacts(Public):
+    """The shared queue: pending depth, its cap, and RQ's queue lengths."""
+
+    depth: int
+    max_queue_size: int
+    rq_lengths: dict[str, int]
+
+
+class WorkerPublic(Public):
+    """An RQ worker registered in Redis."""
+
+    name: str
+    state: str
+    queues: list[str]
+    current_job_id: str | None
+    last_heartbeat: datetime | None
+
+
+class QueueStatus(Public):
+    """The user's jobs per status and priority band, throughput, queue depth, workers."""
+
+    counts: dict[str, int]
+    by_priority: dict[str, dict[str, int]]
+    waiting_for_slot: int
+    throughput: Throughput
+    queue: QueueFacts
+    workers: list[WorkerPublic]
+    workers_online: int
+    redis_ok: bool
+
+
+class WebhookAccepted(Public):
+    """A webhook delivery accepted and enqueued."""
+
+    accepted: bool = True
+    job_id: int
+    execution_id: int | None
+    status: str
+
+
+# -- scheduler --------------------------------------------------------------------------------
+
+
+class ScheduleCreate(BaseModel):
+    """A scheduled job: the workflow, its trigger type and config (merged with the workflow's
+    trigger node, which must agree), and an optional name."""
+
+    workflow_id: IdInt
+    trigger_type: TriggerTypeName
+    trigger_config: JsonObject = Field(default_factory=dict)
+    name: Text = Field("", max_length=200)
+
+
+class ScheduleUpdate(BaseModel):
+    """New trigger config and/or name (omitted ones stay)."""
+
+    trigger_config: JsonObject | None = None
+    name: Text | None = Field(None, max_length=200)
+
+
+class SchedulePublic(Public):
+    """A scheduled job with its human-readable schedule and next fire times (UTC)."""
+
+    id: int
+    workflow_id: int
+    user_id: int
+    name: str
+    trigger_type: str
+    trigger_config: dict[str, Any]
+    is_active: bool
+    paused_reason: str | None
+    consecutive_failures: int
+    last_run: datetime | None
+    next_run: datetime | None
+    run_count: int
+    created_at: datetime
+    updated_at: datetime
+    webhook_token: str | None
+    description: str
+    next_runs: list[datetime]
+
+
+class ScheduleCreated(SchedulePublic):
+    """A created job; a webhook job's ``webhook_secret`` is shown this once only."""
+
+    webhook_secret: str | None = None
+    webhook_path: str | None = None
+
+
+class SchedulePreview(Public):
+    """Description and next fire times of a schedule, nothing created."""
+
+    description: str
+    next_runs: list[datetime]
+
+
+class HistoryRun(Public):
+    """One execution of a scheduled job."""
+
+    job_id: int
+    execution_id: int
+    status: str
+    retry_count: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    error: str | None
+    trigger_payload: dict[str, Any] | None
+
+
+class MissedRunPublic(Public):
+    """A fire time that did not run, and why."""
+
+    id: int
+    scheduled_job_id: int
+    fire_time: datetime
+    reason: str
+    detail: str
+    recorded_at: datetime
+
+
+class ScheduleHistory(Public):
+    """A job's executions (paginated, newest first) and its recent missed runs."""
+
+    total: int
+    offset: int
+    limit: int
+    runs: list[HistoryRun]
+    missed: list[MissedRunPublic]
+
+
+# -- monitoring -------------------------------------------------------------------------------
+
+
+class ExecutionPublic(Public):
+    """A workflow execution (all its attempts)."""
+
+    id: int
+    workflow_id: int
+    workflow_name: str | None
+    user_id: int
+    job_id: int | None
+    scheduled_job_id: int | None
+    status: str
+    trigger_type: str
+    trigger_payload: dict[str, Any] | None
+    attempt: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    error: str | None
+
+
+class ActiveExecution(ExecutionPublic):
+    """A pending or running execution and its running nodes."""
+
+    running_nodes: list[str]
+
+
+class TimelineNode(Public):
+    """One attempt of one node."""
+
+    node_id: str
+    node_type: str
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    error: str | None
+
+
+class Timeline(Public):
+    """An execution's nodes in start order, per attempt."""
+
+    execution_id: int
+    status: str
+    attempt: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: float | None
+    nodes: list[TimelineNode]
+
+
+class ExecutionMetricsPublic(Public):
+    """Summary figures (stored when finished, else computed so far: ``final``)."""
+
+    execution_id: int
+    status: str
+    final: bool
+    attempts: int
+    duration_ms: float | None
+    total_nodes: int
+    successful_nodes: int
+    failed_nodes: int
+    total_time_ms: int
+    avg_node_time_ms: int
+    memory_used_mb: float | None
+    nodes_by_status: dict[str, int]

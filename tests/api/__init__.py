@@ -1,0 +1,1 @@
+"""Tests of the REST API, its WebSocket and its security rules."""

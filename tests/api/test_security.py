@@ -1,0 +1,193 @@
+"""Security walks over EVERY route (introspected, so a new route without a case fails):
+another user's ids are 404 and change nothing; no token is 401 except on public routes;
+unknown ids are 404; oversized bodies are 413 before parsing."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from starlette.websockets import WebSocketDisconnect
+
+from agentic_app.api.app import API_PREFIX, PUBLIC_ROUTES
+from tests.api.conftest import API
+
+UNKNOWN_ID = 987654
+
+
+def api_routes(app) -> set[tuple[str, str]]:
+    """(method, path) of every REST route and ("WS", path) of every WebSocket route."""
+    out = set()
+    for context in iter_route_contexts(app.routes):  # flattens included routers
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path.startswith(API_PREFIX):
+            out |= {(m, context.path) for m in context.methods or () if m != "HEAD"}
+        elif isinstance(route, APIWebSocketRoute):
+            out.add(("WS", context.path))
+    return out
+
+
+def p(path: str) -> str:
+    """The full path of a route."""
+    return f"{API_PREFIX}{path}"
+
+
+# routes taking another user's id: (method, path) -> request body
+ID_ROUTES: dict[tuple[str, str], dict | None] = {
+    ("GET", p("/workflows/{workflow_id}")): None,
+    ("PUT", p("/workflows/{workflow_id}")): {"name": "hijacked", "is_active": False},
+    ("DELETE", p("/workflows/{workflow_id}")): None,
+    ("POST", p("/workflows/{workflow_id}/run")): None,
+    ("GET", p("/scheduler/jobs/{job_id}")): None,
+    ("PUT", p("/scheduler/jobs/{job_id}")): {"name": "hijacked"},
+    ("DELETE", p("/scheduler/jobs/{job_id}")): None,
+    ("POST", p("/scheduler/jobs/{job_id}/toggle")): None,
+    ("GET", p("/scheduler/jobs/{job_id}/history")): None,
+    ("GET", p("/monitoring/executions/{execution_id}")): None,
+    ("GET", p("/monitoring/executions/{execution_id}/timeline")): None,
+    ("GET", p("/monitoring/executions/{execution_id}/metrics")): None,
+    ("GET", p("/queue/jobs/{job_id}")): None,
+    ("POST", p("/queue/jobs/{job_id}/cancel")): None,
+    ("POST", p("/queue/jobs/{job_id}/retry")): None,
+    ("DELETE", p("/auth/tokens/{token_id}")): None,
+}
+# list routes: what the second user sees must not contain the first user's objects
+LIST_ROUTES = {
+    ("GET", p("/workflows")), ("GET", p("/scheduler/jobs")), ("GET", p("/monitoring/active")),
+    ("GET", p("/monitoring/executions")), ("GET", p("/queue/pending")),
+    ("GET", p("/queue/jobs")), ("GET", p("/auth/tokens")),
+}
+# routes that take no id of an object (ownership cannot apply), each with why
+NO_ID_ROUTES = {
+    ("POST", p("/workflows")): "creates the caller's own workflow",
+    ("POST", p("/workflows/validate")): "stores nothing",
+    ("POST", p("/scheduler/jobs")): "workflow_id in the body: walked below",
+    ("GET", p("/scheduler/preview")): "stores nothing",
+    ("GET", p("/queue/status")): "the caller's own counts: walked below",
+    ("POST", p("/auth/login")): "public",
+    ("POST", p("/auth/logout")): "revokes the caller's own token",
+    ("GET", p("/auth/me")): "the caller",
+    ("POST", p("/auth/tokens")): "creates the caller's own token",
+    ("GET", p("/health")): "public",
+    ("GET", p("/metrics")): "admins only, aggregate figures",
+    ("POST", p("/webhooks/{token}")): "public, authenticated by the job's signature",
+    ("WS", p("/monitoring/executions/{execution_id}")): "walked below (close 4404)",
+}
+
+
+@pytest.fixture
+def world(env):
+    """Alice's workflow, scheduled job, queued job + execution and API token; Bob's token."""
+    c = env.client
+    _, alice = env.user("alice")
+    _, bob = env.user("bob")
+    wf = env.workflow(alice)
+    sched = env.schedule(alice, wf, "cron", cron_expression="0 9 * * *")
+    job = env.run(alice, wf)
+    token = c.post(f"{API}/auth/tokens", headers=alice, json={"name": "extra"}).json()
+    ids = {"workflow_id": wf, "execution_id": job["execution_id"], "token_id": token["id"]}
+    return env, alice, bob, ids, {"scheduler": sched["id"], "queue": job["id"]}
+
+
+def _url(path: str, ids: dict, job_ids: dict) -> str:
+    job_id = job_ids["scheduler"] if "/scheduler/" in path else job_ids["queue"]
+    return path.format(**ids, job_id=job_id)
+
+
+def _snapshot(env, alice, ids, job_ids) -> dict:
+    c = env.client
+    tokens = c.get(f"{API}/auth/tokens?include_revoked=true", headers=alice).json()["items"]
+    return {
+        "workflow": c.get(f"{API}/workflows/{ids['workflow_id']}", headers=alice).json(),
+        "schedule": c.get(f"{API}/scheduler/jobs/{job_ids['scheduler']}", headers=alice).json(),
+        "job": c.get(f"{API}/queue/jobs/{job_ids['queue']}", headers=alice).json(),
+        "execution": c.get(f"{API}/monitoring/executions/{ids['execution_id']}",
+                           headers=alice).json(),
+        "tokens": [{k: v for k, v in t.items() if k != "last_used_at"} for t in tokens],
+    }
+
+
+def test_every_route_has_a_case(env):
+    """Each route of the app is classified: id route, list route, or no-id route."""
+    known = set(ID_ROUTES) | LIST_ROUTES | set(NO_ID_ROUTES)
+    routes = api_routes(env.app)
+    assert routes - known == set(), "new route(s) without an ownership case"
+    assert known - routes == set(), "cases for routes that no longer exist"
+
+
+def test_second_user_gets_404_and_nothing_changes(world):
+    """Bob using Alice's ids: 404 on every id route, 4404 on the WebSocket, nothing of
+    Alice's in his lists or counts, and Alice's objects exactly as before."""
+    env, alice, bob, ids, job_ids = world
+    c = env.client
+    before = _snapshot(env, alice, ids, job_ids)
+    for (method, path), body in ID_ROUTES.items():
+        resp = c.request(method, _url(path, ids, job_ids), headers=bob, json=body)
+        assert resp.status_code == 404, (method, path, resp.text)
+    resp = c.post(f"{API}/scheduler/jobs", headers=bob, json={
+        "workflow_id": ids["workflow_id"], "trigger_type": "cron",
+        "trigger_config": {"cron_expression": "0 9 * * *"}})
+    assert resp.status_code == 404
+    for method, path in LIST_ROUTES:
+        items = c.request(method, path, headers=bob).json()["items"]
+        assert all(item.get("name") != "extra" for item in items), path
+        if path != p("/auth/tokens"):
+            assert items == [], path
+    counts = c.get(f"{API}/queue/status", headers=bob).json()["counts"]
+    assert set(counts.values()) == {0}
+    url = _url(p("/monitoring/executions/{execution_id}"), ids, job_ids)
+    with c.websocket_connect(url, headers=bob) as ws:
+        assert ws.receive_json()["code"] == 4404
+        with pytest.raises(WebSocketDisconnect):
+            ws.receive_json()
+    assert _snapshot(env, alice, ids, job_ids) == before
+
+
+def test_unknown_ids_are_404(world):
+    """The owner asking for ids that do not exist gets 404 on every id route."""
+    env, alice, _bob, _ids, _job_ids = world
+    unknown = {"workflow_id": UNKNOWN_ID, "execution_id": UNKNOWN_ID, "token_id": UNKNOWN_ID}
+    for (method, path), body in ID_ROUTES.items():
+        url = _url(path, unknown, {"scheduler": UNKNOWN_ID, "queue": UNKNOWN_ID})
+        resp = env.client.request(method, url, headers=alice, json=body)
+        assert resp.status_code == 404, (method, path, resp.text)
+        assert resp.json()["type"] == "NotFoundError"
+
+
+def test_no_token_is_401_except_public_routes(world):
+    """Without a token (or with a bad one) every non-public route is 401; public ones are
+    not; the WebSocket closes with 4401."""
+    env, _alice, _bob, ids, job_ids = world
+    for method, path in api_routes(env.app):
+        if method == "WS" or (method, path) in PUBLIC_ROUTES:
+            continue
+        url = _url(path, ids, job_ids)
+        for headers in ({}, {"Authorization": "Bearer agt_not-a-token"},
+                        {"Authorization": "Basic Zm9vOmJhcg=="}):
+            resp = env.client.request(method, url, headers=headers, json={})
+            assert resp.status_code == 401, (method, path, headers, resp.text)
+    assert env.client.get(f"{API}/health").status_code == 200
+    resp = env.client.post(f"{API}/auth/login", json={"username": "x", "password": "y"})
+    assert resp.status_code == 401  # wrong credentials, not "token required"
+    assert env.client.post(f"{API}/webhooks/unknown", content=b"{}").status_code == 404
+    with env.client.websocket_connect(f"{API}/monitoring/executions/{ids['execution_id']}"
+                                      ) as ws:
+        ws.send_json({"token": "agt_not-a-token"})
+        assert ws.receive_json()["code"] == 4401
+
+
+def test_oversized_bodies_are_413(world):
+    """A body over 1 MiB is 413 whether it declares its length or is sent chunked, and
+    nothing is created."""
+    env, alice, _bob, _ids, _job_ids = world
+    big = b'{"name": "x", "definition": {"pad": "' + b"x" * (1024 * 1024) + b'"}}'
+    headers = {**alice, "Content-Type": "application/json"}
+    resp = env.client.post(f"{API}/workflows", content=big, headers=headers)
+    assert resp.status_code == 413 and resp.json()["type"] == "PayloadTooLargeError"
+
+    def chunks():
+        for i in range(0, len(big), 65536):
+            yield big[i:i + 65536]
+
+    resp = env.client.post(f"{API}/workflows", content=chunks(), headers=headers)
+    assert resp.status_code == 413
+    assert env.client.get(f"{API}/workflows", headers=alice).json()["total"] == 1
