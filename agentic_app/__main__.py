@@ -68,15 +68,12 @@ def cmd_create_user(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    """Run RQ workers (one in-process, or a supervised pool)."""
-    from agentic_app.engine.worker import run_pool, run_worker
+    """Run RQ workers (one in-process, or a pool of --processes N)."""
+    from agentic_app.engine.worker import start_workers
 
     s = _settings()
-    url = _redis_url(s)
-    if args.processes > 1:
-        run_pool(url, args.processes)
-        return 0
-    run_worker(url, burst=args.burst)
+    start_workers(_redis_url(s), s, processes=args.processes, worker_class=args.worker_class,
+                  pool=args.pool, burst=args.burst)
     return 0
 
 
@@ -147,8 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin", action="store_true", help="may open rq-dashboard (all users' jobs)")
     p.set_defaults(func=cmd_create_user)
     p = sub.add_parser("worker", help=cmd_worker.__doc__)
-    p.add_argument("--processes", type=int, default=1, help="number of worker processes")
-    p.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    from agentic_app.engine.worker import add_worker_arguments
+
+    add_worker_arguments(p)
     p.set_defaults(func=cmd_worker)
     sub.add_parser("scheduler", help=cmd_scheduler.__doc__).set_defaults(func=cmd_scheduler)
     p = sub.add_parser("supervise", help=cmd_supervise.__doc__)
