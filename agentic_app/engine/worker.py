@@ -197,26 +197,37 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
+def start_workers(redis_url: str, settings: Settings, *, processes: int = 1,
+                  worker_class: str = "fork", pool: str = "fork", burst: bool = False) -> None:
+    """Run one worker here, or ``processes`` of them as a fork pool or supervised pool."""
+    if processes > 1 and pool == "fork":
+        run_fork_pool(redis_url, processes, worker_class=worker_class, settings=settings)
+    elif processes > 1:
+        run_pool(redis_url, processes, worker_class=worker_class)
+    else:
+        run_worker(redis_url, burst=burst, worker_class=worker_class, settings=settings)
+
+
+def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
+    """The worker options shared by both command lines."""
+    parser.add_argument("--processes", type=int, default=1, help="number of worker processes")
+    parser.add_argument("--worker-class", choices=sorted(WORKER_CLASSES), default="fork",
+                        help="fork: a work-horse per job (memory limit); simple: in-process")
+    parser.add_argument("--pool", choices=("fork", "supervised"), default="fork",
+                        help="how --processes N workers are started")
+    parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``python -m agentic_app.engine.worker``."""
     parser = argparse.ArgumentParser(prog="python -m agentic_app.engine.worker")
-    parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--worker-class", choices=sorted(WORKER_CLASSES), default="fork")
-    parser.add_argument("--pool", choices=("fork", "supervised"), default="fork",
-                        help="how --processes N workers are started")
-    parser.add_argument("--burst", action="store_true")
+    add_worker_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    if args.processes > 1 and args.pool == "fork":
-        run_fork_pool(settings.redis_url, args.processes, worker_class=args.worker_class,
-                      settings=settings)
-    elif args.processes > 1:
-        run_pool(settings.redis_url, args.processes, worker_class=args.worker_class)
-    else:
-        run_worker(settings.redis_url, burst=args.burst, worker_class=args.worker_class,
-                   settings=settings)
+    start_workers(settings.redis_url, settings, processes=args.processes,
+                  worker_class=args.worker_class, pool=args.pool, burst=args.burst)
     return 0
 
 
