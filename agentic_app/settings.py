@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     start_local_services: bool | None = Field(None, validation_alias="START_LOCAL_SERVICES")
     worker_processes: int = Field(2, ge=1, le=64, validation_alias="WORKER_PROCESSES")
     demo_password: str = Field("demo", validation_alias="DEMO_PASSWORD")
-    market_feed: str = Field("simulated", validation_alias="MARKET_FEED")
+    market_feed: str = Field("", validation_alias="MARKET_FEED")
     market_seed: int = Field(42, validation_alias="MARKET_SEED")
     market_speed: float | None = Field(None, gt=0, le=3600, validation_alias="MARKET_SPEED")
     replay_csv: Path | None = Field(None, validation_alias="REPLAY_CSV")
@@ -118,8 +118,8 @@ class Settings(BaseSettings):
     @field_validator("market_feed")
     @classmethod
     def _known_feed(cls, value: str) -> str:
-        if value not in {"simulated", "replay", "ccxt"}:
-            raise ValueError("must be one of simulated, replay, ccxt")
+        if value not in {"", "simulated", "demo", "replay", "ccxt"}:
+            raise ValueError("must be one of simulated, demo, replay, ccxt")
         return value
 
     @field_validator("redis_url")
@@ -142,8 +142,10 @@ class Settings(BaseSettings):
             self.api_base_url = f"http://localhost:{self.backend_port}"
         if self.start_local_services is None:
             self.start_local_services = self.mode is AppMode.local
-        if self.market_speed is None:  # the local demo's clock: lively simulated markets
-            self.market_speed = 60.0 if self.is_local and self.market_feed == "simulated" else 1.0
+        if not self.market_feed:  # the local demo market, or the realistic simulation
+            self.market_feed = "demo" if self.is_local else "simulated"
+        if self.market_speed is None:  # the demo market runs on a 60x demo clock
+            self.market_speed = 60.0 if self.market_feed == "demo" else 1.0
         if self.is_local and "check_interval_seconds" not in self.scheduler_config.model_fields_set:
             self.scheduler_config.check_interval_seconds = 5
         return self

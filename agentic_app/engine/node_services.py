@@ -24,9 +24,9 @@ class NodeServices:
 
 
 def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = None,
-                 speed: float | None = None):
+                 speed: float | None = None, kind: str | None = None):
     """The market data feed chosen in settings (MARKET_FEED), at MARKET_SPEED (demo clock)."""
-    feed = create_feed(settings.market_feed, seed=settings.market_seed,
+    feed = create_feed(kind or settings.market_feed, seed=settings.market_seed,
                        replay_csv=settings.replay_csv, clock=clock)
     speed = settings.market_speed if speed is None else speed
     if speed and speed != 1.0:

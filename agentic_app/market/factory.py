@@ -9,7 +9,7 @@ from agentic_app.domain.errors import InvalidInputError
 from agentic_app.market.base import Instrument, MarketData
 from agentic_app.market.clock import Clock
 
-FEED_KINDS = ("simulated", "replay", "ccxt")
+FEED_KINDS = ("simulated", "demo", "replay", "ccxt")
 """Feed kinds ``create_feed`` knows."""
 
 
@@ -29,6 +29,10 @@ def create_feed(
         from agentic_app.market.simulated import SimulatedFeed
 
         return SimulatedFeed(seed=seed, instruments=instruments, clock=clock)
+    if key == "demo":
+        from agentic_app.market.demo import DemoFeed
+
+        return DemoFeed(seed=seed, clock=clock)
     if key == "replay":
         from agentic_app.market.replay import SAMPLE_CSV, ReplayFeed
 

@@ -6,7 +6,8 @@ within a minute on the local demo market (MARKET_SPEED, 60x by default in local 
 * RSI Oversold Strategy runs every minute (the template: daily at 09:00);
 * EURUSD Price Alert watches ``price > L`` with ``L`` the EURUSD price at start-up, rounded
   (the template: 1.10) - refreshed at every start while the demo job keeps its demo level;
-* RSI Signal Auto-trade watches RSI(14) < 30 on 1-minute bars (the template: 15 minutes).
+* RSI Signal Auto-trade watches RSI(14) < 30 on 1-minute bars, evaluated every check (the
+  template: 15-minute bars, on bar close).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ def _demo_definition(name: str, definition: dict, eurusd_level: float) -> dict:
         trigger["params"]["condition"] = f"price > {eurusd_level:.4f}"
     elif trigger["type"] == "indicator_trigger":
         trigger["params"]["timeframe"] = "1m"
+        trigger["params"]["evaluate_on"] = "tick"  # at 60x a 1m bar lasts one wall second
     return definition
 
 
@@ -98,8 +100,12 @@ def _seed_schedules(settings: Settings, user: User, level: float) -> None:
             schedules.create_schedule(settings, user_id=user.id, workflow_id=wf.id,
                                       trigger_type=TRIGGER_TYPES[trigger["type"]],
                                       name=job_name)
-        elif job is not None and trigger["type"] == "price_trigger":
-            _refresh_price_level(settings, user, wf, job, level)
+        elif (job is not None and job.trigger_type == "price" and job.workflow_id == wf.id
+              and trigger["type"] == "price_trigger"):
+            try:
+                _refresh_price_level(settings, user, wf, job, level)
+            except Exception:  # the demo must never stop the app from starting
+                log.warning("could not re-arm the demo price alert", exc_info=True)
 
 
 def _refresh_price_level(settings: Settings, user: User, wf: Workflow, job: ScheduledJob,

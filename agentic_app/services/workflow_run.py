@@ -1,7 +1,8 @@
 """Run one workflow in-process (no Redis): the ``python -m agentic_app run`` command.
 
 By default the run uses a throw-away SQLite database, so the paper account starts fresh
-and the same ``--at`` time always gives the same result.
+and the same ``--at`` time always gives the same result. The market is the realistic
+simulated feed at market time ``--at`` (the local app's demo market and clock are not used).
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def run_workflow(settings: Settings, name_or_file: str, *, at: str | None = None
             session.flush()
             ids = (user.id, wf.id, ex.id)
         clock = FixedClock(now)
-        market = build_market(settings, clock=clock, speed=1.0)  # --at is market time
+        kind = "simulated" if settings.market_feed == "demo" else None  # --at: market time
+        market = build_market(settings, clock=clock, speed=1.0, kind=kind)
         services = build_node_services(settings, database_url=database_url, clock=clock,
                                        market=market)
         db_sink = DatabaseEventSink(database_url)

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,6 +77,10 @@ def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
                REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false",
                PATH=os.pathsep.join([str(REPO_ROOT / ".tools/bun/bin"),
                                      str(REPO_ROOT / ".venv/bin"), os.environ["PATH"]]))
+    # no hot reload: screenshots and other processes writing into the repo must not restart
+    # the backend (and its workers) in the middle of a test
+    quiet = Path(tempfile.mkdtemp(prefix="agentic-noreload-"))
+    env["REFLEX_HOT_RELOAD_OVERRIDE_PATHS"] = str(quiet)
     env.update(extra_env)
     env.pop("DATABASE_URL", None)
     log = ARTIFACTS / log_name

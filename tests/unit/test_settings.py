@@ -32,14 +32,15 @@ def test_seed_defaults(monkeypatch):
     assert (s.limits.max_concurrent_per_user, s.limits.max_executions_per_day) == (10, 100)
     assert (s.limits.memory_limit_mb, s.limits.auto_pause_after_failures) == (500, 5)
     assert s.mode is AppMode.production and s.start_local_services is False
-    assert s.market_speed == 1.0
+    assert s.market_feed == "simulated" and s.market_speed == 1.0
 
 
 def test_local_demo_defaults(monkeypatch):
-    """Local mode: services start, the simulated market runs 60x, triggers checked every 5 s."""
+    """Local mode: services start, the demo market runs 60x, triggers checked every 5 s."""
     s = load_settings()
     assert s.mode is AppMode.local and s.start_local_services is True
-    assert s.market_speed == 60.0 and s.scheduler_config.check_interval_seconds == 5
+    assert s.market_feed == "demo" and s.market_speed == 60.0
+    assert s.scheduler_config.check_interval_seconds == 5
     monkeypatch.setenv("SCHEDULER_CONFIG__CHECK_INTERVAL_SECONDS", "60")
     monkeypatch.setenv("MARKET_SPEED", "1")
     s = load_settings()

@@ -34,7 +34,8 @@ def env(tmp_path):
         s.add(user)
         s.flush()
         uid = user.id
-    services = build_node_services(load_settings(data_dir=tmp_path, market_speed=1.0), database_url=url,
+    services = build_node_services(load_settings(data_dir=tmp_path, market_speed=1.0,
+                                                 market_feed="simulated"), database_url=url,
                                    clock=FixedClock(AT))
     return url, uid, services
 
