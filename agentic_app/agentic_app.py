@@ -10,14 +10,18 @@ import reflex as rx
 from agentic_app import routes
 from agentic_app.api.app import create_api
 from agentic_app.pages.login import login_page
-from agentic_app.pages.monitor import monitor_page
+from agentic_app.pages.monitor import execution_page, monitor_page
 from agentic_app.pages.queue import queue_page
-from agentic_app.pages.scheduler import scheduler_page
-from agentic_app.pages.workflows import workflows_page
+from agentic_app.pages.scheduler import job_history_page, scheduler_page
+from agentic_app.pages.workflows import workflow_edit_page, workflows_page
 from agentic_app.services.runtime import LocalRuntime, effective_redis_url
 from agentic_app.settings import get_settings
 from agentic_app.state.base import AppState
-from agentic_app.state.workflows import WorkflowsState
+from agentic_app.state.live import LiveState
+from agentic_app.state.monitor import MonitorState
+from agentic_app.state.queue import QueueState
+from agentic_app.state.scheduler import JobHistoryState, SchedulerState
+from agentic_app.state.workflows import WorkflowEditState, WorkflowsState
 
 log = logging.getLogger("agentic_app")
 settings = get_settings()
@@ -40,13 +44,26 @@ app = rx.App(
 app.register_lifespan_task(local_runtime)
 
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · agentic")
+
+
+def _guarded(*loaders):
+    """on_load chain of a protected page: session check, the user-event watcher, loaders."""
+    return [AppState.require_login, LiveState.start_watch, *loaders]
+
+
 app.add_page(scheduler_page, route=routes.INDEX, title="Scheduler · agentic",
-             on_load=AppState.require_login)
+             on_load=_guarded(SchedulerState.load_jobs))
 app.add_page(scheduler_page, route=routes.SCHEDULER, title="Scheduler · agentic",
-             on_load=AppState.require_login)
+             on_load=_guarded(SchedulerState.load_jobs))
+app.add_page(job_history_page, route=routes.SCHEDULER_JOB, title="Job history · agentic",
+             on_load=_guarded(JobHistoryState.load_history))
 app.add_page(queue_page, route=routes.QUEUE, title="Queue · agentic",
-             on_load=AppState.require_login)
+             on_load=_guarded(QueueState.load_queue))
 app.add_page(monitor_page, route=routes.MONITOR, title="Monitor · agentic",
-             on_load=AppState.require_login)
+             on_load=_guarded(LiveState.load_active, MonitorState.load_recent))
+app.add_page(execution_page, route=routes.MONITOR_EXECUTION, title="Execution · agentic",
+             on_load=_guarded(MonitorState.load_execution))
 app.add_page(workflows_page, route=routes.WORKFLOWS, title="Workflows · agentic",
-             on_load=[AppState.require_login, WorkflowsState.load_workflows])
+             on_load=_guarded(WorkflowsState.load_workflows))
+app.add_page(workflow_edit_page, route=routes.WORKFLOW_EDIT, title="Workflow · agentic",
+             on_load=_guarded(WorkflowEditState.load_workflow))

@@ -6,6 +6,9 @@ SCHEDULER = "/scheduler"
 QUEUE = "/queue"
 MONITOR = "/monitor"
 INDEX = "/"
+SCHEDULER_JOB = "/scheduler/[job_id]"
+MONITOR_EXECUTION = "/monitor/[execution_id]"
+WORKFLOW_EDIT = "/workflows/[workflow_id]"
 RQ_DASHBOARD = "/rq"
 
 NAV = [

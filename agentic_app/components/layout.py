@@ -1,4 +1,4 @@
-"""Page frame: navigation bar with the user menu, and a content area."""
+"""Page frame: navigation bar with the user menu (log out, API tokens), and a content area."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import reflex as rx
 
 from agentic_app import routes
 from agentic_app.state.base import AppState
+from agentic_app.state.tokens import TokensState
 
 
 def nav_link(label: str, href: str, icon: str) -> rx.Component:
@@ -13,6 +14,38 @@ def nav_link(label: str, href: str, icon: str) -> rx.Component:
     return rx.link(rx.hstack(rx.icon(icon, size=16), rx.text(label), spacing="2",
                              align="center"), href=href, underline="none",
                    id=f"nav-{label.lower()}")
+
+
+def tokens_dialog() -> rx.Component:
+    """API tokens: list, create (shown once), revoke."""
+    T = TokensState
+    return rx.dialog.root(rx.dialog.content(
+        rx.dialog.title("API tokens"),
+        rx.dialog.description("Use a token as `Authorization: Bearer <token>` on the REST API.",
+                              size="2"),
+        rx.vstack(
+            rx.cond(T.created_token != "", rx.callout(
+                rx.vstack(rx.text("Copy it now: it is shown only once."),
+                          rx.code(T.created_token, id="created-token")),
+                icon="key-round", color_scheme="green", width="100%")),
+            rx.hstack(rx.input(placeholder="Token name", value=T.new_name,
+                               on_change=T.set_new_name, id="token-name"),
+                      rx.button("Create", on_click=T.create, id="create-token"),
+                      width="100%"),
+            rx.cond(T.rows.length() > 0, rx.table.root(
+                rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                               ("Name", "Created", "Expires", "")])),
+                rx.table.body(rx.foreach(T.rows, lambda r: rx.table.row(
+                    rx.table.cell(r["name"]), rx.table.cell(r["created"]),
+                    rx.table.cell(r["expires"]),
+                    rx.table.cell(rx.button("Revoke", size="1", color_scheme="red",
+                                            variant="soft", on_click=T.revoke(r["id"])))))),
+                width="100%", id="tokens-table"),
+                rx.text("No API tokens yet.", color_scheme="gray", size="2")),
+            rx.hstack(rx.spacer(), rx.dialog.close(rx.button("Close", variant="soft")),
+                      width="100%"),
+            spacing="3", width="100%", margin_top="1em"),
+        max_width="560px"), open=T.open, on_open_change=T.set_open)
 
 
 def navbar() -> rx.Component:
@@ -27,9 +60,13 @@ def navbar() -> rx.Component:
             rx.menu.trigger(rx.button(rx.icon("user", size=16), AppState.username,
                                       variant="soft", id="user-menu")),
             rx.menu.content(
+                rx.menu.item("API tokens", on_click=TokensState.open_tokens,
+                             id="menu-tokens"),
+                rx.menu.separator(),
                 rx.menu.item("Log out", on_click=AppState.logout, id="logout"),
             ),
         ),
+        tokens_dialog(),
         padding="0.75em 1.5em",
         border_bottom="1px solid var(--gray-a5)",
         width="100%",

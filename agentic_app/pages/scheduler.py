@@ -1,14 +1,359 @@
-"""Scheduler page: scheduled jobs (filled in by the scheduler step)."""
+"""Scheduler page: every scheduled job, the create/edit dialog per trigger type, and the
+history page of one job (``/scheduler/[job_id]``)."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from agentic_app.components.layout import empty_state, page_frame
+from agentic_app.components.widgets import (
+    code_box,
+    error_box,
+    loading,
+    pager,
+    status_badge,
+)
+from agentic_app.state.scheduler import (
+    INDICATORS,
+    TIMEFRAMES,
+    TIMEZONES,
+    TRIGGER_TYPES,
+    JobHistoryState,
+    SchedulerState,
+)
+
+S = SchedulerState
+
+
+def _job_row(row) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link(row["name"], href="/scheduler/" + row["id"],
+                              id="job-link-" + row["id"])),
+        rx.table.cell(row["workflow"]),
+        rx.table.cell(rx.badge(row["trigger_type"], variant="surface")),
+        rx.table.cell(rx.text(row["schedule"], size="2")),
+        rx.table.cell(rx.text(row["next_run"], size="2")),
+        rx.table.cell(rx.hstack(rx.text(row["last_run"], size="2"),
+                                rx.cond(row["last_status"] != "",
+                                        status_badge(row["last_status"]), rx.fragment()),
+                                spacing="2", align="center")),
+        rx.table.cell(row["run_count"]),
+        rx.table.cell(rx.tooltip(status_badge(row["status"]),
+                                 content=rx.cond(row["reason"] != "", row["reason"], "running"))),
+        rx.table.cell(rx.hstack(
+            rx.tooltip(rx.icon_button(rx.icon("pencil", size=14), size="1", variant="ghost",
+                                      on_click=S.open_edit(row["id"]),
+                                      id="edit-job-" + row["id"]), content="Edit"),
+            rx.tooltip(rx.icon_button(
+                rx.cond(row["status"] == "active", rx.icon("pause", size=14),
+                        rx.icon("play", size=14)),
+                size="1", variant="ghost", on_click=S.toggle(row["id"]),
+                id="toggle-job-" + row["id"]), content="Pause / resume"),
+            rx.tooltip(rx.icon_button(rx.icon("trash-2", size=14), size="1", variant="ghost",
+                                      color_scheme="red",
+                                      on_click=S.ask_delete(row["id"], row["name"]),
+                                      id="delete-job-" + row["id"]), content="Delete"),
+            spacing="1")),
+        id="job-row-" + row["id"],
+    )
+
+
+def _jobs_table() -> rx.Component:
+    return rx.vstack(
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                "Job", "Workflow", "Trigger", "Schedule", "Next run", "Last run", "Runs",
+                "Status", "")])),
+            rx.table.body(rx.foreach(S.rows, _job_row)),
+            width="100%", id="jobs-table", size="2",
+        ),
+        pager(S.page, S.page_count, S.total, S.prev_page, S.next_page, "jobs"),
+        width="100%",
+    )
+
+
+def _select(value, options, on_change, id: str, width: str = "100%") -> rx.Component:
+    """A select over plain string options."""
+    return rx.select(options, value=value, on_change=on_change, id=id, width=width)
+
+
+def _field(label: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(label, size="2", weight="medium"), control, spacing="1",
+                     width="100%")
+
+
+def _cron_form() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            _field("Cron expression", rx.input(
+                value=S.cron_expression, id="cron-expression", debounce_timeout=250,
+                on_change=lambda v: S.set_field("cron_expression", v),
+                font_family="monospace")),
+            _field("Timezone", _select(S.timezone, TIMEZONES,
+                                       lambda v: S.set_field("timezone", v), "cron-timezone")),
+            width="100%", spacing="3"),
+        width="100%",
+    )
+
+
+def _interval_form() -> rx.Component:
+    return _field("Every (minutes)", rx.input(
+        value=S.interval_minutes, type="number", min=1, id="interval-minutes",
+        debounce_timeout=250, on_change=lambda v: S.set_field("interval_minutes", v)))
+
+
+def _condition_input(placeholder: str) -> rx.Component:
+    return rx.vstack(
+        rx.input(value=S.condition, id="condition-input", placeholder=placeholder, width="100%",
+                 debounce_timeout=300, font_family="monospace",
+                 on_change=lambda v: S.set_field("condition", v),
+                 color_scheme=rx.cond(S.condition_error != "", "red", "indigo")),
+        rx.cond(
+            S.condition_error != "",
+            rx.box(
+                rx.el.pre(S.condition, "\n", S.condition_caret,
+                          style={"margin": 0, "font_size": "13px", "color": "var(--red-11)"},
+                          id="condition-caret"),
+                rx.text(S.condition_error, size="1", color_scheme="red", id="condition-error"),
+                padding="6px 8px", background="var(--red-a2)", border_radius="6px",
+                width="100%"),
+        ),
+        spacing="1", width="100%",
+    )
+
+
+def _chart() -> rx.Component:
+    price_chart = rx.recharts.line_chart(
+        rx.recharts.line(data_key="close", dot=False, stroke="var(--accent-9)",
+                         is_animation_active=False, name="close"),
+        rx.recharts.line(data_key="fire", stroke="transparent", name="would fire",
+                         dot={"r": 4, "fill": "var(--red-9)", "stroke": "var(--red-9)"},
+                         is_animation_active=False),
+        rx.recharts.x_axis(data_key="t", tick_count=4, min_tick_gap=40, font_size=10),
+        rx.recharts.y_axis(domain=["auto", "auto"], width=70, font_size=10),
+        rx.recharts.graphing_tooltip(),
+        data=S.chart_points, height=170, width="100%",
+    )
+    value_chart = rx.recharts.line_chart(
+        rx.recharts.line(data_key="value", dot=False, stroke="var(--violet-9)",
+                         is_animation_active=False, name=S.indicator),
+        rx.recharts.x_axis(data_key="t", hide=True),
+        rx.recharts.y_axis(domain=["auto", "auto"], width=70, font_size=10),
+        rx.recharts.graphing_tooltip(),
+        data=S.chart_points, height=90, width="100%",
+    )
+    return rx.cond(
+        S.chart_error != "",
+        rx.text(S.chart_error, size="1", color_scheme="red"),
+        rx.cond(S.chart_points.length() > 0, rx.vstack(
+            rx.text("Recent feed history: it would have fired ", S.chart_fires, " time(s)",
+                    size="1", color_scheme="gray", id="chart-fires"),
+            price_chart,
+            rx.cond(S.trigger_type == "indicator", value_chart),
+            width="100%", spacing="1", id="condition-chart"), rx.fragment()),
+    )
+
+
+def _market_form() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            _field("Symbol", _select(S.symbol, S.symbols, lambda v: S.set_field("symbol", v),
+                                     "symbol-select")),
+            rx.cond(S.trigger_type == "indicator", rx.hstack(
+                _field("Indicator", _select(S.indicator, INDICATORS,
+                                            lambda v: S.set_field("indicator", v),
+                                            "indicator-select")),
+                _field("Period", rx.input(value=S.period, id="indicator-period",
+                                          debounce_timeout=300,
+                                          on_change=lambda v: S.set_field("period", v))),
+                _field("Timeframe", _select(S.timeframe, TIMEFRAMES,
+                                            lambda v: S.set_field("timeframe", v),
+                                            "timeframe-select")),
+                spacing="3", width="100%")),
+            width="100%", spacing="3"),
+        _field("Condition", _condition_input(
+            rx.cond(S.trigger_type == "price", "price > 1.10", "rsi < 30"))),
+        _chart(),
+        width="100%",
+    )
+
+
+def _webhook_form() -> rx.Component:
+    return rx.vstack(
+        _field("Mode", _select(S.webhook_mode, ["hmac", "shared_secret"],
+                               lambda v: S.set_field("webhook_mode", v), "webhook-mode")),
+        rx.text("The URL and secret are shown once the job is created. HMAC mode signs "
+                "each request (X-Agentic-Signature: t=…,v1=…); shared-secret mode is for "
+                "senders that cannot sign, such as TradingView, and is weaker.",
+                size="1", color_scheme="gray"),
+        width="100%",
+    )
+
+
+def _preview() -> rx.Component:
+    return rx.vstack(
+        rx.cond(S.preview_error != "",
+                rx.text(S.preview_error, color_scheme="red", size="2", id="preview-error")),
+        rx.cond(S.preview_description != "",
+                rx.text(S.preview_description, weight="medium", id="preview-description")),
+        rx.cond(S.preview_runs.length() > 0, rx.vstack(
+            rx.text("Next runs", size="1", color_scheme="gray"),
+            rx.foreach(S.preview_runs, lambda r: rx.text(r, size="2", font_family="monospace",
+                                                           class_name="next-run")),
+            spacing="0", id="preview-runs")),
+        width="100%", spacing="1", padding="8px", background="var(--gray-a2)",
+        border_radius="8px",
+    )
+
+
+def _created_webhook() -> rx.Component:
+    return rx.vstack(
+        rx.callout("Copy the secret now: it is not shown again here.", icon="key-round",
+                   color_scheme="amber"),
+        _field("URL", code_box(S.created_webhook["url"], id="webhook-url")),
+        _field("Secret", code_box(S.created_webhook["secret"], id="webhook-secret")),
+        _field("curl", code_box(S.created_webhook["curl"], id="webhook-curl")),
+        _field("TradingView", code_box(S.created_webhook["tradingview"])),
+        rx.button("Done", on_click=S.close_dialog, id="webhook-done"),
+        width="100%",
+    )
+
+
+def _dialog() -> rx.Component:
+    form = rx.vstack(
+        rx.cond(S.editing_id == 0, _field("Workflow", rx.select.root(
+            rx.select.trigger(width="100%", id="source-select"),
+            rx.select.content(rx.foreach(S.source_options,
+                                         lambda o: rx.select.item(o[1], value=o[0]))),
+            value=S.source, on_change=S.set_source))),
+        _field("Name", rx.input(value=S.name, on_change=lambda v: S.set_field("name", v),
+                                id="job-name", width="100%")),
+        rx.cond(S.editing_id == 0, rx.segmented_control.root(
+            *[rx.segmented_control.item(label, value=value) for value, label in TRIGGER_TYPES],
+            value=S.trigger_type, on_change=S.set_trigger_type, id="trigger-type")),
+        rx.match(S.trigger_type,
+                 ("cron", _cron_form()), ("time", _interval_form()),
+                 ("price", _market_form()), ("indicator", _market_form()),
+                 ("webhook", _webhook_form()), rx.fragment()),
+        _field("Priority", _select(S.priority, ["high", "normal", "low"],
+                                   lambda v: S.set_field("priority", v), "priority-select")),
+        _preview(),
+        rx.cond(S.form_error != "", error_box(S.form_error, id="form-error")),
+        rx.text("Saving writes this trigger into the workflow's trigger node.", size="1",
+                color_scheme="gray"),
+        rx.hstack(rx.spacer(), rx.button("Cancel", variant="soft", color_scheme="gray",
+                                         on_click=S.close_dialog),
+                  rx.button("Save", on_click=S.save, id="save-job"), width="100%"),
+        width="100%", spacing="3",
+    )
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(S.dialog_title),
+            rx.cond(S.created_webhook.contains("url"), _created_webhook(), form),
+            max_width="760px", max_height="92vh", overflow_y="auto", id="job-dialog",
+        ),
+        open=S.dialog_open, on_open_change=S.set_dialog_open,
+    )
+
+
+def _delete_confirm() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Delete scheduled job"),
+            rx.alert_dialog.description(
+                "Delete ", S.confirm_delete_name, "? Its past executions stay in history."),
+            rx.hstack(rx.spacer(),
+                      rx.button("Cancel", variant="soft", color_scheme="gray",
+                                on_click=S.cancel_delete),
+                      rx.button("Delete", color_scheme="red", on_click=S.confirm_delete,
+                                id="confirm-delete"), margin_top="1em"),
+        ),
+        open=S.confirm_delete_id != 0,
+    )
 
 
 def scheduler_page() -> rx.Component:
-    """Scheduled jobs of the user."""
-    return page_frame("Scheduler", empty_state("calendar-clock", "No scheduled jobs",
-                                                "Schedule a workflow by cron, interval, price, "
-                                                "indicator or webhook."))
+    """Scheduled jobs of the user, with create/edit, pause/resume and delete."""
+    return page_frame(
+        "Scheduler",
+        rx.hstack(rx.text("Cron, interval, price, indicator and webhook triggers.",
+                          color_scheme="gray"), rx.spacer(),
+                  rx.button(rx.icon("plus", size=16), "New job", on_click=S.open_create,
+                            id="new-job"), width="100%"),
+        rx.cond(
+            ~S.loaded, loading(),
+            rx.cond(S.load_error != "", error_box(S.load_error),
+                    rx.cond(S.rows.length() > 0, _jobs_table(),
+                            empty_state("calendar-clock", "No scheduled jobs",
+                                        "Schedule a workflow by cron, interval, price, "
+                                        "indicator or webhook with “New job”.")))),
+        _dialog(),
+        _delete_confirm(),
+    )
+
+
+H = JobHistoryState
+
+
+def _run_row(row) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(rx.link("#" + row["execution_id"], href="/monitor/" + row["execution_id"])),
+        rx.table.cell(status_badge(row["status"])),
+        rx.table.cell(row["created"]), rx.table.cell(row["duration"]),
+        rx.table.cell(row["retries"]),
+        rx.table.cell(rx.code(row["payload"], size="1")),
+        rx.table.cell(rx.text(row["error"], size="1", color_scheme="red")),
+    )
+
+
+def _webhook_info() -> rx.Component:
+    return rx.card(rx.vstack(
+        rx.hstack(rx.heading("Webhook", size="4"), rx.spacer(),
+                  rx.button(rx.cond(H.show_secret, "Hide secret", "Reveal secret"),
+                            size="1", variant="soft", on_click=H.reveal_secret,
+                            id="reveal-secret")),
+        _field("URL", code_box(H.webhook["url"], id="webhook-url")),
+        _field("Secret (" + H.webhook["mode"] + ")", code_box(H.webhook["secret"])),
+        _field("curl", code_box(H.webhook["curl"], id="webhook-curl")),
+        _field("TradingView alert", code_box(H.webhook["tradingview"])),
+        width="100%"), width="100%")
+
+
+def job_history_page() -> rx.Component:
+    """One job: status, schedule, webhook details, executions and missed runs."""
+    return page_frame(
+        "Job history",
+        rx.cond(~H.loaded, loading(), rx.cond(H.error != "", error_box(H.error), rx.vstack(
+            rx.hstack(rx.heading(H.job["name"], size="5", id="job-name-heading"),
+                      status_badge(H.job["status"]), rx.badge(H.job["trigger_type"]),
+                      rx.spacer(), rx.link("← all jobs", href="/scheduler"), width="100%",
+                      align="center"),
+            rx.text(H.job["schedule"]),
+            rx.cond(H.job["reason"] != "", rx.callout(H.job["reason"], icon="circle-pause",
+                                                      color_scheme="amber")),
+            rx.text("Runs: ", H.job["run_count"], " · next: ", H.job["next_runs"], size="2",
+                    color_scheme="gray"),
+            rx.cond(H.webhook.contains("url"), _webhook_info()),
+            rx.heading("Executions", size="4"),
+            rx.cond(H.runs.length() > 0, rx.vstack(
+                rx.table.root(
+                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
+                        "Execution", "Status", "Created", "Duration", "Retries",
+                        "Trigger payload", "Error")])),
+                    rx.table.body(rx.foreach(H.runs, _run_row)), width="100%",
+                    id="history-table"),
+                pager(H.page, H.page_count, H.total, H.prev_page, H.next_page, "history"),
+                width="100%"),
+                empty_state("history", "No executions yet", "Runs appear here when the "
+                            "trigger fires.")),
+            rx.heading("Missed runs", size="4"),
+            rx.cond(H.missed.length() > 0, rx.table.root(
+                rx.table.header(rx.table.row(rx.table.column_header_cell("Fire time"),
+                                             rx.table.column_header_cell("Reason"),
+                                             rx.table.column_header_cell("Detail"))),
+                rx.table.body(rx.foreach(H.missed, lambda m: rx.table.row(
+                    rx.table.cell(m["fire_time"]), rx.table.cell(status_badge(m["reason"])),
+                    rx.table.cell(m["detail"])))), width="100%", id="missed-table"),
+                rx.text("None: every fire time ran.", color_scheme="gray", size="2")),
+            width="100%", spacing="3"))),
+    )

@@ -1,0 +1,198 @@
+"""Live plumbing for background tasks: batch an event stream, know when the browser is gone,
+and the user-wide watcher that raises failure toasts and refreshes the active list."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import reflex as rx
+
+from agentic_app.domain.errors import AgenticError
+from agentic_app.engine.event_stream import stream_user_events
+from agentic_app.services import monitoring
+from agentic_app.state.base import AppState
+from agentic_app.state.common import fmt_ms, redis_url, settings
+
+log = logging.getLogger(__name__)
+
+IDLE_CHECK_S = 10.0
+"""How often an idle stream checks that its browser is still there."""
+GONE_AFTER_S = 90.0
+"""A browser disconnected this long stops its background streams (reconnects within it
+find the state up to date)."""
+ACTIVE_LIMIT = 50
+"""Active executions shown on the monitor list."""
+
+_USER_WATCHERS: set[str] = set()
+"""Client tokens whose user-event watcher runs in this process."""
+
+
+def client_connected(token: str) -> bool:
+    """True while the browser tab of ``token`` has a WebSocket to this app (or when the
+    app cannot tell)."""
+    try:
+        from reflex.utils.prerequisites import get_app
+
+        namespace = get_app().app.event_namespace
+        if namespace is None:
+            return True
+        return token in namespace.token_to_sid
+    except Exception:  # no app context (tests): assume connected
+        return True
+
+
+async def batches(stream: AsyncIterator[dict[str, Any]], idle_s: float = IDLE_CHECK_S,
+                  ) -> AsyncIterator[list[dict[str, Any]]]:
+    """Items of ``stream`` grouped in the batches that arrived together; an empty batch every
+    ``idle_s`` seconds without items (so the consumer can check whether to stop)."""
+    queue: asyncio.Queue = asyncio.Queue()
+    done = object()
+
+    async def pump() -> None:
+        try:
+            async with contextlib.aclosing(stream) as events:
+                async for item in events:
+                    queue.put_nowait(item)
+        finally:
+            queue.put_nowait(done)
+
+    task = asyncio.create_task(pump())
+    try:
+        while True:
+            try:
+                first = await asyncio.wait_for(queue.get(), idle_s)
+            except TimeoutError:
+                yield []
+                continue
+            batch, finished = [], first is done
+            if not finished:
+                batch.append(first)
+            while not queue.empty():
+                item = queue.get_nowait()
+                if item is done:
+                    finished = True
+                    break
+                batch.append(item)
+            if batch:
+                yield batch
+            if finished:
+                if task.done() and task.exception() is not None:
+                    log.warning("event stream ended with %r", task.exception())
+                return
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+class Presence:
+    """Tracks how long a browser has been away."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.away_since: float | None = None
+
+    def gone(self) -> bool:
+        """True once the browser has been disconnected for GONE_AFTER_S."""
+        if client_connected(self.token):
+            self.away_since = None
+            return False
+        now = time.monotonic()
+        self.away_since = self.away_since or now
+        return now - self.away_since > GONE_AFTER_S
+
+
+def active_rows(user_id: int) -> list[dict[str, str]]:
+    """The user's active executions as table rows."""
+    views, _ = monitoring.active_executions(settings().database_url, user_id=user_id,
+                                            limit=ACTIVE_LIMIT)
+    return [{"id": str(v["id"]), "workflow": v.get("workflow_name") or f"#{v['workflow_id']}",
+             "status": v["status"], "trigger": v["trigger_type"],
+             "running_nodes": ", ".join(v["running_nodes"]) or "—",
+             "attempt": str(v["attempt"]),
+             "started": (v["started_at"] or v["created_at"]).strftime("%H:%M:%S"),
+             "duration": fmt_ms(v["duration_ms"])} for v in views]
+
+
+def _owned_only(user_id: int, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events whose execution belongs to ``user_id`` in this app's database."""
+    out = []
+    for event in events:
+        try:
+            monitoring.owned_execution(settings().database_url, user_id=user_id,
+                                       execution_id=int(event["execution_id"]))
+        except AgenticError:
+            continue
+        out.append(event)
+    return out
+
+
+class LiveState(AppState):
+    """User-wide live facts: active executions (monitor list) and failure toasts anywhere."""
+
+    active: list[dict[str, str]] = []
+    active_loaded: bool = False
+    watching: bool = False
+
+    @rx.event
+    def load_active(self):
+        """Read the user's active executions once (then the watcher keeps them fresh)."""
+        if not self._resolve():
+            return
+        self.active = active_rows(self.user_id)
+        self.active_loaded = True
+
+    @rx.event
+    def start_watch(self):
+        """Start the user-event watcher of this tab unless it already runs."""
+        token = self.router.session.client_token
+        if not self._resolve() or token in _USER_WATCHERS:
+            return
+        _USER_WATCHERS.add(token)
+        return LiveState.watch_user_events
+
+    @rx.event(background=True)
+    async def watch_user_events(self):
+        """Follow every event of the user's executions: toast failures, refresh the active
+        list when an execution starts or ends (event-driven, no polling)."""
+        async with self:
+            user_id, token = self.user_id, self.router.session.client_token
+            self.watching = True
+        presence = Presence(token)
+        stream = stream_user_events(user_id, redis_url=redis_url(),
+                                    database_url=settings().database_url)
+        try:
+            async for batch in batches(stream):
+                if presence.gone():
+                    return
+                if not batch:
+                    continue
+                failed = [e for e in batch if e.get("type") == "ExecutionFinished"
+                          and (e.get("data") or {}).get("status") == "failed"]
+                if failed:
+                    failed = await asyncio.to_thread(_owned_only, user_id, failed)
+                changes = any(e.get("type") in ("ExecutionStarted", "ExecutionFinished",
+                                                "NodeStarted", "NodeSucceeded")
+                              for e in batch)
+                rows = await asyncio.to_thread(active_rows, user_id) if changes else None
+                async with self:
+                    if self.user_id != user_id:  # logged out / another user in this tab
+                        return
+                    if rows is not None:
+                        self.active = rows
+                for event in failed:
+                    data = event.get("data") or {}
+                    retry = " (will retry)" if data.get("error_retryable") else ""
+                    yield rx.toast.error(
+                        f"Execution #{event['execution_id']} failed{retry}: "
+                        f"{data.get('error') or event.get('message') or 'error'}",
+                        duration=8000, id=f"exec-failed-{event['execution_id']}")
+        finally:
+            _USER_WATCHERS.discard(token)
+            async with self:
+                self.watching = False

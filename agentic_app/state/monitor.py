@@ -1,0 +1,313 @@
+"""Live execution monitor state: one execution folded from its event stream (catch-up from
+the database, then live from Redis) into node statuses, progress, logs, timeline, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import reflex as rx
+
+from agentic_app.domain.errors import AgenticError
+from agentic_app.domain.workflow import WorkflowSpec
+from agentic_app.engine.event_stream import TERMINAL_STATUSES, stream_execution_events
+from agentic_app.services import monitoring
+from agentic_app.services import workflows as workflow_service
+from agentic_app.state.base import AppState
+from agentic_app.state.common import (
+    PAGE_SIZE,
+    error_text,
+    fmt_ms,
+    fmt_time,
+    last_path_int,
+    pages,
+    redis_url,
+    settings,
+)
+from agentic_app.state.live import Presence, batches
+
+MAX_LOGS = 2000
+"""Log lines kept per execution in the browser."""
+DONE = ("succeeded", "failed", "skipped", "cancelled")
+LEVELS = ["all", "debug", "info", "warning", "error"]
+
+
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+class MonitorState(AppState):
+    """One execution, live (``/monitor/[execution_id]``), and the recent executions list."""
+
+    # list page
+    recent: list[dict[str, str]] = []
+    recent_total: int = 0
+    recent_page: int = 1
+    recent_loaded: bool = False
+
+    # detail page
+    execution: dict[str, str] = {}
+    error: str = ""
+    loaded: bool = False
+    nodes: dict[str, dict[str, str]] = {}
+    levels: list[list[str]] = []
+    logs: list[dict[str, str]] = []
+    spans: list[dict[str, str]] = []
+    metrics: dict[str, str] = {}
+    log_level: str = "all"
+    log_node: str = "all"
+    live: bool = False
+    last_event_ms: float = 0.0
+
+    _gen: int = 0
+    _last_seq: int = 0
+    _start_ts: float = 0.0
+    _span_index: dict[str, int] = {}
+    _raw_spans: list[dict[str, Any]] = []
+
+    @rx.var
+    def recent_page_count(self) -> int:
+        """Pages of the recent executions list."""
+        return pages(self.recent_total)
+
+    @rx.var
+    def node_ids(self) -> list[str]:
+        """Node ids for the log filter."""
+        return ["all", *self.nodes.keys()]
+
+    @rx.var
+    def dag(self) -> list[list[dict[str, str]]]:
+        """Nodes by parallel level, each with its live status."""
+        return [[{"id": n, **self.nodes.get(n, {})} for n in level] for level in self.levels]
+
+    @rx.var
+    def node_rows(self) -> list[dict[str, str]]:
+        """Nodes in level order with status and progress for the per-node bars."""
+        return [{"id": n, **self.nodes.get(n, {})} for level in self.levels for n in level]
+
+    @rx.var
+    def progress(self) -> int:
+        """Percent of nodes that are done."""
+        if not self.nodes:
+            return 0
+        done = sum(1 for n in self.nodes.values() if n.get("status") in DONE)
+        return round(100 * done / len(self.nodes))
+
+    @rx.var
+    def counts(self) -> dict[str, int]:
+        """Nodes per status so far."""
+        out = dict.fromkeys(("pending", "running", *DONE), 0)
+        for node in self.nodes.values():
+            out[node.get("status", "pending")] = out.get(node.get("status", "pending"), 0) + 1
+        return out
+
+    @rx.var
+    def filtered_logs(self) -> list[dict[str, str]]:
+        """Log lines matching the level and node filters (newest last)."""
+        order = {"debug": 0, "info": 1, "warning": 2, "error": 3}
+        floor = order.get(self.log_level, -1)
+        return [line for line in self.logs
+                if order.get(line["level"], 1) >= floor
+                and (self.log_node == "all" or line["node"] == self.log_node)][-500:]
+
+    # ------------------------------------------------------------------ list
+    @rx.event
+    def load_recent(self):
+        """Load a page of the user's recent executions."""
+        if not self._resolve():
+            return
+        views, self.recent_total = monitoring.list_executions(
+            settings().database_url, user_id=self.user_id,
+            offset=(self.recent_page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        self.recent = [{"id": str(v["id"]), "workflow": v.get("workflow_name") or "",
+                        "status": v["status"], "trigger": v["trigger_type"],
+                        "created": fmt_time(v["created_at"], seconds=True),
+                        "duration": fmt_ms(v["duration_ms"]),
+                        "error": (v.get("error") or "")[:120]} for v in views]
+        self.recent_loaded = True
+
+    @rx.event
+    def recent_next(self):
+        """Next page of recent executions."""
+        if self.recent_page < self.recent_page_count:
+            self.recent_page += 1
+            return MonitorState.load_recent
+
+    @rx.event
+    def recent_prev(self):
+        """Previous page of recent executions."""
+        if self.recent_page > 1:
+            self.recent_page -= 1
+            return MonitorState.load_recent
+
+    # ------------------------------------------------------------------ detail
+    def _execution_id(self) -> int:
+        return last_path_int(self)
+
+    @rx.event
+    def load_execution(self):
+        """Check ownership, reset the view and start following the execution's events."""
+        self._gen += 1
+        self.loaded, self.error, self.live = False, "", False
+        self.execution, self.nodes, self.levels = {}, {}, []
+        self.logs, self.spans, self.metrics = [], [], {}
+        self._last_seq, self._start_ts, self._span_index, self._raw_spans = 0, 0.0, {}, []
+        if not self._resolve():
+            return
+        execution_id = self._execution_id()
+        try:
+            view = monitoring.get_execution(settings().database_url, user_id=self.user_id,
+                                            execution_id=execution_id)
+            wf = workflow_service.get_workflow(user_id=self.user_id,
+                                               workflow_id=view["workflow_id"])
+        except AgenticError as exc:
+            self.error, self.loaded = error_text(exc), True
+            return
+        spec = WorkflowSpec.model_validate(wf.definition)
+        self.levels = [sorted(level) for level in spec.parallel_levels()]
+        self.nodes = {n.id: {"type": n.type, "status": "pending", "duration": "",
+                             "attempt": "", "progress": "0"} for n in spec.nodes}
+        self.execution = {"id": str(execution_id), "workflow": wf.name,
+                          "status": view["status"], "trigger": view["trigger_type"],
+                          "created": fmt_time(view["created_at"], seconds=True),
+                          "attempt": str(view["attempt"]), "error": view.get("error") or "",
+                          "duration": fmt_ms(view["duration_ms"])}
+        self.loaded = True
+        return MonitorState.follow(self._gen)
+
+    @rx.event
+    def set_log_level(self, value: str):
+        """Filter the log by minimum level."""
+        self.log_level = value
+
+    @rx.event
+    def set_log_node(self, value: str):
+        """Filter the log by node."""
+        self.log_node = value
+
+    @rx.event(background=True)
+    async def follow(self, gen: int):
+        """Push the execution's events into the state as they happen (catch-up first)."""
+        async with self:
+            if gen != self._gen or not self.execution:
+                return
+            execution_id, after = int(self.execution["id"]), self._last_seq
+            token, user_id = self.router.session.client_token, self.user_id
+            self.live = True
+        presence = Presence(token)
+        stream = stream_execution_events(execution_id, after_seq=after,
+                                         database_url=settings().database_url,
+                                         redis_url=redis_url())
+        try:
+            async for batch in batches(stream):
+                if presence.gone():
+                    return
+                async with self:
+                    if gen != self._gen:
+                        return
+                    for event in batch:
+                        if event["seq"] > self._last_seq:
+                            self._apply(event)
+                            self._last_seq = event["seq"]
+                    if batch:
+                        self._rebuild_spans()
+            metrics = await asyncio.to_thread(_final_metrics, user_id, execution_id)
+            async with self:
+                if gen == self._gen and metrics:
+                    self.metrics = metrics
+        finally:
+            async with self:
+                if gen == self._gen:
+                    self.live = False
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind, node_id, data = event["type"], event.get("node_id"), event.get("data") or {}
+        ts = _ts(event["ts"])
+        if not self._start_ts:
+            self._start_ts = ts
+        if kind == "ExecutionStarted":
+            self.execution["status"] = "running"
+            self.execution["attempt"] = str(event.get("attempt", 1))
+            if event.get("attempt", 1) > 1:  # a retry runs every node again
+                for node in self.nodes.values():
+                    node.update(status="pending", progress="0")
+            self.nodes = dict(self.nodes)
+        elif kind == "ExecutionFinished":
+            status = data.get("status", "")
+            if status == "failed" and data.get("error_retryable") and \
+                    self.execution.get("status") not in TERMINAL_STATUSES:
+                status = "failed (retrying)"
+            self.execution["status"] = status
+            self.execution["error"] = str(data.get("error") or "")
+            self.metrics = _metrics_view({**(data.get("metrics") or {}), "status": status})
+            self.execution = dict(self.execution)
+        elif node_id and node_id in self.nodes:
+            node = dict(self.nodes[node_id])
+            status = {"NodeStarted": "running", "NodeSucceeded": "succeeded",
+                      "NodeFailed": "failed", "NodeSkipped": "skipped",
+                      "NodeCancelled": "cancelled"}.get(kind)
+            if status:
+                node["status"] = status
+                node["attempt"] = str(event.get("attempt", 1))
+                node["progress"] = "50" if status == "running" else "100"
+                if data.get("duration_ms") is not None:
+                    node["duration"] = fmt_ms(float(data["duration_ms"]))
+                self._span(event, status, ts, data)
+            self.nodes = {**self.nodes, node_id: node}
+        if kind in ("NodeLog", "NodeFailed", "ExecutionFinished", "ExecutionStarted") or \
+                event.get("message"):
+            self.logs = [*self.logs[-(MAX_LOGS - 1):], {
+                "seq": str(event["seq"]), "time": event["ts"][11:23],
+                "level": event.get("level") or "info", "node": node_id or "execution",
+                "message": event.get("message") or kind,
+                "kind": kind}]
+        self.last_event_ms = ts * 1000
+
+    def _span(self, event: dict[str, Any], status: str, ts: float, data: dict) -> None:
+        key = f"{event['node_id']}#{event.get('attempt', 1)}"
+        if status == "running" or key not in self._span_index:
+            self._span_index[key] = len(self._raw_spans)
+            self._raw_spans.append({"node": event["node_id"], "attempt": event.get("attempt", 1),
+                                    "start": ts, "end": None, "status": status})
+        span = self._raw_spans[self._span_index[key]]
+        if status != "running":
+            span["status"] = status
+            span["end"] = ts
+            if span["start"] == ts and data.get("duration_ms"):
+                span["start"] = ts - float(data["duration_ms"]) / 1000
+
+    def _rebuild_spans(self) -> None:
+        if not self._raw_spans:
+            self.spans = []
+            return
+        start = min(s["start"] for s in self._raw_spans)
+        now = max([s["end"] or s["start"] for s in self._raw_spans] + [self.last_event_ms / 1000])
+        total = max(now - start, 1e-3)
+        out = []
+        for s in self._raw_spans:
+            end = s["end"] if s["end"] is not None else now
+            out.append({"label": s["node"] + (f" (attempt {s['attempt']})"
+                                              if s["attempt"] > 1 else ""),
+                        "node": s["node"], "status": s["status"],
+                        "left": f"{100 * (s['start'] - start) / total:.2f}%",
+                        "width": f"{max(0.8, 100 * (end - s['start']) / total):.2f}%",
+                        "duration": fmt_ms((end - s["start"]) * 1000)})
+        self.spans = out
+
+
+def _final_metrics(user_id: int, execution_id: int) -> dict[str, str]:
+    try:
+        m = monitoring.execution_metrics(settings().database_url, user_id=user_id,
+                                         execution_id=execution_id)
+    except AgenticError:
+        return {}
+    return _metrics_view(m) if m.get("final") else {}
+
+
+def _metrics_view(m: dict[str, Any]) -> dict[str, str]:
+    memory = m.get("memory_used_mb")
+    return {"ok": str(m.get("successful_nodes", 0)), "failed": str(m.get("failed_nodes", 0)),
+            "skipped": str(m.get("skipped_nodes", "—")),
+            "total": fmt_ms(m.get("total_time_ms")), "avg": fmt_ms(m.get("avg_node_time_ms")),
+            "memory": f"{memory:.1f} MB" if memory is not None else "—"}

@@ -1,0 +1,213 @@
+"""Queue dashboard state: counts, workers, throughput chart, job tabs, cancel and retry."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from agentic_app.domain.errors import AgenticError
+from agentic_app.services import dashboard
+from agentic_app.services import queue as queue_service
+from agentic_app.state.base import AppState
+from agentic_app.state.common import (
+    PAGE_SIZE,
+    error_text,
+    fmt_time,
+    pages,
+    redis_client,
+    settings,
+)
+from agentic_app.state.live import Presence
+
+TABS = ["pending", "running", "completed", "failed", "cancelled"]
+REFRESH_S = 5.0
+"""Refresh period of the dashboard figures while the page is open."""
+BULK_LIMIT = 500
+"""Most jobs one bulk action touches."""
+
+
+class QueueState(AppState):
+    """The user's queue: figures, one tab of jobs, actions."""
+
+    counts: dict[str, int] = {}
+    by_priority: list[dict[str, str]] = []
+    workers: list[dict[str, str]] = []
+    series: list[dict[str, str | int | float]] = []
+    depth: str = ""
+    waiting: int = 0
+    redis_ok: bool = True
+    tab: str = "pending"
+    rows: list[dict[str, str]] = []
+    total: int = 0
+    page: int = 1
+    loaded: bool = False
+    error: str = ""
+    bulk_action: str = ""
+    refreshing: bool = False
+
+    @rx.var
+    def page_count(self) -> int:
+        """Pages of the current tab."""
+        return pages(self.total)
+
+    @rx.var
+    def rq_url(self) -> str:
+        """rq-dashboard, mounted on the backend."""
+        return settings().api_base_url.rstrip("/") + "/rq"
+
+    @rx.var
+    def bulk_text(self) -> str:
+        """What the bulk confirmation is about."""
+        if self.bulk_action == "retry":
+            return f"Retry all {self.counts.get('failed', 0)} failed job(s)?"
+        if self.bulk_action == "cancel":
+            return f"Cancel all {self.counts.get('pending', 0)} pending job(s)?"
+        return ""
+
+    def _load(self) -> None:
+        s = settings()
+        try:
+            status = queue_service.queue_status(s, user_id=self.user_id, redis=redis_client(),
+                                                window_minutes=60)
+            rows, self.total = queue_service.list_jobs(
+                s.database_url, user_id=self.user_id, statuses=[self.tab],
+                offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                oldest_first=self.tab == "pending")
+            series = dashboard.throughput_series(s.database_url, user_id=self.user_id)
+        except AgenticError as exc:
+            self.error = error_text(exc)
+            return
+        self.counts = status["counts"]
+        self.by_priority = [{"band": band, **{k: str(v) for k, v in counts.items()}}
+                            for band, counts in status["by_priority"].items()]
+        self.workers = [{"name": w["name"], "state": w["state"],
+                         "queues": ", ".join(w["queues"]), "job": w["current_job_id"] or "—",
+                         "heartbeat": fmt_time(w["last_heartbeat"], seconds=True)}
+                        for w in status["workers"]]
+        q = status["queue"]
+        self.depth = f"{q['depth']} / {q['max_queue_size']}"
+        self.waiting = status["waiting_for_slot"]
+        self.redis_ok = status["redis_ok"]
+        self.series = series
+        self.rows = [{"id": str(j.id), "execution_id": str(j.execution_id or ""),
+                      "workflow_id": str(j.workflow_id), "status": j.status,
+                      "priority": str(j.priority), "attempt": str(j.attempt),
+                      "retries": f"{j.retry_count}/{j.max_retries}",
+                      "created": fmt_time(j.created_at, seconds=True),
+                      "error": (j.error_message or "")[:140]} for j in rows]
+        self.error, self.loaded = "", True
+
+    @rx.event
+    def load_queue(self):
+        """Load the figures and the current tab; start the periodic refresh."""
+        if not self._resolve():
+            return
+        self._load()
+        if not self.refreshing:
+            return QueueState.auto_refresh
+
+    @rx.event(background=True)
+    async def auto_refresh(self):
+        """Refresh the dashboard every few seconds while it is open in a connected tab."""
+        async with self:
+            if self.refreshing:
+                return
+            self.refreshing = True
+            presence = Presence(self.router.session.client_token)
+        try:
+            while True:
+                await asyncio.sleep(REFRESH_S)
+                if presence.gone():
+                    return
+                async with self:
+                    if not str(self.router.url.path).startswith("/queue") or not self.user_id:
+                        return
+                    self._load()
+        finally:
+            async with self:
+                self.refreshing = False
+
+    @rx.event
+    def set_tab(self, value: str):
+        """Switch tab (first page)."""
+        self.tab, self.page = value, 1
+        return QueueState.load_queue
+
+    @rx.event
+    def next_page(self):
+        """Next page of the tab."""
+        if self.page < self.page_count:
+            self.page += 1
+            return QueueState.load_queue
+
+    @rx.event
+    def prev_page(self):
+        """Previous page of the tab."""
+        if self.page > 1:
+            self.page -= 1
+            return QueueState.load_queue
+
+    @rx.event
+    def cancel(self, job_id: str):
+        """Cancel one of the user's pending or running jobs."""
+        if not self._resolve():
+            return
+        try:
+            queue_service.cancel(settings(), user_id=self.user_id, job_id=int(job_id),
+                                 redis=redis_client(), grace_s=1.0)
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        self._load()
+        return rx.toast.success(f"Job {job_id} cancelled")
+
+    @rx.event
+    def retry(self, job_id: str):
+        """Retry one of the user's failed or cancelled jobs."""
+        if not self._resolve():
+            return
+        try:
+            queue_service.retry(settings(), user_id=self.user_id, job_id=int(job_id),
+                                redis=redis_client())
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        self._load()
+        return rx.toast.success(f"Job {job_id} re-enqueued")
+
+    @rx.event
+    def ask_bulk(self, action: str):
+        """Open the confirmation of a bulk action ("retry" or "cancel")."""
+        self.bulk_action = action
+
+    @rx.event
+    def close_bulk(self):
+        """Close the bulk confirmation."""
+        self.bulk_action = ""
+
+    @rx.event
+    def run_bulk(self):
+        """Retry every failed job, or cancel every pending one (the user's only)."""
+        if not self._resolve() or not self.bulk_action:
+            return
+        s, action = settings(), self.bulk_action
+        status = "failed" if action == "retry" else "pending"
+        ids = dashboard.job_ids_by_status(s.database_url, user_id=self.user_id, status=status,
+                                          limit=BULK_LIMIT)
+        done, errors = 0, []
+        for job_id in ids:
+            try:
+                if action == "retry":
+                    queue_service.retry(s, user_id=self.user_id, job_id=job_id,
+                                        redis=redis_client())
+                else:
+                    queue_service.cancel(s, user_id=self.user_id, job_id=job_id,
+                                         redis=redis_client(), grace_s=1.0)
+                done += 1
+            except AgenticError as exc:
+                errors.append(error_text(exc))
+        self.bulk_action = ""
+        self._load()
+        verb = "re-enqueued" if action == "retry" else "cancelled"
+        if errors:
+            return rx.toast.warning(f"{done} job(s) {verb}; {len(errors)} failed: {errors[0]}")
+        return rx.toast.success(f"{done} job(s) {verb}")

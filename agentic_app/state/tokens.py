@@ -1,0 +1,67 @@
+"""API tokens of the logged-in user: list, create (the token is shown once), revoke."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from agentic_app.domain.errors import AgenticError
+from agentic_app.services import tokens as token_service
+from agentic_app.state.base import AppState
+from agentic_app.state.common import error_text, fmt_time
+
+
+class TokensState(AppState):
+    """The API tokens dialog of the user menu."""
+
+    open: bool = False
+    rows: list[dict[str, str]] = []
+    new_name: str = ""
+    created_token: str = ""
+
+    def _load(self) -> None:
+        rows, _ = token_service.list_tokens(user_id=self.user_id, kind="api", limit=100)
+        self.rows = [{"id": str(t.id), "name": t.name, "created": fmt_time(t.created_at),
+                      "expires": fmt_time(getattr(t, "expires_at", None))} for t in rows]
+
+    @rx.event
+    def open_tokens(self):
+        """Open the dialog with the user's API tokens."""
+        if not self._resolve():
+            return
+        self.created_token, self.new_name, self.open = "", "", True
+        self._load()
+
+    @rx.event
+    def set_open(self, value: bool):
+        """Radix open/close callback."""
+        self.open = value
+
+    @rx.event
+    def set_new_name(self, value: str):
+        """Name of the token to create."""
+        self.new_name = value
+
+    @rx.event
+    def create(self):
+        """Create a token and show it once."""
+        if not self._resolve():
+            return
+        try:
+            _, token = token_service.create_api_token(user_id=self.user_id,
+                                                      name=self.new_name.strip() or "api")
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        self.created_token, self.new_name = token, ""
+        self._load()
+
+    @rx.event
+    def revoke(self, token_id: str):
+        """Revoke one of the user's tokens."""
+        if not self._resolve():
+            return
+        try:
+            token_service.revoke_token_id(user_id=self.user_id, token_id=int(token_id))
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        self._load()
+        return rx.toast.success("Token revoked")
