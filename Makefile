@@ -4,15 +4,17 @@ export PATH := $(CURDIR)/.tools/bun/bin:$(CURDIR)/.venv/bin:$(PATH)
 export REFLEX_TELEMETRY_ENABLED := false
 export REFLEX_CHECK_LATEST_VERSION := false
 
-.PHONY: setup run test test-setup lint bench clean
+.PHONY: setup run test test-setup lint bench stop clean
 
 setup:  ## venv + requirements, bun, a Redis that answers
 	@scripts/setup.sh
 
-run: setup  ## set up, then `reflex run` (UI :3000, API :8000, workers + scheduler)
+run:  ## set up, then `reflex run` (UI :3000, API :8000, workers + scheduler)
+	@SETUP_REDIS=0 scripts/setup.sh
 	reflex run
 
-test-setup: setup  ## setup plus test-only needs (Debian chromium, PostgreSQL/Redis up)
+test-setup:  ## setup plus test-only needs (Debian chromium, PostgreSQL up)
+	@SETUP_REDIS=0 scripts/setup.sh
 	@scripts/test_setup.sh
 
 test: test-setup  ## run the whole test suite
@@ -21,5 +23,12 @@ test: test-setup  ## run the whole test suite
 lint:
 	ruff check agentic_app tests bench scripts alembic rxconfig.py
 
-clean:
+bench:  ## the benchmarks (figures in docs/PERFORMANCE.md)
+	.venv/bin/python bench/queue_bench.py --quick
+	.venv/bin/python bench/trigger_bench.py --quick
+
+stop:  ## stop a private Redis that `make setup` started in .data/
+	@if [ -f .data/redis.pid ]; then kill "$$(cat .data/redis.pid)" 2>/dev/null && echo "stopped private Redis"; rm -f .data/redis.pid; fi
+
+clean: stop
 	rm -rf .web .states .data

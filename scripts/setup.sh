@@ -2,6 +2,8 @@
 # Idempotent setup: .venv with pinned requirements, bun from the npm registry,
 # and a Redis that answers (REDIS_URL, else a private one in .data/).
 # Downloads only from the package registries (PyPI, npm).
+# SETUP_REDIS=0 skips starting a private Redis: `make run` leaves that to `reflex run`
+# (which stops it again on Ctrl-C) and `make test` to scripts/run_tests.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,7 +26,8 @@ stamp=.venv/.requirements.sha256
 want=$(sha256sum requirements.txt | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing requirements.txt into .venv"
-  .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt
+  .venv/bin/pip install --disable-pip-version-check -q -r requirements.txt 2>&1 \
+    | grep -v "^WARNING: Location" || true
   echo "$want" > "$stamp"
 fi
 
@@ -35,5 +38,15 @@ if [ ! -x .tools/bun/bin/bun ] || [ "$(.tools/bun/bin/bun --version 2>/dev/null)
     || npm install -g --prefix .tools/bun "bun@$BUN_VERSION"
 fi
 
-echo "setup: Redis in use: $(.venv/bin/python -m agentic_app redis 2>>.data-setup.log || { cat .data-setup.log >&2; exit 1; })"
-rm -f .data-setup.log
+if [ "${SETUP_REDIS:-1}" = 0 ]; then
+  .venv/bin/python - <<'PY'
+from agentic_app.engine.local_redis import find_redis
+from agentic_app.settings import get_settings
+s = get_settings()
+url = find_redis(s.redis_url, s.data_dir)
+print(f"setup: Redis answers at {url}" if url else
+      f"setup: no Redis answers at {s.redis_url}; a private one will be started when needed")
+PY
+else
+  echo "setup: Redis in use: $(.venv/bin/python -m agentic_app redis)"
+fi
