@@ -126,23 +126,20 @@ def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
     if trigger_type == "indicator":
         merged = normalize_indicator_call(merged)
         trigger_config = normalize_indicator_call(trigger_config or {})
-    validator = _condition_validator(trigger_type, {**merged, **(trigger_config or {})})
-    if validator is not None and isinstance((trigger_config or {}).get("condition"), str):
-        try:  # a malformed condition is reported with its position before any comparison
-            validator(trigger_config["condition"])
-        except ConditionError as exc:
-            raise InvalidInputError(exc.message, field="trigger_config.condition",
-                                    position=exc.position) from None
-    for key, value in (trigger_config or {}).items():
+    merged.pop("type", None)
+    requested = {k: v for k, v in (trigger_config or {}).items() if k != "type"}
+    candidate = {**merged, **requested}
+    # the request's values are checked on their own merits first (a bad cron or a malformed
+    # condition is reported as such, with its position), then against the trigger node
+    config = parse_trigger_config(trigger_type, candidate,
+                                  default_timezone=settings.scheduler_config.timezone,
+                                  condition_validator=_condition_validator(trigger_type,
+                                                                           candidate))
+    for key, value in requested.items():
         if key in merged and not _same(merged[key], value):
             raise InvalidInputError(
                 f"{key} = {value!r} disagrees with the workflow's trigger node ({merged[key]!r})",
                 field=f"trigger_config.{key}")
-        merged[key] = value
-    merged.pop("type", None)
-    config = parse_trigger_config(trigger_type, merged,
-                                  default_timezone=settings.scheduler_config.timezone,
-                                  condition_validator=_condition_validator(trigger_type, merged))
     symbol = getattr(config, "symbol", None)
     if symbol is not None:
         if market is None:
