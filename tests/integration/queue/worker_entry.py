@@ -65,6 +65,26 @@ class RecordNode(NodeType):
         return {"attempt": ctx.attempt}
 
 
+@registry.register
+class AllocNode(NodeType):
+    """Test node: allocates memory in 20 MB steps (touching every page), then releases it."""
+
+    type_name = "t.alloc"
+    timeout_default = 60
+
+    class Params(NodeParams):
+        """How many megabytes to hold."""
+
+        megabytes: int = Field(ge=1, le=4096)
+
+    def run(self, ctx: NodeContext, params: Any, inputs: dict[str, dict]) -> dict:
+        chunks = []
+        for _ in range(params.megabytes // 20):
+            chunks.append(bytearray(b"x" * (20 * 1024 * 1024)))
+            ctx.check_cancelled()
+        return {"held_mb": 20 * len(chunks)}
+
+
 tasks.configure(registry=registry)
 
 if __name__ == "__main__":
