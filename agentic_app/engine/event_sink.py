@@ -9,6 +9,7 @@ The executor calls ``flush()`` (when present) before :func:`execute` returns.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterable
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol, Self, runtime_checkable
+
+import sqlalchemy as sa
 
 from agentic_app.domain.events import (
     Event,
@@ -104,16 +107,84 @@ class CompositeSink:
 @dataclass
 class _Marker:
     done: threading.Event = field(default_factory=threading.Event)
-    stop: bool = False
+
+
+class _SharedWriter:
+    """The process's one event-writer thread, shared by every :class:`DatabaseEventSink`.
+
+    It drains one FIFO of ``(sink, event | marker)`` items; consecutive events of one sink
+    are committed together (up to the sink's ``batch_size``), so each sink's events are
+    stored in seq order and a marker is set only once everything queued before it is stored.
+    Recreated in a forked child (threads do not survive a fork)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.queue: queue.SimpleQueue[tuple[DatabaseEventSink, Event | _Marker]] = (
+            queue.SimpleQueue())
+        self.thread = threading.Thread(target=self._run, name="db-event-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, sink: DatabaseEventSink, item: Event | _Marker) -> None:
+        """Queue one item of ``sink``."""
+        self.queue.put((sink, item))
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < 1000:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            run: list[Event] = []
+            owner: DatabaseEventSink | None = None
+            for sink, item in batch:
+                if isinstance(item, Event) and (owner is sink or not run) \
+                        and len(run) < sink.batch_size:
+                    owner = sink
+                    run.append(item)
+                    continue
+                if run and owner is not None:
+                    self._write(owner, run)
+                run, owner = [], None
+                if isinstance(item, _Marker):
+                    item.done.set()
+                else:
+                    owner, run = sink, [item]
+            if run and owner is not None:
+                self._write(owner, run)
+
+    @staticmethod
+    def _write(sink: DatabaseEventSink, events: list[Event]) -> None:
+        try:
+            sink._write(events)
+        except Exception:  # never let one sink kill the process's writer
+            logger.exception("event writer failed")
+
+
+_writer: _SharedWriter | None = None
+_writer_lock = threading.Lock()
+
+
+def _shared_writer() -> _SharedWriter:
+    global _writer
+    current = _writer
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _writer_lock:
+        if _writer is None or _writer.pid != os.getpid():
+            _writer = _SharedWriter()
+        return _writer
 
 
 class DatabaseEventSink:
     """Writes events to ``execution_events``, ``node_executions`` and ``execution_metrics``.
 
-    A single writer thread drains a FIFO queue, so rows are written in seq order; events that
-    arrived together are committed in one transaction (up to ``batch_size``). ``flush()``
-    returns once everything emitted before it is committed. ``after_commit(events)`` runs in
-    the writer thread after each commit (e.g. publish to Redis only what is stored, so a
+    Writes are done by the process's one writer thread (:class:`_SharedWriter`, no thread
+    per execution) from a FIFO queue, so rows are written in seq order; events that arrived
+    together are committed in one transaction (up to ``batch_size``). ``flush()`` returns
+    once everything emitted before it is committed. ``after_commit(events)`` runs in the
+    writer thread after each commit (e.g. publish to Redis only what is stored, so a
     subscriber catching up from the database never misses an event).
     One ``node_executions`` row per (execution, node, attempt).
     """
@@ -129,68 +200,31 @@ class DatabaseEventSink:
         self.batch_size = batch_size
         self.after_commit = after_commit
         self.errors: list[str] = []
-        self._queue: queue.SimpleQueue[Event | _Marker] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._emitted = False
+        self._node_rows: dict[tuple[Any, str, int], int] = {}
 
     def emit(self, event: Event) -> None:
         """Queue the event for the writer thread."""
-        self._ensure_thread()
-        self._queue.put(event)
+        self._emitted = True
+        _shared_writer().put(self, event)
 
     def flush(self, timeout: float | None = 30.0) -> bool:
         """Wait until every event emitted so far is committed; False on timeout."""
-        if self._thread is None:
+        if not self._emitted:
             return True
         marker = _Marker()
-        self._queue.put(marker)
+        _shared_writer().put(self, marker)
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = 30.0) -> None:
-        """Flush and stop the writer thread (a later emit starts a new one)."""
-        with self._lock:
-            thread, self._thread = self._thread, None
-            if thread is None:
-                return
-            marker = _Marker(stop=True)
-            self._queue.put(marker)
-        marker.done.wait(timeout)
-        thread.join(timeout)
+        """Flush (the shared writer thread lives on; the sink may still be used)."""
+        self.flush(timeout)
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._writer, name="db-event-sink", daemon=True
-                )
-                self._thread.start()
-
-    def _writer(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            while len(batch) < self.batch_size:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            events = [item for item in batch if isinstance(item, Event)]
-            if events:
-                self._write(events)
-            stop = False
-            for item in batch:
-                if isinstance(item, _Marker):
-                    item.done.set()
-                    stop = stop or item.stop
-            if stop:
-                return
 
     def _write(self, events: list[Event]) -> None:
         """Commit a batch; if it fails, retry event by event so good events are kept."""
@@ -208,103 +242,147 @@ class DatabaseEventSink:
                     continue
 
     def _commit(self, events: list[Event]) -> None:
-        from sqlmodel import Session
-
+        """One transaction (SQLAlchemy Core: the ORM's per-object cost was most of a short
+        execution's price): the events, their node rows and metrics; then ``after_commit``."""
         from agentic_app.db.engine import get_engine
 
-        with Session(get_engine(self.database_url), expire_on_commit=False) as session:
-            rows: dict[tuple[Any, str, int], Any] = {}
+        created: dict[tuple[Any, str, int], int] = {}
+        with get_engine(self.database_url).begin() as conn:
+            conn.execute(_sql("events_insert"), [
+                dict(execution_id=e.execution_id, seq=e.seq, attempt=e.attempt, ts=e.ts,
+                     type=e.type, node_id=e.node_id, level=e.level, message=e.message,
+                     data=jsonable(e.data))
+                for e in events])
             for event in events:
-                self._apply(session, event, rows)
-            session.commit()
+                if isinstance(event, _NODE_EVENTS):
+                    self._upsert_node(conn, event, created)
+                elif isinstance(event, ExecutionFinished):
+                    self._upsert_metrics(conn, event)
+        self._node_rows.update(created)
+        if len(self._node_rows) > 10_000:
+            self._node_rows.clear()
         if self.after_commit is not None:
             try:
                 self.after_commit(events)
             except Exception:
                 logger.exception("after_commit hook failed")
 
-    def _apply(self, session: Any, event: Event, rows: dict) -> None:
-        from agentic_app.db.models import ExecutionEvent
-
-        session.add(
-            ExecutionEvent(
-                execution_id=event.execution_id,
-                seq=event.seq,
-                attempt=event.attempt,
-                ts=event.ts,
-                type=event.type,
-                node_id=event.node_id,
-                level=event.level,
-                message=event.message,
-                data=jsonable(event.data),
-            )
-        )
-        if isinstance(event, (NodeStarted, NodeSucceeded, NodeFailed, NodeSkipped, NodeCancelled)):
-            self._upsert_node(session, event, rows)
-        elif isinstance(event, ExecutionFinished):
-            self._upsert_metrics(session, event)
-
-    @staticmethod
-    def _upsert_node(session: Any, event: Event, rows: dict) -> None:
-        from sqlmodel import select
-
-        from agentic_app.db.models import NodeExecution
-
+    def _upsert_node(self, conn: Any, event: Event, created: dict) -> None:
         key = (event.execution_id, event.node_id, event.attempt)
-        row = rows.get(key)
-        if row is None:
-            row = session.exec(
-                select(NodeExecution).where(
-                    NodeExecution.execution_id == event.execution_id,
-                    NodeExecution.node_id == event.node_id,
-                    NodeExecution.attempt == event.attempt,
-                )
-            ).first()
-        if row is None:
-            row = NodeExecution(
-                execution_id=event.execution_id,
-                node_id=event.node_id,
-                node_type=str(event.data.get("node_type", "")),
-                attempt=event.attempt,
-            )
-        rows[key] = row
-        row.status = NODE_STATUS_BY_EVENT[event.type]
+        row_id = created.get(key) or self._node_rows.get(key)
+        if row_id is None:
+            row_id = conn.execute(_sql("node_id"), {
+                "b_execution_id": event.execution_id, "b_node_id": event.node_id,
+                "b_attempt": event.attempt}).scalar()
+        values: dict[str, Any] = {"status": NODE_STATUS_BY_EVENT[event.type]}
         duration = event.data.get("duration_ms")
+        fallback_start = None
         if isinstance(event, NodeStarted):
-            row.started_at = event.ts
+            values["started_at"] = event.ts
         elif not isinstance(event, NodeSkipped):
-            row.finished_at = event.ts
-            row.duration_ms = duration
-            if row.started_at is None and duration is not None:
-                row.started_at = event.ts - timedelta(milliseconds=duration)
+            values["finished_at"] = event.ts
+            values["duration_ms"] = duration
+            if duration is not None:
+                fallback_start = event.ts - timedelta(milliseconds=duration)
         if isinstance(event, NodeSucceeded):
-            row.output = jsonable(event.data.get("output"))
+            values["output"] = jsonable(event.data.get("output"))
         elif isinstance(event, NodeFailed):
             error = event.data.get("error") or {}
-            row.error = f"{error.get('type', 'Error')}: {error.get('message', event.message)}"
+            values["error"] = (f"{error.get('type', 'Error')}: "
+                               f"{error.get('message', event.message)}")
         elif isinstance(event, (NodeSkipped, NodeCancelled)):
-            row.error = event.data.get("reason")
-        session.add(row)
+            values["error"] = event.data.get("reason")
+        if row_id is None:
+            if fallback_start is not None:
+                values["started_at"] = fallback_start
+            created[key] = conn.execute(_sql("node_insert"), dict(
+                execution_id=event.execution_id, node_id=event.node_id,
+                node_type=str(event.data.get("node_type", "")), attempt=event.attempt,
+                **values)).inserted_primary_key[0]
+            return
+        if fallback_start is not None:
+            values["fallback_start"] = fallback_start
+        params = {f"b_{k}": v for k, v in values.items()}
+        params["b_id"] = row_id
+        conn.execute(_node_update(tuple(values)), params)
+        created[key] = row_id
 
     @staticmethod
-    def _upsert_metrics(session: Any, event: Event) -> None:
-        from sqlmodel import select
-
-        from agentic_app.db.models import ExecutionMetrics
+    def _upsert_metrics(conn: Any, event: Event) -> None:
+        from agentic_app.db.models import utcnow
 
         m = event.data.get("metrics") or {}
-        row = session.exec(
-            select(ExecutionMetrics).where(ExecutionMetrics.execution_id == event.execution_id)
-        ).first()
-        if row is None:
-            row = ExecutionMetrics(execution_id=event.execution_id)
-        row.total_nodes = int(m.get("total_nodes", 0))
-        row.successful_nodes = int(m.get("successful_nodes", 0))
-        row.failed_nodes = int(m.get("failed_nodes", 0))
-        row.total_time_ms = round(float(m.get("total_time_ms", 0)))
-        row.avg_node_time_ms = round(float(m.get("avg_node_time_ms", 0)))
-        row.memory_used_mb = Decimal(str(round(float(m.get("memory_used_mb", 0)), 2)))
-        session.add(row)
+        values = dict(
+            total_nodes=int(m.get("total_nodes", 0)),
+            successful_nodes=int(m.get("successful_nodes", 0)),
+            failed_nodes=int(m.get("failed_nodes", 0)),
+            total_time_ms=round(float(m.get("total_time_ms", 0))),
+            avg_node_time_ms=round(float(m.get("avg_node_time_ms", 0))),
+            memory_used_mb=Decimal(str(round(float(m.get("memory_used_mb", 0)), 2))))
+        row_id = conn.execute(_sql("metrics_id"),
+                              {"b_execution_id": event.execution_id}).scalar()
+        if row_id is None:
+            conn.execute(_sql("metrics_insert"), dict(execution_id=event.execution_id,
+                                                       created_at=utcnow(), **values))
+        else:
+            conn.execute(_sql("metrics_update"),
+                         {"b_id": row_id, **{f"b_{k}": v for k, v in values.items()}})
+
+
+_statements: dict[Any, Any] = {}
+_METRIC_FIELDS = ("total_nodes", "successful_nodes", "failed_nodes", "total_time_ms",
+                  "avg_node_time_ms", "memory_used_mb")
+
+
+def _sql(name: str) -> Any:
+    """A statement built once per process (building one per event cost more than running
+    it); parameters are bound at execution as ``b_<name>`` (or column names for inserts)."""
+    stmt = _statements.get(name)
+    if stmt is not None:
+        return stmt
+    from agentic_app.db.models import ExecutionEvent, ExecutionMetrics, NodeExecution
+
+    node, metrics = NodeExecution.__table__, ExecutionMetrics.__table__
+    p = sa.bindparam
+    stmt = {
+        "events_insert": lambda: sa.insert(ExecutionEvent.__table__),
+        "node_id": lambda: sa.select(node.c.id).where(
+            node.c.execution_id == p("b_execution_id"), node.c.node_id == p("b_node_id"),
+            node.c.attempt == p("b_attempt")).limit(1),
+        "node_insert": lambda: sa.insert(node),
+        "metrics_id": lambda: sa.select(metrics.c.id).where(
+            metrics.c.execution_id == p("b_execution_id")).limit(1),
+        "metrics_insert": lambda: sa.insert(metrics),
+        "metrics_update": lambda: sa.update(metrics).where(metrics.c.id == p("b_id")).values(
+            **{f: p(f"b_{f}", type_=metrics.c[f].type) for f in _METRIC_FIELDS}),
+    }[name]()
+    _statements[name] = stmt
+    return stmt
+
+
+def _node_update(fields: tuple[str, ...]) -> Any:
+    """UPDATE of a node row setting ``fields`` (``fallback_start``: started_at if unset)."""
+    key = ("node_update", fields)
+    stmt = _statements.get(key)
+    if stmt is None:
+        from agentic_app.db.models import NodeExecution
+
+        node = NodeExecution.__table__
+        values: dict[str, Any] = {}
+        for f in fields:
+            if f == "fallback_start":
+                values["started_at"] = sa.func.coalesce(
+                    node.c.started_at, sa.bindparam("b_fallback_start",
+                                                    type_=node.c.started_at.type))
+            else:
+                values[f] = sa.bindparam(f"b_{f}", type_=node.c[f].type)
+        stmt = sa.update(node).where(node.c.id == sa.bindparam("b_id")).values(**values)
+        _statements[key] = stmt
+    return stmt
+
+
+_NODE_EVENTS = (NodeStarted, NodeSucceeded, NodeFailed, NodeSkipped, NodeCancelled)
+"""Event types that create or update a ``node_executions`` row."""
 
 
 def _call_each(sinks: Iterable[Any], method: str) -> None:

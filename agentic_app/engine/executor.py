@@ -4,7 +4,8 @@ Rules:
 
 * A node starts as soon as every upstream node is resolved (dependency counters, no level
   barrier); independent branches run concurrently. ``async def run`` runs on the event loop,
-  sync ``run`` in a per-execution thread pool (``max_threads``, default 8).
+  sync ``run`` in a per-execution thread pool (``max_threads``, default 8; created only when
+  a sync node starts).
 * Join semantics. An incoming edge is *live* when its source succeeded and the edge has no
   ``branch`` label or the label the source returned in ``output["branch"]``. A node with
   ``join="all"`` (default) runs only when every incoming edge is live; with ``join="any"``
@@ -41,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import threading
 import time
 import traceback
@@ -297,9 +299,52 @@ async def execute(
     return result
 
 
+_loops = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    """This thread's reusable event loop (a new one in a forked child or once closed)."""
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed() or getattr(_loops, "pid", None) != os.getpid():
+        loop = asyncio.new_event_loop()
+        _loops.loop, _loops.pid = loop, os.getpid()
+    return loop
+
+
 def execute_sync(spec: WorkflowSpec | Mapping[str, Any], **kwargs: Any) -> ExecutionResult:
-    """:func:`execute` in a fresh event loop (for RQ job functions and the CLI)."""
-    return asyncio.run(execute(spec, **kwargs))
+    """:func:`execute` from synchronous code (RQ job functions, the CLI).
+
+    Runs on an event loop kept per thread and reused by the next call (creating and closing a
+    loop per execution was a large part of a short execution's cost); like ``asyncio.run``,
+    tasks left over by the execution are cancelled and async generators finalised after it.
+    Raises RuntimeError when called from a running event loop.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        raise RuntimeError("execute_sync() cannot be called from a running event loop")
+    loop = _thread_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(execute(spec, **kwargs))
+    finally:
+        try:
+            _cancel_leftovers(loop)
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the tasks still pending on ``loop`` and wait for them (as ``asyncio.run``)."""
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    if not pending:
+        return
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
 class _Run:
@@ -379,7 +424,7 @@ class _Run:
             loop.call_soon_threadsafe(self._set_abort, "memory", used_mb)
 
         guard = MemoryGuard(self.memory_limit_mb, over_limit, interval_s=self.memory_interval_s)
-        self.pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix="node")
+        self._pool: ThreadPoolExecutor | None = None
         watcher = None
         if self.cancel_event is not None:
             watcher = asyncio.create_task(self._watch_cancel(self.cancel_event))
@@ -393,8 +438,16 @@ class _Run:
             if watcher is not None:
                 watcher.cancel()
             peak_mb = guard.stop()
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
         return peak_mb
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        """The execution's thread pool for sync nodes, created when the first one starts."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.max_threads, thread_name_prefix="node")
+        return self._pool
 
     async def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         deadline = loop.time() + self.timeout_s

@@ -3,15 +3,22 @@
 The database is the truth; Redis carries only what can be rebuilt from it
 (:mod:`agentic_app.engine.queue_maintenance` rebuilds it).
 
-* **Enqueue** writes the ``workflow_executions`` row and the ``job_queue`` row (pending) in one
-  transaction, under a Redis lock that makes the daily cap and the queue-size cap exact, then
-  *dispatches* the job.
+* **Enqueue** is one database transaction holding the database's write lock (SQLite
+  ``BEGIN IMMEDIATE``, PostgreSQL a transaction-level advisory lock), which makes the daily cap
+  and the queue-size cap exact across processes: the checks, the ``workflow_executions`` and
+  ``job_queue`` rows, and - when the user has a free slot - the row marked dispatched
+  (``rq_job_id`` set), committed once. The slot is reserved inside the transaction under a
+  token ``r:<ms>:<random>`` (so a crash before the commit leaks nothing: the reconciler drops
+  tokens older than ``RESERVATION_TTL_S``); after the commit one Redis transaction swaps the
+  token for the job id and pushes the RQ job (a single round trip).
 * **Dispatch** = take a per-user slot (an atomic Lua check on the Redis set
   ``agentic:q:slots:<user>``: at most ``max_concurrent_per_user`` members), mark the row
   dispatched (``rq_job_id`` set, conditional UPDATE) and push the RQ job
   ``agentic-<job id>-<attempt>`` onto the queue of its priority. Without a free slot the row
-  stays pending with ``rq_job_id`` NULL ("waiting for a slot"); when an attempt ends its slot is
-  freed and the user's next waiting job (priority, then FIFO) is dispatched - event driven.
+  stays pending with ``rq_job_id`` NULL ("waiting for a slot") and the flag
+  ``agentic:q:waiting:<user>`` is set; when an attempt ends its slot is handed to the user's
+  next waiting job (priority, then FIFO) in the same transaction that records the end (the
+  holder count never changes), else freed - event driven.
 * **Attempts**: :func:`claim_attempt` (pending -> running) and :func:`finish_attempt` are
   conditional on ``(attempt, status)``, so a stale RQ job, a duplicate RQ job or a zombie
   attempt can never overwrite a newer state.
@@ -26,7 +33,10 @@ The database is the truth; Redis carries only what can be rebuilt from it
 from __future__ import annotations
 
 import logging
+import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,9 +44,9 @@ from typing import Any
 import redis as redis_lib
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, func, select
+from sqlmodel import func, select
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import get_engine, session_scope
 from agentic_app.db.models import (
     ExecutionStatus,
     JobQueueEntry,
@@ -67,8 +77,17 @@ DUE_KEY = "agentic:q:due"
 """Redis sorted set of retries waiting for their backoff: member ``job:attempt:priority``."""
 CANCEL_PREFIX = "agentic:q:cancel:"
 """Redis key ``agentic:q:cancel:<job id>`` = attempt to cancel (polled by the running task)."""
-ENQUEUE_LOCK = "agentic:q:lock:enqueue"
-"""Redis lock serialising the limit checks + inserts of enqueue (exact caps)."""
+ENQUEUE_LOCK_KEY = 0x61674A51
+"""PostgreSQL advisory lock (transaction level) serialising the limit checks + inserts of
+enqueue and manual retry (exact caps); SQLite uses ``BEGIN IMMEDIATE`` instead."""
+RESERVATION_PREFIX = "r:"
+"""Slot set members ``r:<epoch ms>:<random>``: a slot reserved by an enqueue not yet committed."""
+RESERVATION_TTL_S = 60
+"""A reservation older than this was left by a crashed enqueue; the reconciler drops it."""
+WAITING_PREFIX = "agentic:q:waiting:"
+"""Redis key ``agentic:q:waiting:<user>``: the user recently had jobs waiting for a slot."""
+WAITING_FLAG_TTL_S = 300
+"""Lifetime of a waiting flag (refreshed by every job that has to wait)."""
 CANCEL_FLAG_TTL_S = 3600
 """Lifetime of a cancel flag."""
 DEFAULT_CANCEL_GRACE_S = 10.0
@@ -139,7 +158,98 @@ def _utc_midnight(now: datetime) -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+_JQ = JobQueueEntry.__table__
+_EX = WorkflowExecution.__table__
+_WF = Workflow.__table__
+_P = sa.bindparam
+_PENDING = JobStatus.pending.value
+# Statements built once (building and cache-keying a statement per call cost more than
+# running it); parameters are bound at execution.
+_SQL_DEDUPE = sa.select(_JQ.c.id).where(_JQ.c.dedupe_key == _P("dedupe_key"))
+_SQL_OWNER = sa.select(_WF.c.user_id).where(_WF.c.id == _P("workflow_id"))
+_SQL_QUEUED = sa.select(sa.func.count()).select_from(_JQ).where(_JQ.c.status == _PENDING)
+_SQL_TODAY = sa.select(sa.func.count()).select_from(_EX).where(
+    _EX.c.user_id == _P("user_id"), _EX.c.created_at >= _P("since", type_=_EX.c.created_at.type))
+_SQL_INSERT_EX = sa.insert(_EX)
+_SQL_INSERT_JQ = sa.insert(_JQ)
+_SQL_SET_RQ_ID = sa.update(_JQ).where(_JQ.c.id == _P("job_id")).values(
+    rq_job_id=_P("b_rq_job_id"))
+_SQL_MARK_DISPATCHED = (
+    sa.update(_JQ)
+    .where(_JQ.c.id == _P("job_id"), _JQ.c.status == _PENDING,
+           _JQ.c.attempt == _P("b_attempt"), _JQ.c.rq_job_id.is_(None))
+    .values(rq_job_id=_P("b_rq_job_id")))
+_SQL_WAITING = (sa.select(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority)
+                .where(_JQ.c.user_id == _P("user_id"), _JQ.c.status == _PENDING,
+                       _JQ.c.rq_job_id.is_(None))
+                .order_by(_JQ.c.priority.desc(), _JQ.c.id).limit(_P("limit")))
+_SQL_JOB_STATE = sa.select(
+    _JQ.c.status, _JQ.c.attempt, _JQ.c.retry_count, _JQ.c.max_retries, _JQ.c.execution_id,
+    _JQ.c.scheduled_job_id, _JQ.c.user_id, _JQ.c.priority, _JQ.c.rq_job_id,
+).where(_JQ.c.id == _P("job_id"))
+_SQL_CLAIM = (
+    sa.update(_JQ)
+    .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
+           _JQ.c.status == _PENDING)
+    .values(status=JobStatus.running.value, started_at=_P("now", type_=_JQ.c.started_at.type),
+            heartbeat_at=_P("now", type_=_JQ.c.started_at.type),
+            next_attempt_at=None, worker_name=_P("b_worker_name"))
+    .returning(_JQ.c.execution_id, _JQ.c.user_id, _JQ.c.workflow_id))
+_SQL_CLAIM_READ = (
+    sa.select(_EX.c.trigger_payload, _WF.c.definition)
+    .select_from(_EX.outerjoin(_WF, _WF.c.id == _EX.c.workflow_id))
+    .where(_EX.c.id == _P("execution_id")))
+_SQL_EX_RUNNING = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
+    status=ExecutionStatus.running.value, attempt=_P("b_attempt"),
+    started_at=sa.func.coalesce(_EX.c.started_at, _P("now", type_=_EX.c.started_at.type)),
+    finished_at=None)
+_SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
+    status=_P("b_status"), error=_P("b_error"),
+    finished_at=_P("b_finished_at", type_=_EX.c.finished_at.type))
+_SQL_HEARTBEAT = (sa.update(_JQ)
+                  .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
+                         _JQ.c.status == JobStatus.running.value)
+                  .values(heartbeat_at=_P("now", type_=_JQ.c.heartbeat_at.type)))
+
+
 # -- enqueue ------------------------------------------------------------------------------
+
+
+def waiting_key(user_id: int) -> str:
+    """The Redis flag saying the user recently had jobs waiting for a slot."""
+    return f"{WAITING_PREFIX}{user_id}"
+
+
+def is_reservation(member: str) -> bool:
+    """True for a slot set member that is an enqueue's reservation token, not a job id."""
+    return member.startswith(RESERVATION_PREFIX)
+
+
+def reservation_age_s(member: str, now: float | None = None) -> float:
+    """Age in seconds of a reservation token (infinite when malformed)."""
+    try:
+        stamp_ms = int(member.split(":")[1])
+    except (IndexError, ValueError):
+        return float("inf")
+    return (now if now is not None else time.time()) - stamp_ms / 1000
+
+
+@contextmanager
+def _begin(database_url: str) -> Iterator[sa.Connection]:
+    """A Core connection in a transaction, committed on success (cheaper than an ORM session)."""
+    with get_engine(database_url).begin() as conn:
+        yield conn
+
+
+def _lock_writes(s: Any) -> None:
+    """Make this fresh session's (or Core connection's) transaction hold the database's
+    write lock from now on, so limit checks and the inserts they allow are serialised
+    across processes."""
+    conn = s.connection() if hasattr(s, "exec") else s
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    elif conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ENQUEUE_LOCK_KEY})
 
 
 def enqueue_execution(
@@ -163,24 +273,76 @@ def enqueue_execution(
     ``"max_queue_size"`` (pending jobs, waiting ones included).
     """
     settings = settings or get_settings()
-    with redis.lock(ENQUEUE_LOCK, timeout=10, blocking_timeout=10):
-        try:
-            with session_scope(database_url) as s:
-                job = _insert_job(s, settings, workflow_id=workflow_id, user_id=user_id,
-                                  trigger_type=trigger_type, trigger_payload=trigger_payload,
-                                  priority=priority, scheduled_job_id=scheduled_job_id,
-                                  dedupe_key=dedupe_key)
-        except IntegrityError:
-            if dedupe_key is None:
-                raise
-            existing = _find_dedupe(database_url, dedupe_key)
-            raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
-                                    job_id=existing) from None
+    # reserved before the write lock is taken, so the lock is held for SQL only
+    token = _reserve_slot(redis, user_id, settings.limits.max_concurrent_per_user)
     try:
-        dispatch(database_url=database_url, redis=redis, job_id=job.id, settings=settings)
-    except REDIS_ERRORS:  # acknowledged: the row is committed; maintenance dispatches it
+        with get_engine(database_url).connect() as conn:
+            _lock_writes(conn)
+            job = _insert_job(conn, settings, workflow_id=workflow_id, user_id=user_id,
+                              trigger_type=trigger_type, trigger_payload=trigger_payload,
+                              priority=priority, scheduled_job_id=scheduled_job_id,
+                              dedupe_key=dedupe_key, dispatched=token is not None)
+            conn.commit()
+    except IntegrityError:
+        _drop_reservation(redis, user_id, token, database_url, settings)
+        if dedupe_key is None:
+            raise
+        existing = _find_dedupe(database_url, dedupe_key)
+        raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
+                                job_id=existing) from None
+    except BaseException:
+        _drop_reservation(redis, user_id, token, database_url, settings)
+        raise
+    try:  # acknowledged either way: the row is committed; maintenance repairs Redis
+        if token is not None:
+            pipe = _transaction(redis)
+            pipe.srem(slots_key(user_id), token)
+            pipe.sadd(slots_key(user_id), str(job.id))
+            enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=priority,
+                       settings=settings, pipeline=pipe)
+            pipe.execute()
+        else:
+            redis.set(waiting_key(user_id), 1, ex=WAITING_FLAG_TTL_S)
+            dispatch(database_url=database_url, redis=redis, job_id=job.id, settings=settings)
+    except REDIS_ERRORS:
         log.warning("job %s committed but not dispatched (Redis error)", job.id, exc_info=True)
-    return get_job(database_url, job.id)
+    return job
+
+
+def _reserve_slot(redis: redis_lib.Redis, user_id: int, cap: int) -> str | None:
+    """Reserve one of the user's slots under a fresh token; None when full or Redis is down."""
+    token = f"{RESERVATION_PREFIX}{int(time.time() * 1000)}:{secrets.token_hex(6)}"
+    try:
+        return token if redis.eval(_GATE_LUA, 1, slots_key(user_id), token, cap) else None
+    except REDIS_ERRORS:
+        log.warning("no slot reserved for user %s (Redis error)", user_id, exc_info=True)
+        return None
+
+
+def _drop_reservation(redis: redis_lib.Redis, user_id: int, token: str | None,
+                      database_url: str, settings: Settings) -> None:
+    """Give back the slot of an enqueue that failed; a job that found the slots full
+    meanwhile is dispatched now."""
+    if token is None:
+        return
+    try:
+        pipe = _transaction(redis)
+        pipe.srem(slots_key(user_id), token)
+        pipe.exists(waiting_key(user_id))
+        if pipe.execute()[-1]:
+            dispatch_waiting(database_url=database_url, redis=redis, user_id=user_id,
+                             settings=settings)
+    except REDIS_ERRORS:
+        log.warning("reservation %s not dropped (it expires)", token)
+    except Exception:
+        log.exception("dispatch after a dropped reservation failed (maintenance will)")
+
+
+def _transaction(redis: redis_lib.Redis) -> Any:
+    """A MULTI/EXEC pipeline already in transaction mode (commands run atomically)."""
+    pipe = redis.pipeline(transaction=True)
+    pipe.multi()
+    return pipe
 
 
 def _find_dedupe(database_url: str, dedupe_key: str) -> int | None:
@@ -189,63 +351,88 @@ def _find_dedupe(database_url: str, dedupe_key: str) -> int | None:
         return row.id if row else None
 
 
-def _insert_job(s: Any, settings: Settings, *, workflow_id: int, user_id: int,
+def _insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
                 trigger_type: str, trigger_payload: dict | None, priority: int,
-                scheduled_job_id: int | None, dedupe_key: str | None) -> JobQueueEntry:
+                scheduled_job_id: int | None, dedupe_key: str | None,
+                dispatched: bool) -> JobQueueEntry:
+    """Limit checks and the two inserts (SQLAlchemy Core: the write lock is held briefly)."""
     if dedupe_key is not None:
-        dup = s.exec(select(JobQueueEntry.id).where(JobQueueEntry.dedupe_key == dedupe_key)).first()
+        dup = conn.execute(_SQL_DEDUPE, {"dedupe_key": dedupe_key}).first()
         if dup is not None:
-            raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists", job_id=dup)
-    workflow = s.get(Workflow, workflow_id)
-    if workflow is None or workflow.user_id != user_id:
+            raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
+                                    job_id=dup.id)
+    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id}).scalar()
+    if owner is None or owner != user_id:
         raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
-    queued = s.exec(select(func.count()).select_from(JobQueueEntry)
-                    .where(JobQueueEntry.status == JobStatus.pending.value)).one()
+    queued = conn.execute(_SQL_QUEUED).scalar()
     cap = settings.queue_config.max_queue_size
     if queued >= cap:
         raise LimitExceededError(f"the queue is full ({queued} of {cap} jobs pending)",
                                  limit="max_queue_size")
     now = utcnow()
-    today = s.exec(select(func.count()).select_from(WorkflowExecution).where(
-        WorkflowExecution.user_id == user_id,
-        WorkflowExecution.created_at >= _utc_midnight(now))).one()
+    today = conn.execute(_SQL_TODAY, {"user_id": user_id,
+                                      "since": _utc_midnight(now)}).scalar()
     daily = settings.limits.max_executions_per_day
     if today >= daily:
         raise LimitExceededError(
             f"user {user_id} reached {daily} executions today (UTC); try again after midnight",
             limit="max_executions_per_day")
-    execution = WorkflowExecution(
+    execution_id = conn.execute(_SQL_INSERT_EX, dict(
         workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
         status=ExecutionStatus.pending.value, trigger_type=trigger_type,
-        trigger_payload=dict(trigger_payload or {}), attempt=1, created_at=now)
-    s.add(execution)
-    s.flush()
-    job = JobQueueEntry(
-        workflow_id=workflow_id, user_id=user_id, execution_id=execution.id,
-        scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, priority=priority,
-        max_retries=settings.queue_config.max_retries, scheduled_at=now, created_at=now,
-        attempt=1)
-    s.add(job)
-    s.flush()
-    return job
+        trigger_payload=dict(trigger_payload or {}), attempt=1,
+        created_at=now)).inserted_primary_key[0]
+    values: dict[str, Any] = dict(
+        workflow_id=workflow_id, user_id=user_id, execution_id=execution_id,
+        scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, rq_job_id=None,
+        status=JobStatus.pending.value, priority=priority, retry_count=0,
+        max_retries=settings.queue_config.max_retries, scheduled_at=now, started_at=None,
+        completed_at=None, error_message=None, created_at=now, attempt=1,
+        next_attempt_at=None, heartbeat_at=None, worker_name=None)
+    job_id = conn.execute(_SQL_INSERT_JQ, values).inserted_primary_key[0]
+    if dispatched:
+        values["rq_job_id"] = rq_job_id(job_id, 1)
+        conn.execute(_SQL_SET_RQ_ID, {"job_id": job_id, "b_rq_job_id": values["rq_job_id"]})
+    return JobQueueEntry(id=job_id, **values)
 
 
 # -- dispatch -----------------------------------------------------------------------------
 
+_queues: dict[tuple[int, str], Any] = {}
 
-def enqueue_rq(redis: redis_lib.Redis, *, job_id: int, attempt: int, priority: int,
-               settings: Settings) -> str:
-    """Push the RQ job of one attempt onto its priority queue; returns the RQ job id."""
+
+def _queue(redis: redis_lib.Redis, priority: int) -> Any:
+    """The RQ queue of ``priority`` on this connection (cached per connection)."""
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    queue = Queue(queue_for_priority(priority), connection=redis, serializer=JSONSerializer)
+    name = queue_for_priority(priority)
+    key = (id(redis), name)
+    queue = _queues.get(key)
+    if queue is None or queue.connection is not redis:
+        queue = Queue(name, connection=redis, serializer=JSONSerializer)
+        if len(_queues) > 64:
+            _queues.clear()
+        _queues[key] = queue
+    return queue
+
+
+def enqueue_rq(redis: redis_lib.Redis, *, job_id: int, attempt: int, priority: int,
+               settings: Settings, pipeline: Any = None) -> str:
+    """Push the RQ job of one attempt onto its priority queue; returns the RQ job id.
+
+    With ``pipeline`` (a MULTI pipeline, see :func:`_transaction`) the commands are only
+    queued on it: the caller executes it, together with its own commands, in one round trip.
+    """
+    pipe = pipeline if pipeline is not None else _transaction(redis)
     rid = rq_job_id(job_id, attempt)
-    queue.enqueue_call(
+    _queue(redis, priority).enqueue_call(
         TASK_FUNC, args=(job_id, attempt), job_id=rid,
         timeout=settings.queue_config.job_timeout_seconds + RQ_TIMEOUT_MARGIN_S,
         result_ttl=RQ_RESULT_TTL_S, failure_ttl=RQ_FAILURE_TTL_S,
-        description=f"execution job {job_id} attempt {attempt}")
+        description=f"execution job {job_id} attempt {attempt}", pipeline=pipe)
+    if pipeline is None:
+        pipe.execute()
     return rid
 
 
@@ -253,23 +440,21 @@ def dispatch(*, database_url: str, redis: redis_lib.Redis, job_id: int,
              settings: Settings | None = None) -> str:
     """Try to start a waiting job: ``"dispatched"``, ``"full"`` (no slot) or ``"skipped"``."""
     settings = settings or get_settings()
-    with session_scope(database_url) as s:
-        job = s.get(JobQueueEntry, job_id)
-        if job is None or job.status != JobStatus.pending.value or job.rq_job_id is not None:
-            return "skipped"
-        user_id, attempt, priority = job.user_id, job.attempt, job.priority
+    with _begin(database_url) as conn:
+        job = conn.execute(_SQL_JOB_STATE, {"job_id": job_id}).first()
+    if job is None or job.status != JobStatus.pending.value or job.rq_job_id is not None:
+        return "skipped"
+    return _dispatch_row(database_url, redis, job_id=job_id, user_id=job.user_id,
+                         attempt=job.attempt, priority=job.priority, settings=settings)
+
+
+def _dispatch_row(database_url: str, redis: redis_lib.Redis, *, job_id: int, user_id: int,
+                  attempt: int, priority: int, settings: Settings) -> str:
     cap = settings.limits.max_concurrent_per_user
     if not redis.eval(_GATE_LUA, 1, slots_key(user_id), str(job_id), cap):
         return "full"
-    rid = rq_job_id(job_id, attempt)
-    with session_scope(database_url) as s:
-        claimed = s.execute(
-            sa.update(JobQueueEntry)
-            .where(col(JobQueueEntry.id) == job_id,
-                   col(JobQueueEntry.status) == JobStatus.pending.value,
-                   col(JobQueueEntry.attempt) == attempt,
-                   col(JobQueueEntry.rq_job_id).is_(None))
-            .values(rq_job_id=rid)).rowcount
+    with _begin(database_url) as conn:
+        claimed = _mark_dispatched(conn, job_id, attempt)
     if not claimed:
         if get_job(database_url, job_id).status in TERMINAL:
             redis.srem(slots_key(user_id), str(job_id))
@@ -278,26 +463,33 @@ def dispatch(*, database_url: str, redis: redis_lib.Redis, job_id: int,
     return "dispatched"
 
 
+def _mark_dispatched(conn: Any, job_id: int, attempt: int) -> bool:
+    """Mark a waiting job dispatched (conditional: still waiting, same attempt)."""
+    return bool(conn.execute(_SQL_MARK_DISPATCHED, {
+        "job_id": job_id, "b_attempt": attempt,
+        "b_rq_job_id": rq_job_id(job_id, attempt)}).rowcount)
+
+
+def _waiting(conn: Any, user_id: int, limit: int) -> list[Any]:
+    """The user's waiting jobs (id, attempt, priority): priority, then FIFO."""
+    return conn.execute(_SQL_WAITING, {"user_id": user_id, "limit": limit}).all()
+
+
 def dispatch_waiting(*, database_url: str, redis: redis_lib.Redis, user_id: int,
                      settings: Settings | None = None) -> int:
     """Dispatch the user's waiting jobs (priority, then FIFO) while slots are free."""
     settings = settings or get_settings()
     started = 0
     while True:
-        with session_scope(database_url) as s:
-            ids = s.exec(
-                select(JobQueueEntry.id).where(
-                    JobQueueEntry.user_id == user_id,
-                    JobQueueEntry.status == JobStatus.pending.value,
-                    col(JobQueueEntry.rq_job_id).is_(None))
-                .order_by(col(JobQueueEntry.priority).desc(), col(JobQueueEntry.id))
-                .limit(20)).all()
-        if not ids:
+        with _begin(database_url) as conn:
+            rows = _waiting(conn, user_id, 20)
+        if not rows:
             return started
         progressed = False
-        for job_id in ids:
-            outcome = dispatch(database_url=database_url, redis=redis, job_id=job_id,
-                               settings=settings)
+        for row in rows:
+            outcome = _dispatch_row(database_url, redis, job_id=row.id, user_id=user_id,
+                                    attempt=row.attempt, priority=row.priority,
+                                    settings=settings)
             if outcome == "full":
                 return started
             if outcome == "dispatched":
@@ -323,9 +515,13 @@ def pop_due_retries(*, redis: redis_lib.Redis, settings: Settings | None = None,
     """Move retries whose backoff is over from :data:`DUE_KEY` to RQ; returns how many."""
     settings = settings or get_settings()
     items = redis.eval(_POP_DUE_LUA, 1, DUE_KEY, now if now is not None else time.time())
-    for raw in items:
-        job_id, attempt, priority = (int(p) for p in raw.decode().split(":"))
-        enqueue_rq(redis, job_id=job_id, attempt=attempt, priority=priority, settings=settings)
+    if items:
+        pipe = _transaction(redis)
+        for raw in items:
+            job_id, attempt, priority = (int(p) for p in raw.decode().split(":"))
+            enqueue_rq(redis, job_id=job_id, attempt=attempt, priority=priority,
+                       settings=settings, pipeline=pipe)
+        pipe.execute()
     return len(items)
 
 
@@ -335,43 +531,33 @@ def pop_due_retries(*, redis: redis_lib.Redis, settings: Settings | None = None,
 def claim_attempt(*, database_url: str, job_id: int, attempt: int,
                   worker_name: str | None = None) -> Attempt | None:
     """pending -> running for this attempt; None when the RQ job is stale (state moved on)."""
-    now = utcnow()
-    with session_scope(database_url) as s:
-        claimed = s.execute(
-            sa.update(JobQueueEntry)
-            .where(col(JobQueueEntry.id) == job_id, col(JobQueueEntry.attempt) == attempt,
-                   col(JobQueueEntry.status) == JobStatus.pending.value)
-            .values(status=JobStatus.running.value, started_at=now, heartbeat_at=now,
-                    next_attempt_at=None, worker_name=worker_name)).rowcount
-        if not claimed:
-            return None
-        job = s.get(JobQueueEntry, job_id)
-        execution = s.get(WorkflowExecution, job.execution_id)
-        workflow = s.get(Workflow, job.workflow_id)
-        execution.status = ExecutionStatus.running.value
-        execution.attempt = attempt
-        execution.started_at = execution.started_at or now
-        execution.finished_at = None
-        s.add(execution)
-        from agentic_app.db.models import ExecutionEvent
+    from agentic_app.db.models import ExecutionEvent
 
-        max_seq = s.exec(select(func.max(ExecutionEvent.seq))
-                         .where(ExecutionEvent.execution_id == execution.id)).one()
-        return Attempt(job_id=job_id, attempt=attempt, execution_id=execution.id,
-                       user_id=job.user_id, workflow_id=job.workflow_id,
-                       definition=dict(workflow.definition if workflow else {}),
-                       trigger_payload=dict(execution.trigger_payload or {}),
-                       first_seq=(max_seq or 0) + 1)
+    now = utcnow()
+    events = ExecutionEvent.__table__
+    with _begin(database_url) as conn:
+        job = conn.execute(_SQL_CLAIM, {"job_id": job_id, "b_attempt": attempt, "now": now,
+                                        "b_worker_name": worker_name}).first()
+        if job is None:
+            return None
+        row = conn.execute(_SQL_CLAIM_READ, {"execution_id": job.execution_id}).first()
+        conn.execute(_SQL_EX_RUNNING, {"execution_id": job.execution_id, "b_attempt": attempt,
+                                       "now": now})
+        max_seq = conn.execute(sa.select(sa.func.max(events.c.seq)).where(
+            events.c.execution_id == _P("execution_id")),
+            {"execution_id": job.execution_id}).scalar()
+    return Attempt(job_id=job_id, attempt=attempt, execution_id=job.execution_id,
+                   user_id=job.user_id, workflow_id=job.workflow_id,
+                   definition=dict((row.definition if row else None) or {}),
+                   trigger_payload=dict((row.trigger_payload if row else None) or {}),
+                   first_seq=(max_seq or 0) + 1)
 
 
 def heartbeat(*, database_url: str, job_id: int, attempt: int) -> bool:
     """Record that this running attempt is alive; False once it is no longer current."""
-    with session_scope(database_url) as s:
-        return bool(s.execute(
-            sa.update(JobQueueEntry)
-            .where(col(JobQueueEntry.id) == job_id, col(JobQueueEntry.attempt) == attempt,
-                   col(JobQueueEntry.status) == JobStatus.running.value)
-            .values(heartbeat_at=utcnow())).rowcount)
+    with _begin(database_url) as conn:
+        return bool(conn.execute(_SQL_HEARTBEAT, {"job_id": job_id, "b_attempt": attempt,
+                                                  "now": utcnow()}).rowcount)
 
 
 def retry_delay(settings: Settings, retry_number: int) -> int:
@@ -388,17 +574,17 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
     ``"retrying"`` or ``"stale"`` (the attempt was no longer current: nothing changed).
 
     A retryable failure with retries left becomes a new pending attempt after its backoff
-    (keeping its slot); otherwise the job ends, its slot is freed and the user's next waiting
-    job dispatched. A scheduled job's consecutive failures are counted here (final failures
-    only) and it is paused, with a notification to its owner, at ``auto_pause_after_failures``.
+    (keeping its slot); otherwise the job ends and its slot goes, in the same transaction, to
+    the user's next waiting job (dispatched at once), else is freed. A scheduled job's
+    consecutive failures are counted here (final failures only) and it is paused, with a
+    notification to its owner, at ``auto_pause_after_failures``.
     """
     settings = settings or get_settings()
     now = utcnow()
-    with session_scope(database_url) as s:
-        job = s.get(JobQueueEntry, job_id)
+    with _begin(database_url) as conn:
+        job = conn.execute(_SQL_JOB_STATE, {"job_id": job_id}).first()
         if job is None or job.attempt != attempt or job.status not in from_statuses:
             return "stale"
-        execution = s.get(WorkflowExecution, job.execution_id)
         retry = (status == JobStatus.failed.value and retryable
                  and job.retry_count < job.max_retries)
         if retry:
@@ -414,34 +600,65 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
             new_values = dict(status=status, completed_at=now, error_message=error,
                               heartbeat_at=None, next_attempt_at=None)
             exec_status = status
-        done = s.execute(
-            sa.update(JobQueueEntry)
-            .where(col(JobQueueEntry.id) == job_id, col(JobQueueEntry.attempt) == attempt,
-                   col(JobQueueEntry.status).in_(from_statuses))
+        done = conn.execute(
+            sa.update(_JQ)
+            .where(_JQ.c.id == job_id, _JQ.c.attempt == attempt,
+                   _JQ.c.status.in_(from_statuses))
             .values(**new_values)).rowcount
         if not done:
             return "stale"
-        if execution is not None:
-            execution.status = exec_status
-            execution.error = error
-            execution.finished_at = None if retry else now
-            s.add(execution)
+        if job.execution_id is not None:
+            conn.execute(_SQL_EX_END, {"execution_id": job.execution_id,
+                                       "b_status": exec_status, "b_error": error,
+                                       "b_finished_at": None if retry else now})
         if not retry and job.scheduled_job_id is not None:
-            _count_scheduled_outcome(s, job.scheduled_job_id, status, error, settings)
-        user_id, priority = job.user_id, job.priority
+            from sqlmodel import Session
+
+            with Session(bind=conn) as s:
+                _count_scheduled_outcome(s, job.scheduled_job_id, status, error, settings)
+                s.flush()
+        held = job.status == JobStatus.running.value or job.rq_job_id is not None
+        heir = None
+        if not retry and held and redis is not None:
+            heirs = _waiting(conn, job.user_id, 1)
+            heir = heirs[0] if heirs else None
+            if heir is not None and not _mark_dispatched(conn, heir.id, heir.attempt):
+                heir = None
     if redis is None:
         return "retrying" if retry else status
     try:
-        redis.delete(cancel_key(job_id))
-        if retry:
-            redis.zadd(DUE_KEY, {due_member(job_id, attempt + 1, priority): time.time() + delay})
+        _after_finish(redis, job_id=job_id, attempt=attempt, user_id=job.user_id,
+                      priority=job.priority, retry=retry, delay=delay, heir=heir,
+                      database_url=database_url, settings=settings)
     except REDIS_ERRORS:
-        log.warning("job %s: Redis error after finishing attempt %s", job_id, attempt,
-                    exc_info=True)
-    if not retry:
-        release_slot(database_url=database_url, redis=redis, user_id=user_id, job_id=job_id,
-                     settings=settings)
+        log.warning("job %s: Redis error after finishing attempt %s (maintenance repairs)",
+                    job_id, attempt, exc_info=True)
     return "retrying" if retry else status
+
+
+def _after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id: int,
+                  priority: int, retry: bool, delay: int, heir: Any, database_url: str,
+                  settings: Settings) -> None:
+    """Redis side of a committed finish, one round trip: cancel flag dropped; a retry waits in
+    :data:`DUE_KEY`; otherwise the slot goes to ``heir`` (swap + RQ push) or is freed - and
+    if the user has waiting jobs committed after the finish, they are dispatched."""
+    key = slots_key(user_id)
+    pipe = _transaction(redis)
+    pipe.delete(cancel_key(job_id))
+    if retry:
+        pipe.zadd(DUE_KEY, {due_member(job_id, attempt + 1, priority): time.time() + delay})
+    else:
+        pipe.srem(key, str(job_id))
+        if heir is not None:
+            pipe.sadd(key, str(heir.id))
+            enqueue_rq(redis, job_id=heir.id, attempt=heir.attempt, priority=heir.priority,
+                       settings=settings, pipeline=pipe)
+        else:
+            pipe.exists(waiting_key(user_id))
+    results = pipe.execute()
+    if not retry and heir is None and results[-1]:
+        dispatch_waiting(database_url=database_url, redis=redis, user_id=user_id,
+                         settings=settings)
 
 
 def _count_scheduled_outcome(s: Any, scheduled_job_id: int, status: str, error: str | None,
@@ -547,33 +764,34 @@ def retry_job(*, database_url: str, redis: redis_lib.Redis, job_id: int,
     history is kept), automatic retries counted afresh. Raises InvalidInputError otherwise,
     LimitExceededError(limit="max_queue_size") when the queue is full."""
     settings = settings or get_settings()
-    with redis.lock(ENQUEUE_LOCK, timeout=10, blocking_timeout=10):
-        with session_scope(database_url) as s:
-            job = s.get(JobQueueEntry, job_id)
-            if job is None:
-                raise NotFoundError(f"job {job_id} not found", field="job_id")
-            if job.status not in (JobStatus.failed.value, JobStatus.cancelled.value):
-                raise InvalidInputError(
-                    f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried",
-                    field="status")
-            queued = s.exec(select(func.count()).select_from(JobQueueEntry)
-                            .where(JobQueueEntry.status == JobStatus.pending.value)).one()
-            if queued >= settings.queue_config.max_queue_size:
-                raise LimitExceededError("the queue is full", limit="max_queue_size")
-            job.status = JobStatus.pending.value
-            job.attempt += 1
-            job.retry_count = 0
-            job.error_message = None
-            job.completed_at = None
-            job.rq_job_id = None
-            job.next_attempt_at = None
-            s.add(job)
-            execution = s.get(WorkflowExecution, job.execution_id)
-            if execution is not None:
-                execution.status = ExecutionStatus.pending.value
-                execution.error = None
-                execution.finished_at = None
-                s.add(execution)
+    with session_scope(database_url) as s:
+        _lock_writes(s)
+        job = s.get(JobQueueEntry, job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} not found", field="job_id")
+        if job.status not in (JobStatus.failed.value, JobStatus.cancelled.value):
+            raise InvalidInputError(
+                f"job {job_id} is {job.status}; only failed or cancelled jobs can be retried",
+                field="status")
+        queued = s.exec(select(func.count()).select_from(JobQueueEntry)
+                        .where(JobQueueEntry.status == JobStatus.pending.value)).one()
+        if queued >= settings.queue_config.max_queue_size:
+            raise LimitExceededError("the queue is full", limit="max_queue_size")
+        job.status = JobStatus.pending.value
+        job.attempt += 1
+        job.retry_count = 0
+        job.error_message = None
+        job.completed_at = None
+        job.rq_job_id = None
+        job.next_attempt_at = None
+        s.add(job)
+        execution = s.get(WorkflowExecution, job.execution_id)
+        if execution is not None:
+            execution.status = ExecutionStatus.pending.value
+            execution.error = None
+            execution.finished_at = None
+            s.add(execution)
+    redis.set(waiting_key(job.user_id), 1, ex=WAITING_FLAG_TTL_S)
     dispatch(database_url=database_url, redis=redis, job_id=job_id, settings=settings)
     return get_job(database_url, job_id)
 

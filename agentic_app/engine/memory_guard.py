@@ -2,7 +2,8 @@
 
 Two complementary tools:
 
-* :class:`MemoryGuard` — an RSS watchdog thread (psutil). It samples the process RSS every
+* :class:`MemoryGuard` — an RSS watchdog (psutil; one shared sampler thread per process
+  serves every guard). It samples the process RSS every
   ``interval_s``, records the peak above the baseline taken at start (reported as the
   execution's ``memory_used_mb``) and calls ``on_exceeded(used_mb)`` once when the limit is
   passed; the executor then stops the execution with :class:`MemoryLimitError`. RSS is
@@ -17,11 +18,15 @@ Two complementary tools:
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Self
 
 import psutil
+
+logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
 """Bytes in a megabyte (MiB)."""
@@ -30,8 +35,76 @@ DEFAULT_INTERVAL_S = 0.025
 """How often the watchdog samples RSS."""
 
 
+class _Sampler:
+    """The process's one RSS sampling thread, shared by every running :class:`MemoryGuard`
+    (no thread start per execution). It samples at the smallest interval of the guards
+    registered and sleeps while none is. Recreated in a forked child (threads do not fork)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.process = psutil.Process()
+        self.guards: set[MemoryGuard] = set()
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="memory-guard", daemon=True)
+        self.thread.start()
+
+    def rss(self) -> int:
+        """Resident set size of this process now, in bytes."""
+        return self.process.memory_info().rss
+
+    def add(self, guard: MemoryGuard) -> None:
+        """Start sampling for ``guard``."""
+        with self.cond:
+            self.guards.add(guard)
+            self.cond.notify()
+
+    def discard(self, guard: MemoryGuard) -> None:
+        """Stop sampling for ``guard``."""
+        with self.cond:
+            self.guards.discard(guard)
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.guards:
+                    self.cond.wait()
+                interval = min(g.interval_s for g in self.guards)
+                self.cond.wait(interval)
+                guards = list(self.guards)
+            if not guards:
+                continue
+            try:
+                rss = self.rss()
+            except psutil.Error:
+                continue
+            for guard in guards:
+                try:
+                    guard.observe(rss)
+                except Exception:  # one broken callback must not stop the others
+                    logger.exception("memory guard callback failed")
+
+
+_sampler: _Sampler | None = None
+_sampler_lock = threading.Lock()
+
+
+def _shared_sampler() -> _Sampler:
+    global _sampler
+    current = _sampler
+    if current is not None and current.pid == os.getpid():
+        return current
+    with _sampler_lock:
+        if _sampler is None or _sampler.pid != os.getpid():
+            _sampler = _Sampler()
+        return _sampler
+
+
 class MemoryGuard:
-    """RSS watchdog for one execution; use as a context manager or ``start()``/``stop()``."""
+    """RSS watchdog for one execution; use as a context manager or ``start()``/``stop()``.
+
+    Sampling is done by one shared thread per process (see :class:`_Sampler`); each guard
+    keeps its own baseline, peak, limit and ``on_exceeded`` (called once, from that thread).
+    """
 
     def __init__(
         self,
@@ -44,11 +117,10 @@ class MemoryGuard:
         self.on_exceeded = on_exceeded
         self.interval_s = interval_s
         self.exceeded_mb: float | None = None
-        self._process = psutil.Process()
         self._baseline = 0
         self._peak = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._sampler: _Sampler | None = None
 
     @property
     def peak_used_mb(self) -> float:
@@ -56,35 +128,36 @@ class MemoryGuard:
         return max(0, self._peak - self._baseline) / MB
 
     def start(self) -> Self:
-        """Take the baseline and start sampling in a daemon thread."""
-        self._baseline = self._peak = self._process.memory_info().rss
-        self._thread = threading.Thread(target=self._watch, name="memory-guard", daemon=True)
-        self._thread.start()
+        """Take the baseline and start being sampled by the process's sampler thread."""
+        self._sampler = _shared_sampler()
+        self._baseline = self._peak = self._sampler.rss()
+        self._sampler.add(self)
         return self
 
     def stop(self) -> float:
         """Stop sampling (one last sample is taken) and return :attr:`peak_used_mb`."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._sampler is not None:
+            self._sampler.discard(self)
+            self.sample()
+            self._sampler = None
         return self.peak_used_mb
 
     def sample(self) -> float:
         """Measure RSS now; update the peak; fire ``on_exceeded`` once past the limit."""
-        rss = self._process.memory_info().rss
-        self._peak = max(self._peak, rss)
-        used = (rss - self._baseline) / MB
-        if self.limit_mb and used > self.limit_mb and self.exceeded_mb is None:
-            self.exceeded_mb = used
-            if self.on_exceeded is not None:
-                self.on_exceeded(used)
-        return used
+        return self.observe((self._sampler or _shared_sampler()).rss())
 
-    def _watch(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.sample()
-        self.sample()
+    def observe(self, rss: int) -> float:
+        """Take an RSS measurement (bytes): update the peak; fire ``on_exceeded`` once past
+        the limit. Returns the MB used above the baseline."""
+        with self._lock:
+            self._peak = max(self._peak, rss)
+            used = (rss - self._baseline) / MB
+            fire = bool(self.limit_mb and used > self.limit_mb and self.exceeded_mb is None)
+            if fire:
+                self.exceeded_mb = used
+        if fire and self.on_exceeded is not None:
+            self.on_exceeded(used)
+        return used
 
     def __enter__(self) -> Self:
         return self.start()

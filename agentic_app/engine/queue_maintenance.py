@@ -13,7 +13,9 @@ short Redis lock :data:`RECONCILE_LOCK` runs :func:`reconcile`:
    the retry set (Redis restarted without persistence, or a crash between commit and push):
    pushed again. Duplicates are harmless: an attempt is claimed once (conditional UPDATE).
 3. **slots** - each user's slot set is made to hold exactly the jobs the database says hold a
-   slot (running, dispatched, in backoff): lost members are restored, finished ones removed.
+   slot (running, dispatched, in backoff): lost members are restored, finished ones removed,
+   and reservation tokens of enqueues that crashed before their commit (older than
+   ``job_queue.RESERVATION_TTL_S``) dropped.
 4. **waiting jobs** - every user with waiting jobs gets :func:`job_queue.dispatch_waiting`
    (the event-driven path does this at once; this is the backstop).
 """
@@ -124,15 +126,18 @@ def _repair_slots(database_url: str, redis: redis_lib.Redis) -> tuple[int, int]:
     freed = 0
     for key in redis.scan_iter(match=f"{jq.SLOTS_PREFIX}*", count=200):
         members = [m.decode() for m in redis.smembers(key)]
-        if not members:
-            continue
-        with session_scope(database_url) as s:
-            done = s.exec(select(JobQueueEntry.id).where(
-                col(JobQueueEntry.id).in_([int(m) for m in members]),
-                col(JobQueueEntry.status).in_(jq.TERMINAL))).all()
-            known = set(s.exec(select(JobQueueEntry.id).where(
-                col(JobQueueEntry.id).in_([int(m) for m in members]))).all())
-        gone = {str(i) for i in done} | {m for m in members if int(m) not in known}
+        expired = {m for m in members if jq.is_reservation(m)
+                   and jq.reservation_age_s(m) > jq.RESERVATION_TTL_S}
+        ids = [int(m) for m in members if m.isdigit()]
+        gone = set(expired)
+        if ids:
+            with session_scope(database_url) as s:
+                done = s.exec(select(JobQueueEntry.id).where(
+                    col(JobQueueEntry.id).in_(ids),
+                    col(JobQueueEntry.status).in_(jq.TERMINAL))).all()
+                known = set(s.exec(select(JobQueueEntry.id).where(
+                    col(JobQueueEntry.id).in_(ids))).all())
+            gone |= {str(i) for i in done} | {str(i) for i in ids if i not in known}
         if gone:
             freed += redis.srem(key, *gone)
     return restored, freed

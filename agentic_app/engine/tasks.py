@@ -3,7 +3,7 @@
 ``run_execution(job_id, attempt)`` claims the attempt (pending -> running; a stale or duplicate
 RQ job does nothing), runs the workflow with the executor (events stored by
 DatabaseEventSink and, after each commit, published on Redis by EventBus), keeps a heartbeat
-and watches the cancel flag in a side thread, then records the outcome with
+and watches the cancel flag (one shared watcher thread per process), then records the outcome with
 :func:`job_queue.finish_attempt` (retry, final status, slot freed, next waiting job started).
 
 Node types and services are injectable for tests and embedders: :func:`configure`.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -91,43 +92,97 @@ def after_fork(settings: Settings | None = None) -> None:
     _redis_cache.clear()
 
 
-class AttemptWatcher(threading.Thread):
-    """Side thread of a running attempt: cancel flag -> ``cancel_event``; DB heartbeat."""
+class AttemptWatcher:
+    """Cancel flag -> ``cancel_event`` and DB heartbeat for one running attempt.
+
+    The polling is done by the process's one watcher thread (:class:`_WatchThread`), shared
+    by every running attempt, so starting an attempt starts no thread.
+    """
 
     def __init__(self, *, settings: Settings, job_id: int, attempt: int,
                  cancel_event: threading.Event) -> None:
-        super().__init__(name=f"attempt-watch-{job_id}", daemon=True)
         self.settings = settings
         self.job_id = job_id
         self.attempt = attempt
         self.cancel_event = cancel_event
-        self.done = threading.Event()
+        self.next_beat = 0.0
 
-    def run(self) -> None:
-        """Poll until :meth:`stop`; errors (Redis or DB outage) are logged, never raised."""
+    def start(self) -> None:
+        """Begin polling (first heartbeat after ``HEARTBEAT_INTERVAL_S``)."""
         from agentic_app.engine.queue_maintenance import HEARTBEAT_INTERVAL_S
 
-        ticks_per_beat = max(1, round(HEARTBEAT_INTERVAL_S / CANCEL_POLL_S))
-        tick = 0
-        while not self.done.wait(CANCEL_POLL_S):
-            tick += 1
-            try:
-                flag = redis_client(self.settings).get(jq.cancel_key(self.job_id))
-                if flag is not None and int(flag) == self.attempt:
-                    self.cancel_event.set()
-            except Exception as exc:
-                log.debug("cancel poll failed: %s", exc)
-            if tick % ticks_per_beat == 0:
-                try:
-                    jq.heartbeat(database_url=self.settings.database_url, job_id=self.job_id,
-                                 attempt=self.attempt)
-                except Exception as exc:
-                    log.warning("heartbeat of job %s failed: %s", self.job_id, exc)
+        self.next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
+        _watch_thread().add(self)
 
     def stop(self) -> None:
-        """End the thread and wait for it."""
-        self.done.set()
-        self.join(timeout=5)
+        """Stop polling for this attempt."""
+        _watch_thread().discard(self)
+
+    def poll(self, beat_due: bool) -> None:
+        """One check: cancel flag (and a heartbeat when due); errors are logged, never raised."""
+        try:
+            flag = redis_client(self.settings).get(jq.cancel_key(self.job_id))
+            if flag is not None and int(flag) == self.attempt:
+                self.cancel_event.set()
+        except Exception as exc:
+            log.debug("cancel poll failed: %s", exc)
+        if beat_due:
+            try:
+                jq.heartbeat(database_url=self.settings.database_url, job_id=self.job_id,
+                             attempt=self.attempt)
+            except Exception as exc:
+                log.warning("heartbeat of job %s failed: %s", self.job_id, exc)
+
+
+class _WatchThread:
+    """The process's one thread polling every running attempt's cancel flag every
+    ``CANCEL_POLL_S`` and writing heartbeats; recreated in a forked child."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.watchers: set[AttemptWatcher] = set()
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._run, name="attempt-watch", daemon=True)
+        self.thread.start()
+
+    def add(self, watcher: AttemptWatcher) -> None:
+        """Watch ``watcher``'s attempt."""
+        with self.cond:
+            self.watchers.add(watcher)
+            self.cond.notify()
+
+    def discard(self, watcher: AttemptWatcher) -> None:
+        """Stop watching ``watcher``'s attempt."""
+        with self.cond:
+            self.watchers.discard(watcher)
+
+    def _run(self) -> None:
+        from agentic_app.engine.queue_maintenance import HEARTBEAT_INTERVAL_S
+
+        while True:
+            with self.cond:
+                while not self.watchers:
+                    self.cond.wait()
+                self.cond.wait(CANCEL_POLL_S)
+                current = list(self.watchers)
+            now = time.monotonic()
+            for watcher in current:
+                beat = now >= watcher.next_beat
+                if beat:
+                    watcher.next_beat = now + HEARTBEAT_INTERVAL_S
+                watcher.poll(beat)
+
+
+_watcher_thread: _WatchThread | None = None
+_watcher_lock = threading.Lock()
+
+
+def _watch_thread() -> _WatchThread:
+    global _watcher_thread
+    with _watcher_lock:
+        if _watcher_thread is None or _watcher_thread.pid != os.getpid():
+            _watcher_thread = _WatchThread()
+        return _watcher_thread
 
 
 def _publisher(settings: Settings, user_id: int) -> Callable[[list], None] | None:
