@@ -20,6 +20,7 @@ from agentic_app.db.models import (
     Workflow,
     WorkflowExecution,
 )
+from agentic_app.db.queries import count_rows, filter_owned
 from agentic_app.domain.errors import NotFoundError
 
 ACTIVE_STATUSES = (ExecutionStatus.pending.value, ExecutionStatus.running.value)
@@ -57,18 +58,11 @@ def list_executions(database_url: str, *, user_id: int, statuses: list[str] | No
                     limit: int = 50) -> tuple[list[dict[str, Any]], int]:
     """The user's executions, newest first, filtered and paginated; (views, total)."""
     with session_scope(database_url) as s:
-        stmt = select(WorkflowExecution).where(WorkflowExecution.user_id == user_id)
-        if statuses:
-            stmt = stmt.where(col(WorkflowExecution.status).in_(statuses))
-        if workflow_id is not None:
-            stmt = stmt.where(WorkflowExecution.workflow_id == workflow_id)
-        if scheduled_job_id is not None:
-            stmt = stmt.where(WorkflowExecution.scheduled_job_id == scheduled_job_id)
-        if created_after is not None:
-            stmt = stmt.where(WorkflowExecution.created_at >= created_after)
-        if created_before is not None:
-            stmt = stmt.where(WorkflowExecution.created_at < created_before)
-        total = s.exec(select(func.count()).select_from(stmt.subquery())).one()
+        stmt = filter_owned(select(WorkflowExecution), WorkflowExecution, user_id=user_id,
+                            statuses=statuses, workflow_id=workflow_id,
+                            scheduled_job_id=scheduled_job_id, created_after=created_after,
+                            created_before=created_before)
+        total = count_rows(s, stmt)
         page = stmt.order_by(col(WorkflowExecution.id).desc()).offset(offset).limit(limit)
         sub = page.subquery()
         rows = s.exec(

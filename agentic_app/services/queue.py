@@ -16,6 +16,7 @@ from sqlmodel import col, func, select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
+from agentic_app.db.queries import count_rows, filter_owned
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.domain.triggers import priority_level
 from agentic_app.engine import job_queue
@@ -57,24 +58,17 @@ def list_jobs(database_url: str, *, user_id: int, statuses: list[str] | None = N
               oldest_first: bool = False) -> tuple[list[JobQueueEntry], int]:
     """The user's jobs filtered and paginated; (rows, total). ``priority`` is a band name."""
     with session_scope(database_url) as s:
-        stmt = select(JobQueueEntry).where(JobQueueEntry.user_id == user_id)
-        if statuses:
-            stmt = stmt.where(col(JobQueueEntry.status).in_(statuses))
-        if workflow_id is not None:
-            stmt = stmt.where(JobQueueEntry.workflow_id == workflow_id)
-        if scheduled_job_id is not None:
-            stmt = stmt.where(JobQueueEntry.scheduled_job_id == scheduled_job_id)
+        stmt = filter_owned(select(JobQueueEntry), JobQueueEntry, user_id=user_id,
+                            statuses=statuses, workflow_id=workflow_id,
+                            scheduled_job_id=scheduled_job_id, created_after=created_after,
+                            created_before=created_before)
         if priority == "high":
             stmt = stmt.where(JobQueueEntry.priority > 0)
         elif priority == "low":
             stmt = stmt.where(JobQueueEntry.priority < 0)
         elif priority == "normal":
             stmt = stmt.where(JobQueueEntry.priority == 0)
-        if created_after is not None:
-            stmt = stmt.where(JobQueueEntry.created_at >= created_after)
-        if created_before is not None:
-            stmt = stmt.where(JobQueueEntry.created_at < created_before)
-        total = s.exec(select(func.count()).select_from(stmt.subquery())).one()
+        total = count_rows(s, stmt)
         if oldest_first:  # the order workers take them: priority, then FIFO
             order = (col(JobQueueEntry.priority).desc(), col(JobQueueEntry.id))
         else:

@@ -22,6 +22,7 @@ from agentic_app.db.models import (
     WorkflowExecution,
     utcnow,
 )
+from agentic_app.db.queries import count_rows
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
 from agentic_app.domain import conditions
 from agentic_app.domain.errors import ConditionError, InvalidInputError, NotFoundError
@@ -280,7 +281,7 @@ def list_schedules(settings: Settings, *, user_id: int, trigger_type: str | None
             stmt = stmt.where(ScheduledJob.workflow_id == workflow_id)
         if is_active is not None:
             stmt = stmt.where(ScheduledJob.is_active == is_active)
-        total = s.exec(select(func.count()).select_from(stmt.subquery())).one()
+        total = count_rows(s, stmt)
         rows = s.exec(stmt.order_by(col(ScheduledJob.id).desc()).offset(offset).limit(limit))
         return list(rows), int(total)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import ApiToken
+from agentic_app.db.queries import count_rows
 from agentic_app.domain.errors import NotFoundError
 from agentic_app.services.auth import issue_token
 from agentic_app.services.passwords import hash_token
@@ -23,7 +24,7 @@ def list_tokens(*, user_id: int, include_revoked: bool = False, kind: str | None
             stmt = stmt.where(col(ApiToken.revoked).is_(False))
         if kind:
             stmt = stmt.where(ApiToken.kind == kind)
-        total = s.exec(select(func.count()).select_from(stmt.subquery())).one()
+        total = count_rows(s, stmt)
         rows = s.exec(stmt.order_by(col(ApiToken.id).desc()).offset(offset).limit(limit))
         return list(rows), int(total)
 

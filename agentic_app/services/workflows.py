@@ -14,6 +14,7 @@ from sqlmodel import col, func, select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, ScheduledJob, Workflow, WorkflowExecution, utcnow
+from agentic_app.db.queries import count_rows
 from agentic_app.domain.errors import ConflictError, NotFoundError
 from agentic_app.domain.workflow import WorkflowSpec, validate_workflow
 from agentic_app.nodes.library import registry
@@ -47,7 +48,7 @@ def search_workflows(*, user_id: int, is_active: bool | None = None, name: str |
             stmt = stmt.where(Workflow.created_at >= created_after)
         if created_before is not None:
             stmt = stmt.where(Workflow.created_at < created_before)
-        total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+        total = count_rows(session, stmt)
         rows = session.exec(stmt.order_by(col(Workflow.id).desc()).offset(offset).limit(limit))
         return list(rows), int(total)
 
