@@ -18,6 +18,7 @@ _settings.data_dir.mkdir(parents=True, exist_ok=True)
 if _settings.is_local:
     from agentic_app.db.migrate import upgrade_to_head
 
+    _settings.resolved_secret_key()  # generated and kept in the data dir on the first run
     upgrade_to_head(_settings.database_url, _settings.data_dir)
 
 config = rx.Config(
