@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 
 RUNTIME_LEASE_KEY = "agentic:local-runtime"
 """Lease held by the one backend process that supervises workers and scheduler."""
+SETUP_LOCK_KEY = "agentic:local-setup"
+"""Lock serialising migrate + seed between backend workers starting at once."""
+SETUP_LOCK_S = 120
+"""Longest a migrate + seed may hold (and be waited for on) the setup lock."""
 
 
 def effective_redis_url(settings: Settings) -> str | None:
@@ -51,11 +55,15 @@ class LocalRuntime:
         self.redis_url, self.redis_child = ensure_redis(
             s.redis_url, s.data_dir, daemonize=False, allow_start=s.is_local)
         os.environ["REDIS_URL"] = self.redis_url  # children and later imports use the same Redis
-        upgrade_to_head(s.database_url, s.data_dir)
-        if s.is_local:
-            from agentic_app.services.demo import seed_demo
+        # several backend workers (state in Redis) start together: one at a time migrates and
+        # seeds, the next ones find it done (both are idempotent, not concurrency-safe)
+        with connect(self.redis_url).lock(SETUP_LOCK_KEY, timeout=SETUP_LOCK_S,
+                                          blocking_timeout=SETUP_LOCK_S):
+            upgrade_to_head(s.database_url, s.data_dir)
+            if s.is_local:
+                from agentic_app.services.demo import seed_demo
 
-            seed_demo(s)
+                seed_demo(s)
         if s.start_local_services:
             self._start_supervisor()
 

@@ -25,6 +25,8 @@ IDLE_CHECK_S = 10.0
 GONE_AFTER_S = 90.0
 """A browser disconnected this long stops its background streams (reconnects within it
 find the state up to date)."""
+BURST_LINGER_S = 0.004
+"""How long a batch that came as a burst waits for the rest of the burst."""
 ACTIVE_LIMIT = 50
 """Active executions shown on the monitor list."""
 
@@ -32,24 +34,49 @@ _USER_WATCHERS: set[str] = set()
 """Client tokens whose user-event watcher runs in this process."""
 
 
-def client_connected(token: str) -> bool:
-    """True while the browser tab of ``token`` has a WebSocket to this app (or when the
-    app cannot tell)."""
+def _namespace() -> Any:
+    """The app's socket.io namespace, or None outside a running app (tests)."""
     try:
         from reflex.utils.prerequisites import get_app
 
-        namespace = get_app().app.event_namespace
-        if namespace is None:
-            return True
+        return get_app().app.event_namespace
+    except Exception:
+        return None
+
+
+def client_connected(token: str) -> bool:
+    """True while the browser tab of ``token`` has a WebSocket to this worker process (or
+    when the app cannot tell)."""
+    namespace = _namespace()
+    if namespace is None:
+        return True
+    try:
         return token in namespace.token_to_sid
-    except Exception:  # no app context (tests): assume connected
+    except Exception:
+        return True
+
+
+async def client_connected_anywhere(token: str) -> bool:
+    """True while the browser tab of ``token`` has a WebSocket to any backend worker: with
+    state in Redis a reconnect may land on another worker than the one running our task."""
+    if client_connected(token):
+        return True
+    manager = getattr(_namespace(), "_token_manager", None)  # reflex 0.10: no public accessor
+    if manager is None:
+        return False
+    try:
+        return bool(await manager.is_token_connected(token))
+    except Exception:  # Redis hiccup: do not stop a stream for it
         return True
 
 
 async def batches(stream: AsyncIterator[dict[str, Any]], idle_s: float = IDLE_CHECK_S,
-                  ) -> AsyncIterator[list[dict[str, Any]]]:
+                  linger_s: float = BURST_LINGER_S) -> AsyncIterator[list[dict[str, Any]]]:
     """Items of ``stream`` grouped in the batches that arrived together; an empty batch every
-    ``idle_s`` seconds without items (so the consumer can check whether to stop)."""
+    ``idle_s`` seconds without items (so the consumer can check whether to stop).
+
+    A lone item is yielded at once; when several were already waiting (a burst), the batch
+    waits ``linger_s`` more for the rest of the burst, so a burst costs one state update."""
     queue: asyncio.Queue = asyncio.Queue()
     done = object()
 
@@ -60,6 +87,15 @@ async def batches(stream: AsyncIterator[dict[str, Any]], idle_s: float = IDLE_CH
                     queue.put_nowait(item)
         finally:
             queue.put_nowait(done)
+
+    def drain(batch: list[dict[str, Any]]) -> bool:
+        """Move the waiting items into ``batch``; True when the stream ended."""
+        while not queue.empty():
+            item = queue.get_nowait()
+            if item is done:
+                return True
+            batch.append(item)
+        return False
 
     task = asyncio.create_task(pump())
     try:
@@ -72,12 +108,10 @@ async def batches(stream: AsyncIterator[dict[str, Any]], idle_s: float = IDLE_CH
             batch, finished = [], first is done
             if not finished:
                 batch.append(first)
-            while not queue.empty():
-                item = queue.get_nowait()
-                if item is done:
-                    finished = True
-                    break
-                batch.append(item)
+                finished = drain(batch)
+                if not finished and len(batch) > 1 and linger_s > 0:
+                    await asyncio.sleep(linger_s)
+                    finished = drain(batch)
             if batch:
                 yield batch
             if finished:
@@ -100,6 +134,15 @@ class Presence:
     def gone(self) -> bool:
         """True once the browser has been disconnected for GONE_AFTER_S."""
         if client_connected(self.token):
+            self.away_since = None
+            return False
+        now = time.monotonic()
+        self.away_since = self.away_since or now
+        return now - self.away_since > GONE_AFTER_S
+
+    async def gone_everywhere(self) -> bool:
+        """Like :meth:`gone`, but a tab connected to another backend worker counts as here."""
+        if await client_connected_anywhere(self.token):
             self.away_since = None
             return False
         now = time.monotonic()
@@ -168,7 +211,7 @@ class LiveState(AppState):
                                     database_url=settings().database_url)
         try:
             async for batch in batches(stream):
-                if presence.gone():
+                if await presence.gone_everywhere():
                     return
                 if not batch:
                     continue
@@ -183,7 +226,7 @@ class LiveState(AppState):
                 async with self:
                     if self.user_id != user_id:  # logged out / another user in this tab
                         return
-                    if rows is not None:
+                    if rows is not None and rows != self.active:
                         self.active = rows
                 for event in failed:
                     data = event.get("data") or {}

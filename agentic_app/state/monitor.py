@@ -28,7 +28,13 @@ from agentic_app.state.common import (
 from agentic_app.state.live import Presence, batches
 
 MAX_LOGS = 2000
-"""Log lines kept per execution in the browser."""
+"""Log lines kept per execution on the server (the filters pick from these)."""
+VISIBLE_LOGS = 200
+"""Log lines sent to the browser: the newest that match the filters (a bounded window, so a
+long log does not make every event resend and re-render thousands of rows)."""
+LEVEL_ORDER = {"debug": 0, "info": 1, "warning": 2, "error": 3}
+NODE_STATUS = {"NodeStarted": "running", "NodeSucceeded": "succeeded", "NodeFailed": "failed",
+               "NodeSkipped": "skipped", "NodeCancelled": "cancelled"}
 DONE = ("succeeded", "failed", "skipped", "cancelled")
 LEVELS = ["all", "debug", "info", "warning", "error"]
 
@@ -52,15 +58,17 @@ class MonitorState(AppState):
     loaded: bool = False
     nodes: dict[str, dict[str, str]] = {}
     levels: list[list[str]] = []
-    logs: list[dict[str, str]] = []
+    visible_logs: list[dict[str, str]] = []
     spans: list[dict[str, str]] = []
     metrics: dict[str, str] = {}
     log_level: str = "all"
     log_node: str = "all"
     live: bool = False
-    last_event_ms: float = 0.0
 
     _gen: int = 0
+    _view_key: str = ""
+    _logs: list[dict[str, str]] = []
+    _last_event_ms: float = 0.0
     _last_seq: int = 0
     _start_ts: float = 0.0
     _span_index: dict[str, int] = {}
@@ -102,14 +110,14 @@ class MonitorState(AppState):
             out[node.get("status", "pending")] = out.get(node.get("status", "pending"), 0) + 1
         return out
 
-    @rx.var
-    def filtered_logs(self) -> list[dict[str, str]]:
-        """Log lines matching the level and node filters (newest last)."""
-        order = {"debug": 0, "info": 1, "warning": 2, "error": 3}
-        floor = order.get(self.log_level, -1)
-        return [line for line in self.logs
-                if order.get(line["level"], 1) >= floor
-                and (self.log_node == "all" or line["node"] == self.log_node)][-500:]
+    def _shown(self, line: dict[str, str]) -> bool:
+        """Whether ``line`` passes the level and node filters."""
+        return (LEVEL_ORDER.get(line["level"], 1) >= LEVEL_ORDER.get(self.log_level, -1)
+                and (self.log_node == "all" or line["node"] == self.log_node))
+
+    def _refilter(self) -> None:
+        """Rebuild the visible window from the kept lines (after a filter change)."""
+        self.visible_logs = [line for line in self._logs if self._shown(line)][-VISIBLE_LOGS:]
 
     # ------------------------------------------------------------------ list
     @rx.event
@@ -147,15 +155,23 @@ class MonitorState(AppState):
 
     @rx.event
     def load_execution(self):
-        """Check ownership, reset the view and start following the execution's events."""
+        """Check ownership and follow the execution's events. The same tab coming back to the
+        same execution (a WebSocket reconnect re-runs on_load) keeps its view and resumes
+        after the last event it applied; anything else resets the view first."""
         self._gen += 1
-        self.loaded, self.error, self.live = False, "", False
-        self.execution, self.nodes, self.levels = {}, {}, []
-        self.logs, self.spans, self.metrics = [], [], {}
-        self._last_seq, self._start_ts, self._span_index, self._raw_spans = 0, 0.0, {}, []
         if not self._resolve():
+            self._view_key = ""
             return
         execution_id = self._execution_id()
+        key = f"{self.user_id}:{execution_id}"
+        if key == self._view_key and self.loaded and not self.error:
+            return MonitorState.follow(self._gen)
+        self._view_key = key
+        self.loaded, self.error, self.live = False, "", False
+        self.execution, self.nodes, self.levels = {}, {}, []
+        self.visible_logs, self.spans, self.metrics = [], [], {}
+        self._logs, self._last_event_ms = [], 0.0
+        self._last_seq, self._start_ts, self._span_index, self._raw_spans = 0, 0.0, {}, []
         try:
             view = monitoring.get_execution(settings().database_url, user_id=self.user_id,
                                             execution_id=execution_id)
@@ -180,11 +196,13 @@ class MonitorState(AppState):
     def set_log_level(self, value: str):
         """Filter the log by minimum level."""
         self.log_level = value
+        self._refilter()
 
     @rx.event
     def set_log_node(self, value: str):
         """Filter the log by node."""
         self.log_node = value
+        self._refilter()
 
     @rx.event(background=True)
     async def follow(self, gen: int):
@@ -201,17 +219,14 @@ class MonitorState(AppState):
                                          redis_url=redis_url())
         try:
             async for batch in batches(stream):
-                if presence.gone():
+                if await presence.gone_everywhere():
                     return
+                if not batch:
+                    continue
                 async with self:
                     if gen != self._gen:
                         return
-                    for event in batch:
-                        if event["seq"] > self._last_seq:
-                            self._apply(event)
-                            self._last_seq = event["seq"]
-                    if batch:
-                        self._rebuild_spans()
+                    self._apply_batch(batch)
             metrics = await asyncio.to_thread(_final_metrics, user_id, execution_id)
             async with self:
                 if gen == self._gen and metrics:
@@ -221,48 +236,63 @@ class MonitorState(AppState):
                 if gen == self._gen:
                     self.live = False
 
-    def _apply(self, event: dict[str, Any]) -> None:
-        kind, node_id, data = event["type"], event.get("node_id"), event.get("data") or {}
-        ts = _ts(event["ts"])
-        if not self._start_ts:
-            self._start_ts = ts
-        if kind == "ExecutionStarted":
-            self.execution["status"] = "running"
-            self.execution["attempt"] = str(event.get("attempt", 1))
-            if event.get("attempt", 1) > 1:  # a retry runs every node again
-                for node in self.nodes.values():
-                    node.update(status="pending", progress="0")
-            self.nodes = dict(self.nodes)
-        elif kind == "ExecutionFinished":
-            status = data.get("status", "")
-            if status == "failed" and data.get("error_retryable") and \
-                    self.execution.get("status") not in TERMINAL_STATUSES:
-                status = "failed (retrying)"
-            self.execution["status"] = status
-            self.execution["error"] = str(data.get("error") or "")
-            self.metrics = _metrics_view({**(data.get("metrics") or {}), "status": status})
-            self.execution = dict(self.execution)
-        elif node_id and node_id in self.nodes:
-            node = dict(self.nodes[node_id])
-            status = {"NodeStarted": "running", "NodeSucceeded": "succeeded",
-                      "NodeFailed": "failed", "NodeSkipped": "skipped",
-                      "NodeCancelled": "cancelled"}.get(kind)
-            if status:
-                node["status"] = status
-                node["attempt"] = str(event.get("attempt", 1))
-                node["progress"] = "50" if status == "running" else "100"
+    def _apply_batch(self, batch: list[dict[str, Any]]) -> None:
+        """Fold new events into the view, touching only the vars that change (each touched
+        var is resent to the browser, and the node-derived vars are recomputed)."""
+        nodes: dict[str, dict[str, str]] | None = None  # copied on the first node change
+        lines: list[dict[str, str]] = []
+        spans_changed = False
+        for event in batch:
+            if event["seq"] <= self._last_seq:
+                continue
+            self._last_seq = event["seq"]
+            kind, node_id, data = event["type"], event.get("node_id"), event.get("data") or {}
+            ts = _ts(event["ts"])
+            self._start_ts = self._start_ts or ts
+            self._last_event_ms = ts * 1000
+            if kind == "ExecutionStarted":
+                self.execution["status"] = "running"
+                self.execution["attempt"] = str(event.get("attempt", 1))
+                if event.get("attempt", 1) > 1:  # a retry runs every node again
+                    nodes = {n: {**v, "status": "pending", "progress": "0"}
+                             for n, v in (nodes or self.nodes).items()}
+            elif kind == "ExecutionFinished":
+                self._finish(data)
+            elif node_id and kind in NODE_STATUS and node_id in self.nodes:
+                status = NODE_STATUS[kind]
+                nodes = nodes if nodes is not None else dict(self.nodes)
+                node = dict(nodes[node_id], status=status,
+                            attempt=str(event.get("attempt", 1)),
+                            progress="50" if status == "running" else "100")
                 if data.get("duration_ms") is not None:
                     node["duration"] = fmt_ms(float(data["duration_ms"]))
+                nodes[node_id] = node
                 self._span(event, status, ts, data)
-            self.nodes = {**self.nodes, node_id: node}
-        if kind in ("NodeLog", "NodeFailed", "ExecutionFinished", "ExecutionStarted") or \
-                event.get("message"):
-            self.logs = [*self.logs[-(MAX_LOGS - 1):], {
-                "seq": str(event["seq"]), "time": event["ts"][11:23],
-                "level": event.get("level") or "info", "node": node_id or "execution",
-                "message": event.get("message") or kind,
-                "kind": kind}]
-        self.last_event_ms = ts * 1000
+                spans_changed = True
+            if kind in ("NodeLog", "NodeFailed", "ExecutionFinished", "ExecutionStarted") or \
+                    event.get("message"):
+                lines.append({"seq": str(event["seq"]), "time": event["ts"][11:23],
+                              "level": event.get("level") or "info",
+                              "node": node_id or "execution",
+                              "message": event.get("message") or kind, "kind": kind})
+        if nodes is not None:
+            self.nodes = nodes
+        if spans_changed:
+            self._rebuild_spans()
+        if lines:
+            self._logs = [*self._logs, *lines][-MAX_LOGS:]
+            shown = [line for line in lines if self._shown(line)]
+            if shown:
+                self.visible_logs = [*self.visible_logs, *shown][-VISIBLE_LOGS:]
+
+    def _finish(self, data: dict[str, Any]) -> None:
+        status = data.get("status", "")
+        if status == "failed" and data.get("error_retryable") and \
+                self.execution.get("status") not in TERMINAL_STATUSES:
+            status = "failed (retrying)"
+        self.execution["status"] = status
+        self.execution["error"] = str(data.get("error") or "")
+        self.metrics = _metrics_view({**(data.get("metrics") or {}), "status": status})
 
     def _span(self, event: dict[str, Any], status: str, ts: float, data: dict) -> None:
         key = f"{event['node_id']}#{event.get('attempt', 1)}"
@@ -282,7 +312,7 @@ class MonitorState(AppState):
             self.spans = []
             return
         start = min(s["start"] for s in self._raw_spans)
-        now = max([s["end"] or s["start"] for s in self._raw_spans] + [self.last_event_ms / 1000])
+        now = max([s["end"] or s["start"] for s in self._raw_spans] + [self._last_event_ms / 1000])
         total = max(now - start, 1e-3)
         out = []
         for s in self._raw_spans:

@@ -68,10 +68,14 @@ class RunningApp:
 
 
 def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
-              **extra_env: str) -> RunningApp:
-    """Start `reflex run` with free ports and its own data dir; wait until both ends answer."""
+              prod: bool = False, **extra_env: str) -> RunningApp:
+    """Start `reflex run` with free ports and its own data dir; wait until both ends answer.
+
+    ``prod=True`` runs ``reflex run --env prod``: a production build served with the backend
+    on one port (several backend workers when ``REFLEX_REDIS_URL`` answers)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    fport, bport = _free_port(), _free_port()
+    fport = _free_port()
+    bport = fport if prod else _free_port()
     env = dict(os.environ, DATA_DIR=str(data_dir), FRONTEND_PORT=str(fport),
                BACKEND_PORT=str(bport), REDIS_URL=redis_url, WORKER_PROCESSES="1",
                REFLEX_TELEMETRY_ENABLED="false", REFLEX_CHECK_LATEST_VERSION="false",
@@ -84,13 +88,15 @@ def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
     env.update(extra_env)
     env.pop("DATABASE_URL", None)
     log = ARTIFACTS / log_name
+    argv = [str(REPO_ROOT / ".venv/bin/reflex"), "run", "--loglevel", "info"]
+    if prod:
+        argv += ["--env", "prod"]
     with open(log, "w") as fh:
-        proc = subprocess.Popen([str(REPO_ROOT / ".venv/bin/reflex"), "run", "--loglevel", "info"],
-                                cwd=REPO_ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=REPO_ROOT, env=env, stdout=fh,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     app = RunningApp(proc, f"http://localhost:{fport}", f"http://localhost:{bport}", data_dir, log)
     try:
-        _wait_http(f"{app.backend}/api/agentic/health", 300, proc, log)
+        _wait_http(f"{app.backend}/api/agentic/health", 600 if prod else 300, proc, log)
         _wait_http(f"{app.frontend}/login", 300, proc, log)
     except BaseException:
         app.stop()
