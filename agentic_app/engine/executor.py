@@ -34,7 +34,7 @@ Rules:
 * Events: ExecutionStarted, then NodeStarted / NodeLog / NodeSucceeded | NodeFailed |
   NodeSkipped | NodeCancelled, then ExecutionFinished; ``seq`` is contiguous from
   ``first_seq`` (a retry passes the stored max seq + 1). When :func:`execute` returns the
-  sink has been flushed.
+  sink has been flushed (unless ``flush_sink=False``: the caller then stores what is left).
 """
 
 from __future__ import annotations
@@ -263,6 +263,7 @@ async def execute(
     max_threads: int = DEFAULT_MAX_THREADS,
     memory_interval_s: float = DEFAULT_INTERVAL_S,
     thread_grace_s: float = DEFAULT_THREAD_GRACE_S,
+    flush_sink: bool = True,
 ) -> ExecutionResult:
     """Run one attempt of a workflow and return its result; never raises for node failures.
 
@@ -293,7 +294,7 @@ async def execute(
     )
     result = await run.go(spec)
     result.first_seq = first_seq
-    flush = getattr(sink, "flush", None)
+    flush = getattr(sink, "flush", None) if flush_sink else None
     if callable(flush):
         await asyncio.to_thread(flush)
     return result

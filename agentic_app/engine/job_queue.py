@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -195,8 +195,16 @@ _SQL_CLAIM = (
             heartbeat_at=_P("now", type_=_JQ.c.started_at.type),
             next_attempt_at=None, worker_name=_P("b_worker_name"))
     .returning(_JQ.c.execution_id, _JQ.c.user_id, _JQ.c.workflow_id))
+def _max_seq() -> Any:
+    from agentic_app.db.models import ExecutionEvent
+
+    events = ExecutionEvent.__table__
+    return (sa.select(sa.func.max(events.c.seq)).where(events.c.execution_id == _EX.c.id)
+            .scalar_subquery())
+
+
 _SQL_CLAIM_READ = (
-    sa.select(_EX.c.trigger_payload, _WF.c.definition)
+    sa.select(_EX.c.trigger_payload, _WF.c.definition, _max_seq().label("max_seq"))
     .select_from(_EX.outerjoin(_WF, _WF.c.id == _EX.c.workflow_id))
     .where(_EX.c.id == _P("execution_id")))
 _SQL_EX_RUNNING = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
@@ -206,6 +214,16 @@ _SQL_EX_RUNNING = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
 _SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
     status=_P("b_status"), error=_P("b_error"),
     finished_at=_P("b_finished_at", type_=_EX.c.finished_at.type))
+_FINISH_WHERE = (_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
+                 _JQ.c.status.in_(_P("from_statuses", expanding=True)))
+_SQL_FINISH_RETRY = sa.update(_JQ).where(*_FINISH_WHERE).values(
+    status=_PENDING, retry_count=_P("b_retry_count"), attempt=_P("b_new_attempt"),
+    error_message=_P("b_error"),
+    next_attempt_at=_P("b_next_attempt_at", type_=_JQ.c.next_attempt_at.type),
+    rq_job_id=_P("b_rq_job_id"), heartbeat_at=None, worker_name=None)
+_SQL_FINISH_END = sa.update(_JQ).where(*_FINISH_WHERE).values(
+    status=_P("b_status"), completed_at=_P("b_completed_at", type_=_JQ.c.completed_at.type),
+    error_message=_P("b_error"), heartbeat_at=None, next_attempt_at=None)
 _SQL_HEARTBEAT = (sa.update(_JQ)
                   .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
                          _JQ.c.status == JobStatus.running.value)
@@ -531,10 +549,7 @@ def pop_due_retries(*, redis: redis_lib.Redis, settings: Settings | None = None,
 def claim_attempt(*, database_url: str, job_id: int, attempt: int,
                   worker_name: str | None = None) -> Attempt | None:
     """pending -> running for this attempt; None when the RQ job is stale (state moved on)."""
-    from agentic_app.db.models import ExecutionEvent
-
     now = utcnow()
-    events = ExecutionEvent.__table__
     with _begin(database_url) as conn:
         job = conn.execute(_SQL_CLAIM, {"job_id": job_id, "b_attempt": attempt, "now": now,
                                         "b_worker_name": worker_name}).first()
@@ -543,9 +558,7 @@ def claim_attempt(*, database_url: str, job_id: int, attempt: int,
         row = conn.execute(_SQL_CLAIM_READ, {"execution_id": job.execution_id}).first()
         conn.execute(_SQL_EX_RUNNING, {"execution_id": job.execution_id, "b_attempt": attempt,
                                        "now": now})
-        max_seq = conn.execute(sa.select(sa.func.max(events.c.seq)).where(
-            events.c.execution_id == _P("execution_id")),
-            {"execution_id": job.execution_id}).scalar()
+    max_seq = row.max_seq if row else None
     return Attempt(job_id=job_id, attempt=attempt, execution_id=job.execution_id,
                    user_id=job.user_id, workflow_id=job.workflow_id,
                    definition=dict((row.definition if row else None) or {}),
@@ -569,9 +582,18 @@ def retry_delay(settings: Settings, retry_number: int) -> int:
 def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: int,
                    attempt: int, status: str, error: str | None = None,
                    retryable: bool = False, from_statuses: tuple[str, ...] = ("running",),
-                   settings: Settings | None = None) -> str:
+                   settings: Settings | None = None,
+                   before_end: Callable[[sa.Connection], None] | None = None,
+                   after_end: Callable[[Any], None] | None = None) -> str:
     """Record the end of an attempt; returns ``"completed"``, ``"failed"``, ``"cancelled"``,
     ``"retrying"`` or ``"stale"`` (the attempt was no longer current: nothing changed).
+
+    ``before_end(conn)`` runs in the same transaction, before the status is written, when
+    the attempt is still current (e.g. the attempt's last events are stored with it: one
+    commit, and never a final status before its events); it is committed even if the
+    attempt turns out stale at the conditional update. ``after_end(pipe)`` adds commands
+    (e.g. publishing those events) to the Redis transaction that follows a recorded end
+    (one round trip); it is not called when nothing was recorded (``"stale"``).
 
     A retryable failure with retries left becomes a new pending attempt after its backoff
     (keeping its slot); otherwise the job ends and its slot goes, in the same transaction, to
@@ -585,26 +607,24 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
         job = conn.execute(_SQL_JOB_STATE, {"job_id": job_id}).first()
         if job is None or job.attempt != attempt or job.status not in from_statuses:
             return "stale"
+        if before_end is not None:
+            before_end(conn)
         retry = (status == JobStatus.failed.value and retryable
                  and job.retry_count < job.max_retries)
+        where = {"job_id": job_id, "b_attempt": attempt,
+                 "from_statuses": list(from_statuses), "b_error": error}
         if retry:
             delay = retry_delay(settings, job.retry_count + 1)
-            new_values: dict[str, Any] = dict(
-                status=JobStatus.pending.value, retry_count=job.retry_count + 1,
-                attempt=attempt + 1, error_message=error, next_attempt_at=now
-                + timedelta(seconds=delay), rq_job_id=rq_job_id(job_id, attempt + 1),
-                heartbeat_at=None, worker_name=None)
+            done = conn.execute(_SQL_FINISH_RETRY, {
+                **where, "b_retry_count": job.retry_count + 1, "b_new_attempt": attempt + 1,
+                "b_next_attempt_at": now + timedelta(seconds=delay),
+                "b_rq_job_id": rq_job_id(job_id, attempt + 1)}).rowcount
             exec_status = ExecutionStatus.pending.value
         else:
             delay = 0
-            new_values = dict(status=status, completed_at=now, error_message=error,
-                              heartbeat_at=None, next_attempt_at=None)
+            done = conn.execute(_SQL_FINISH_END, {
+                **where, "b_status": status, "b_completed_at": now}).rowcount
             exec_status = status
-        done = conn.execute(
-            sa.update(_JQ)
-            .where(_JQ.c.id == job_id, _JQ.c.attempt == attempt,
-                   _JQ.c.status.in_(from_statuses))
-            .values(**new_values)).rowcount
         if not done:
             return "stale"
         if job.execution_id is not None:
@@ -629,7 +649,7 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
     try:
         _after_finish(redis, job_id=job_id, attempt=attempt, user_id=job.user_id,
                       priority=job.priority, retry=retry, delay=delay, heir=heir,
-                      database_url=database_url, settings=settings)
+                      database_url=database_url, settings=settings, extra=after_end)
     except REDIS_ERRORS:
         log.warning("job %s: Redis error after finishing attempt %s (maintenance repairs)",
                     job_id, attempt, exc_info=True)
@@ -638,12 +658,15 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
 
 def _after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id: int,
                   priority: int, retry: bool, delay: int, heir: Any, database_url: str,
-                  settings: Settings) -> None:
-    """Redis side of a committed finish, one round trip: cancel flag dropped; a retry waits in
-    :data:`DUE_KEY`; otherwise the slot goes to ``heir`` (swap + RQ push) or is freed - and
-    if the user has waiting jobs committed after the finish, they are dispatched."""
+                  settings: Settings, extra: Callable[[Any], None] | None = None) -> None:
+    """Redis side of a committed finish, one round trip: ``extra(pipe)``'s commands; cancel
+    flag dropped; a retry waits in :data:`DUE_KEY`; otherwise the slot goes to ``heir``
+    (swap + RQ push) or is freed - and if the user has waiting jobs committed after the
+    finish, they are dispatched."""
     key = slots_key(user_id)
     pipe = _transaction(redis)
+    if extra is not None:
+        extra(pipe)
     pipe.delete(cancel_key(job_id))
     if retry:
         pipe.zadd(DUE_KEY, {due_member(job_id, attempt + 1, priority): time.time() + delay})

@@ -43,20 +43,29 @@ class _Sampler:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.process = psutil.Process()
+        self.statm = _open_statm()
         self.guards: set[MemoryGuard] = set()
         self.cond = threading.Condition()
+        self.idle = True
         self.thread = threading.Thread(target=self._run, name="memory-guard", daemon=True)
         self.thread.start()
 
     def rss(self) -> int:
-        """Resident set size of this process now, in bytes."""
+        """Resident set size of this process now, in bytes (Linux: one ``pread`` of the
+        kept-open ``/proc/<pid>/statm``, ~10x cheaper than psutil's open-read-close)."""
+        if self.statm is not None:
+            try:
+                return int(os.pread(self.statm, 128, 0).split()[1]) * PAGE_SIZE
+            except (OSError, IndexError, ValueError):
+                self.statm = None
         return self.process.memory_info().rss
 
     def add(self, guard: MemoryGuard) -> None:
-        """Start sampling for ``guard``."""
+        """Start sampling for ``guard`` (wakes the thread only if it sleeps with no guard)."""
         with self.cond:
             self.guards.add(guard)
-            self.cond.notify()
+            if self.idle:
+                self.cond.notify()
 
     def discard(self, guard: MemoryGuard) -> None:
         """Stop sampling for ``guard``."""
@@ -67,7 +76,9 @@ class _Sampler:
         while True:
             with self.cond:
                 while not self.guards:
+                    self.idle = True
                     self.cond.wait()
+                self.idle = False
                 interval = min(g.interval_s for g in self.guards)
                 self.cond.wait(interval)
                 guards = list(self.guards)
@@ -82,6 +93,19 @@ class _Sampler:
                     guard.observe(rss)
                 except Exception:  # one broken callback must not stop the others
                     logger.exception("memory guard callback failed")
+
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+"""Bytes per memory page (``/proc/<pid>/statm`` counts pages)."""
+
+
+def _open_statm() -> int | None:
+    """A descriptor of this process's ``/proc/<pid>/statm`` (None where there is none);
+    opened by pid, not ``self``, and per process (the sampler is recreated after a fork)."""
+    try:
+        return os.open(f"/proc/{os.getpid()}/statm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
 
 
 _sampler: _Sampler | None = None

@@ -142,6 +142,7 @@ class _WatchThread:
         self.pid = os.getpid()
         self.watchers: set[AttemptWatcher] = set()
         self.cond = threading.Condition()
+        self.idle = True
         self.thread = threading.Thread(target=self._run, name="attempt-watch", daemon=True)
         self.thread.start()
 
@@ -149,7 +150,8 @@ class _WatchThread:
         """Watch ``watcher``'s attempt."""
         with self.cond:
             self.watchers.add(watcher)
-            self.cond.notify()
+            if self.idle:  # else the next regular poll picks it up (no wake-up per attempt)
+                self.cond.notify()
 
     def discard(self, watcher: AttemptWatcher) -> None:
         """Stop watching ``watcher``'s attempt."""
@@ -162,7 +164,9 @@ class _WatchThread:
         while True:
             with self.cond:
                 while not self.watchers:
+                    self.idle = True
                     self.cond.wait()
+                self.idle = False
                 self.cond.wait(CANCEL_POLL_S)
                 current = list(self.watchers)
             now = time.monotonic()
@@ -193,9 +197,15 @@ def _publisher(settings: Settings, user_id: int) -> Callable[[list], None] | Non
 
 
 def run_execution(job_id: int, attempt: int) -> str:
-    """RQ job: run one attempt of job ``job_id``; returns the outcome (see finish_attempt)."""
+    """RQ job: run one attempt of job ``job_id``; returns the outcome (see finish_attempt).
+
+    Events are held up to ``EVENT_HOLD_S`` (see DatabaseEventSink): those of a short
+    execution are all stored in the finish transaction (claim + finish = two commits per
+    execution), a long execution's are stored and published as it runs. Either way events
+    are stored before they are published, and before the final status is written.
+    """
     from agentic_app.domain.errors import RetryableError
-    from agentic_app.engine.event_sink import DatabaseEventSink
+    from agentic_app.engine.event_sink import EVENT_HOLD_S, DatabaseEventSink
     from agentic_app.engine.executor import execute_sync
 
     settings = get_settings()
@@ -209,7 +219,8 @@ def run_execution(job_id: int, attempt: int) -> str:
     watcher = AttemptWatcher(settings=settings, job_id=job_id, attempt=attempt,
                              cancel_event=cancel_event)
     watcher.start()
-    sink = DatabaseEventSink(url, after_commit=_publisher(settings, claimed.user_id))
+    sink = DatabaseEventSink(url, after_commit=_publisher(settings, claimed.user_id),
+                             hold_s=EVENT_HOLD_S)
     try:
         result = execute_sync(
             claimed.definition, registry=node_registry(), services=node_services(settings),
@@ -218,7 +229,7 @@ def run_execution(job_id: int, attempt: int) -> str:
             attempt=attempt, first_seq=claimed.first_seq,
             execution_timeout_s=float(settings.queue_config.job_timeout_seconds),
             memory_limit_mb=float(settings.limits.memory_limit_mb),
-            cancel_event=cancel_event)
+            cancel_event=cancel_event, flush_sink=False)
         status, error, retryable = result.status, result.error, result.error_retryable
         if result.error_type and error and not error.startswith(result.error_type):
             error = f"{result.error_type}: {error}"
@@ -228,7 +239,59 @@ def run_execution(job_id: int, attempt: int) -> str:
         retryable = isinstance(exc, RetryableError) or "Timeout" in type(exc).__name__
     finally:
         watcher.stop()
-        sink.close()
-    return jq.finish_attempt(database_url=url, redis=redis_client(settings), job_id=job_id,
-                             attempt=attempt, status=status, error=error, retryable=retryable,
-                             settings=settings)
+    return _finish(sink, settings, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
+                   status=status, error=error, retryable=retryable)
+
+
+def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id: int,
+            status: str, error: str | None, retryable: bool) -> str:
+    """Store the attempt's remaining events with its end (one transaction), then publish
+    them in the Redis transaction of the finish. Events already handed to the writer are
+    committed (and published) first, so seq order holds; when the finish cannot take the
+    events (stale attempt, failed transaction) they are stored on their own, before any
+    retry of the finish."""
+    held = sink.take_held()
+    sink.flush()
+    written: list[bool] = []
+    sent: list[bool] = []
+
+    def store_held(conn: Any) -> None:
+        sink.write_in(conn, held)
+        written.append(True)
+
+    def publish_held(pipe: Any) -> None:
+        sent.append(True)  # called only once the finish is committed
+        try:
+            _publish_into(pipe, held, user_id)
+        except Exception:  # publishing is best effort (the stream catches up from the DB)
+            log.exception("job %s attempt %s: events not published", job_id, attempt)
+
+    finish = dict(database_url=settings.database_url, redis=redis_client(settings),
+                  job_id=job_id, attempt=attempt, status=status, error=error,
+                  retryable=retryable, settings=settings)
+    try:
+        outcome = jq.finish_attempt(**finish, before_end=store_held if held else None,
+                                    after_end=publish_held if held else None)
+    except Exception:
+        if not held or sent:  # nothing held, or the failure came after the commit
+            raise
+        log.warning("job %s attempt %s: finish with events failed; storing them alone",
+                    job_id, attempt, exc_info=True)
+        sink.store(held)
+        return jq.finish_attempt(**finish)
+    if not written:
+        sink.store(held)
+    elif not sent:
+        sink.published(held)
+    return outcome
+
+
+def _publish_into(pipe: Any, events: list, user_id: int) -> None:
+    """Queue the PUBLISH commands of ``events`` on ``pipe`` (as EventBus.publish does:
+    execution channel and owner's channel, in seq order)."""
+    from agentic_app.engine.event_bus import event_payload, execution_channel, user_channel
+
+    for event in events:
+        payload = event_payload(event, user_id=user_id)
+        pipe.publish(execution_channel(event.execution_id), payload)
+        pipe.publish(user_channel(user_id), payload)

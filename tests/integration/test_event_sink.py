@@ -180,3 +180,32 @@ def test_bad_event_is_reported_and_later_events_still_stored(db):
     stored = rows(url, ExecutionEvent, execution_id, [ExecutionEvent.seq])
     assert [(r.seq, r.message) for r in stored] == [(1, "ok"), (2, "after")]
     assert len(sink.errors) == 1 and "seq 1" in sink.errors[0]
+
+
+def test_held_events_of_a_long_execution_are_stored_and_published_while_it_runs(db):
+    """With a 50 ms hold, a running execution's first events are in the DB and published
+    within a fraction of a second, long before it ends; order and contiguity are kept."""
+    import threading
+    import time
+
+    url, execution_id = db
+    published: list[int] = []
+    sink = DatabaseEventSink(url, hold_s=0.05,
+                             after_commit=lambda evs: published.extend(e.seq for e in evs))
+    spec = wf([("a", "wait", {"seconds": 1.5})], [])
+    runner = threading.Thread(target=lambda: execute_sync(
+        spec, registry=make_registry(), sink=sink, execution_id=execution_id, now=AT))
+    runner.start()
+    time.sleep(0.5)
+    with Session(get_engine(url)) as session:
+        stored = session.exec(select(ExecutionEvent.seq).where(
+            ExecutionEvent.execution_id == execution_id)).all()
+    assert {1, 2} <= set(stored)  # ExecutionStarted, NodeStarted while the node still runs
+    assert published[:2] == [1, 2]
+    runner.join(timeout=10)
+    sink.flush()
+    with Session(get_engine(url)) as session:
+        seqs = sorted(session.exec(select(ExecutionEvent.seq).where(
+            ExecutionEvent.execution_id == execution_id)).all())
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 4
+    assert published == seqs  # published once each, in order, after being stored
