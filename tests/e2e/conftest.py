@@ -104,7 +104,7 @@ def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
     return app
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def running_app(tmp_path_factory, redis_base_url):
     """One `reflex run` shared by the browser tests of the session."""
     app = start_app(tmp_path_factory.mktemp("appdata"), redis_base_url)
@@ -114,7 +114,7 @@ def running_app(tmp_path_factory, redis_base_url):
         app.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     """Debian chromium driven by Playwright (never `playwright install`)."""
     if not Path(CHROMIUM).exists():
