@@ -144,3 +144,28 @@ def login(page, app: RunningApp, username: str = "demo", password: str = "demo")
     page.fill("#password", password)
     page.click("#login-submit")
     page.wait_for_url("**/scheduler", timeout=30_000)
+
+
+def watch_run_now(page, app: RunningApp, workflow_id: int) -> None:
+    """Click "run now" on the workflows page and follow the monitor to completed: node states
+    must be seen changing between nodes (live, not only at the end), the log line "half way"
+    shown once and five timeline rows drawn (the SLOW_FLOW of the UI tests)."""
+    page.goto(f"{app.frontend}/workflows")
+    page.click(f"#run-now-{workflow_id}")
+    page.wait_for_url("**/monitor/*")
+    page.locator("#dag-node-done").wait_for()
+    page.evaluate("""() => {
+        window.__states = [];
+        const snap = () => window.__states.push(
+            [...document.querySelectorAll('#dag [data-status]')].map(e => e.dataset.status)
+            .join(','));
+        snap();
+        new MutationObserver(snap).observe(document.querySelector('#dag'),
+            {subtree: true, attributes: true, childList: true, characterData: true});
+    }""")
+    page.wait_for_selector("#execution-status[data-status=completed]", timeout=60_000)
+    states = page.evaluate("window.__states")
+    partial = [s for s in states if "succeeded" in s and ("pending" in s or "running" in s)]
+    assert len(set(partial)) >= 2, states  # seen between nodes, not only at the end
+    assert page.locator(".log-line", has_text="half way").count() == 1
+    assert page.locator(".timeline-row").count() == 5

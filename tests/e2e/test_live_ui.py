@@ -13,7 +13,7 @@ from agentic_app.services import users
 from agentic_app.services import workflows as workflow_service
 from agentic_app.services.queue import owned_job
 from agentic_app.settings import get_settings
-from tests.e2e.conftest import ARTIFACTS, login
+from tests.e2e.conftest import ARTIFACTS, login, watch_run_now
 
 pytestmark = pytest.mark.e2e
 
@@ -115,25 +115,7 @@ def test_run_now_is_watched_live(running_app, page):
     with the log and the timeline filled."""
     wf_id = _workflow(running_app, _demo_id(running_app), "Slow chain", SLOW_FLOW)
     login(page, running_app)
-    page.goto(f"{running_app.frontend}/workflows")
-    page.click(f"#run-now-{wf_id}")
-    page.wait_for_url("**/monitor/*")
-    page.locator("#dag-node-done").wait_for()
-    page.evaluate("""() => {
-        window.__states = [];
-        const snap = () => window.__states.push(
-            [...document.querySelectorAll('#dag [data-status]')].map(e => e.dataset.status)
-            .join(','));
-        snap();
-        new MutationObserver(snap).observe(document.querySelector('#dag'),
-            {subtree: true, attributes: true, childList: true, characterData: true});
-    }""")
-    page.wait_for_selector("#execution-status[data-status=completed]", timeout=60_000)
-    states = page.evaluate("window.__states")
-    partial = [s for s in states if "succeeded" in s and ("pending" in s or "running" in s)]
-    assert len(set(partial)) >= 2, states  # seen between nodes, not only at the end
-    assert page.locator(".log-line", has_text="half way").count() == 1
-    assert page.locator(".timeline-row").count() == 5
+    watch_run_now(page, running_app, wf_id)
     assert page.locator("#metric-ok").inner_text().endswith("5")
     page.click("#log-level")
     page.get_by_role("option", name="warning").click()

@@ -14,7 +14,7 @@ from agentic_app.services import users
 from agentic_app.services import workflows as workflow_service
 from agentic_app.services.runtime import RUNTIME_LEASE_KEY
 from tests.conftest import _with_db
-from tests.e2e.conftest import ARTIFACTS, login, start_app
+from tests.e2e.conftest import ARTIFACTS, login, start_app, watch_run_now
 from tests.e2e.test_live_ui import SLOW_FLOW
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -75,24 +75,6 @@ def test_redis_state_with_several_workers(prod_app, page, redis_url):
     wf_id = workflow_service.create_workflow(user_id=user_id, name="Prod chain",
                                              definition=SLOW_FLOW, database_url=db).id
     login(page, prod_app)
-    page.goto(f"{prod_app.frontend}/workflows")
-    page.click(f"#run-now-{wf_id}")
-    page.wait_for_url("**/monitor/*")
-    page.locator("#dag-node-done").wait_for()
-    page.evaluate("""() => {
-        window.__states = [];
-        const snap = () => window.__states.push(
-            [...document.querySelectorAll('#dag [data-status]')].map(e => e.dataset.status)
-            .join(','));
-        snap();
-        new MutationObserver(snap).observe(document.querySelector('#dag'),
-            {subtree: true, attributes: true, childList: true, characterData: true});
-    }""")
-    page.wait_for_selector("#execution-status[data-status=completed]", timeout=60_000)
-    states = page.evaluate("window.__states")
-    partial = [s for s in states if "succeeded" in s and ("pending" in s or "running" in s)]
-    assert len(set(partial)) >= 2, states  # seen between nodes, not only at the end
-    assert page.locator(".log-line", has_text="half way").count() == 1
-    assert page.locator(".timeline-row").count() == 5
+    watch_run_now(page, prod_app, wf_id)
     page.screenshot(path=str(ARTIFACTS / "monitor-prod-redis.png"), full_page=True)
     assert redis_lib.Redis.from_url(_with_db(redis_url, REFLEX_STATE_DB)).dbsize() > 0
