@@ -56,7 +56,12 @@ from agentic_app.db.models import (
     WorkflowExecution,
     utcnow,
 )
-from agentic_app.domain.errors import InvalidInputError, LimitExceededError, NotFoundError
+from agentic_app.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+)
 from agentic_app.engine.queues import queue_for_priority
 from agentic_app.settings import Settings, get_settings
 
@@ -166,7 +171,7 @@ _PENDING = JobStatus.pending.value
 # Statements built once (building and cache-keying a statement per call cost more than
 # running it); parameters are bound at execution.
 _SQL_DEDUPE = sa.select(_JQ.c.id).where(_JQ.c.dedupe_key == _P("dedupe_key"))
-_SQL_OWNER = sa.select(_WF.c.user_id).where(_WF.c.id == _P("workflow_id"))
+_SQL_OWNER = sa.select(_WF.c.user_id, _WF.c.is_active).where(_WF.c.id == _P("workflow_id"))
 _SQL_QUEUED = sa.select(sa.func.count()).select_from(_JQ).where(_JQ.c.status == _PENDING)
 _SQL_TODAY = sa.select(sa.func.count()).select_from(_EX).where(
     _EX.c.user_id == _P("user_id"), _EX.c.created_at >= _P("since", type_=_EX.c.created_at.type))
@@ -379,9 +384,11 @@ def _insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int
         if dup is not None:
             raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
                                     job_id=dup.id)
-    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id}).scalar()
-    if owner is None or owner != user_id:
+    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id}).first()
+    if owner is None or owner.user_id != user_id:
         raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
+    if not owner.is_active:  # a deactivated workflow runs neither by hand nor by trigger
+        raise ConflictError(f"workflow {workflow_id} is deactivated", field="workflow_id")
     queued = conn.execute(_SQL_QUEUED).scalar()
     cap = settings.queue_config.max_queue_size
     if queued >= cap:

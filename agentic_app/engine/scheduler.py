@@ -31,7 +31,12 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from agentic_app.domain.errors import AgenticError, LimitExceededError, NotFoundError
+from agentic_app.domain.errors import (
+    AgenticError,
+    ConflictError,
+    LimitExceededError,
+    NotFoundError,
+)
 from agentic_app.domain.triggers import (
     CronTriggerConfig,
     IntervalTriggerConfig,
@@ -65,6 +70,13 @@ MARKET_TRIGGERS = ("price", "indicator")
 def fire_key(job_id: int, fire_time: datetime) -> str:
     """Deterministic dedupe key of one fire of one scheduled job."""
     return f"job:{job_id}:{fire_time.astimezone(UTC).isoformat()}"
+
+
+def _same_schedule(a: store.JobSnapshot, b: store.JobSnapshot) -> bool:
+    """True when nothing the scheduler acts on changed (a rename or a finished run does not
+    reset a market trigger's edge state, fire count or cooldown)."""
+    return (a.trigger_type, a.trigger_config, a.is_active, a.workflow_id, a.user_id) == (
+        b.trigger_type, b.trigger_config, b.is_active, b.workflow_id, b.user_id)
 
 
 def _utcnow() -> datetime:
@@ -138,7 +150,7 @@ class SchedulerService:
         self._aps = BackgroundScheduler(timezone=UTC,
                                         job_defaults={"coalesce": True, "max_instances": 1})
         self._aps.add_listener(self._on_missed, EVENT_JOB_MISSED)
-        self._aps.add_job(self._retention, "interval", id="retention",
+        self._aps.add_job(self._retention, "interval", id="retention", misfire_grace_time=3600,
                           minutes=self.settings.retention.interval_minutes,
                           next_run_time=self.now() + timedelta(minutes=1))
         self._aps.start()
@@ -194,8 +206,8 @@ class SchedulerService:
                 self._unschedule(self._known.pop(job_id))
             for job_id, row in rows.items():
                 old = self._known.get(job_id)
-                if old is not None and old.updated_at == row.updated_at \
-                        and old.is_active == row.is_active:
+                if old is not None and _same_schedule(old, row):
+                    self._known[job_id] = row  # e.g. run counters moved: keep trigger state
                     continue
                 if old is not None:
                     self._unschedule(old)
@@ -280,6 +292,8 @@ class SchedulerService:
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         """APScheduler could not run a fire within its grace time (process stalled)."""
+        if not str(event.job_id).isdigit():  # the retention job: nothing to record
+            return
         job_id = int(event.job_id)
         when = event.scheduled_run_time
         store.record_missed(self.database_url, job_id, [when], "misfire",
@@ -376,7 +390,7 @@ class SchedulerService:
         except DuplicateJobError:
             log.info("job %s fire %s already enqueued", job_id, fire_time.isoformat())
             return 0
-        except (LimitExceededError, NotFoundError) as exc:
+        except (LimitExceededError, NotFoundError, ConflictError) as exc:
             store.record_missed(self.database_url, job_id, [fire_time], "refused", exc.message)
             log.warning("job %s fire %s refused: %s", job_id, fire_time.isoformat(), exc.message)
             return 0

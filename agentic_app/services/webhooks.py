@@ -63,25 +63,35 @@ def receive(settings: Settings, *, redis: redis_lib.Redis, token: str, body: byt
         raise PayloadTooLargeError(f"body of {len(body)} bytes is over this webhook's limit of "
                                    f"{config.max_body_bytes}", field="body")
     lower = {k.lower(): v for k, v in headers.items()}
+    delivery = lower.get(DELIVERY_HEADER.lower())
+    body_hash = hashlib.sha256(body).hexdigest()
     if config.mode == "hmac":
-        verify_signature(job.webhook_secret, lower.get(SIGNATURE_HEADER.lower()), body, now)
-        replay_id = lower.get(DELIVERY_HEADER.lower()) or lower[SIGNATURE_HEADER.lower()]
+        # the replay identity is what the signature covers (timestamp + body): the unsigned
+        # delivery header or extra ``v1=`` entries cannot make a captured request new again
+        signed_at = verify_signature(job.webhook_secret, lower.get(SIGNATURE_HEADER.lower()),
+                                     body, now)
+        replay_id = f"{signed_at}:{body_hash}"
+        dedupe = f"webhook:{job.id}:{hashlib.sha256(replay_id.encode()).hexdigest()}"
     else:
         verify_shared_secret(job.webhook_secret,
                              lower.get("x-agentic-secret") or secret_param)
-        replay_id = lower.get(DELIVERY_HEADER.lower()) or hashlib.sha256(body).hexdigest()
+        # unsigned senders (TradingView) repeat identical bodies legitimately: a body is only a
+        # replay inside the Redis window; a sender's delivery id is unique for good
+        replay_id = delivery or body_hash
+        dedupe = (f"webhook:{job.id}:{hashlib.sha256(delivery.encode()).hexdigest()}"
+                  if delivery else None)
     if not job.is_active:
         raise ConflictError("this webhook's job is paused", field="token")
     key = f"{REPLAY_PREFIX}{job.id}:{hashlib.sha256(replay_id.encode()).hexdigest()}"
     if not redis.set(key, 1, nx=True, ex=TOLERANCE_S * 2):
         raise ConflictError("delivery already received (replay)", field=DELIVERY_HEADER)
-    payload = {"body": _payload(body), "delivery_id": lower.get(DELIVERY_HEADER.lower()),
+    payload = {"body": _payload(body), "delivery_id": delivery,
                "received_at": now, "scheduled_job_id": job.id}
     try:
         entry = enqueue_execution(
             database_url=url, redis=redis, workflow_id=job.workflow_id, user_id=job.user_id,
             trigger_type="webhook", trigger_payload=payload, priority=config.priority,
-            scheduled_job_id=job.id, dedupe_key=f"webhook:{job.id}:{key[-64:]}",
+            scheduled_job_id=job.id, dedupe_key=dedupe,
             settings=settings)
     except DuplicateJobError:
         raise ConflictError("delivery already received (replay)",

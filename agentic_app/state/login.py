@@ -5,8 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 from agentic_app import routes
-from agentic_app.services import auth
+from agentic_app.services import auth, login_limit
 from agentic_app.state.base import AppState
+from agentic_app.state.common import redis_client
 
 
 class LoginState(AppState):
@@ -16,12 +17,22 @@ class LoginState(AppState):
 
     @rx.event
     def submit(self, form: dict):
-        """Check the credentials; on success keep the session token and open the scheduler."""
-        result = auth.login(username=(form.get("username") or "").strip(),
-                            password=form.get("password") or "")
+        """Check the credentials (throttled like the API's login); on success keep the
+        session token and open the scheduler."""
+        username = (form.get("username") or "").strip()
+        ip = self.router.session.client_ip or None
+        redis = redis_client()
+        try:
+            login_limit.check_allowed(redis, username=username, ip=ip)
+        except login_limit.LoginThrottledError as exc:
+            self.error = f"Too many failed attempts; try again in {exc.retry_after} s."
+            return
+        result = auth.login(username=username, password=form.get("password") or "")
         if result is None:
+            login_limit.record_failure(redis, username=username, ip=ip)
             self.error = "Wrong username or password."
             return
+        login_limit.record_success(redis, username=username)
         user, token = result
         self.error = ""
         self.auth_token = token

@@ -76,3 +76,45 @@ def test_expired_trigger_is_deactivated(env):
         row = s.get(ScheduledJob, job.id)
         assert row.is_active is False and row.paused_reason == "expired"
     assert _payloads(env, job.id) == []
+
+
+def test_finished_run_does_not_reset_trigger_state(env):
+    """A run finishing (run counters and updated_at move) keeps the trigger's fire count."""
+    wf = env.workflow({"type": "price_trigger",
+                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
+    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                    trigger_type="price", trigger_config={"max_fires": 5})
+    with session_scope(env.db) as s:
+        start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
+    feed = PathFeed(start, STEP, {"EURUSD": PATH})
+    clock = {"now": start}
+    svc = _service(env, feed, lambda: clock["now"])
+    for i in range(3):
+        clock["now"] = start + timedelta(seconds=STEP * i)
+        svc.tick_market()
+    assert svc._watcher.state(job.id).fire_count == 1
+    with session_scope(env.db) as s:  # what the queue does when the execution ends
+        row = s.get(ScheduledJob, job.id)
+        row.consecutive_failures, row.updated_at = 0, row.updated_at + timedelta(seconds=5)
+    svc.sync()
+    assert svc._watcher.state(job.id).fire_count == 1
+
+
+def test_deactivated_workflow_fires_nothing(env):
+    """A schedule whose workflow was deactivated records the fire as refused, runs nothing."""
+    wf = env.workflow({"type": "price_trigger",
+                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
+    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                    trigger_type="price")
+    with session_scope(env.db) as s:
+        from agentic_app.db.models import Workflow
+
+        s.get(Workflow, wf).is_active = False
+    svc = SchedulerService(env.settings, redis_url=env.redis)
+    assert svc.fire(job.id, job.created_at + timedelta(seconds=1), {"price": 1.2}) == 0
+    from agentic_app.db.scheduler_models import MissedRun
+
+    with session_scope(env.db) as s:
+        missed = s.exec(select(MissedRun)).all()
+    assert [m.reason for m in missed] == ["refused"] and "deactivated" in missed[0].detail
+    assert _payloads(env, job.id) == []

@@ -133,3 +133,39 @@ def test_shared_secret_mode(env):
                              body=b'{"alert": "x"}', headers={},
                              secret_param=job.webhook_secret)
     assert entry.status == "pending"
+
+
+def test_replay_with_new_delivery_id_or_extra_signature_is_409(env, hook):
+    """A captured signed request stays a replay whatever unsigned parts are changed: a new
+    delivery id or an extra v1 entry in the signature header."""
+    job, post = hook
+    ts = time.time()
+    body = b'{"side": "buy"}'
+    post(body, ts=ts, delivery="first")
+    with pytest.raises(ConflictError):
+        post(body, ts=ts, delivery="second")
+    header = signature_header(job.webhook_secret, int(ts), body) + ",v1=deadbeef"
+    with pytest.raises(ConflictError):
+        post(body, ts=ts, delivery=None, headers={"X-Agentic-Signature": header})
+    assert _queued(env) == 1
+
+
+def test_shared_secret_same_body_again_after_the_window(env):
+    """Unsigned senders repeat identical alerts: after the replay window a body is new."""
+    wf = env.workflow({"type": "webhook_trigger", "params": {"mode": "shared_secret"}})
+    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                    trigger_type="webhook",
+                                    trigger_config={"overlap_policy": "allow"})
+    client = redis.Redis.from_url(env.redis)
+
+    def post():
+        return webhooks.receive(env.settings, redis=client, token=job.webhook_token,
+                                body=b"BUY EURUSD", headers={}, secret_param=job.webhook_secret)
+
+    post()
+    with pytest.raises(ConflictError):
+        post()
+    for key in client.scan_iter(f"{webhooks.REPLAY_PREFIX}*"):
+        client.delete(key)  # the 10-minute window has passed
+    post()
+    assert _queued(env) == 2
