@@ -115,8 +115,8 @@ async def _first_message_token(websocket: WebSocket) -> str | None:
     try:
         text = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
         data = json.loads(text)
-    except (TimeoutError, ValueError, KeyError):
-        return None
+    except (TimeoutError, ValueError, KeyError, WebSocketDisconnect):
+        return None  # silent, malformed, or gone before authenticating
     token = data.get("token") if isinstance(data, dict) else None
     return token if isinstance(token, str) else None
 
@@ -169,6 +169,8 @@ async def watch_execution(
         await _close(websocket, CLOSE_UNAUTHENTICATED, "not authenticated")
         return
     try:
+        if not 1 <= execution_id <= MAX_ID:  # out of the id column's range: unknown
+            raise NotFoundError(f"execution {execution_id} not found", field="execution_id")
         await run_in_threadpool(service.owned_execution, settings.database_url,
                                 user_id=user.id, execution_id=execution_id)
     except NotFoundError:
