@@ -42,7 +42,7 @@ def cmd_seed_demo(args) -> int:
     s = _settings()
     upgrade_to_head(s.database_url, s.data_dir)
     try:
-        user, created = seed_demo(s)
+        user, created = seed_demo(s, fill_missing=True)
     except RuntimeError as exc:
         print(str(exc), file=sys.stderr)
         return 2

@@ -51,13 +51,19 @@ def _eurusd_level(settings: Settings) -> float:
     return round(build_market(settings).price("EURUSD").price, 4)
 
 
-def seed_demo(settings: Settings) -> tuple[User, list[Workflow]]:
-    """Create the demo user, its workflows and schedules if missing (idempotent)."""
+def seed_demo(settings: Settings, *, fill_missing: bool = False) -> tuple[User, list[Workflow]]:
+    """Create the demo user with its workflows and schedules on the first run.
+
+    Later runs (every start of the local app) only re-arm the demo price alert: what the user
+    deleted stays deleted. ``fill_missing`` (the ``seed-demo`` command) re-creates missing
+    template workflows and, when the user has no schedule at all, the demo schedules.
+    """
     if not settings.is_local:
         raise RuntimeError("seed-demo is refused in production mode")
     level = _eurusd_level(settings)
     with session_scope(settings.database_url) as session:
         user = session.exec(select(User).where(User.username == DEMO_USERNAME)).first()
+        create = user is None or fill_missing
         if user is None:
             user = User(username=DEMO_USERNAME, is_admin=True,
                         password_hash=hash_password(settings.demo_password))
@@ -67,7 +73,7 @@ def seed_demo(settings: Settings) -> tuple[User, list[Workflow]]:
         existing = {w.name for w in owned}
         created = []
         for name, template in TEMPLATES.items():
-            if name in existing:
+            if name in existing or not create:
                 continue
             wf = Workflow(user_id=user.id, name=name, description=template["description"],
                           definition=_demo_definition(name, template["definition"], level))
@@ -77,11 +83,11 @@ def seed_demo(settings: Settings) -> tuple[User, list[Workflow]]:
         for wf in created:
             session.refresh(wf)
         session.refresh(user)
-    _seed_schedules(settings, user, level)
+    _seed_schedules(settings, user, level, create=create)
     return user, created
 
 
-def _seed_schedules(settings: Settings, user: User, level: float) -> None:
+def _seed_schedules(settings: Settings, user: User, level: float, *, create: bool) -> None:
     from agentic_app.services import schedules
 
     with session_scope(settings.database_url) as s:
@@ -96,7 +102,7 @@ def _seed_schedules(settings: Settings, user: User, level: float) -> None:
             continue
         trigger = wf.definition["nodes"][0]
         job = jobs.get(job_name)
-        if job is None and not seeded_before:
+        if job is None and create and not seeded_before:
             schedules.create_schedule(settings, user_id=user.id, workflow_id=wf.id,
                                       trigger_type=TRIGGER_TYPES[trigger["type"]],
                                       name=job_name)
