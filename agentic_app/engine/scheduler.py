@@ -10,7 +10,8 @@ released by compare-and-delete). The active one:
   :class:`~agentic_app.engine.trigger_watch.TriggerWatcher` (states in ``trigger_states``);
 * follows row changes (create, update, pause/resume, delete) within ``sync_interval_s``;
 * enqueues every fire with the key ``job:<id>:<fire time UTC>`` (unique in ``job_queue``), so
-  even a paused former leader cannot enqueue a duplicate.
+  even a paused former leader cannot enqueue a duplicate cron/interval fire; market-trigger
+  fires are keyed by tick time, so a tick re-checks the lease in Redis before enqueueing them.
 
 Misfires: on activation, a job whose stored ``next_run`` has passed gets at most one catch-up
 run (its latest missed fire time, when within ``misfire_grace_seconds``); every other missed
@@ -88,7 +89,8 @@ class SchedulerService:
 
     def __init__(self, settings: Settings, *, redis_url: str, database_url: str | None = None,
                  market=None, now: Callable[[], datetime] = _utcnow,
-                 sync_interval_s: float = 1.0, name: str = "scheduler"):
+                 sync_interval_s: float = 1.0, name: str = "scheduler",
+                 check_lease: bool = True):
         self.settings = settings
         self.database_url = database_url or settings.database_url
         self.redis = connect(redis_url)
@@ -96,6 +98,7 @@ class SchedulerService:
                                 token=f"{name}:{id(self):x}")
         self.now = now
         self.sync_interval_s = sync_interval_s
+        self.check_lease = check_lease
         self.market = market
         self.leader = False
         self._stop = threading.Event()
@@ -337,6 +340,12 @@ class SchedulerService:
             report = watcher.tick_report(self.now())
             kinds = {jid: row.trigger_type for jid, row in self._known.items()}
         self._publish_tick(report, len(watcher))
+        # market fires are keyed by tick time, so unlike cron fires the key alone cannot stop
+        # a stalled former leader: make sure the lease is still ours before enqueueing
+        if report.fires and self.check_lease and not self._still_leader():
+            log.warning("lease lost during a trigger tick: %d fires left to the new leader",
+                        len(report.fires))
+            return 0
         fired = 0
         for f in report.fires:
             kind = kinds.get(f.trigger_id)
@@ -349,6 +358,15 @@ class SchedulerService:
         for job_id in report.exhausted:
             store.deactivate(self.database_url, job_id, "max fires reached")
         return fired
+
+    def _still_leader(self) -> bool:
+        try:
+            held = self.lease.held()
+        except Exception:
+            held = False
+        if not held:
+            self.leader = False
+        return held
 
     def _publish_tick(self, report, triggers: int) -> None:
         try:

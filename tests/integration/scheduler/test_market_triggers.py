@@ -18,7 +18,8 @@ PATH = [1.095, 1.098, 1.101, 1.102, 1.099, 1.1005, 1.103, 1.097, 1.096, 1.104]
 
 
 def _service(env, feed, clock) -> SchedulerService:
-    svc = SchedulerService(env.settings, redis_url=env.redis, market=feed, now=clock)
+    svc = SchedulerService(env.settings, redis_url=env.redis, market=feed, now=clock,
+                           check_lease=False)
     svc._aps = None
     svc.leader = True
     svc.sync()
@@ -117,4 +118,28 @@ def test_deactivated_workflow_fires_nothing(env):
     with session_scope(env.db) as s:
         missed = s.exec(select(MissedRun)).all()
     assert [m.reason for m in missed] == ["refused"] and "deactivated" in missed[0].detail
+    assert _payloads(env, job.id) == []
+
+
+def test_a_scheduler_without_the_lease_enqueues_no_market_fire(env):
+    """A former leader whose lease is gone (held by another) drops its tick's fires."""
+    wf = env.workflow({"type": "price_trigger",
+                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
+    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                    trigger_type="price")
+    with session_scope(env.db) as s:
+        start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
+    feed = PathFeed(start, STEP, {"EURUSD": PATH})
+    clock = {"now": start}
+    stale = SchedulerService(env.settings, redis_url=env.redis, market=feed,
+                             now=lambda: clock["now"])
+    stale._aps, stale.leader = None, True  # believes it leads, but another holds the lease
+    other = SchedulerService(env.settings, redis_url=env.redis)
+    assert other.lease.acquire()
+    stale.sync()
+    fired = 0
+    for i in range(3):
+        clock["now"] = start + timedelta(seconds=STEP * i)
+        fired += stale.tick_market()
+    assert fired == 0 and stale.leader is False
     assert _payloads(env, job.id) == []
