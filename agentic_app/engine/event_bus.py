@@ -5,7 +5,9 @@ Pub/sub is at-most-once: a message can be lost (Redis restart, slow subscriber, 
 blip), so publishing never raises into the caller and subscribers that need every event use
 :mod:`agentic_app.engine.event_stream`, which fills gaps from the database by ``seq``.
 
-Message payload: ``Event.to_dict()`` plus ``"user_id"`` (the execution's owner), as JSON text.
+Message payload: a JSON array of events (a batch, in seq order, as stored together), each
+``Event.to_dict()`` plus ``"user_id"`` (the execution's owner). One message per channel per
+batch: a short execution's whole history is two PUBLISH commands, not two per event.
 Publish only what is committed (``DatabaseEventSink(after_commit=bus.publisher(user_id))``):
 then any seq seen live is already readable from the database.
 """
@@ -43,25 +45,35 @@ def user_channel(user_id: int | str) -> str:
     return f"{USER_CHANNEL_PREFIX}{user_id}"
 
 
-def event_payload(event: Event, *, user_id: int | None) -> str:
-    """The JSON text published for ``event``: its dict form plus ``user_id``."""
-    body = event.to_dict()
-    body["user_id"] = user_id
-    return json.dumps(body, separators=(",", ":"), allow_nan=False)
+def batch_payload(events: Iterable[Event], *, user_id: int | None) -> str:
+    """The JSON text published for a batch of events: their dict forms plus ``user_id``."""
+    bodies = []
+    for event in events:
+        body = event.to_dict()
+        body["user_id"] = user_id
+        bodies.append(body)
+    return json.dumps(bodies, separators=(",", ":"), allow_nan=False)
 
 
-def decode_message(message: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The event dict carried by a pub/sub ``message``; None for control or malformed ones."""
+def _is_event(body: Any) -> bool:
+    return isinstance(body, dict) and "seq" in body and "execution_id" in body
+
+
+def decode_events(message: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The event dicts carried by a pub/sub ``message``, in order; empty for control or
+    malformed messages (a single event object is accepted too)."""
     if not message or message.get("type") not in ("message", "pmessage"):
-        return None
+        return []
     try:
         body = json.loads(message["data"])
     except (TypeError, ValueError):
         logger.warning("dropping malformed event message on %r", message.get("channel"))
-        return None
-    if not isinstance(body, dict) or "seq" not in body or "execution_id" not in body:
-        return None
-    return body
+        return []
+    if _is_event(body):
+        return [body]
+    if isinstance(body, list):
+        return [item for item in body if _is_event(item)]
+    return []
 
 
 class EventBus:
@@ -78,19 +90,15 @@ class EventBus:
         return cls(connect(url))
 
     def publish(self, events: Event | Iterable[Event], *, user_id: int | None = None) -> int:
-        """Publish events on their execution channel (and ``user_id``'s channel when given),
-        in order, in one pipeline round trip. Returns the number of PUBLISH commands sent
-        (0 when Redis failed: the events stay in the database only)."""
+        """Publish events, in order, as one message on each execution's channel (and one on
+        ``user_id``'s channel when given), in one pipeline round trip. Returns the number of
+        PUBLISH commands sent (0 when Redis failed: the events stay in the database only)."""
         batch = [events] if isinstance(events, Event) else list(events)
         if not batch:
             return 0
         try:
             pipe = self.redis.pipeline(transaction=False)
-            for event in batch:
-                payload = event_payload(event, user_id=user_id)
-                pipe.publish(execution_channel(event.execution_id), payload)
-                if user_id is not None:
-                    pipe.publish(user_channel(user_id), payload)
+            publish_into(pipe, batch, user_id)
             return len(pipe.execute())
         except (redis.RedisError, OSError, ValueError) as exc:
             logger.warning("event publish dropped (%d events, seq %s..%s): %s",
@@ -106,10 +114,24 @@ class EventBus:
         return _publish
 
 
+def publish_into(pipe: Any, events: list[Event], user_id: int | None) -> None:
+    """Queue the PUBLISH commands of ``events`` on a Redis pipeline: one batch message per
+    execution channel (events grouped in order) and, with ``user_id``, one on the user's."""
+    groups: dict[Any, list[Event]] = {}
+    for event in events:
+        groups.setdefault(event.execution_id, []).append(event)
+    payloads = [batch_payload(group, user_id=user_id) for group in groups.values()]
+    for execution_id, payload in zip(groups, payloads, strict=True):
+        pipe.publish(execution_channel(execution_id), payload)
+    if user_id is not None:
+        whole = payloads[0] if len(payloads) == 1 else batch_payload(events, user_id=user_id)
+        pipe.publish(user_channel(user_id), whole)
+
+
 @contextmanager
 def subscription(redis_client: redis.Redis, *channels: str) -> Iterator[PubSub]:
     """A synchronous subscription to ``channels`` (control messages ignored); closed on exit.
-    Read with ``pubsub.get_message(timeout=...)`` and :func:`decode_message`."""
+    Read with ``pubsub.get_message(timeout=...)`` and :func:`decode_events`."""
     pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
     try:
         pubsub.subscribe(*channels)

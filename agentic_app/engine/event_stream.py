@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -46,7 +47,7 @@ from agentic_app.db.engine import get_engine
 from agentic_app.db.models import ExecutionEvent, ExecutionStatus, WorkflowExecution
 from agentic_app.engine.event_bus import (
     async_client,
-    decode_message,
+    decode_events,
     execution_channel,
     user_channel,
 )
@@ -159,6 +160,7 @@ class _LiveChannel:
         self._client: Any = None
         self._pubsub: Any = None
         self._next_try = 0.0
+        self._pending: deque[dict[str, Any]] = deque()  # rest of the last batch message
 
     @property
     def up(self) -> bool:
@@ -185,6 +187,8 @@ class _LiveChannel:
     async def next_event(self, timeout: float) -> dict[str, Any] | None:
         """The next event message within ``timeout`` seconds, else None.
         Raises ConnectionError (after dropping the subscription) when Redis is lost."""
+        if self._pending:
+            return self._pending.popleft()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (remaining := deadline - loop.time()) > 0:
@@ -195,14 +199,15 @@ class _LiveChannel:
                 logger.info("lost %s (%s); polling the database", self.channel, exc)
                 await self.drop(retry_after=True)
                 raise ConnectionError(str(exc)) from exc
-            event = decode_message(message)
-            if event is not None:
-                return event
+            self._pending.extend(decode_events(message))
+            if self._pending:
+                return self._pending.popleft()
         return None
 
     async def drop(self, *, retry_after: bool = False) -> None:
         """Close the subscription (and wait ``retry_s`` before the next try when asked)."""
         pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
+        self._pending.clear()
         if retry_after:
             self._next_try = asyncio.get_running_loop().time() + self.retry_s
         for closable in (pubsub, client):
