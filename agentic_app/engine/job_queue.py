@@ -37,6 +37,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -184,6 +185,17 @@ _SQL_MARK_DISPATCHED = (
     .where(_JQ.c.id == _P("job_id"), _JQ.c.status == _PENDING,
            _JQ.c.attempt == _P("b_attempt"), _JQ.c.rq_job_id.is_(None))
     .values(rq_job_id=_P("b_rq_job_id")))
+_WAITER = _JQ.alias("waiter")
+_SQL_TAKE_NEXT_WAITING = (  # the user's next waiting job marked dispatched, one statement
+    sa.update(_JQ)
+    .where(_JQ.c.id == sa.select(_WAITER.c.id)
+           .where(_WAITER.c.user_id == _P("b_user_id"), _WAITER.c.status == _PENDING,
+                  _WAITER.c.rq_job_id.is_(None))
+           .order_by(_WAITER.c.priority.desc(), _WAITER.c.id).limit(1).scalar_subquery(),
+           _JQ.c.status == _PENDING, _JQ.c.rq_job_id.is_(None))  # re-checked under a row lock
+    .values(rq_job_id=sa.literal("agentic-") + sa.cast(_JQ.c.id, sa.String) + "-"
+            + sa.cast(_JQ.c.attempt, sa.String))  # = rq_job_id(id, attempt)
+    .returning(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority, _JQ.c.rq_job_id))
 _SQL_WAITING = (sa.select(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority)
                 .where(_JQ.c.user_id == _P("user_id"), _JQ.c.status == _PENDING,
                        _JQ.c.rq_job_id.is_(None))
@@ -204,18 +216,28 @@ def _max_seq() -> Any:
     from agentic_app.db.models import ExecutionEvent
 
     events = ExecutionEvent.__table__
-    return (sa.select(sa.func.max(events.c.seq)).where(events.c.execution_id == _EX.c.id)
+    return (sa.select(sa.func.max(events.c.seq))
+            .where(events.c.execution_id == _P("execution_id")).scalar_subquery())
+
+
+def _definition() -> Any:
+    executions = _EX.alias("ex")
+    return (sa.select(_WF.c.definition)
+            .where(_WF.c.id == sa.select(executions.c.workflow_id)
+                   .where(executions.c.id == _P("execution_id")).scalar_subquery())
             .scalar_subquery())
 
 
-_SQL_CLAIM_READ = (
-    sa.select(_EX.c.trigger_payload, _WF.c.definition, _max_seq().label("max_seq"))
-    .select_from(_EX.outerjoin(_WF, _WF.c.id == _EX.c.workflow_id))
-    .where(_EX.c.id == _P("execution_id")))
-_SQL_EX_RUNNING = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
-    status=ExecutionStatus.running.value, attempt=_P("b_attempt"),
-    started_at=sa.func.coalesce(_EX.c.started_at, _P("now", type_=_EX.c.started_at.type)),
-    finished_at=None)
+# the execution goes running and returns what the attempt needs, in one statement
+_SQL_EX_RUNNING = (
+    sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
+        status=ExecutionStatus.running.value, attempt=_P("b_attempt"),
+        started_at=sa.func.coalesce(_EX.c.started_at, _P("now", type_=_EX.c.started_at.type)),
+        finished_at=None)
+    # the subqueries use only the bound id: RETURNING renders columns unqualified, so a
+    # correlated "id" would name the subquery's own table
+    .returning(_EX.c.trigger_payload, _definition().label("definition"),
+               _max_seq().label("max_seq")))
 _SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
     status=_P("b_status"), error=_P("b_error"),
     finished_at=_P("b_finished_at", type_=_EX.c.finished_at.type))
@@ -257,11 +279,30 @@ def reservation_age_s(member: str, now: float | None = None) -> float:
     return (now if now is not None else time.time()) - stamp_ms / 1000
 
 
+_outer_conn: ContextVar[sa.Connection | None] = ContextVar("job_queue_outer_conn", default=None)
+"""Set by :func:`inside` (statement-cache priming): ``_begin`` then uses this connection."""
+
+
 @contextmanager
 def _begin(database_url: str) -> Iterator[sa.Connection]:
     """A Core connection in a transaction, committed on success (cheaper than an ORM session)."""
+    outer = _outer_conn.get()
+    if outer is not None:
+        yield outer
+        return
     with get_engine(database_url).begin() as conn:
         yield conn
+
+
+@contextmanager
+def inside(conn: sa.Connection) -> Iterator[None]:
+    """Run this module's claim/finish/heartbeat statements in ``conn``'s transaction (the
+    caller commits or rolls back): used to compile them once in a worker before it forks."""
+    token = _outer_conn.set(conn)
+    try:
+        yield
+    finally:
+        _outer_conn.reset(token)
 
 
 def _lock_writes(s: Any) -> None:
@@ -325,8 +366,10 @@ def enqueue_execution(
                        settings=settings, pipeline=pipe)
             pipe.execute()
         else:
+            # flag first: a slot freed from now on sees the flag, or this gate sees the slot
             redis.set(waiting_key(user_id), 1, ex=WAITING_FLAG_TTL_S)
-            dispatch(database_url=database_url, redis=redis, job_id=job.id, settings=settings)
+            _dispatch_row(database_url, redis, job_id=job.id, user_id=user_id,
+                          attempt=job.attempt, priority=priority, settings=settings)
     except REDIS_ERRORS:
         log.warning("job %s committed but not dispatched (Redis error)", job.id, exc_info=True)
     return job
@@ -562,9 +605,8 @@ def claim_attempt(*, database_url: str, job_id: int, attempt: int,
                                         "b_worker_name": worker_name}).first()
         if job is None:
             return None
-        row = conn.execute(_SQL_CLAIM_READ, {"execution_id": job.execution_id}).first()
-        conn.execute(_SQL_EX_RUNNING, {"execution_id": job.execution_id, "b_attempt": attempt,
-                                       "now": now})
+        row = conn.execute(_SQL_EX_RUNNING, {"execution_id": job.execution_id,
+                                             "b_attempt": attempt, "now": now}).first()
     max_seq = row.max_seq if row else None
     return Attempt(job_id=job_id, attempt=attempt, execution_id=job.execution_id,
                    user_id=job.user_id, workflow_id=job.workflow_id,
@@ -647,10 +689,7 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
         held = job.status == JobStatus.running.value or job.rq_job_id is not None
         heir = None
         if not retry and held and redis is not None:
-            heirs = _waiting(conn, job.user_id, 1)
-            heir = heirs[0] if heirs else None
-            if heir is not None and not _mark_dispatched(conn, heir.id, heir.attempt):
-                heir = None
+            heir = conn.execute(_SQL_TAKE_NEXT_WAITING, {"b_user_id": job.user_id}).first()
     if redis is None:
         return "retrying" if retry else status
     try:

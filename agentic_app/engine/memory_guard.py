@@ -18,11 +18,12 @@ Two complementary tools:
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Self
+from typing import Any, Self
 
 import psutil
 
@@ -224,11 +225,26 @@ def apply_address_space_limit(
 
 def limit_malloc_arenas(count: int) -> bool:
     """Ask glibc malloc to use at most ``count`` arenas; False where that is not possible."""
+    libc = _libc()
+    try:
+        return bool(libc is not None and libc.mallopt(M_ARENA_MAX, count))
+    except AttributeError:
+        return False
+
+
+@functools.cache
+def _libc() -> Any:
+    """The C library, looked up once per process (``find_library`` runs ``ldconfig``, which
+    cost each forked work-horse ~4 ms; a worker loads it before forking)."""
     import ctypes
     import ctypes.util
 
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(M_ARENA_MAX, count))
-    except (OSError, AttributeError):
-        return False
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
+def preload() -> None:
+    """Look up what :func:`apply_address_space_limit` needs, in a parent before it forks."""
+    _libc()

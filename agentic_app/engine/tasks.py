@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agentic_app.engine import job_queue as jq
+from agentic_app.engine.event_bus import publish_into
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -75,21 +76,29 @@ def redis_client(settings: Settings) -> Any:
 
 
 def warm_up(settings: Settings | None = None) -> None:
-    """Import node types and build services now (a forking worker does this before forking,
-    so each work-horse starts ready)."""
+    """Import node types, build services and prime the statement cache now (a forking
+    worker does this before forking, so each work-horse starts ready: see prefork)."""
+    from agentic_app.engine.prefork import prime
+
     settings = settings or get_settings()
     node_registry()
     node_services(settings)
+    prime(settings)
 
 
-def after_fork(settings: Settings | None = None) -> None:
+def after_fork(settings: Settings | None = None, *, redis: Any = None,
+               redis_url: str | None = None) -> None:
     """In a freshly forked work-horse: drop pooled DB connections inherited from the parent
-    (never close them: the parent still owns the sockets)."""
+    (never close them: the parent still owns the sockets). ``redis`` (the worker's client,
+    for ``redis_url``) is then the tasks' client for that URL: one new Redis connection per
+    horse instead of two (redis-py reconnects a forked pool by itself)."""
     from agentic_app.db.engine import get_engine
 
     settings = settings or get_settings()
     get_engine(settings.database_url).dispose(close=False)
     _redis_cache.clear()
+    if redis is not None and redis_url:
+        _redis_cache[f"{os.getpid()}:{redis_url}"] = redis
 
 
 class AttemptWatcher:
@@ -262,7 +271,7 @@ def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id
     def publish_held(pipe: Any) -> None:
         sent.append(True)  # called only once the finish is committed
         try:
-            _publish_into(pipe, held, user_id)
+            publish_into(pipe, held, user_id)
         except Exception:  # publishing is best effort (the stream catches up from the DB)
             log.exception("job %s attempt %s: events not published", job_id, attempt)
 
@@ -284,14 +293,3 @@ def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id
     elif not sent:
         sink.published(held)
     return outcome
-
-
-def _publish_into(pipe: Any, events: list, user_id: int) -> None:
-    """Queue the PUBLISH commands of ``events`` on ``pipe`` (as EventBus.publish does:
-    execution channel and owner's channel, in seq order)."""
-    from agentic_app.engine.event_bus import event_payload, execution_channel, user_channel
-
-    for event in events:
-        payload = event_payload(event, user_id=user_id)
-        pipe.publish(execution_channel(event.execution_id), payload)
-        pipe.publish(user_channel(user_id), payload)

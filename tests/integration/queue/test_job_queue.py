@@ -197,6 +197,10 @@ def test_per_user_cap_is_exact_and_does_not_starve_others(qenv: QueueEnv) -> Non
     peak = max(int(x) for x in qenv.redis.lrange(f"t:concurrency:{a}", 0, -1))
     assert peak == 10
     assert len(_starts(qenv)) == 31
+    # jobs that waited were handed their slot by a finishing job (RQ id written in SQL)
+    for job in jobs:
+        done = jq.get_job(qenv.db_url, job.id)
+        assert done.rq_job_id == jq.rq_job_id(job.id, done.attempt)
 
 
 def test_daily_cap_refuses_the_101st_execution(qenv: QueueEnv) -> None:
