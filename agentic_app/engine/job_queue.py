@@ -765,7 +765,9 @@ def cancel_job(*, database_url: str, redis: redis_lib.Redis, job_id: int,
     A pending job is cancelled at once. A running one is asked to stop (cancel flag polled by
     its task: running nodes are cancelled and ExecutionFinished written); if it is still
     running after ``grace_s``, RQ's stop-job command kills its work-horse and the job is
-    marked cancelled here. Cancelling a finished job raises InvalidInputError.
+    marked cancelled here. An attempt that fails while being stopped is not retried (the
+    task sees the flag); should a retry be scheduled anyway, it is cancelled as well.
+    Cancelling a finished job raises InvalidInputError.
     """
     settings = settings or get_settings()
     job = get_job(database_url, job_id)
@@ -790,6 +792,11 @@ def cancel_job(*, database_url: str, redis: redis_lib.Redis, job_id: int,
     deadline = time.monotonic() + grace_s
     while time.monotonic() < deadline:
         current = get_job(database_url, job_id)
+        if current.attempt != job.attempt and current.status not in TERMINAL:
+            # the attempt failed on its own while being stopped and a retry was scheduled:
+            # the user asked for no further attempt, so that one is cancelled too
+            return cancel_job(database_url=database_url, redis=redis, job_id=job_id,
+                              settings=settings, grace_s=grace_s)
         if current.status != JobStatus.running.value or current.attempt != job.attempt:
             return current
         time.sleep(0.1)

@@ -248,8 +248,25 @@ def run_execution(job_id: int, attempt: int) -> str:
         retryable = isinstance(exc, RetryableError) or "Timeout" in type(exc).__name__
     finally:
         watcher.stop()
+    if status == "failed" and retryable and _cancel_requested(settings, job_id, attempt,
+                                                              cancel_event):
+        status, error, retryable = "cancelled", f"cancelled while failing: {error}", False
     return _finish(sink, settings, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
                    status=status, error=error, retryable=retryable)
+
+
+def _cancel_requested(settings: Settings, job_id: int, attempt: int,
+                      cancel_event: threading.Event) -> bool:
+    """True when this attempt was asked to stop (seen by the watcher, or its flag is set
+    now): a failure then ends the job as cancelled instead of scheduling a retry."""
+    if cancel_event.is_set():
+        return True
+    try:
+        flag = redis_client(settings).get(jq.cancel_key(job_id))
+    except Exception as exc:  # Redis down: retry as usual; cancel_job catches a retry
+        log.debug("cancel flag not read: %s", exc)
+        return False
+    return flag is not None and int(flag) == attempt
 
 
 def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id: int,
