@@ -193,18 +193,20 @@ class LiveState(AppState):
     @rx.event
     def start_watch(self):
         """Start the user-event watcher of this tab unless it already runs."""
-        token = self.router.session.client_token
-        if not self._resolve() or token in _USER_WATCHERS:
-            return
-        _USER_WATCHERS.add(token)
-        return LiveState.watch_user_events
+        if self._resolve() and self.router.session.client_token not in _USER_WATCHERS:
+            return LiveState.watch_user_events
 
     @rx.event(background=True)
     async def watch_user_events(self):
         """Follow every event of the user's executions: toast failures, refresh the active
-        list when an execution starts or ends (event-driven, no polling)."""
+        list when an execution starts or ends (event-driven, no polling). A browser can
+        send this event itself: the handler checks the login and runs once per tab."""
         async with self:
-            user_id, token = self.user_id, self.router.session.client_token
+            token = self.router.session.client_token
+            if not self._resolve() or token in _USER_WATCHERS:
+                return
+            _USER_WATCHERS.add(token)
+            user_id = self.user_id
             self.watching = True
         presence = Presence(token)
         stream = stream_user_events(user_id, redis_url=redis_url(),

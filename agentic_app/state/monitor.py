@@ -66,6 +66,7 @@ class MonitorState(AppState):
     live: bool = False
 
     _gen: int = 0
+    _follow_gen: int = -1  # the view whose events a follow task streams now
     _view_key: str = ""
     _logs: list[dict[str, str]] = []
     _last_event_ms: float = 0.0
@@ -206,10 +207,13 @@ class MonitorState(AppState):
 
     @rx.event(background=True)
     async def follow(self, gen: int):
-        """Push the execution's events into the state as they happen (catch-up first)."""
+        """Push the execution's events into the state as they happen (catch-up first).
+        Only for the view ``load_execution`` opened (``gen``), and once per view: a browser
+        sending this event itself gets no second stream."""
         async with self:
-            if gen != self._gen or not self.execution:
+            if gen != self._gen or not self.execution or self._follow_gen == gen:
                 return
+            self._follow_gen = gen
             execution_id, after = int(self.execution["id"]), self._last_seq
             token, user_id = self.router.session.client_token, self.user_id
             self.live = True
@@ -233,6 +237,8 @@ class MonitorState(AppState):
                     self.metrics = metrics
         finally:
             async with self:
+                if self._follow_gen == gen:
+                    self._follow_gen = -1
                 if gen == self._gen:
                     self.live = False
 
