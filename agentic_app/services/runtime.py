@@ -3,14 +3,17 @@
 On backend start: find or start Redis, apply migrations, seed the demo data
 (local mode), and — when ``START_LOCAL_SERVICES`` is on (default in local mode) —
 start the supervisor that runs the RQ workers and the scheduler as children.
-Only one backend process per Redis starts the supervisor (a Redis lease), so
-several Reflex backend workers do not start several pools.
+Only one backend process per Redis runs the supervisor (a Redis lease), so several
+Reflex backend workers do not start several pools; every process checks the lease every
+few seconds, so another one takes over when the holder dies, and a holder that lost the
+lease stops its supervisor.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -26,6 +29,12 @@ log = logging.getLogger(__name__)
 
 RUNTIME_LEASE_KEY = "agentic:local-runtime"
 """Lease held by the one backend process that supervises workers and scheduler."""
+RUNTIME_LEASE_TTL_MS = 15_000
+"""The runtime lease expires this long after its holder stopped renewing it."""
+RUNTIME_LEASE_CHECK_S = 5.0
+"""How often every backend process checks the runtime lease (renew or take over)."""
+_STOPPED_CODES = (0, -signal.SIGINT, -signal.SIGTERM)
+"""Exit codes of a supervisor that was stopped (Ctrl-C, shutdown), not one that crashed."""
 SETUP_LOCK_KEY = "agentic:local-setup"
 """Lock serialising migrate + seed between backend workers starting at once."""
 SETUP_LOCK_S = 120
@@ -68,40 +77,71 @@ class LocalRuntime:
             self._start_supervisor()
 
     def _start_supervisor(self) -> None:
-        self.lease = RedisLease(connect(self.redis_url), RUNTIME_LEASE_KEY, ttl_ms=15_000)
-        if not self.lease.acquire():
+        self.lease = RedisLease(connect(self.redis_url), RUNTIME_LEASE_KEY,
+                                ttl_ms=RUNTIME_LEASE_TTL_MS)
+        self.check_lease()
+        if self.supervisor is None:
             log.info("another backend process runs the workers and scheduler")
-            self.lease = None
+        self._renewer = threading.Thread(target=self._lease_loop, name="runtime-lease",
+                                         daemon=True)
+        self._renewer.start()
+
+    def _lease_loop(self) -> None:
+        while not self._stop.wait(RUNTIME_LEASE_CHECK_S):
+            try:
+                self.check_lease()
+            except Exception:
+                log.warning("runtime lease check failed", exc_info=True)
+
+    def check_lease(self) -> None:
+        """One round of the lease: the holder renews it (or takes it back if it vanished,
+        e.g. Redis restarted empty) and keeps its supervisor running; a holder that lost
+        the lease to another process stops its supervisor; a process without the lease
+        takes it when it is free (its holder died) and starts the supervisor."""
+        if self._stop.is_set() or self.lease is None:
             return
+        running = self.supervisor is not None and self.supervisor.poll() is None
+        if self.supervisor is not None:  # we hold (or held) the lease
+            if self.lease.renew() or self.lease.acquire():
+                code = self.supervisor.poll()
+                if not running and code not in _STOPPED_CODES:  # crashed: start it again
+                    log.warning("supervisor exited with %s; starting it again", code)
+                    self.supervisor = self._spawn_supervisor()
+                return
+            log.warning("runtime lease lost to another backend process; stopping ours")
+            self._terminate(self.supervisor)
+            self.supervisor = None
+        elif self.lease.acquire():
+            self.supervisor = self._spawn_supervisor()
+
+    def _spawn_supervisor(self) -> subprocess.Popen:
+        """Start the supervisor of the workers and the scheduler."""
         argv = python_module_argv("agentic_app", "supervise",
                                   "--workers", str(self.settings.worker_processes), "--scheduler")
         env = dict(os.environ, REDIS_URL=self.redis_url)
-        self.supervisor = subprocess.Popen(argv, env=env, preexec_fn=child_preexec)
+        proc = subprocess.Popen(argv, env=env, preexec_fn=child_preexec)
         log.info("started supervisor pid %s (%s workers + scheduler)",
-                 self.supervisor.pid, self.settings.worker_processes)
-        self._renewer = threading.Thread(target=self._renew_loop, name="runtime-lease", daemon=True)
-        self._renewer.start()
+                 proc.pid, self.settings.worker_processes)
+        return proc
 
-    def _renew_loop(self) -> None:
-        while not self._stop.wait(5.0):
-            try:
-                self.lease.renew()
-            except Exception:
-                log.warning("could not renew runtime lease", exc_info=True)
+    @staticmethod
+    def _terminate(proc: subprocess.Popen | None) -> None:
+        """SIGTERM ``proc`` and wait (SIGKILL after 15 s)."""
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
     def stop(self) -> None:
         """Stop the supervisor (and its children) and a private Redis we started."""
         self._stop.set()
         for proc in (self.supervisor, self.redis_child):
-            if proc is None or proc.poll() is not None:
-                continue
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self.lease is not None:
+            self._terminate(proc)
+        if self.lease is not None and self.supervisor is not None:
             try:
                 self.lease.release()
             except Exception:
