@@ -131,17 +131,9 @@ class Presence:
         self.token = token
         self.away_since: float | None = None
 
-    def gone(self) -> bool:
-        """True once the browser has been disconnected for GONE_AFTER_S."""
-        if client_connected(self.token):
-            self.away_since = None
-            return False
-        now = time.monotonic()
-        self.away_since = self.away_since or now
-        return now - self.away_since > GONE_AFTER_S
-
     async def gone_everywhere(self) -> bool:
-        """Like :meth:`gone`, but a tab connected to another backend worker counts as here."""
+        """True once the tab has had no WebSocket to any backend worker for GONE_AFTER_S
+        (with state in Redis a reconnect may land on another worker than this task's)."""
         if await client_connected_anywhere(self.token):
             self.away_since = None
             return False

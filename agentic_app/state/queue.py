@@ -118,7 +118,7 @@ class QueueState(AppState):
         try:
             while True:
                 await asyncio.sleep(REFRESH_S)
-                if presence.gone():
+                if await presence.gone_everywhere():
                     return
                 async with self:
                     if not str(self.router.url.path).startswith("/queue") or not self.user_id:
