@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,8 @@ sys.path.insert(0, str(REPO))
 
 BENCH_REDIS_DB = 13
 """Redis logical database the benchmark flushes and uses."""
+ROUNDS = 3
+"""Throughput rounds per worker count (plain, ours, plain, ours, ...); medians reported."""
 
 
 def _redis_url() -> str:
@@ -236,22 +239,28 @@ def main() -> None:
     for n_workers in (1, 2):
         workers = Workers(n_workers, args.worker_class, env)
         try:
-            plain_tp, _ = plain_run(conn, n_tp, None)
-            ours_tp, _ = ours_run(db, conn, settings, users, wfs, n_tp, None)
+            plain_tps, ours_tps = [], []
+            for _ in range(ROUNDS):  # interleaved, so a load swing hits both sides alike
+                plain_tps.append(plain_run(conn, n_tp, None)[0])
+                ours_tps.append(ours_run(db, conn, settings, users, wfs, n_tp, None)[0])
             lat = {}
             if n_workers == 1:
                 _, lat["lat_plain"] = plain_run(conn, n_lat, pace)
                 _, lat["lat_ours"] = ours_run(db, conn, settings, users, wfs, n_lat, pace)
         finally:
             workers.stop()
-        results[str(n_workers)] = {"plain": plain_tp, "ours": ours_tp, **lat}
+        results[str(n_workers)] = {"plain": statistics.median(plain_tps),
+                                   "ours": statistics.median(ours_tps),
+                                   "plain_rounds": plain_tps, "ours_rounds": ours_tps, **lat}
     peak = max_concurrency(db, conn, settings, env, args.worker_class)
     one = results["1"]
     print(f"worker class: {args.worker_class}   (same Redis, same worker class for both)")
-    print(f"{'':28}{'plain RQ':>12}{'agentic':>12}")
+    print(f"{'':28}{'plain RQ':>12}{'agentic':>12}   (median of {ROUNDS} interleaved rounds)")
     for w in ("1", "2"):
         print(f"{'throughput, ' + w + ' worker(s) /s':28}{results[w]['plain']:12.1f}"
-              f"{results[w]['ours']:12.1f}")
+              f"{results[w]['ours']:12.1f}   rounds: plain "
+              + " ".join(f"{x:.0f}" for x in results[w]["plain_rounds"]) + ", agentic "
+              + " ".join(f"{x:.0f}" for x in results[w]["ours_rounds"]))
     for name, p in (("p50", 50), ("p99", 99)):
         print(f"{'enqueue->start ' + name + ' ms':28}{pct(one['lat_plain'], p):12.2f}"
               f"{pct(one['lat_ours'], p):12.2f}")

@@ -47,7 +47,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import func, select
 
-from agentic_app.db.engine import get_engine, session_scope
+from agentic_app.db.engine import begin_immediate, get_engine, session_scope, write_transaction
 from agentic_app.db.models import (
     ExecutionStatus,
     JobQueueEntry,
@@ -109,6 +109,9 @@ if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0
 """
+_FLAG_AND_GATE_LUA = "redis.call('SET', KEYS[2], 1, 'EX', ARGV[3])\n" + _GATE_LUA
+"""The gate, after raising the user's waiting flag (KEYS[2]) in the same call: a job that
+finds no slot is then seen by the next slot freed (see enqueue_execution)."""
 _POP_DUE_LUA = """
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 100)
 for _, m in ipairs(items) do redis.call('ZREM', KEYS[1], m) end
@@ -285,12 +288,13 @@ _outer_conn: ContextVar[sa.Connection | None] = ContextVar("job_queue_outer_conn
 
 @contextmanager
 def _begin(database_url: str) -> Iterator[sa.Connection]:
-    """A Core connection in a transaction, committed on success (cheaper than an ORM session)."""
+    """A Core connection in a write transaction, committed on success (cheaper than an ORM
+    session; on SQLite it holds the write lock from the start, see ``write_transaction``)."""
     outer = _outer_conn.get()
     if outer is not None:
         yield outer
         return
-    with get_engine(database_url).begin() as conn:
+    with write_transaction(database_url) as conn:
         yield conn
 
 
@@ -311,7 +315,7 @@ def _lock_writes(s: Any) -> None:
     across processes."""
     conn = s.connection() if hasattr(s, "exec") else s
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        begin_immediate(conn)
     elif conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ENQUEUE_LOCK_KEY})
 
@@ -366,10 +370,11 @@ def enqueue_execution(
                        settings=settings, pipeline=pipe)
             pipe.execute()
         else:
-            # flag first: a slot freed from now on sees the flag, or this gate sees the slot
-            redis.set(waiting_key(user_id), 1, ex=WAITING_FLAG_TTL_S)
+            # flag first (same script): a slot freed from now on sees the flag, or this
+            # gate sees the slot
             _dispatch_row(database_url, redis, job_id=job.id, user_id=user_id,
-                          attempt=job.attempt, priority=priority, settings=settings)
+                          attempt=job.attempt, priority=priority, settings=settings,
+                          flag_waiting=True)
     except REDIS_ERRORS:
         log.warning("job %s committed but not dispatched (Redis error)", job.id, exc_info=True)
     return job
@@ -517,9 +522,15 @@ def dispatch(*, database_url: str, redis: redis_lib.Redis, job_id: int,
 
 
 def _dispatch_row(database_url: str, redis: redis_lib.Redis, *, job_id: int, user_id: int,
-                  attempt: int, priority: int, settings: Settings) -> str:
+                  attempt: int, priority: int, settings: Settings,
+                  flag_waiting: bool = False) -> str:
     cap = settings.limits.max_concurrent_per_user
-    if not redis.eval(_GATE_LUA, 1, slots_key(user_id), str(job_id), cap):
+    if flag_waiting:
+        gate = redis.eval(_FLAG_AND_GATE_LUA, 2, slots_key(user_id), waiting_key(user_id),
+                          str(job_id), cap, WAITING_FLAG_TTL_S)
+    else:
+        gate = redis.eval(_GATE_LUA, 1, slots_key(user_id), str(job_id), cap)
+    if not gate:
         return "full"
     with _begin(database_url) as conn:
         claimed = _mark_dispatched(conn, job_id, attempt)
