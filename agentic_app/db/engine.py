@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,6 +103,32 @@ def write_transaction(url: str | None = None) -> Iterator[sa.Connection]:
             conn.rollback()
             raise
         conn.commit()
+
+
+_fork_lock = threading.RLock()
+
+
+@contextmanager
+def fork_barrier() -> Iterator[None]:
+    """Hold around database work done by a thread of a process that forks (a forking RQ
+    worker's maintenance thread): ``os.fork`` waits until it is over.
+
+    SQLite keeps its file locks' state in process memory; a child forked while another
+    thread of the parent is inside a write transaction inherits "this process holds the
+    write lock" and can never write (measured: a work-horse's claim waited its whole 30 s
+    busy timeout and failed)."""
+    with _fork_lock:
+        yield
+
+
+def _renew_fork_lock() -> None:
+    global _fork_lock
+    _fork_lock = threading.RLock()  # the child's copy may be held by a thread it lacks
+
+
+os.register_at_fork(before=lambda: _fork_lock.acquire(),
+                    after_in_parent=lambda: _fork_lock.release(),
+                    after_in_child=_renew_fork_lock)
 
 
 @contextmanager

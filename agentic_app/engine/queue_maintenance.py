@@ -10,8 +10,10 @@ short Redis lock :data:`RECONCILE_LOCK` runs :func:`reconcile`:
    (SIGKILL, OOM, power). The attempt fails as *retryable* (it counts as an attempt) and is
    retried after its backoff, so a dead attempt is detected within ~13 s and retried at once.
 2. **lost RQ jobs** - pending rows marked dispatched whose RQ job is neither in Redis nor in
-   the retry set (Redis restarted without persistence, or a crash between commit and push):
-   pushed again. Duplicates are harmless: an attempt is claimed once (conditional UPDATE).
+   the retry set (Redis restarted without persistence, or a crash between commit and push),
+   or has ended without claiming the attempt (its claim failed, e.g. the database was
+   unreachable): pushed again. Duplicates are harmless: an attempt is claimed once
+   (conditional UPDATE).
 3. **slots** - each user's slot set is made to hold exactly the jobs the database says hold a
    slot (running, dispatched, in backoff): lost members are restored, finished ones removed,
    and reservation tokens of enqueues that crashed before their commit (older than
@@ -30,7 +32,7 @@ from typing import Any
 import redis as redis_lib
 from sqlmodel import col, func, or_, select
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import fork_barrier, session_scope
 from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
 from agentic_app.engine import job_queue as jq
 from agentic_app.settings import Settings, get_settings
@@ -45,6 +47,8 @@ RECONCILE_INTERVAL_S = 3.0
 """How often (cluster-wide, one worker at a time) :func:`reconcile` runs."""
 DUE_POLL_INTERVAL_S = 0.25
 """How often each worker checks for retries whose backoff is over."""
+RQ_ENDED = frozenset({"finished", "failed", "stopped", "canceled"})
+"""RQ job states after which the job will not run again by itself."""
 RECONCILE_LOCK = "agentic:q:lock:reconcile"
 """Redis key held (SET NX PX) by the worker running a reconcile pass."""
 
@@ -90,7 +94,9 @@ def _retry_dead_attempts(database_url: str, redis: redis_lib.Redis, settings: Se
 
 
 def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings) -> int:
+    from rq.exceptions import NoSuchJobError
     from rq.job import Job
+    from rq.serializers import JSONSerializer
 
     due_before = utcnow() - timedelta(seconds=1)
     with session_scope(database_url) as s:
@@ -102,8 +108,16 @@ def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings)
     requeued = 0
     for job in rows:
         member = jq.due_member(job.id, job.attempt, job.priority)
-        if Job.exists(job.rq_job_id, connection=redis) or redis.zscore(jq.DUE_KEY, member):
+        if redis.zscore(jq.DUE_KEY, member):
             continue
+        state = redis.hget(f"rq:job:{job.rq_job_id}", "status")
+        if state is not None and state.decode() not in RQ_ENDED:
+            continue  # queued, started, deferred: it will run
+        if state is not None:  # ended without claiming its attempt (e.g. the claim failed)
+            try:
+                Job.fetch(job.rq_job_id, connection=redis, serializer=JSONSerializer).delete()
+            except NoSuchJobError:
+                pass
         redis.sadd(jq.slots_key(job.user_id), str(job.id))
         jq.enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=job.priority,
                       settings=settings)
@@ -185,5 +199,6 @@ class MaintenanceThread(threading.Thread):
         if not redis.set(RECONCILE_LOCK, token, nx=True,
                          px=int(RECONCILE_INTERVAL_S * 1000 * 0.9)):
             return
-        reconcile(database_url=self.database_url, redis=redis, settings=self.settings)
+        with fork_barrier():  # a work-horse forked mid-transaction could never write
+            reconcile(database_url=self.database_url, redis=redis, settings=self.settings)
         self.passes += 1

@@ -60,3 +60,40 @@ def test_error_rolls_back_and_timeout_raises(url, monkeypatch) -> None:
     finally:
         holder.rollback()
         holder.close()
+
+
+def test_fork_waits_for_another_threads_transaction(url) -> None:
+    """A fork while another thread holds fork_barrier() around a write transaction waits for
+    it, and the child can then write (without the barrier SQLite's inherited lock state makes
+    every write of the child fail)."""
+    import os
+
+    inside = threading.Event()
+
+    def writer() -> None:
+        with db_engine.fork_barrier(), write_transaction(url) as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            inside.set()
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert inside.wait(5)
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:  # child: fresh connections, a short lock timeout
+        code = 1
+        try:
+            db_engine.WRITE_LOCK_TIMEOUT_S = 2.0
+            get_engine(url).dispose(close=False)
+            with write_transaction(url) as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            code = 0
+        finally:
+            os._exit(code)
+    waited = time.monotonic() - t0
+    _, status = os.waitpid(pid, 0)
+    thread.join()
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert waited >= 0.2  # the fork waited for the transaction
+    assert _rows(url) == [1, 2]

@@ -43,6 +43,32 @@ def test_reconcile_restores_jobs_and_slots_lost_with_redis(qenv: QueueEnv) -> No
     assert qenv.redis.scard(jq.slots_key(uid)) == 0
 
 
+def test_reconcile_requeues_an_rq_job_that_ended_without_its_claim(qenv: QueueEnv) -> None:
+    """An RQ job that failed before claiming its attempt (e.g. its claim could not get the
+    database) leaves the row pending: the next reconcile pushes it again and it completes."""
+    from rq.job import Job
+    from rq.registry import FailedJobRegistry
+    from rq.serializers import JSONSerializer
+
+    uid = qenv.user("alice")
+    wf = qenv.workflow(uid, record_workflow())
+    job = _enqueue(qenv, uid, wf)
+    rq_job = Job.fetch(job.rq_job_id, connection=qenv.redis, serializer=JSONSerializer)
+    queue = rq_job.origin
+    qenv.redis.lrem(f"rq:queue:{queue}", 0, rq_job.id)  # as a worker that took it
+    rq_job.set_status("failed")
+    FailedJobRegistry(queue, connection=qenv.redis).add(rq_job, ttl=600)
+    counts = reconcile(database_url=qenv.db_url, redis=qenv.redis, settings=qenv.settings)
+    assert counts["requeued"] == 1
+    assert qenv.redis.hget(f"rq:job:{job.rq_job_id}", "status") == b"queued"
+    assert job.rq_job_id not in FailedJobRegistry(queue, connection=qenv.redis)
+    assert reconcile(database_url=qenv.db_url, redis=qenv.redis,
+                     settings=qenv.settings)["requeued"] == 0
+    qenv.start_workers(1)
+    wait_for(lambda: jq.get_job(qenv.db_url, job.id).status == "completed", 20,
+             message="completion")
+
+
 @pytest.mark.slow
 def test_sigkilled_worker_attempt_is_retried_and_order_placed_once(qenv: QueueEnv) -> None:
     """SIGKILL of a forking worker and its work-horse mid-execution: the attempt is detected
