@@ -3,6 +3,7 @@ in fine steps; the connection keeps its busy timeout; an error rolls everything 
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -21,6 +22,12 @@ def url(tmp_path) -> str:
     return url
 
 
+def _raw(url: str) -> sqlite3.Connection:
+    """A plain sqlite3 connection (another writer), usable from a timer thread."""
+    return sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None,
+                           check_same_thread=False)
+
+
 def _rows(url: str) -> list[int]:
     with get_engine(url).connect() as conn:
         return [r[0] for r in conn.exec_driver_sql("SELECT x FROM t ORDER BY x")]
@@ -29,9 +36,9 @@ def _rows(url: str) -> list[int]:
 def test_waits_for_a_held_lock_then_writes(url) -> None:
     """A writer holding the lock for 80 ms delays the next one by about that, not by
     SQLite's coarse sleeps; both rows are kept; busy_timeout is restored."""
-    holder = get_engine(url).connect()
-    holder.exec_driver_sql("BEGIN IMMEDIATE")
-    holder.exec_driver_sql("INSERT INTO t VALUES (1)")
+    holder = _raw(url)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
     threading.Timer(0.08, holder.commit).start()
     t0 = time.perf_counter()
     with write_transaction(url) as conn:
@@ -51,8 +58,8 @@ def test_error_rolls_back_and_timeout_raises(url, monkeypatch) -> None:
         conn.exec_driver_sql("INSERT INTO t VALUES (3)")
         raise RuntimeError("boom")
     assert _rows(url) == []
-    holder = get_engine(url).connect()
-    holder.exec_driver_sql("BEGIN IMMEDIATE")
+    holder = _raw(url)
+    holder.execute("BEGIN IMMEDIATE")
     monkeypatch.setattr(db_engine, "WRITE_LOCK_TIMEOUT_S", 0.1)
     try:
         with pytest.raises(sa.exc.OperationalError), write_transaction(url):
