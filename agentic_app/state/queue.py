@@ -14,11 +14,11 @@ from agentic_app.state.common import (
     PAGE_SIZE,
     error_text,
     fmt_time,
-    pages,
     redis_client,
     settings,
 )
 from agentic_app.state.live import Presence
+from agentic_app.state.paging import PagedMixin
 
 TABS = ["pending", "running", "completed", "failed", "cancelled"]
 REFRESH_S = 5.0
@@ -27,8 +27,11 @@ BULK_LIMIT = 500
 """Most jobs one bulk action touches."""
 
 
-class QueueState(AppState):
+class QueueState(PagedMixin, AppState):
     """The user's queue: figures, one tab of jobs, actions."""
+
+    def _reload(self):
+        return QueueState.load_queue
 
     counts: dict[str, int] = {}
     by_priority: list[dict[str, str]] = []
@@ -39,17 +42,10 @@ class QueueState(AppState):
     redis_ok: bool = True
     tab: str = "pending"
     rows: list[dict[str, str]] = []
-    total: int = 0
-    page: int = 1
     loaded: bool = False
     error: str = ""
     bulk_action: str = ""
     refreshing: bool = False
-
-    @rx.var
-    def page_count(self) -> int:
-        """Pages of the current tab."""
-        return pages(self.total)
 
     @rx.var
     def rq_url(self) -> str:
@@ -133,20 +129,6 @@ class QueueState(AppState):
         """Switch tab (first page)."""
         self.tab, self.page = value, 1
         return QueueState.load_queue
-
-    @rx.event
-    def next_page(self):
-        """Next page of the tab."""
-        if self.page < self.page_count:
-            self.page += 1
-            return QueueState.load_queue
-
-    @rx.event
-    def prev_page(self):
-        """Previous page of the tab."""
-        if self.page > 1:
-            self.page -= 1
-            return QueueState.load_queue
 
     @rx.event
     def cancel(self, job_id: str):

@@ -21,9 +21,9 @@ from agentic_app.state.common import (
     fmt_ms,
     fmt_time,
     last_path_int,
-    pages,
     settings,
 )
+from agentic_app.state.paging import PagedMixin
 
 TRIGGER_TYPES = [["cron", "Cron"], ["time", "Interval"], ["price", "Price"],
                  ["indicator", "Indicator"], ["webhook", "Webhook"]]
@@ -46,12 +46,13 @@ def _status(job: Any) -> tuple[str, str]:
     return ("auto-paused" if "user" not in reason else "paused"), reason
 
 
-class SchedulerState(AppState):
+class SchedulerState(PagedMixin, AppState):
     """The user's scheduled jobs and the create/edit dialog."""
 
+    def _reload(self):
+        return SchedulerState.load_jobs
+
     rows: list[dict[str, str]] = []
-    total: int = 0
-    page: int = 1
     loaded: bool = False
     load_error: str = ""
     confirm_delete_id: int = 0
@@ -86,11 +87,6 @@ class SchedulerState(AppState):
     form_error: str = ""
     saving: bool = False
     created_webhook: dict[str, str] = {}
-
-    @rx.var
-    def page_count(self) -> int:
-        """Pages of the jobs table."""
-        return pages(self.total)
 
     @rx.var
     def dialog_title(self) -> str:
@@ -131,20 +127,6 @@ class SchedulerState(AppState):
         except AgenticError as exc:
             self.load_error = error_text(exc)
         self.loaded = True
-
-    @rx.event
-    def next_page(self):
-        """Show the next page."""
-        if self.page < self.page_count:
-            self.page += 1
-            return SchedulerState.load_jobs
-
-    @rx.event
-    def prev_page(self):
-        """Show the previous page."""
-        if self.page > 1:
-            self.page -= 1
-            return SchedulerState.load_jobs
 
     @rx.event
     def toggle(self, job_id: str):
@@ -458,23 +440,19 @@ class SchedulerState(AppState):
                                                 trigger_config=params, name=self.name.strip())
 
 
-class JobHistoryState(AppState):
+class JobHistoryState(PagedMixin, AppState):
     """One job's details and history (``/scheduler/[job_id]``)."""
+
+    def _reload(self):
+        return JobHistoryState.load_history
 
     job: dict[str, str] = {}
     runs: list[dict[str, str]] = []
     missed: list[dict[str, str]] = []
-    total: int = 0
-    page: int = 1
     error: str = ""
     loaded: bool = False
     webhook: dict[str, str] = {}
     show_secret: bool = False
-
-    @rx.var
-    def page_count(self) -> int:
-        """Pages of the runs table."""
-        return pages(self.total)
 
     def _job_id(self) -> int:
         return last_path_int(self)
@@ -524,20 +502,6 @@ class JobHistoryState(AppState):
         """Show the webhook secret (and use it in the examples)."""
         self.show_secret = not self.show_secret
         return JobHistoryState.load_history
-
-    @rx.event
-    def next_page(self):
-        """Next page of runs."""
-        if self.page < self.page_count:
-            self.page += 1
-            return JobHistoryState.load_history
-
-    @rx.event
-    def prev_page(self):
-        """Previous page of runs."""
-        if self.page > 1:
-            self.page -= 1
-            return JobHistoryState.load_history
 
     @rx.event
     def back(self):

@@ -18,30 +18,26 @@ from agentic_app.state.common import (
     PAGE_SIZE,
     error_text,
     last_path_int,
-    pages,
     redis_client,
     settings,
 )
+from agentic_app.state.paging import PagedMixin
 from agentic_app.state.scheduler import unique_name
 
 TEMPLATE_NAMES = list(TEMPLATES)
 
 
-class WorkflowsState(AppState):
+class WorkflowsState(PagedMixin, AppState):
     """The user's workflows (list page)."""
 
+    def _reload(self):
+        return WorkflowsState.load_workflows
+
     rows: list[dict[str, str]] = []
-    total: int = 0
-    page: int = 1
     loaded: bool = False
     error: str = ""
     template: str = TEMPLATE_NAMES[0]
     new_name: str = ""
-
-    @rx.var
-    def page_count(self) -> int:
-        """Pages of the list."""
-        return pages(self.total)
 
     @rx.event
     def load_workflows(self):
@@ -62,20 +58,6 @@ class WorkflowsState(AppState):
             for wf in rows
         ]
         self.error, self.loaded = "", True
-
-    @rx.event
-    def next_page(self):
-        """Next page."""
-        if self.page < self.page_count:
-            self.page += 1
-            return WorkflowsState.load_workflows
-
-    @rx.event
-    def prev_page(self):
-        """Previous page."""
-        if self.page > 1:
-            self.page -= 1
-            return WorkflowsState.load_workflows
 
     @rx.event
     def set_template(self, value: str):

@@ -57,6 +57,35 @@ def test_demo_workflows_listed(running_app, page):
         assert name in text
 
 
+def test_list_pages_page_through(running_app, page):
+    """25 workflows are two pages: Next shows the rest, Previous comes back, and the buttons
+    are disabled at either end (the paging shared by the list pages)."""
+    from agentic_app.db.engine import session_scope
+    from agentic_app.db.models import Workflow
+    from agentic_app.services import users
+
+    db = f"sqlite:///{running_app.data_dir / 'agentic.db'}"
+    user = users.create_user(username="paula", password="paulapass", database_url=db)
+    with session_scope(db) as s:
+        for i in range(25):
+            s.add(Workflow(user_id=user.id, name=f"wf-{i:02d}", definition={"nodes": []}))
+    login(page, running_app, "paula", "paulapass")
+    page.goto(f"{running_app.frontend}/workflows")
+    info = page.locator("#workflows-page-info")
+    info.wait_for()
+    assert "Page 1 of 2" in info.inner_text() and "25 rows" in info.inner_text()
+    assert page.locator("#workflows-prev").is_disabled()
+    page.click("#workflows-next")
+    page.wait_for_function(
+        "() => document.querySelector('#workflows-page-info').innerText.includes('Page 2')")
+    assert page.locator("#workflows-table tbody tr").count() == 5
+    assert page.locator("#workflows-next").is_disabled()
+    page.click("#workflows-prev")
+    page.wait_for_function(
+        "() => document.querySelector('#workflows-page-info').innerText.includes('Page 1')")
+    assert page.locator("#workflows-table tbody tr").count() == 20
+
+
 def test_backend_health_through_reflex(running_app):
     """The API mounted in the Reflex backend reports database and Redis up."""
     body = httpx.get(f"{running_app.backend}/api/agentic/health", timeout=5).json()
