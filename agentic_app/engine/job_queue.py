@@ -141,6 +141,9 @@ class Attempt:
     definition: dict[str, Any]
     trigger_payload: dict[str, Any]
     first_seq: int
+    state: Any = None
+    """The job row as claimed (the columns of a job-state read): the finish of this attempt
+    needs no read of its own (see ``finish_attempt(known_state=)``)."""
 
 
 def rq_job_id(job_id: int, attempt: int) -> str:
@@ -214,7 +217,9 @@ _SQL_CLAIM = (
     .values(status=JobStatus.running.value, started_at=_P("now", type_=_JQ.c.started_at.type),
             heartbeat_at=_P("now", type_=_JQ.c.started_at.type),
             next_attempt_at=None, worker_name=_P("b_worker_name"))
-    .returning(_JQ.c.execution_id, _JQ.c.user_id, _JQ.c.workflow_id))
+    .returning(_JQ.c.status, _JQ.c.attempt, _JQ.c.retry_count, _JQ.c.max_retries,
+               _JQ.c.execution_id, _JQ.c.scheduled_job_id, _JQ.c.user_id, _JQ.c.priority,
+               _JQ.c.rq_job_id, _JQ.c.workflow_id))
 def _max_seq() -> Any:
     from agentic_app.db.models import ExecutionEvent
 
@@ -623,7 +628,7 @@ def claim_attempt(*, database_url: str, job_id: int, attempt: int,
                    user_id=job.user_id, workflow_id=job.workflow_id,
                    definition=dict((row.definition if row else None) or {}),
                    trigger_payload=dict((row.trigger_payload if row else None) or {}),
-                   first_seq=(max_seq or 0) + 1)
+                   first_seq=(max_seq or 0) + 1, state=job)
 
 
 def heartbeat(*, database_url: str, job_id: int, attempt: int) -> bool:
@@ -644,7 +649,8 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
                    retryable: bool = False, from_statuses: tuple[str, ...] = ("running",),
                    settings: Settings | None = None,
                    before_end: Callable[[sa.Connection], None] | None = None,
-                   after_end: Callable[[Any], None] | None = None) -> str:
+                   after_end: Callable[[Any], None] | None = None,
+                   known_state: Any = None) -> str:
     """Record the end of an attempt; returns ``"completed"``, ``"failed"``, ``"cancelled"``,
     ``"retrying"`` or ``"stale"`` (the attempt was no longer current: nothing changed).
 
@@ -654,6 +660,8 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
     attempt turns out stale at the conditional update. ``after_end(pipe)`` adds commands
     (e.g. publishing those events) to the Redis transaction that follows a recorded end
     (one round trip); it is not called when nothing was recorded (``"stale"``).
+    ``known_state``: the job row as this attempt's claim returned it (``Attempt.state``),
+    saving the read; the conditional update still detects a job that moved on meanwhile.
 
     A retryable failure with retries left becomes a new pending attempt after its backoff
     (keeping its slot); otherwise the job ends and its slot goes, in the same transaction, to
@@ -664,7 +672,8 @@ def finish_attempt(*, database_url: str, redis: redis_lib.Redis | None, job_id: 
     settings = settings or get_settings()
     now = utcnow()
     with _begin(database_url) as conn:
-        job = conn.execute(_SQL_JOB_STATE, {"job_id": job_id}).first()
+        job = known_state if known_state is not None else conn.execute(
+            _SQL_JOB_STATE, {"job_id": job_id}).first()
         if job is None or job.attempt != attempt or job.status not in from_statuses:
             return "stale"
         if before_end is not None:

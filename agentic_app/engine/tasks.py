@@ -252,7 +252,7 @@ def run_execution(job_id: int, attempt: int) -> str:
                                                               cancel_event):
         status, error, retryable = "cancelled", f"cancelled while failing: {error}", False
     return _finish(sink, settings, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
-                   status=status, error=error, retryable=retryable)
+                   status=status, error=error, retryable=retryable, known_state=claimed.state)
 
 
 def _cancel_requested(settings: Settings, job_id: int, attempt: int,
@@ -270,7 +270,7 @@ def _cancel_requested(settings: Settings, job_id: int, attempt: int,
 
 
 def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id: int,
-            status: str, error: str | None, retryable: bool) -> str:
+            status: str, error: str | None, retryable: bool, known_state: Any = None) -> str:
     """Store the attempt's remaining events with its end (one transaction), then publish
     them in the Redis transaction of the finish. Events already handed to the writer are
     committed (and published) first, so seq order holds; when the finish cannot take the
@@ -297,7 +297,8 @@ def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id
                   retryable=retryable, settings=settings)
     try:
         outcome = jq.finish_attempt(**finish, before_end=store_held if held else None,
-                                    after_end=publish_held if held else None)
+                                    after_end=publish_held if held else None,
+                                    known_state=known_state)
     except Exception:
         if not held or sent:  # nothing held, or the failure came after the commit
             raise
