@@ -373,9 +373,11 @@ class DatabaseEventSink:
     def _commit(self, events: list[Event]) -> None:
         """One transaction (SQLAlchemy Core: the ORM's per-object cost was most of a short
         execution's price): the events, their node rows and metrics; then ``after_commit``."""
-        from agentic_app.db.engine import get_engine
+        from agentic_app.db.engine import write_transaction
 
-        with get_engine(self.database_url).begin() as conn:
+        # the write lock from BEGIN, waited for in fine steps like the queue's own writes
+        # (SQLite's coarse busy sleeps would lose every race against them)
+        with write_transaction(self.database_url) as conn:
             created = self._insert(conn, events)
         self._node_rows.update(created)
         if len(self._node_rows) > 10_000:

@@ -113,6 +113,10 @@ def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings)
         state = redis.hget(f"rq:job:{job.rq_job_id}", "status")
         if state is not None and state.decode() not in RQ_ENDED:
             continue  # queued, started, deferred: it will run
+        now = jq.get_job(database_url, job.id)  # the list may be stale: it ran meanwhile?
+        if (now.status, now.attempt, now.rq_job_id) != (JobStatus.pending.value,
+                                                        job.attempt, job.rq_job_id):
+            continue
         if state is not None:  # ended without claiming its attempt (e.g. the claim failed)
             try:
                 Job.fetch(job.rq_job_id, connection=redis, serializer=JSONSerializer).delete()

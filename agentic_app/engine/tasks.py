@@ -86,19 +86,38 @@ def warm_up(settings: Settings | None = None) -> None:
     prime(settings)
 
 
-def after_fork(settings: Settings | None = None, *, redis: Any = None,
-               redis_url: str | None = None) -> None:
+def after_fork(settings: Settings | None = None) -> None:
     """In a freshly forked work-horse: drop pooled DB connections inherited from the parent
-    (never close them: the parent still owns the sockets). ``redis`` (the worker's client,
-    for ``redis_url``) is then the tasks' client for that URL: one new Redis connection per
-    horse instead of two (redis-py reconnects a forked pool by itself)."""
+    (never close them: the parent still owns the sockets). The horse makes its own Redis
+    clients (RQ raises the worker client's read timeout to about a minute, too long for a
+    heartbeat or a cancel poll)."""
     from agentic_app.db.engine import get_engine
 
     settings = settings or get_settings()
     get_engine(settings.database_url).dispose(close=False)
     _redis_cache.clear()
-    if redis is not None and redis_url:
-        _redis_cache[f"{os.getpid()}:{redis_url}"] = redis
+    _poll_clients.clear()
+
+
+_poll_clients: dict[str, Any] = {}
+
+CANCEL_POLL_TIMEOUT_S = 1.0
+"""Socket timeout of the cancel-flag poll (no retry: the next poll is 0.2 s away)."""
+
+
+def _poll_client(url: str) -> Any:
+    """This process's client for cancel polls: short timeout, no retries, so a stalled
+    Redis delays a watch round by at most ``CANCEL_POLL_TIMEOUT_S``."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    key = f"{os.getpid()}:{url}"
+    if key not in _poll_clients:
+        _poll_clients[key] = redis.Redis.from_url(
+            url, socket_connect_timeout=CANCEL_POLL_TIMEOUT_S,
+            socket_timeout=CANCEL_POLL_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+    return _poll_clients[key]
 
 
 class AttemptWatcher:
@@ -127,20 +146,30 @@ class AttemptWatcher:
         """Stop polling for this attempt."""
         _watch_thread().discard(self)
 
-    def poll(self, beat_due: bool) -> None:
-        """One check: cancel flag (and a heartbeat when due); errors are logged, never raised."""
+    def beat(self) -> None:
+        """Write this attempt's heartbeat; errors are logged, never raised."""
         try:
-            flag = redis_client(self.settings).get(jq.cancel_key(self.job_id))
-            if flag is not None and int(flag) == self.attempt:
-                self.cancel_event.set()
+            jq.heartbeat(database_url=self.settings.database_url, job_id=self.job_id,
+                         attempt=self.attempt)
+        except Exception as exc:
+            log.warning("heartbeat of job %s failed: %s", self.job_id, exc)
+
+
+def poll_cancel_flags(watchers: list[AttemptWatcher]) -> None:
+    """Set the cancel event of every watched attempt whose cancel flag is up: one MGET per
+    Redis URL; errors are logged, never raised."""
+    by_url: dict[str, list[AttemptWatcher]] = {}
+    for watcher in watchers:
+        by_url.setdefault(watcher.settings.redis_url, []).append(watcher)
+    for url, group in by_url.items():
+        try:
+            flags = _poll_client(url).mget([jq.cancel_key(w.job_id) for w in group])
         except Exception as exc:
             log.debug("cancel poll failed: %s", exc)
-        if beat_due:
-            try:
-                jq.heartbeat(database_url=self.settings.database_url, job_id=self.job_id,
-                             attempt=self.attempt)
-            except Exception as exc:
-                log.warning("heartbeat of job %s failed: %s", self.job_id, exc)
+            continue
+        for watcher, flag in zip(group, flags, strict=True):
+            if flag is not None and int(flag) == watcher.attempt:
+                watcher.cancel_event.set()
 
 
 class _WatchThread:
@@ -179,11 +208,11 @@ class _WatchThread:
                 self.cond.wait(CANCEL_POLL_S)
                 current = list(self.watchers)
             now = time.monotonic()
-            for watcher in current:
-                beat = now >= watcher.next_beat
-                if beat:
+            for watcher in current:  # heartbeats first: Redis trouble must not delay them
+                if now >= watcher.next_beat:
                     watcher.next_beat = now + HEARTBEAT_INTERVAL_S
-                watcher.poll(beat)
+                    watcher.beat()
+            poll_cancel_flags(current)
 
 
 _watcher_thread: _WatchThread | None = None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -33,8 +32,6 @@ RUNTIME_LEASE_TTL_MS = 15_000
 """The runtime lease expires this long after its holder stopped renewing it."""
 RUNTIME_LEASE_CHECK_S = 5.0
 """How often every backend process checks the runtime lease (renew or take over)."""
-_STOPPED_CODES = (0, -signal.SIGINT, -signal.SIGTERM)
-"""Exit codes of a supervisor that was stopped (Ctrl-C, shutdown), not one that crashed."""
 SETUP_LOCK_KEY = "agentic:local-setup"
 """Lock serialising migrate + seed between backend workers starting at once."""
 SETUP_LOCK_S = 120
@@ -56,6 +53,8 @@ class LocalRuntime:
     supervisor: subprocess.Popen | None = None
     lease: RedisLease | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _free_rounds: int = 0
     _renewer: threading.Thread | None = None
 
     def start(self) -> None:
@@ -79,7 +78,7 @@ class LocalRuntime:
     def _start_supervisor(self) -> None:
         self.lease = RedisLease(connect(self.redis_url), RUNTIME_LEASE_KEY,
                                 ttl_ms=RUNTIME_LEASE_TTL_MS)
-        self.check_lease()
+        self.check_lease(eager=True)
         if self.supervisor is None:
             log.info("another backend process runs the workers and scheduler")
         self._renewer = threading.Thread(target=self._lease_loop, name="runtime-lease",
@@ -93,26 +92,33 @@ class LocalRuntime:
             except Exception:
                 log.warning("runtime lease check failed", exc_info=True)
 
-    def check_lease(self) -> None:
-        """One round of the lease: the holder renews it (or takes it back if it vanished,
-        e.g. Redis restarted empty) and keeps its supervisor running; a holder that lost
-        the lease to another process stops its supervisor; a process without the lease
-        takes it when it is free (its holder died) and starts the supervisor."""
-        if self._stop.is_set() or self.lease is None:
-            return
-        running = self.supervisor is not None and self.supervisor.poll() is None
-        if self.supervisor is not None:  # we hold (or held) the lease
-            if self.lease.renew() or self.lease.acquire():
-                code = self.supervisor.poll()
-                if not running and code not in _STOPPED_CODES:  # crashed: start it again
-                    log.warning("supervisor exited with %s; starting it again", code)
-                    self.supervisor = self._spawn_supervisor()
+    def check_lease(self, *, eager: bool = False) -> None:
+        """One round of the lease (every ``RUNTIME_LEASE_CHECK_S``, under a lock shared with
+        :meth:`stop`): the holder renews it (or takes it back if it vanished, e.g. Redis
+        restarted empty) and keeps its supervisor running, restarting it if it exited; a
+        holder that lost the lease to another process stops its supervisor; a process
+        without the lease takes it once it has been free for two rounds in a row (the
+        holder, which checks every round, gets the first chance to take it back), or at
+        once with ``eager`` (start-up)."""
+        with self._lock:
+            if self._stop.is_set() or self.lease is None:
                 return
-            log.warning("runtime lease lost to another backend process; stopping ours")
-            self._terminate(self.supervisor)
-            self.supervisor = None
-        elif self.lease.acquire():
-            self.supervisor = self._spawn_supervisor()
+            if self.supervisor is not None:  # we hold (or held) the lease
+                if self.lease.renew() or self.lease.acquire():
+                    if self.supervisor.poll() is not None:
+                        log.warning("supervisor exited with %s; starting it again",
+                                    self.supervisor.poll())
+                        self.supervisor = self._spawn_supervisor()
+                    return
+                log.warning("runtime lease lost to another backend process; stopping ours")
+                self._terminate(self.supervisor)
+                self.supervisor = None
+                return
+            free = self.lease.holder() is None
+            self._free_rounds = self._free_rounds + 1 if free else 0
+            if (eager or self._free_rounds >= 2) and self.lease.acquire():
+                self._free_rounds = 0
+                self.supervisor = self._spawn_supervisor()
 
     def _spawn_supervisor(self) -> subprocess.Popen:
         """Start the supervisor of the workers and the scheduler."""
@@ -139,10 +145,11 @@ class LocalRuntime:
     def stop(self) -> None:
         """Stop the supervisor (and its children) and a private Redis we started."""
         self._stop.set()
-        for proc in (self.supervisor, self.redis_child):
-            self._terminate(proc)
-        if self.lease is not None and self.supervisor is not None:
-            try:
-                self.lease.release()
-            except Exception:
-                pass
+        with self._lock:  # no lease round spawns a supervisor behind our back
+            for proc in (self.supervisor, self.redis_child):
+                self._terminate(proc)
+            if self.lease is not None and self.supervisor is not None:
+                try:
+                    self.lease.release()
+                except Exception:
+                    pass
