@@ -112,11 +112,14 @@ def _poll_client(url: str) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    from agentic_app.engine.redis_conn import driver_info
+
     key = f"{os.getpid()}:{url}"
     if key not in _poll_clients:
         _poll_clients[key] = redis.Redis.from_url(
             url, socket_connect_timeout=CANCEL_POLL_TIMEOUT_S,
-            socket_timeout=CANCEL_POLL_TIMEOUT_S, retry=Retry(NoBackoff(), 0))
+            socket_timeout=CANCEL_POLL_TIMEOUT_S, retry=Retry(NoBackoff(), 0),
+            driver_info=driver_info())
     return _poll_clients[key]
 
 
