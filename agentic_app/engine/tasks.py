@@ -86,17 +86,22 @@ def warm_up(settings: Settings | None = None) -> None:
     prime(settings)
 
 
-def after_fork(settings: Settings | None = None) -> None:
+def after_fork(settings: Settings | None = None, *, redis: Any = None,
+               redis_url: str | None = None) -> None:
     """In a freshly forked work-horse: drop pooled DB connections inherited from the parent
-    (never close them: the parent still owns the sockets). The horse makes its own Redis
-    clients (RQ raises the worker client's read timeout to about a minute, too long for a
-    heartbeat or a cancel poll)."""
+    (never close them: the parent still owns the sockets). ``redis`` (the worker's client,
+    for ``redis_url``) becomes the tasks' client for that URL - one new connection per horse
+    instead of two - for the finish and event publishing only: RQ raised that client's read
+    timeout to about a minute, so cancel polls use their own short-timeout client and
+    heartbeats go to the database, neither waiting on it."""
     from agentic_app.db.engine import get_engine
 
     settings = settings or get_settings()
     get_engine(settings.database_url).dispose(close=False)
     _redis_cache.clear()
     _poll_clients.clear()
+    if redis is not None and redis_url:
+        _redis_cache[f"{os.getpid()}:{redis_url}"] = redis
 
 
 _poll_clients: dict[str, Any] = {}

@@ -51,6 +51,8 @@ class AgenticWorker(Worker):
     """Forking RQ worker whose work-horse gets a fresh DB pool and an address-space cap."""
 
     memory_limit_mb: float | None = None
+    redis_url: str | None = None
+    """URL of ``connection``; a horse's tasks reuse the client for that URL."""
 
     def main_work_horse(self, job, queue):  # type: ignore[override]
         """Entry of the forked horse: prepare the process, then RQ's usual job handling."""
@@ -58,7 +60,7 @@ class AgenticWorker(Worker):
         from agentic_app.engine.memory_guard import apply_address_space_limit
 
         try:
-            tasks.after_fork()
+            tasks.after_fork(redis=self.connection, redis_url=self.redis_url)
             if self.memory_limit_mb:
                 apply_address_space_limit(self.memory_limit_mb)
         except Exception:  # never lose the job over the preparation
@@ -107,6 +109,7 @@ def run_worker(redis_url: str, *, burst: bool = False, name: str | None = None,
                              job_monitoring_interval=JOB_MONITORING_INTERVAL_S)
                 if isinstance(worker, AgenticWorker):
                     worker.memory_limit_mb = settings.limits.memory_limit_mb
+                    worker.redis_url = redis_url
                 return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
             except (redis_lib.ConnectionError, redis_lib.TimeoutError, OSError) as exc:
                 generation += 1
