@@ -88,11 +88,14 @@ def test_tampered_body_is_refused(env, hook):
 
 
 def test_replay_is_409(env, hook):
-    """The same delivery id twice within the window: the second is a conflict."""
+    """The same signed request twice (same timestamp and body; the unsigned delivery header
+    does not matter): the second is a conflict. Pinned timestamp: two posts a second apart
+    are two different signed requests."""
     _, post = hook
-    post(b"{}", delivery="same")
+    ts = time.time()
+    post(b"{}", ts=ts, delivery="same")
     with pytest.raises(ConflictError):
-        post(b"{}", delivery="same")
+        post(b"{}", ts=ts, delivery="other")
     assert _queued(env) == 1
 
 
