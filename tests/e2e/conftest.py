@@ -44,6 +44,16 @@ def _wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> N
     raise RuntimeError(f"{url} did not answer in {timeout}s:\n{log.read_text()[-4000:]}")
 
 
+def poll_until(predicate, timeout: float) -> bool:
+    """Call ``predicate`` every 0.5 s until it is truthy (True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.5)
+    return False
+
+
 class RunningApp:
     """Handle on an app started by `reflex run` for the tests."""
 

@@ -14,22 +14,13 @@ from agentic_app.services import users
 from agentic_app.services import workflows as workflow_service
 from agentic_app.services.runtime import RUNTIME_LEASE_KEY
 from tests.conftest import _with_db
-from tests.e2e.conftest import ARTIFACTS, login, start_app, watch_run_now
+from tests.e2e.conftest import ARTIFACTS, login, poll_until, start_app, watch_run_now
 from tests.e2e.test_live_ui import SLOW_FLOW
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REFLEX_STATE_DB = 14
 """Redis logical database holding the Reflex state of this test (flushed first)."""
-
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def _cmdlines(pids: list[int]) -> list[str]:
@@ -53,14 +44,14 @@ def prod_app(tmp_path, redis_url, redis_base_url):
         yield app
     finally:
         app.stop()
-    assert _wait(lambda: app.group_pids() == [], 20), f"stray processes: {app.group_pids()}"
+    assert poll_until(lambda: app.group_pids() == [], 20), f"stray processes: {app.group_pids()}"
 
 
 def test_redis_state_with_several_workers(prod_app, page, redis_url):
     """Several backend workers share the state in Redis, one of them supervises the job
     workers, and Run now is followed live to completed in the monitor."""
     conn = redis_lib.Redis.from_url(redis_url)
-    assert _wait(lambda: len(Worker.all(connection=conn)) >= 1, 60), \
+    assert poll_until(lambda: len(Worker.all(connection=conn)) >= 1, 60), \
         prod_app.log.read_text()[-3000:]
     assert conn.get(RUNTIME_LEASE_KEY) is not None
     backend_workers = psutil.Process(prod_app.proc.pid).children()  # granian's workers

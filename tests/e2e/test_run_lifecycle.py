@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import redis
 from rq import Worker
 
 from agentic_app.engine.scheduler import LEADER_KEY
-from tests.e2e.conftest import start_app
+from tests.e2e.conftest import poll_until, start_app
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return False
 
 
 def test_reflex_run_starts_children_and_stops_cleanly(tmp_path, redis_url):
@@ -29,13 +18,14 @@ def test_reflex_run_starts_children_and_stops_cleanly(tmp_path, redis_url):
                     WORKER_PROCESSES="2")
     conn = redis.Redis.from_url(redis_url)
     try:
-        assert _wait(lambda: len(Worker.all(connection=conn)) >= 2, 60), app.log.read_text()[-3000:]
-        assert _wait(lambda: conn.get(LEADER_KEY) is not None, 30)
+        assert poll_until(lambda: len(Worker.all(connection=conn)) >= 2, 60), \
+            app.log.read_text()[-3000:]
+        assert poll_until(lambda: conn.get(LEADER_KEY) is not None, 30)
         names = {w.name for w in Worker.all(connection=conn)}
         assert all(n.startswith("agentic-") for n in names)
         assert len(app.group_pids()) >= 5  # reflex, frontend, backend, supervisor, workers, ...
     finally:
         app.stop()
-    assert _wait(lambda: app.group_pids() == [], 20), f"stray processes: {app.group_pids()}"
-    assert _wait(lambda: Worker.all(connection=conn) == [], 10)
+    assert poll_until(lambda: app.group_pids() == [], 20), f"stray processes: {app.group_pids()}"
+    assert poll_until(lambda: Worker.all(connection=conn) == [], 10)
     assert conn.get(LEADER_KEY) is None

@@ -26,6 +26,15 @@ def _service(env, feed, clock) -> SchedulerService:
     return svc
 
 
+def _price_job(env, trigger_config: dict | None = None):
+    """A 'price > 1.10' job on EURUSD: (workflow id, scheduled job)."""
+    wf = env.workflow({"type": "price_trigger",
+                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
+    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
+                                    trigger_type="price", trigger_config=trigger_config)
+    return wf, job
+
+
 def _payloads(env, job_id):
     with session_scope(env.db) as s:
         rows = s.exec(select(WorkflowExecution).join(
@@ -36,11 +45,7 @@ def _payloads(env, job_id):
 
 def test_price_trigger_fires_on_each_upward_crossing_across_restarts(env):
     """'price > 1.10' fires at ticks 2, 5 and 9 only, even with a restart between every tick."""
-    wf = env.workflow({"type": "price_trigger",
-                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="price",
-                                    trigger_config={"overlap_policy": "allow"})
+    _, job = _price_job(env, {"overlap_policy": "allow"})
     with session_scope(env.db) as s:
         start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
     feed = PathFeed(start, STEP, {"EURUSD": PATH})
@@ -60,10 +65,7 @@ def test_price_trigger_fires_on_each_upward_crossing_across_restarts(env):
 
 def test_expired_trigger_is_deactivated(env):
     """A price job past its expiry fires nothing and is paused with reason 'expired'."""
-    wf = env.workflow({"type": "price_trigger",
-                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="price")
+    _, job = _price_job(env)
     with session_scope(env.db) as s:
         row = s.get(ScheduledJob, job.id)
         start = row.created_at + timedelta(seconds=1)
@@ -81,10 +83,7 @@ def test_expired_trigger_is_deactivated(env):
 
 def test_finished_run_does_not_reset_trigger_state(env):
     """A run finishing (run counters and updated_at move) keeps the trigger's fire count."""
-    wf = env.workflow({"type": "price_trigger",
-                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="price", trigger_config={"max_fires": 5})
+    _, job = _price_job(env, {"max_fires": 5})
     with session_scope(env.db) as s:
         start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
     feed = PathFeed(start, STEP, {"EURUSD": PATH})
@@ -103,10 +102,7 @@ def test_finished_run_does_not_reset_trigger_state(env):
 
 def test_deactivated_workflow_fires_nothing(env):
     """A schedule whose workflow was deactivated records the fire as refused, runs nothing."""
-    wf = env.workflow({"type": "price_trigger",
-                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="price")
+    wf, job = _price_job(env)
     with session_scope(env.db) as s:
         from agentic_app.db.models import Workflow
 
@@ -123,10 +119,7 @@ def test_deactivated_workflow_fires_nothing(env):
 
 def test_a_scheduler_without_the_lease_enqueues_no_market_fire(env):
     """A former leader whose lease is gone (held by another) drops its tick's fires."""
-    wf = env.workflow({"type": "price_trigger",
-                       "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="price")
+    _, job = _price_job(env)
     with session_scope(env.db) as s:
         start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
     feed = PathFeed(start, STEP, {"EURUSD": PATH})
