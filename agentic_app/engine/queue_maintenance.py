@@ -113,9 +113,9 @@ def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings)
         state = redis.hget(f"rq:job:{job.rq_job_id}", "status")
         if state is not None and state.decode() not in RQ_ENDED:
             continue  # queued, started, deferred: it will run
-        now = jq.get_job(database_url, job.id)  # the list may be stale: it ran meanwhile?
-        if (now.status, now.attempt, now.rq_job_id) != (JobStatus.pending.value,
-                                                        job.attempt, job.rq_job_id):
+        current = jq.get_job(database_url, job.id)  # the list may be stale: ran meanwhile?
+        if (current.status, current.attempt, current.rq_job_id) != (
+                JobStatus.pending.value, job.attempt, job.rq_job_id):
             continue
         if state is not None:  # ended without claiming its attempt (e.g. the claim failed)
             try:

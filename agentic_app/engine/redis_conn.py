@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 
 import redis
+from redis.backoff import NoBackoff
 from redis.driver_info import DriverInfo
+from redis.retry import Retry
 from redis.utils import get_lib_version
 
 
@@ -17,15 +19,19 @@ def driver_info() -> DriverInfo:
     return DriverInfo(name="redis-py", lib_version=get_lib_version())
 
 
-def connect(url: str, *, timeout: float = 2.0) -> redis.Redis:
-    """A Redis client with bounded connect/read timeouts and health checks."""
+def connect(url: str, *, timeout: float = 2.0, read_timeout: float | None = None,
+            retry: bool = True) -> redis.Redis:
+    """A Redis client with bounded connect/read timeouts and health checks; the read timeout
+    is ``read_timeout`` or at least 5 s; ``retry=False``: a failed command is not retried."""
+    extra = {} if retry else {"retry": Retry(NoBackoff(), 0)}
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=timeout,
-        socket_timeout=max(timeout, 5.0),
+        socket_timeout=read_timeout if read_timeout is not None else max(timeout, 5.0),
         health_check_interval=30,
-        retry_on_timeout=True,
+        retry_on_timeout=retry,
         driver_info=driver_info(),
+        **extra,
     )
 
 

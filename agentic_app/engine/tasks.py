@@ -113,18 +113,12 @@ CANCEL_POLL_TIMEOUT_S = 1.0
 def _poll_client(url: str) -> Any:
     """This process's client for cancel polls: short timeout, no retries, so a stalled
     Redis delays a watch round by at most ``CANCEL_POLL_TIMEOUT_S``."""
-    import redis
-    from redis.backoff import NoBackoff
-    from redis.retry import Retry
-
-    from agentic_app.engine.redis_conn import driver_info
+    from agentic_app.engine.redis_conn import connect
 
     key = f"{os.getpid()}:{url}"
     if key not in _poll_clients:
-        _poll_clients[key] = redis.Redis.from_url(
-            url, socket_connect_timeout=CANCEL_POLL_TIMEOUT_S,
-            socket_timeout=CANCEL_POLL_TIMEOUT_S, retry=Retry(NoBackoff(), 0),
-            driver_info=driver_info())
+        _poll_clients[key] = connect(url, timeout=CANCEL_POLL_TIMEOUT_S,
+                                     read_timeout=CANCEL_POLL_TIMEOUT_S, retry=False)
     return _poll_clients[key]
 
 
@@ -285,25 +279,12 @@ def run_execution(job_id: int, attempt: int) -> str:
         retryable = isinstance(exc, RetryableError) or "Timeout" in type(exc).__name__
     finally:
         watcher.stop()
-    if status == "failed" and retryable and _cancel_requested(settings, job_id, attempt,
-                                                              cancel_event):
-        status, error, retryable = "cancelled", f"cancelled while failing: {error}", False
+    if status == "failed" and retryable:
+        poll_cancel_flags([watcher])  # a cancel asked since the last poll ends the job too
+        if cancel_event.is_set():
+            status, error, retryable = "cancelled", f"cancelled while failing: {error}", False
     return _finish(sink, settings, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
                    status=status, error=error, retryable=retryable, known_state=claimed.state)
-
-
-def _cancel_requested(settings: Settings, job_id: int, attempt: int,
-                      cancel_event: threading.Event) -> bool:
-    """True when this attempt was asked to stop (seen by the watcher, or its flag is set
-    now): a failure then ends the job as cancelled instead of scheduling a retry."""
-    if cancel_event.is_set():
-        return True
-    try:
-        flag = redis_client(settings).get(jq.cancel_key(job_id))
-    except Exception as exc:  # Redis down: retry as usual; cancel_job catches a retry
-        log.debug("cancel flag not read: %s", exc)
-        return False
-    return flag is not None and int(flag) == attempt
 
 
 def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id: int,
