@@ -118,6 +118,15 @@ class ExecutionFinished(Event):
     error_retryable, metrics."""
 
 
+NODE_STATUS_BY_EVENT = {
+    "NodeStarted": "running",
+    "NodeSucceeded": "succeeded",
+    "NodeFailed": "failed",
+    "NodeSkipped": "skipped",
+    "NodeCancelled": "cancelled",
+}
+"""The node status each node event type stands for (node rows, the live monitor)."""
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (

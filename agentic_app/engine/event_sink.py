@@ -26,6 +26,7 @@ from typing import Any, Protocol, Self, runtime_checkable
 import sqlalchemy as sa
 
 from agentic_app.domain.events import (
+    NODE_STATUS_BY_EVENT,
     Event,
     ExecutionFinished,
     NodeCancelled,
@@ -37,16 +38,6 @@ from agentic_app.domain.events import (
 )
 
 logger = logging.getLogger(__name__)
-
-NODE_STATUS_BY_EVENT = {
-    "NodeStarted": "running",
-    "NodeSucceeded": "succeeded",
-    "NodeFailed": "failed",
-    "NodeSkipped": "skipped",
-    "NodeCancelled": "cancelled",
-}
-"""node_executions.status written for each node event type."""
-
 
 @runtime_checkable
 class EventSink(Protocol):

@@ -10,6 +10,8 @@ from typing import Any
 import reflex as rx
 
 from agentic_app.domain.errors import AgenticError
+from agentic_app.domain.events import LEVELS as EVENT_LEVELS
+from agentic_app.domain.events import NODE_STATUS_BY_EVENT
 from agentic_app.domain.workflow import WorkflowSpec
 from agentic_app.engine.event_stream import TERMINAL_STATUSES, stream_execution_events
 from agentic_app.services import monitoring
@@ -32,11 +34,9 @@ MAX_LOGS = 2000
 VISIBLE_LOGS = 200
 """Log lines sent to the browser: the newest that match the filters (a bounded window, so a
 long log does not make every event resend and re-render thousands of rows)."""
-LEVEL_ORDER = {"debug": 0, "info": 1, "warning": 2, "error": 3}
-NODE_STATUS = {"NodeStarted": "running", "NodeSucceeded": "succeeded", "NodeFailed": "failed",
-               "NodeSkipped": "skipped", "NodeCancelled": "cancelled"}
+LEVEL_ORDER = {level: rank for rank, level in enumerate(EVENT_LEVELS)}
 DONE = ("succeeded", "failed", "skipped", "cancelled")
-LEVELS = ["all", "debug", "info", "warning", "error"]
+LEVELS = ["all", *EVENT_LEVELS]
 
 
 def _ts(value: str) -> float:
@@ -264,8 +264,8 @@ class MonitorState(AppState):
                              for n, v in (nodes or self.nodes).items()}
             elif kind == "ExecutionFinished":
                 self._finish(data)
-            elif node_id and kind in NODE_STATUS and node_id in self.nodes:
-                status = NODE_STATUS[kind]
+            elif node_id and kind in NODE_STATUS_BY_EVENT and node_id in self.nodes:
+                status = NODE_STATUS_BY_EVENT[kind]
                 nodes = nodes if nodes is not None else dict(self.nodes)
                 node = dict(nodes[node_id], status=status,
                             attempt=str(event.get("attempt", 1)),
