@@ -13,7 +13,6 @@ import heapq
 import itertools
 import logging
 import math
-import os
 import queue
 import threading
 import time
@@ -36,6 +35,7 @@ from agentic_app.domain.events import (
     NodeSucceeded,
     jsonable,
 )
+from agentic_app.engine.per_process import PerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,6 @@ class _SharedWriter:
     queue what it holds. Recreated in a forked child (threads do not survive a fork)."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self.queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self.holds: list[tuple[float, int, DatabaseEventSink]] = []
         self.holds_lock = threading.Lock()
@@ -212,19 +211,8 @@ class _SharedWriter:
             logger.exception("event writer failed")
 
 
-_writer: _SharedWriter | None = None
-_writer_lock = threading.Lock()
-
-
-def _shared_writer() -> _SharedWriter:
-    global _writer
-    current = _writer
-    if current is not None and current.pid == os.getpid():
-        return current
-    with _writer_lock:
-        if _writer is None or _writer.pid != os.getpid():
-            _writer = _SharedWriter()
-        return _writer
+_shared_writer = PerProcess(_SharedWriter).get
+"""The process's event writer (see :class:`_SharedWriter`)."""
 
 
 class DatabaseEventSink:

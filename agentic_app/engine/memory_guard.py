@@ -27,6 +27,8 @@ from typing import Any, Self
 
 import psutil
 
+from agentic_app.engine.per_process import PerProcess
+
 logger = logging.getLogger(__name__)
 
 MB = 1024 * 1024
@@ -42,7 +44,6 @@ class _Sampler:
     registered and sleeps while none is. Recreated in a forked child (threads do not fork)."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self.process = psutil.Process()
         self.statm = _open_statm()
         self.guards: set[MemoryGuard] = set()
@@ -109,19 +110,8 @@ def _open_statm() -> int | None:
         return None
 
 
-_sampler: _Sampler | None = None
-_sampler_lock = threading.Lock()
-
-
-def _shared_sampler() -> _Sampler:
-    global _sampler
-    current = _sampler
-    if current is not None and current.pid == os.getpid():
-        return current
-    with _sampler_lock:
-        if _sampler is None or _sampler.pid != os.getpid():
-            _sampler = _Sampler()
-        return _sampler
+_shared_sampler = PerProcess(_Sampler).get
+"""The process's sampler (see :class:`_Sampler`)."""
 
 
 class MemoryGuard:

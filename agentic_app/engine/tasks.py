@@ -20,6 +20,7 @@ from typing import Any
 
 from agentic_app.engine import job_queue as jq
 from agentic_app.engine.event_bus import publish_into
+from agentic_app.engine.per_process import PerProcess
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,6 @@ class _WatchThread:
     ``CANCEL_POLL_S`` and writing heartbeats; recreated in a forked child."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self.watchers: set[AttemptWatcher] = set()
         self.cond = threading.Condition()
         self.idle = True
@@ -217,16 +217,8 @@ class _WatchThread:
             poll_cancel_flags(current)
 
 
-_watcher_thread: _WatchThread | None = None
-_watcher_lock = threading.Lock()
-
-
-def _watch_thread() -> _WatchThread:
-    global _watcher_thread
-    with _watcher_lock:
-        if _watcher_thread is None or _watcher_thread.pid != os.getpid():
-            _watcher_thread = _WatchThread()
-        return _watcher_thread
+_watch_thread = PerProcess(_WatchThread).get
+"""The process's watcher thread (see :class:`_WatchThread`)."""
 
 
 def _publisher(settings: Settings, user_id: int) -> Callable[[list], None] | None:
