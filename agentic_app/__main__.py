@@ -17,7 +17,7 @@ def _settings():
 
 
 def _redis_url(settings, *, allow_start: bool = False) -> str:
-    from agentic_app.engine.local_redis import ensure_redis
+    from agentic_app.engine.runtime.local_redis import ensure_redis
 
     url, _ = ensure_redis(settings.redis_url, settings.data_dir, daemonize=True,
                           allow_start=allow_start and settings.is_local)
@@ -69,7 +69,7 @@ def cmd_create_user(args) -> int:
 
 def cmd_worker(args) -> int:
     """Run RQ workers (one in-process, or a pool of --processes N)."""
-    from agentic_app.engine.worker import start_workers
+    from agentic_app.engine.runtime.worker import start_workers
 
     s = _settings()
     start_workers(_redis_url(s), s, processes=args.processes, worker_class=args.worker_class,
@@ -79,7 +79,7 @@ def cmd_worker(args) -> int:
 
 def cmd_scheduler(args) -> int:
     """Run a scheduler process (one is active cluster-wide through a Redis lease)."""
-    from agentic_app.engine.scheduler import run_scheduler
+    from agentic_app.engine.scheduler.service import run_scheduler
 
     s = _settings()
     run_scheduler(s, _redis_url(s))
@@ -88,7 +88,7 @@ def cmd_scheduler(args) -> int:
 
 def cmd_supervise(args) -> int:
     """Run workers and (optionally) the scheduler under one supervisor."""
-    from agentic_app.engine.supervisor import ChildSpec, Supervisor, python_module_argv
+    from agentic_app.engine.runtime.supervisor import ChildSpec, Supervisor, python_module_argv
 
     s = _settings()
     url = _redis_url(s)
@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin", action="store_true", help="may open rq-dashboard (all users' jobs)")
     p.set_defaults(func=cmd_create_user)
     p = sub.add_parser("worker", help=cmd_worker.__doc__)
-    from agentic_app.engine.worker import add_worker_arguments
+    from agentic_app.engine.runtime.worker import add_worker_arguments
 
     add_worker_arguments(p)
     p.set_defaults(func=cmd_worker)

@@ -1,7 +1,7 @@
 """Queue benchmark: plain RQ no-op jobs vs agentic no-op workflow executions (full path).
 
 Same Redis, same worker class (``--worker-class simple|fork``), workers started as
-``python -m agentic_app.engine.worker --processes N``. Prints a table, then as the last line
+``python -m agentic_app.engine.runtime.worker --processes N``. Prints a table, then as the last line
 one JSON object (see the issue's Measure section). ``--quick`` finishes within a minute.
 
 Ours = enqueue_execution (DB rows + limit checks + slot gate + RQ push) -> worker ->
@@ -32,7 +32,7 @@ ROUNDS = 3
 
 
 def _redis_url() -> str:
-    from agentic_app.engine.local_redis import find_redis
+    from agentic_app.engine.runtime.local_redis import find_redis
 
     base = find_redis(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), REPO / ".data")
     if base is None:
@@ -59,7 +59,7 @@ class Workers:
         conn = connect(env["REDIS_URL"])
         before = {w.name for w in Worker.all(connection=conn)}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agentic_app.engine.worker", "--processes", str(n),
+            [sys.executable, "-m", "agentic_app.engine.runtime.worker", "--processes", str(n),
              "--worker-class", cls], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True)
         # wait for this pool's own n workers (a stopping pool's may still be registered)
@@ -119,7 +119,7 @@ def ours_run(db: str, conn, settings, user_ids: list[int], wf_by_user: dict[int,
 
     from agentic_app.db.engine import session_scope
     from agentic_app.db.models import JobQueueEntry
-    from agentic_app.engine.job_queue import enqueue_execution
+    from agentic_app.engine.queue.job_queue import enqueue_execution
 
     t0 = time.time()
     sent: list[tuple[int, float]] = []
@@ -166,7 +166,7 @@ def max_concurrency(db: str, conn, settings, env: dict[str, str], cls: str) -> i
 
     from agentic_app.db.engine import session_scope
     from agentic_app.db.models import JobQueueEntry
-    from agentic_app.engine.job_queue import enqueue_execution
+    from agentic_app.engine.queue.job_queue import enqueue_execution
 
     users = [_user(db, f"conc{i}") for i in range(3)]
     wfs = {u: _workflow(db, u, 3.0) for u in users}

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agentic_app.domain.triggers import IndicatorTriggerConfig, PriceTriggerConfig
-from agentic_app.engine.trigger_watch import TriggerWatcher
+from agentic_app.engine.scheduler.market_watch import TriggerWatcher
 from agentic_app.market.clock import FixedClock
 from agentic_app.market.instruments import synthetic_instruments
 from agentic_app.market.simulated import SimulatedFeed

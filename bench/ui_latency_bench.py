@@ -28,9 +28,9 @@ sys.path.insert(0, str(REPO))
 from agentic_app.db.engine import session_scope  # noqa: E402
 from agentic_app.db.models import WorkflowExecution  # noqa: E402
 from agentic_app.domain.events import NodeLog  # noqa: E402
-from agentic_app.engine.event_bus import EventBus  # noqa: E402
-from agentic_app.engine.event_sink import DatabaseEventSink  # noqa: E402
-from agentic_app.engine.local_redis import find_redis  # noqa: E402
+from agentic_app.engine.events.bus import EventBus  # noqa: E402
+from agentic_app.engine.events.sink import DatabaseEventSink  # noqa: E402
+from agentic_app.engine.runtime.local_redis import find_redis  # noqa: E402
 from agentic_app.services import users, workflows  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app  # noqa: E402
 

@@ -9,7 +9,7 @@ export REFLEX_TELEMETRY_ENABLED=false REFLEX_CHECK_LATEST_VERSION=false
 # A Redis for the tests: the configured one, else a private one stopped again at exit.
 started_redis=""
 if ! .venv/bin/python -c 'import sys
-from agentic_app.engine.local_redis import find_redis
+from agentic_app.engine.runtime.local_redis import find_redis
 from agentic_app.settings import get_settings
 s = get_settings(); sys.exit(0 if find_redis(s.redis_url, s.data_dir) else 1)'; then
   echo "run_tests: no Redis answers; starting a private one for the tests"

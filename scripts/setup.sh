@@ -40,7 +40,7 @@ fi
 
 if [ "${SETUP_REDIS:-1}" = 0 ]; then
   .venv/bin/python - <<'PY'
-from agentic_app.engine.local_redis import find_redis
+from agentic_app.engine.runtime.local_redis import find_redis
 from agentic_app.settings import get_settings
 s = get_settings()
 url = find_redis(s.redis_url, s.data_dir)

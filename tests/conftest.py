@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import sqlalchemy as sa
 
-from agentic_app.engine.local_redis import find_redis
+from agentic_app.engine.runtime.local_redis import find_redis
 from agentic_app.settings import REPO_ROOT
 
 TEST_REDIS_DB = 15

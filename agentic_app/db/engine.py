@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -141,3 +142,31 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+class Database:
+    """One process's handle on the database: its engine, sessions and write transactions.
+
+    Built once per process by the application facade (``AppServices``) and handed to every
+    engine and service function as ``db``; nothing else builds engines or passes URLs around.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.engine = get_engine(self.url)
+
+    @property
+    def dialect(self) -> str:
+        """``'sqlite'`` or ``'postgresql'``."""
+        return self.engine.dialect.name
+
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        """A session that commits on success and rolls back on error."""
+        return session_scope(self.url)
+
+    def write(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        """A Core connection in a writing transaction (:func:`write_transaction`)."""
+        return write_transaction(self.url)
+
+    def __repr__(self) -> str:
+        return f"Database({self.engine.url.render_as_string(hide_password=True)!r})"

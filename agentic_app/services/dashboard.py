@@ -37,7 +37,7 @@ _MARKETS: dict[tuple, Any] = {}
 
 def market(settings: Settings):
     """The configured market feed (built once per process and feed setting)."""
-    from agentic_app.engine.node_services import build_market
+    from agentic_app.engine.executor.node_services import build_market
 
     key = (settings.market_feed, settings.market_seed, settings.market_speed)
     if key not in _MARKETS:

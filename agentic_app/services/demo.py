@@ -46,7 +46,7 @@ def _demo_definition(name: str, definition: dict, eurusd_level: float) -> dict:
 
 
 def _eurusd_level(settings: Settings) -> float:
-    from agentic_app.engine.node_services import build_market
+    from agentic_app.engine.executor.node_services import build_market
 
     return round(build_market(settings).price("EURUSD").price, 4)
 

@@ -30,8 +30,8 @@ from sqlmodel import col, func, select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, NodeExecution, WorkflowExecution, utcnow
-from agentic_app.engine.queues import QUEUE_NAMES, queue_for_priority
-from agentic_app.engine.scheduler import LEADER_KEY, TICK_METRICS_KEY
+from agentic_app.engine.queue.names import QUEUE_NAMES, queue_for_priority
+from agentic_app.engine.scheduler.service import LEADER_KEY, TICK_METRICS_KEY
 
 log = logging.getLogger(__name__)
 

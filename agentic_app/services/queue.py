@@ -1,6 +1,6 @@
 """The job queue as users see it: status counts, workers, throughput, job lists, cancel, retry.
 
-Wraps :mod:`agentic_app.engine.job_queue` with ownership checks: another user's job is
+Wraps :mod:`agentic_app.engine.queue.job_queue` with ownership checks: another user's job is
 reported as not found and nothing changes. Counts, lists and throughput are the user's own;
 the queue depth, its cap and the workers are shared facts of the one queue.
 """
@@ -19,8 +19,8 @@ from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
 from agentic_app.db.queries import count_rows, filter_owned
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.domain.triggers import priority_level
-from agentic_app.engine import job_queue
-from agentic_app.engine.queues import QUEUE_NAMES
+from agentic_app.engine.queue import job_queue
+from agentic_app.engine.queue.names import QUEUE_NAMES
 from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)

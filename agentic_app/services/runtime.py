@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 from agentic_app.db.migrate import upgrade_to_head
 from agentic_app.engine.leader import RedisLease
-from agentic_app.engine.local_redis import ensure_redis, find_redis
 from agentic_app.engine.redis_conn import connect
-from agentic_app.engine.supervisor import child_preexec, python_module_argv
+from agentic_app.engine.runtime.local_redis import ensure_redis, find_redis
+from agentic_app.engine.runtime.supervisor import child_preexec, python_module_argv
 from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -144,7 +144,7 @@ def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
     symbol = getattr(config, "symbol", None)
     if symbol is not None:
         if market is None:
-            from agentic_app.engine.node_services import build_market
+            from agentic_app.engine.executor.node_services import build_market
 
             market = build_market(settings)
         try:

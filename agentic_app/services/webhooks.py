@@ -22,8 +22,8 @@ from agentic_app.domain.webhook_signing import (
     verify_shared_secret,
     verify_signature,
 )
-from agentic_app.engine.job_queue import DuplicateJobError, enqueue_execution
-from agentic_app.engine.schedule_store import record_fire
+from agentic_app.engine.queue.job_queue import DuplicateJobError, enqueue_execution
+from agentic_app.engine.scheduler.store import record_fire
 from agentic_app.settings import Settings
 
 REPLAY_PREFIX = "agentic:webhook:seen:"

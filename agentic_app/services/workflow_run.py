@@ -22,9 +22,9 @@ from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.events import Event
 from agentic_app.domain.templates import get_template
 from agentic_app.domain.workflow import validate_workflow
-from agentic_app.engine.event_sink import CompositeSink, DatabaseEventSink, MemorySink
-from agentic_app.engine.executor import ExecutionResult, execute_sync
-from agentic_app.engine.node_services import build_market, build_node_services
+from agentic_app.engine.events.sink import CompositeSink, DatabaseEventSink, MemorySink
+from agentic_app.engine.executor.node_services import build_market, build_node_services
+from agentic_app.engine.executor.runner import ExecutionResult, execute_sync
 from agentic_app.market.clock import FixedClock
 from agentic_app.nodes.library import registry
 from agentic_app.settings import Settings

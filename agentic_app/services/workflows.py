@@ -131,7 +131,7 @@ def run_now(settings: Settings, *, user_id: int, workflow_id: int, redis: redis_
     NotFoundError (not the user's), WorkflowValidationError (stored definition invalid),
     ConflictError (workflow inactive), LimitExceededError (daily cap, queue full).
     """
-    from agentic_app.engine.job_queue import enqueue_execution
+    from agentic_app.engine.queue.job_queue import enqueue_execution
 
     url = database_url or settings.database_url
     wf = get_workflow(user_id=user_id, workflow_id=workflow_id, database_url=url)

@@ -13,7 +13,7 @@ from typing import Any
 import reflex as rx
 
 from agentic_app.domain.errors import AgenticError
-from agentic_app.engine.event_stream import stream_user_events
+from agentic_app.engine.events.stream import stream_user_events
 from agentic_app.services import monitoring
 from agentic_app.state.base import AppState
 from agentic_app.state.common import fmt_ms, redis_url, settings

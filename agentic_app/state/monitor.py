@@ -13,7 +13,7 @@ from agentic_app.domain.errors import AgenticError
 from agentic_app.domain.events import LEVELS as EVENT_LEVELS
 from agentic_app.domain.events import NODE_STATUS_BY_EVENT
 from agentic_app.domain.workflow import WorkflowSpec
-from agentic_app.engine.event_stream import TERMINAL_STATUSES, stream_execution_events
+from agentic_app.engine.events.stream import TERMINAL_STATUSES, stream_execution_events
 from agentic_app.services import monitoring
 from agentic_app.services import workflows as workflow_service
 from agentic_app.state.base import AppState

@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from agentic_app.engine.scheduler import LEADER_KEY
+from agentic_app.engine.scheduler.service import LEADER_KEY
 from agentic_app.services.metrics import TRIGGER_TICK_KEY
 from tests.api.conftest import API
 

@@ -11,8 +11,8 @@ import redis
 from starlette.websockets import WebSocketDisconnect
 
 from agentic_app.domain.events import ExecutionFinished, ExecutionStarted, NodeLog
-from agentic_app.engine.event_bus import EventBus
-from agentic_app.engine.event_sink import DatabaseEventSink
+from agentic_app.engine.events.bus import EventBus
+from agentic_app.engine.events.sink import DatabaseEventSink
 from agentic_app.settings import get_settings
 from tests.api.conftest import API, PRICE_TEMPLATE
 
@@ -27,7 +27,7 @@ def run_inline(env, monkeypatch):
     get_settings.cache_clear()
 
     def run(job_id: int, attempt: int = 1) -> str:
-        from agentic_app.engine.tasks import run_execution
+        from agentic_app.engine.runtime.tasks import run_execution
 
         return run_execution(job_id, attempt)
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis as redis_lib
 
-from agentic_app.engine.job_queue import enqueue_execution
+from agentic_app.engine.queue.job_queue import enqueue_execution
 from agentic_app.services import users
 from agentic_app.services import workflows as workflow_service
 from agentic_app.settings import get_settings

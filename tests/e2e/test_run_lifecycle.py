@@ -6,7 +6,7 @@ import pytest
 import redis
 from rq import Worker
 
-from agentic_app.engine.scheduler import LEADER_KEY
+from agentic_app.engine.scheduler.service import LEADER_KEY
 from tests.e2e.conftest import poll_until, start_app
 
 pytestmark = pytest.mark.e2e

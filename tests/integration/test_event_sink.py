@@ -18,8 +18,8 @@ from agentic_app.db.models import (
     WorkflowExecution,
 )
 from agentic_app.domain.events import NodeLog
-from agentic_app.engine.event_sink import CompositeSink, DatabaseEventSink, MemorySink
-from agentic_app.engine.executor import execute_sync
+from agentic_app.engine.events.sink import CompositeSink, DatabaseEventSink, MemorySink
+from agentic_app.engine.executor.runner import execute_sync
 from agentic_app.nodes.base import NodeType
 from tests.unit.engine.test_executor import make_registry, wf
 

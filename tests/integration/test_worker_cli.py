@@ -12,8 +12,8 @@ import redis
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import User, Workflow
-from agentic_app.engine.job_queue import enqueue_execution, get_job
-from agentic_app.engine.queues import QUEUE_NAMES, QUEUE_NORMAL
+from agentic_app.engine.queue.job_queue import enqueue_execution, get_job
+from agentic_app.engine.queue.names import QUEUE_NAMES, QUEUE_NORMAL
 from agentic_app.settings import REPO_ROOT, load_settings
 
 

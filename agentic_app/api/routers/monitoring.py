@@ -155,7 +155,7 @@ async def watch_execution(
     after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> None:
     """Stream one execution's events: stored, then live, in order; then ``closed``."""
-    from agentic_app.engine.event_stream import stream_execution_events
+    from agentic_app.engine.events.stream import stream_execution_events
     from agentic_app.services.auth import user_for_token
 
     settings = websocket.app.state.settings

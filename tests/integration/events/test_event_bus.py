@@ -9,7 +9,7 @@ import time
 import redis
 
 from agentic_app.domain.events import event_from_dict
-from agentic_app.engine.event_bus import (
+from agentic_app.engine.events.bus import (
     EventBus,
     async_subscription,
     decode_events,

@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 import redis
 
-from agentic_app.engine.event_bus import EventBus
-from agentic_app.engine.event_sink import DatabaseEventSink
-from agentic_app.engine.event_stream import stream_execution_events, stream_user_events
+from agentic_app.engine.events.bus import EventBus
+from agentic_app.engine.events.sink import DatabaseEventSink
+from agentic_app.engine.events.stream import stream_execution_events, stream_user_events
 from tests.integration.events.helpers import (
     T0,
     collect,

@@ -19,9 +19,9 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.trading_models import Notification, PaperOrder
 from agentic_app.domain.events import NodeStarted, NodeSucceeded
-from agentic_app.engine.event_sink import DatabaseEventSink
-from agentic_app.engine.queues import QUEUE_NORMAL
-from agentic_app.engine.retention import purge_old, run_retention
+from agentic_app.engine.events.sink import DatabaseEventSink
+from agentic_app.engine.queue.names import QUEUE_NORMAL
+from agentic_app.engine.queue.retention import purge_old, run_retention
 from agentic_app.settings import load_settings
 from tests.integration.events.helpers import (
     T0,

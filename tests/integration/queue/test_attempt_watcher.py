@@ -10,8 +10,8 @@ import time
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, User, Workflow, WorkflowExecution, utcnow
-from agentic_app.engine import tasks
-from agentic_app.engine.queue_maintenance import HEARTBEAT_INTERVAL_S
+from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
+from agentic_app.engine.runtime import tasks
 from agentic_app.settings import load_settings
 
 from .conftest import wait_for

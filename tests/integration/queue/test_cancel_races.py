@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from agentic_app.domain.errors import RetryableError
-from agentic_app.engine import job_queue as jq
-from agentic_app.engine import tasks
+from agentic_app.engine.queue import job_queue as jq
+from agentic_app.engine.runtime import tasks
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeRegistry, NodeType
 from agentic_app.settings import get_settings
 

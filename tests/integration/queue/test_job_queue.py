@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import ExecutionEvent, JobQueueEntry, WorkflowExecution
-from agentic_app.engine import job_queue as jq
+from agentic_app.engine.queue import job_queue as jq
 
 from .conftest import QueueEnv, record_workflow, wait_for
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentic_app.engine import job_queue as jq
+from agentic_app.engine.queue import job_queue as jq
 
 from .conftest import QueueEnv, wait_for
 

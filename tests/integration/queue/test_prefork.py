@@ -1,4 +1,4 @@
-"""Worker priming (engine/prefork.py): it keeps no rows, and after it an attempt compiles no
+"""Worker priming (engine/runtime/prefork.py): it keeps no rows, and after it an attempt compiles no
 SQL statement of its own (what a forking worker's work-horses would otherwise each redo)."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from agentic_app.db.engine import get_engine, session_scope
 from agentic_app.db.models import ScheduledJob, User, Workflow
-from agentic_app.engine import event_sink, job_queue
-from agentic_app.engine.prefork import PRIME_WORKFLOW, prime
+from agentic_app.engine.events import sink as event_sink
+from agentic_app.engine.queue import job_queue
+from agentic_app.engine.runtime.prefork import PRIME_WORKFLOW, prime
 from agentic_app.settings import get_settings
 
 TABLES = ("users", "workflows", "scheduled_jobs", "workflow_executions", "job_queue",
@@ -58,7 +59,7 @@ def test_prime_keeps_nothing_and_leaves_no_statement_to_compile(settings, monkey
     monkeypatch.setattr(event_sink, "EVENT_HOLD_S", 30.0)  # all events in the finish
     cache = get_engine(url)._compiled_cache
     compiled = set(cache.keys())
-    from agentic_app.engine.tasks import run_execution
+    from agentic_app.engine.runtime.tasks import run_execution
 
     assert run_execution(job.id, 1) == "completed"
     fresh = [cache[k].string for k in cache.keys() if k not in compiled]

@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
-from agentic_app.engine import job_queue as jq
-from agentic_app.engine.queue_maintenance import reconcile
+from agentic_app.engine.queue import job_queue as jq
+from agentic_app.engine.queue.maintenance import reconcile
 
 from .conftest import QueueEnv, record_workflow, wait_for
 

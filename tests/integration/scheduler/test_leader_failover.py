@@ -16,7 +16,7 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry
 from agentic_app.db.scheduler_models import MissedRun
-from agentic_app.engine.scheduler import LEADER_KEY, LEASE_TTL_MS
+from agentic_app.engine.scheduler.service import LEADER_KEY, LEASE_TTL_MS
 from agentic_app.services import schedules
 from agentic_app.settings import REPO_ROOT
 

@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, ScheduledJob, WorkflowExecution
-from agentic_app.engine.scheduler import SchedulerService
+from agentic_app.engine.scheduler.service import SchedulerService
 from agentic_app.services import schedules
 from tests.integration.scheduler.conftest import PathFeed
 

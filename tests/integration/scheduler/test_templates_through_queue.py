@@ -15,7 +15,7 @@ from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, Workflow
 from agentic_app.db.trading_models import PaperOrder
 from agentic_app.domain.templates import TEMPLATES
-from agentic_app.engine.scheduler import SchedulerService
+from agentic_app.engine.scheduler.service import SchedulerService
 from agentic_app.market.clock import FixedClock
 from agentic_app.market.simulated import SimulatedFeed
 from agentic_app.services import schedules

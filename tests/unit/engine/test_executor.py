@@ -1,4 +1,4 @@
-"""Tests of agentic_app.engine.executor (with the events, registry and memory guard it uses)."""
+"""Tests of the executor (engine.executor.runner) with its events, registry and memory guard."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from agentic_app.domain.events import (
     event_from_dict,
     event_from_json,
 )
-from agentic_app.engine.event_sink import CompositeSink, MemorySink
-from agentic_app.engine.executor import classify_error, execute, execute_sync
+from agentic_app.engine.events.sink import CompositeSink, MemorySink
+from agentic_app.engine.executor.runner import classify_error, execute, execute_sync
 from agentic_app.nodes.base import NodeParams, NodeRegistry, NodeType
 
 REPO = Path(__file__).resolve().parents[3]
@@ -285,8 +285,8 @@ def test_address_space_limit_turns_allocation_into_memory_limit_error():
 import json, sys
 sys.path.insert(0, {str(REPO)!r})
 from tests.unit.engine.test_executor import make_registry, wf
-from agentic_app.engine.executor import execute_sync
-from agentic_app.engine.memory_guard import apply_address_space_limit
+from agentic_app.engine.executor.runner import execute_sync
+from agentic_app.engine.executor.memory_guard import apply_address_space_limit
 apply_address_space_limit(200)
 try:
     big = b"x" * (400 * 1024 * 1024)

@@ -10,7 +10,7 @@ import time
 
 import psutil
 
-from agentic_app.engine.supervisor import ChildSpec, Supervisor
+from agentic_app.engine.runtime.supervisor import ChildSpec, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 

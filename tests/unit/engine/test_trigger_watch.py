@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from agentic_app.domain.conditions import parse
 from agentic_app.domain.errors import MarketDataUnavailableError
 from agentic_app.domain.triggers import IndicatorTriggerConfig, PriceTriggerConfig
-from agentic_app.engine.trigger_state import InMemoryTriggerStateStore
-from agentic_app.engine.trigger_watch import TriggerWatcher, history_bars
+from agentic_app.engine.scheduler.market_watch import TriggerWatcher, history_bars
+from agentic_app.engine.scheduler.trigger_state import InMemoryTriggerStateStore
 from agentic_app.market.base import Bars, Quote
 from agentic_app.market.clock import FixedClock
 from agentic_app.market.simulated import SimulatedFeed

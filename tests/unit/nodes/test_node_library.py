@@ -14,9 +14,9 @@ from agentic_app.db.engine import get_engine, session_scope
 from agentic_app.db.models import User
 from agentic_app.db.trading_models import Notification, PaperOrder
 from agentic_app.domain.workflow import WorkflowValidationError, validate_workflow
-from agentic_app.engine.event_sink import MemorySink
-from agentic_app.engine.executor import execute_sync
-from agentic_app.engine.node_services import build_node_services
+from agentic_app.engine.events.sink import MemorySink
+from agentic_app.engine.executor.node_services import build_node_services
+from agentic_app.engine.executor.runner import execute_sync
 from agentic_app.market.clock import FixedClock
 from agentic_app.nodes.library import registry
 from agentic_app.settings import load_settings

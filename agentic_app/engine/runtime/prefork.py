@@ -43,11 +43,11 @@ def prime(settings: Settings) -> bool:
     when the priming transaction failed (horses then compile on first use). Also loads the
     process settings and the C library handle the memory limit uses."""
     import agentic_app.domain.errors
-    import agentic_app.engine.event_bus
-    import agentic_app.engine.event_sink
-    import agentic_app.engine.executor  # noqa: F401
+    import agentic_app.engine.events.bus
+    import agentic_app.engine.events.sink
+    import agentic_app.engine.executor.runner  # noqa: F401
     from agentic_app.db.engine import get_engine
-    from agentic_app.engine import memory_guard
+    from agentic_app.engine.executor import memory_guard
     from agentic_app.settings import get_settings
 
     memory_guard.preload()
@@ -70,8 +70,8 @@ def prime(settings: Settings) -> bool:
 def _synthetic_attempts(conn: sa.Connection, settings: Settings) -> None:
     """Create, claim, retry and complete one job in ``conn``'s transaction."""
     from agentic_app.db.models import ScheduledJob, User, Workflow, utcnow
-    from agentic_app.engine import job_queue as jq
-    from agentic_app.engine.event_sink import DatabaseEventSink
+    from agentic_app.engine.events.sink import DatabaseEventSink
+    from agentic_app.engine.queue import job_queue as jq
 
     url = settings.database_url
     uncapped = settings.model_copy(update={
@@ -115,8 +115,8 @@ def _insert(conn: sa.Connection, model: Any, **values: Any) -> int:
 
 def _run_events(claimed: Any) -> list:
     """The events the executor emits for the synthetic workflow (collected, not stored)."""
-    from agentic_app.engine.executor import execute_sync
-    from agentic_app.engine.tasks import node_registry
+    from agentic_app.engine.executor.runner import execute_sync
+    from agentic_app.engine.runtime.tasks import node_registry
 
     events: list = []
 

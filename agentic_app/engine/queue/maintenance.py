@@ -34,7 +34,7 @@ from sqlmodel import col, func, or_, select
 
 from agentic_app.db.engine import fork_barrier, session_scope
 from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
-from agentic_app.engine import job_queue as jq
+from agentic_app.engine.queue import job_queue as jq
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -3,7 +3,7 @@
 Every stored event is published twice: on its execution's channel and on its owner's channel.
 Pub/sub is at-most-once: a message can be lost (Redis restart, slow subscriber, network
 blip), so publishing never raises into the caller and subscribers that need every event use
-:mod:`agentic_app.engine.event_stream`, which fills gaps from the database by ``seq``.
+:mod:`agentic_app.engine.events.stream`, which fills gaps from the database by ``seq``.
 
 Message payload: a JSON array of events (a batch, in seq order, as stored together), each
 ``Event.to_dict()`` plus ``"user_id"`` (the execution's owner). One message per channel per

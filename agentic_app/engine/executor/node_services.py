@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from agentic_app.broker.paper import PaperBroker
-from agentic_app.engine.notifier import Notifier
+from agentic_app.engine.executor.notifier import Notifier
 from agentic_app.market.accelerated import AcceleratedFeed
 from agentic_app.market.factory import create_feed
 from agentic_app.settings import Settings

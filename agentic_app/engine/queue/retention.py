@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from agentic_app.db.engine import get_engine
 from agentic_app.db.models import JobQueueEntry, JobStatus, WorkflowExecution, utcnow
-from agentic_app.engine.queues import QUEUE_NAMES
+from agentic_app.engine.queue.names import QUEUE_NAMES
 
 logger = logging.getLogger(__name__)
 

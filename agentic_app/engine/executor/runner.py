@@ -80,8 +80,8 @@ from agentic_app.domain.workflow import (
     split_common_params,
     validate_workflow,
 )
-from agentic_app.engine.event_sink import EventSink
-from agentic_app.engine.memory_guard import DEFAULT_INTERVAL_S, MemoryGuard
+from agentic_app.engine.events.sink import EventSink
+from agentic_app.engine.executor.memory_guard import DEFAULT_INTERVAL_S, MemoryGuard
 from agentic_app.nodes.base import NodeContext, NodeRegistry, NodeType, default_registry
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agentic_app.engine import job_queue as jq
-from agentic_app.engine.event_bus import publish_into
+from agentic_app.engine.events.bus import publish_into
+from agentic_app.engine.queue import job_queue as jq
 from agentic_app.engine.per_process import PerProcess
 from agentic_app.settings import Settings, get_settings
 
@@ -60,7 +60,7 @@ def node_services(settings: Settings) -> Any:
         if _services_factory is not None:
             _services_cache[url] = _services_factory(settings, url)
         else:
-            from agentic_app.engine.node_services import build_node_services
+            from agentic_app.engine.executor.node_services import build_node_services
 
             _services_cache[url] = build_node_services(settings, database_url=url)
     return _services_cache[url]
@@ -79,7 +79,7 @@ def redis_client(settings: Settings) -> Any:
 def warm_up(settings: Settings | None = None) -> None:
     """Import node types, build services and prime the statement cache now (a forking
     worker does this before forking, so each work-horse starts ready: see prefork)."""
-    from agentic_app.engine.prefork import prime
+    from agentic_app.engine.runtime.prefork import prime
 
     settings = settings or get_settings()
     node_registry()
@@ -140,7 +140,7 @@ class AttemptWatcher:
 
     def start(self) -> None:
         """Begin polling (first heartbeat after ``HEARTBEAT_INTERVAL_S``)."""
-        from agentic_app.engine.queue_maintenance import HEARTBEAT_INTERVAL_S
+        from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
 
         self.next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
         _watch_thread().add(self)
@@ -199,7 +199,7 @@ class _WatchThread:
             self.watchers.discard(watcher)
 
     def _run(self) -> None:
-        from agentic_app.engine.queue_maintenance import HEARTBEAT_INTERVAL_S
+        from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
 
         while True:
             with self.cond:
@@ -223,7 +223,7 @@ _watch_thread = PerProcess(_WatchThread).get
 
 def _publisher(settings: Settings, user_id: int) -> Callable[[list], None] | None:
     """The after-commit hook publishing stored events on Redis (EventBus)."""
-    from agentic_app.engine.event_bus import EventBus
+    from agentic_app.engine.events.bus import EventBus
 
     return EventBus(redis_client(settings)).publisher(user_id)
 
@@ -237,8 +237,8 @@ def run_execution(job_id: int, attempt: int) -> str:
     are stored before they are published, and before the final status is written.
     """
     from agentic_app.domain.errors import RetryableError
-    from agentic_app.engine.event_sink import EVENT_HOLD_S, DatabaseEventSink
-    from agentic_app.engine.executor import execute_sync
+    from agentic_app.engine.events.sink import EVENT_HOLD_S, DatabaseEventSink
+    from agentic_app.engine.executor.runner import execute_sync
 
     settings = get_settings()
     url = settings.database_url

@@ -45,7 +45,7 @@ from sqlmodel import Session
 
 from agentic_app.db.engine import get_engine
 from agentic_app.db.models import ExecutionEvent, ExecutionStatus, WorkflowExecution
-from agentic_app.engine.event_bus import (
+from agentic_app.engine.events.bus import (
     async_client,
     decode_events,
     execution_channel,

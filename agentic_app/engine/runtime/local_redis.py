@@ -64,7 +64,7 @@ def start_private_redis(data_dir: Path, *,
         subprocess.run(argv, check=True)
         child = None
     else:
-        from agentic_app.engine.supervisor import child_preexec
+        from agentic_app.engine.runtime.supervisor import child_preexec
 
         child = subprocess.Popen(argv, preexec_fn=child_preexec, stdin=subprocess.DEVNULL)
     url = private_url(data_dir)

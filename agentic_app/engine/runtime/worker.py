@@ -1,5 +1,5 @@
 """RQ workers: ``python -m agentic_app worker [--processes N]`` or
-``python -m agentic_app.engine.worker [--processes N] [--worker-class fork|simple]``.
+``python -m agentic_app.engine.runtime.worker [--processes N] [--worker-class fork|simple]``.
 
 * :class:`AgenticWorker` - RQ's forking Worker; each job runs in a fresh work-horse that first
   drops inherited DB connections and caps its address space at ``LIMITS.memory_limit_mb``
@@ -9,7 +9,7 @@
   executor's RSS guard).
 * Both listen on the agentic queues high -> normal -> low with RQ's JSON serializer, and
   appear in ``rq info`` under those queue names.
-* Each worker process runs a :class:`~agentic_app.engine.queue_maintenance.MaintenanceThread`
+* Each worker process runs a :class:`~agentic_app.engine.queue.maintenance.MaintenanceThread`
   (due retries, crash/outage reconciliation).
 * A Redis outage does not kill a worker: connection errors out of RQ's loop are caught and
   the worker re-registers once Redis answers again (new name, so no clash with its old key).
@@ -32,9 +32,9 @@ import redis as redis_lib
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
-from agentic_app.engine.queues import QUEUE_NAMES
+from agentic_app.engine.queue.names import QUEUE_NAMES
 from agentic_app.engine.redis_conn import connect
-from agentic_app.engine.supervisor import ChildSpec, Supervisor, python_module_argv
+from agentic_app.engine.runtime.supervisor import ChildSpec, Supervisor, python_module_argv
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,8 @@ class AgenticWorker(Worker):
 
     def main_work_horse(self, job, queue):  # type: ignore[override]
         """Entry of the forked horse: prepare the process, then RQ's usual job handling."""
-        from agentic_app.engine import tasks
-        from agentic_app.engine.memory_guard import apply_address_space_limit
+        from agentic_app.engine.executor.memory_guard import apply_address_space_limit
+        from agentic_app.engine.runtime import tasks
 
         try:
             tasks.after_fork(redis=self.connection, redis_url=self.redis_url)
@@ -88,8 +88,8 @@ def run_worker(redis_url: str, *, burst: bool = False, name: str | None = None,
 
     Survives Redis outages (retries every ``OUTAGE_RETRY_S``); runs the maintenance thread.
     """
-    from agentic_app.engine import tasks
-    from agentic_app.engine.queue_maintenance import MaintenanceThread
+    from agentic_app.engine.queue.maintenance import MaintenanceThread
+    from agentic_app.engine.runtime import tasks
 
     settings = settings or get_settings()
     cls = WORKER_CLASSES[worker_class]
@@ -124,7 +124,7 @@ def run_pool(redis_url: str, processes: int, *, worker_class: str = "fork") -> N
     """Run ``processes`` supervised worker interpreters until SIGTERM/SIGINT."""
     children = [
         ChildSpec(name=f"worker-{i}",
-                  argv=python_module_argv("agentic_app.engine.worker",
+                  argv=python_module_argv("agentic_app.engine.runtime.worker",
                                           "--worker-class", worker_class),
                   env={"REDIS_URL": redis_url})
         for i in range(processes)
@@ -136,7 +136,7 @@ def run_fork_pool(redis_url: str, processes: int, *, worker_class: str = "fork",
                   settings: Settings | None = None) -> None:
     """Fork ``processes`` workers from this warmed-up process; restart any that die; on
     SIGTERM/SIGINT stop them all (SIGTERM, then SIGKILL after 10 s)."""
-    from agentic_app.engine import tasks
+    from agentic_app.engine.runtime import tasks
 
     settings = settings or get_settings()
     tasks.warm_up(settings)
@@ -222,8 +222,8 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line of ``python -m agentic_app.engine.worker``."""
-    parser = argparse.ArgumentParser(prog="python -m agentic_app.engine.worker")
+    """Command line of ``python -m agentic_app.engine.runtime.worker``."""
+    parser = argparse.ArgumentParser(prog="python -m agentic_app.engine.runtime.worker")
     add_worker_arguments(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,

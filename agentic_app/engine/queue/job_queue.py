@@ -1,7 +1,7 @@
 """The job queue: job_queue rows in the database, RQ jobs in Redis, and every state change.
 
 The database is the truth; Redis carries only what can be rebuilt from it
-(:mod:`agentic_app.engine.queue_maintenance` rebuilds it).
+(:mod:`agentic_app.engine.queue.maintenance` rebuilds it).
 
 * **Enqueue** is one database transaction holding the database's write lock (SQLite
   ``BEGIN IMMEDIATE``, PostgreSQL a transaction-level advisory lock), which makes the daily cap
@@ -63,12 +63,12 @@ from agentic_app.domain.errors import (
     LimitExceededError,
     NotFoundError,
 )
-from agentic_app.engine.queues import queue_for_priority
+from agentic_app.engine.queue.names import queue_for_priority
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-TASK_FUNC = "agentic_app.engine.tasks.run_execution"
+TASK_FUNC = "agentic_app.engine.runtime.tasks.run_execution"
 """Dotted path of the RQ job function (arguments: job id, attempt)."""
 RQ_TIMEOUT_MARGIN_S = 30
 """RQ's job_timeout = QUEUE_CONFIG.job_timeout_seconds + this, so the executor's own timeout

@@ -60,7 +60,7 @@ import numpy as np
 from agentic_app.domain.conditions import Condition, parse
 from agentic_app.domain.errors import AgenticError, ConditionError, UnknownSymbolError
 from agentic_app.domain.triggers import IndicatorTriggerConfig, PriceTriggerConfig
-from agentic_app.engine.trigger_state import (
+from agentic_app.engine.scheduler.trigger_state import (
     InMemoryTriggerStateStore,
     SlotSettings,
     StateArrays,

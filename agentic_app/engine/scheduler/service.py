@@ -7,7 +7,7 @@ released by compare-and-delete). The active one:
 * schedules cron and interval jobs with APScheduler 3 (one ``date`` job per next fire time,
   whose argument is that fire time; fire times come from ``domain.triggers``, DST-correct);
 * evaluates price and indicator triggers every ``check_interval_seconds`` with
-  :class:`~agentic_app.engine.trigger_watch.TriggerWatcher` (states in ``trigger_states``);
+  :class:`~agentic_app.engine.scheduler.market_watch.TriggerWatcher` (states in ``trigger_states``);
 * follows row changes (create, update, pause/resume, delete) within ``sync_interval_s``;
 * enqueues every fire with the key ``job:<id>:<fire time UTC>`` (unique in ``job_queue``), so
   even a paused former leader cannot enqueue a duplicate cron/interval fire; market-trigger
@@ -45,11 +45,11 @@ from agentic_app.domain.triggers import (
     next_fire_times,
     parse_trigger_config,
 )
-from agentic_app.engine import schedule_store as store
-from agentic_app.engine.job_queue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.leader import RedisLease
+from agentic_app.engine.queue.job_queue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.redis_conn import connect
-from agentic_app.engine.trigger_watch import TriggerWatcher
+from agentic_app.engine.scheduler import store
+from agentic_app.engine.scheduler.market_watch import TriggerWatcher
 from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class SchedulerService:
 
     def _retention(self) -> None:
         """Purge old finished jobs, their events and RQ results (leader only)."""
-        from agentic_app.engine.retention import purge_old
+        from agentic_app.engine.queue.retention import purge_old
 
         try:
             counts = purge_old(self.database_url, self.redis,
@@ -312,7 +312,7 @@ class SchedulerService:
         cfg = self.settings.scheduler_config
         if self._watcher is None:
             if self.market is None:
-                from agentic_app.engine.node_services import build_market
+                from agentic_app.engine.executor.node_services import build_market
 
                 self.market = build_market(self.settings)
             self._watcher = TriggerWatcher(

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, JobStatus, ScheduledJob, utcnow
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
-from agentic_app.engine.trigger_state import TriggerState
+from agentic_app.engine.scheduler.trigger_state import TriggerState
 
 ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
 """Statuses of a job_queue row that counts as 'still running' for the overlap policy."""

@@ -1,0 +1,1 @@
+"""The scheduler: leader, schedule store, time triggers and the market-trigger watcher."""
