@@ -8,6 +8,9 @@ from agentic_app import routes
 from agentic_app.state.base import AppState
 from agentic_app.state.tokens import TokensState
 
+LOGO = "/logo.svg"
+"""The app's logo, served from the top-level ``assets/`` folder (as is ``/favicon.ico``)."""
+
 
 def nav_link(label: str, href: str, icon: str) -> rx.Component:
     """One navigation entry."""
@@ -51,7 +54,10 @@ def tokens_dialog() -> rx.Component:
 def navbar() -> rx.Component:
     """Top bar: product name, navigation, rq-dashboard link and user menu."""
     return rx.hstack(
-        rx.link(rx.heading("agentic", size="5"), href=routes.SCHEDULER, underline="none"),
+        rx.link(rx.hstack(rx.image(src=LOGO, alt="agentic logo", width="28px", height="28px",
+                                   id="logo"),
+                          rx.heading("agentic", size="5"), spacing="2", align="center"),
+                href=routes.SCHEDULER, underline="none"),
         rx.hstack(*[nav_link(*entry) for entry in routes.NAV],
                   rx.link("RQ", href=routes.RQ_DASHBOARD, is_external=True, id="nav-rq"),
                   spacing="5", align="center"),

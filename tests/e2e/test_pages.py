@@ -20,6 +20,20 @@ def test_login_page_renders(running_app, page):
     page.screenshot(path=str(ARTIFACTS / "login.png"))
 
 
+def test_logo_and_favicon_served_from_assets(running_app, page):
+    """The top-level assets/ folder serves the favicon and the logo the navigation bar shows."""
+    login(page, running_app)
+    page.goto(f"{running_app.frontend}/scheduler")
+    logo = page.locator("#logo")
+    logo.wait_for()
+    assert logo.evaluate("img => img.complete && img.naturalWidth > 0")
+    favicon = httpx.get(f"{running_app.frontend}/favicon.ico", timeout=10)
+    assert favicon.status_code == 200
+    assert favicon.content[:4] == b"\x00\x00\x01\x00"  # an ICO file, not an HTML fallback
+    svg = httpx.get(f"{running_app.frontend}/logo.svg", timeout=10)
+    assert svg.status_code == 200 and b"<svg" in svg.content
+
+
 def test_wrong_password_shows_error(running_app, page):
     """A wrong password keeps the user on the login page with an error."""
     page.goto(f"{running_app.frontend}/login")
