@@ -19,14 +19,22 @@ Rules checked by :func:`validate_workflow` (every problem is reported, not just 
 
 from __future__ import annotations
 
-import graphlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.graph import (
+    GraphIndex,
+    cycle_through,
+    longest_path_levels,
+    reach,
+    strong_components,
+)
 
 NODE_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,99}$"
 """Node ids are identifiers (max 100 chars) so condition expressions can refer to them."""
@@ -36,6 +44,17 @@ COMMON_PARAMS = ("timeout_seconds", "join")
 
 MAX_NODE_TIMEOUT_S = 3600
 """Largest per-node ``timeout_seconds`` accepted."""
+
+MAX_NODES = 500
+"""Most nodes one workflow may have (every front end validates through this module)."""
+MAX_EDGES = 2000
+"""Most edges one workflow may have."""
+MAX_DEFINITION_BYTES = 256 * 1024
+"""Largest definition accepted, as UTF-8 JSON text: checked before it is parsed."""
+MAX_NAME_LENGTH = 200
+"""Longest workflow name."""
+MAX_DESCRIPTION_LENGTH = 2000
+"""Longest workflow description."""
 
 JOIN_MODES = ("all", "any")
 """``join`` param: run when *all* incoming edges are live (default) or when *any* is."""
@@ -83,8 +102,8 @@ class WorkflowSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    nodes: list[NodeSpec]
-    edges: list[EdgeSpec] = Field(default_factory=list)
+    nodes: list[NodeSpec] = Field(max_length=MAX_NODES)
+    edges: list[EdgeSpec] = Field(default_factory=list, max_length=MAX_EDGES)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (``from``/``to`` keys, no null branch/name)."""
@@ -92,10 +111,7 @@ class WorkflowSpec(BaseModel):
 
     def node(self, node_id: str) -> NodeSpec:
         """The node with this id; KeyError when there is none."""
-        for node in self.nodes:
-            if node.id == node_id:
-                return node
-        raise KeyError(node_id)
+        return self._graph.nodes[node_id]
 
     def node_ids(self) -> list[str]:
         """Node ids in declaration order."""
@@ -103,27 +119,27 @@ class WorkflowSpec(BaseModel):
 
     def incoming(self, node_id: str) -> list[EdgeSpec]:
         """Edges that end at ``node_id``, in declaration order."""
-        return [e for e in self.edges if e.target == node_id]
+        return list(self._graph.incoming.get(node_id, ()))
 
     def outgoing(self, node_id: str) -> list[EdgeSpec]:
         """Edges that start at ``node_id``, in declaration order."""
-        return [e for e in self.edges if e.source == node_id]
+        return list(self._graph.outgoing.get(node_id, ()))
 
     def upstream(self, node_id: str) -> list[str]:
         """Direct predecessors of ``node_id`` (the nodes whose outputs it receives)."""
-        return _unique(e.source for e in self.incoming(node_id))
+        return list(self._graph.preds.get(node_id, ()))
 
     def downstream(self, node_id: str) -> list[str]:
         """Direct successors of ``node_id``."""
-        return _unique(e.target for e in self.outgoing(node_id))
+        return list(self._graph.succs.get(node_id, ()))
 
     def downstream_closure(self, node_id: str) -> set[str]:
         """Every node reachable from ``node_id`` (excluding itself)."""
-        return _reach(node_id, _adjacency(self.edges, forward=True))
+        return reach(node_id, self._graph.succs)
 
     def ancestors(self, node_id: str) -> set[str]:
         """Every node from which ``node_id`` is reachable (excluding itself)."""
-        return _reach(node_id, _adjacency(self.edges, forward=False))
+        return reach(node_id, self._graph.preds)
 
     def topological_order(self) -> list[str]:
         """Node ids so that every edge goes forward; ties keep declaration order."""
@@ -142,17 +158,14 @@ class WorkflowSpec(BaseModel):
                 return node
         return None
 
+    @cached_property
+    def _graph(self) -> GraphIndex:
+        """Adjacency of a validated, unmodified spec, built once: every helper above is then
+        linear in the nodes and edges it visits (the executor calls them once per node)."""
+        return GraphIndex.of(self)
+
     def _levels(self) -> list[list[str]]:
-        ids = self.node_ids()
-        preds = _adjacency(self.edges, forward=False)
-        depth: dict[str, int] = {}
-        sorter = graphlib.TopologicalSorter({n: preds.get(n, []) for n in ids})
-        for n in sorter.static_order():  # raises graphlib.CycleError on a cycle
-            depth[n] = 1 + max((depth[p] for p in preds.get(n, [])), default=-1)
-        levels: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-        for n in ids:
-            levels[depth[n]].append(n)
-        return levels
+        return longest_path_levels(self.node_ids(), self._graph.preds, self._graph.succs)
 
 
 @dataclass(frozen=True)
@@ -216,6 +229,28 @@ def validate_workflow(spec: WorkflowSpec | Mapping[str, Any], catalog: NodeCatal
     if problems:
         raise WorkflowValidationError(problems)
     return parsed
+
+
+def parse_definition_text(text: str) -> Any:
+    """Parse a definition typed or uploaded as JSON text, refusing one over
+    :data:`MAX_DEFINITION_BYTES` before any parsing work (field ``definition``)."""
+    if len(text) > MAX_DEFINITION_BYTES or len(text.encode()) > MAX_DEFINITION_BYTES:
+        raise InvalidInputError(f"definition is larger than {MAX_DEFINITION_BYTES} bytes",
+                                field="definition")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"definition is not valid JSON: {exc.msg} (line {exc.lineno}, "
+                                f"column {exc.colno})", field="definition") from None
+
+
+def check_workflow_fields(*, name: str | None = None, description: str | None = None) -> None:
+    """The limits on a workflow's name and description, for every front end (UI, REST, CLI)."""
+    if name is not None and not 1 <= len(name.strip()) <= MAX_NAME_LENGTH:
+        raise InvalidInputError(f"name must be 1 to {MAX_NAME_LENGTH} characters", field="name")
+    if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+        raise InvalidInputError(f"description is longer than {MAX_DESCRIPTION_LENGTH} "
+                                "characters", field="description")
 
 
 def split_common_params(
@@ -398,27 +433,20 @@ def _check_edges(
 def _check_cycles(
     spec: WorkflowSpec, known: Mapping[str, Any], problems: list[WorkflowProblem]
 ) -> None:
-    """Report every cycle found (each with its node ids in order, first repeated last)."""
-    preds: dict[str, set[str]] = {n: set() for n in known}
+    """Report one cycle per strongly connected component that has one (its node ids in edge
+    order, first repeated last). Linear in nodes + edges (Tarjan, then one search per
+    component), so a definition made of many cycles cannot stall the caller."""
+    succs: dict[str, dict[str, None]] = {n: {} for n in known}
     for edge in spec.edges:
         if edge.source in known and edge.target in known:
-            preds[edge.target].add(edge.source)
-    for _ in range(len(spec.edges) + 1):
-        try:
-            graphlib.TopologicalSorter(preds).prepare()
-            return
-        except graphlib.CycleError as exc:
-            cycle = list(exc.args[1])  # [n1, n2, ..., n1]: edges n1 -> n2 -> ... -> n1
-            problems.append(
-                WorkflowProblem(
-                    "cycle",
-                    "cycle: " + " -> ".join(cycle),
-                    "edges",
-                    cycle[0],
-                    tuple(cycle),
-                )
-            )
-            preds[cycle[1]].discard(cycle[0])  # break this cycle, look for the next one
+            succs[edge.source][edge.target] = None
+    for component in strong_components(succs):
+        root = component[0]
+        if len(component) == 1 and root not in succs[root]:
+            continue
+        cycle = cycle_through(root, set(component), succs)
+        problems.append(WorkflowProblem("cycle", "cycle: " + " -> ".join(cycle), "edges",
+                                        cycle[0], tuple(cycle)))
 
 
 def _structure_problems(exc: ValidationError, raw: Any) -> list[WorkflowProblem]:
@@ -453,29 +481,3 @@ def _path(loc: Iterable[Any]) -> str:
         else:
             out += ("." if out else "") + str(part)
     return out
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
-
-
-def _adjacency(edges: Iterable[EdgeSpec], *, forward: bool) -> dict[str, list[str]]:
-    adj: dict[str, list[str]] = {}
-    for e in edges:
-        a, b = (e.source, e.target) if forward else (e.target, e.source)
-        lst = adj.setdefault(a, [])
-        if b not in lst:
-            lst.append(b)
-    return adj
-
-
-def _reach(start: str, adj: Mapping[str, list[str]]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(adj.get(start, []))
-    while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(adj.get(n, []))
-    seen.discard(start)
-    return seen
