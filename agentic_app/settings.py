@@ -16,6 +16,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agentic_app.domain.outbound import OutboundPolicy, parse_host_entry
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """Directory holding ``rxconfig.py``; default home of the data dir."""
 
@@ -82,6 +84,41 @@ class Retention(BaseModel):
     interval_minutes: int = Field(60, ge=1, le=1440)
 
 
+DEFAULT_NOTIFY_SCHEMES = (
+    "json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "ntfy", "ntfys",
+    "gotify", "gotifys", "mmost", "mmosts", "rocket", "rockets", "matrix", "matrixs", "tgram",
+    "discord", "slack", "msteams", "pover", "pbul")
+"""Apprise schemes allowed by default: web hooks, mail and chat services (no syslog, MQTT,
+desktop or file targets)."""
+
+
+class Outbound(BaseModel):
+    """Where notification deliveries may go (see :mod:`agentic_app.domain.outbound`)."""
+
+    allowed_schemes: list[str] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_SCHEMES))
+    allowed_private_hosts: list[str] = Field(default_factory=list)
+
+    @field_validator("allowed_schemes")
+    @classmethod
+    def _plain_schemes(cls, value: list[str]) -> list[str]:
+        out = [s.strip().lower() for s in value]
+        bad = [s for s in out if not s.isalnum()]
+        if bad:
+            raise ValueError(f"schemes are letters and digits only, got {bad[0]!r}")
+        return out
+
+    @field_validator("allowed_private_hosts")
+    @classmethod
+    def _host_entries(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parse_host_entry(entry)
+        return value
+
+    def policy(self) -> OutboundPolicy:
+        """The policy the notifier and notification-node validation apply."""
+        return OutboundPolicy.build(self.allowed_schemes, self.allowed_private_hosts)
+
+
 class Settings(BaseSettings):
     """All settings of agentic_app (see README for the table)."""
 
@@ -114,6 +151,7 @@ class Settings(BaseSettings):
     queue_config: QueueConfig = Field(default_factory=QueueConfig, validation_alias="QUEUE_CONFIG")
     limits: Limits = Field(default_factory=Limits, validation_alias="LIMITS")
     retention: Retention = Field(default_factory=Retention, validation_alias="RETENTION")
+    outbound: Outbound = Field(default_factory=Outbound, validation_alias="OUTBOUND")
 
     @field_validator("market_feed")
     @classmethod

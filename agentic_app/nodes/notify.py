@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, StringConstraints
 
 from agentic_app.domain.errors import RetryableError
+from agentic_app.domain.outbound import check_url
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeType, default_registry
 from agentic_app.nodes.values import condition_env, render_template
+from agentic_app.settings import get_settings
+
+
+def allowed_target(url: str) -> str:
+    """``url`` when the outbound policy (settings ``OUTBOUND``) allows it; ValueError saying
+    "refused: target not allowed" otherwise. Names are resolved again when sending."""
+    return check_url(url, get_settings().outbound.policy())
+
+
+NotifyTarget = Annotated[str, StringConstraints(min_length=1, max_length=2048),
+                         AfterValidator(allowed_target)]
+"""An apprise URL the outbound policy allows (checked at save time and before sending)."""
 
 
 @default_registry.register
@@ -24,7 +37,7 @@ class NotificationNode(NodeType):
         title: str = Field(min_length=1, max_length=200)
         message: str = Field("", max_length=4000)
         level: Literal["info", "warning", "error"] = "info"
-        apprise_urls: list[str] = Field(default_factory=list, max_length=20)
+        apprise_urls: list[NotifyTarget] = Field(default_factory=list, max_length=20)
         fail_on_delivery_error: bool = False
 
     def run(self, ctx: NodeContext, params: Any, inputs: dict[str, dict]) -> dict:

@@ -41,4 +41,4 @@ def build_node_services(settings: Settings, *, database_url: str | None = None,
     url = database_url or settings.database_url
     market = market or build_market(settings, clock=clock)
     return NodeServices(market=market, broker=PaperBroker(url, market, clock=clock),
-                        notifier=Notifier(url))
+                        notifier=Notifier(url, settings.outbound.policy()))

@@ -176,7 +176,7 @@ def test_zero_quantity_places_nothing(env):
 def test_notification_delivery_failure_logged_not_fatal(env):
     """A bad apprise URL is logged as a warning; the in-app notification still exists."""
     nodes = [{"id": "n", "type": "notification", "params": {
-        "title": "hello {trigger.price}", "apprise_urls": ["notaschema://x"]}}]
+        "title": "hello {trigger.price}", "apprise_urls": ["tgram://x"]}}]
     result, sink = run(env, nodes, [], payload={"price": 1.2345})
     assert result.status == "completed"
     out = result.nodes["n"].output
@@ -185,13 +185,13 @@ def test_notification_delivery_failure_logged_not_fatal(env):
     assert any(e.level == "warning" and "failed" in e.message for e in sink.events)
     with session_scope(env[0]) as s:
         row = s.exec(select(Notification)).one()
-    assert row.delivered_to[0]["schema"] == "notaschema" and "x" not in str(row.delivered_to)
+    assert row.delivered_to[0]["schema"] == "tgram" and "x" not in str(row.delivered_to)
 
 
 def test_notification_delivery_failure_can_fail_node(env):
     """With fail_on_delivery_error the node fails (retryable)."""
     nodes = [{"id": "n", "type": "notification", "params": {
-        "title": "t", "apprise_urls": ["notaschema://x"], "fail_on_delivery_error": True}}]
+        "title": "t", "apprise_urls": ["tgram://x"], "fail_on_delivery_error": True}}]
     result, _ = run(env, nodes, [])
     assert result.status == "failed" and result.error_retryable is True
 

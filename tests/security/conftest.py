@@ -1,0 +1,111 @@
+"""Fixtures of the security tests: real local listeners, the API on a real DB and Redis, and
+process settings (``get_settings``) that a test may change and that are restored after."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from agentic_app.settings import get_settings
+from tests.api.conftest import ApiEnv
+from tests.api.conftest import redis_url as redis_url  # re-exported: the API tests' Redis db
+
+
+class Listener:
+    """A real HTTP server on 127.0.0.1 that records every accepted connection and request.
+
+    It answers ``status`` (with ``Location: redirect_to`` when given). ``connections``
+    counts TCP connections, so a client that connects and sends nothing is seen too."""
+
+    def __init__(self, status: int = 200, redirect_to: str | None = None) -> None:
+        self.connections = 0
+        self.requests: list[dict[str, Any]] = []
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            timeout = 3
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                listener.requests.append({"method": self.command, "path": self.path,
+                                          "body": self.rfile.read(length)})
+                self.send_response(status)
+                if redirect_to:
+                    self.send_header("Location", redirect_to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = do_PUT = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def verify_request(self, request, client_address) -> bool:
+                listener.connections += 1
+                return True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def received_nothing(self) -> bool:
+        """True when no client ever connected."""
+        return self.connections == 0 and not self.requests
+
+    def json_bodies(self) -> list[dict]:
+        """The JSON bodies received."""
+        return [json.loads(r["body"]) for r in self.requests if r["body"]]
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A listener that must usually receive nothing."""
+    server = Listener()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def second_listener() -> Iterator[Listener]:
+    """Another listener (a redirect target, or the one allowed host)."""
+    server = Listener()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def process_settings(monkeypatch) -> Iterator[Any]:
+    """Set environment settings for this process (``set(NAME=value)``, JSON for lists);
+    ``get_settings`` is rebuilt now and after the test."""
+
+    def set_env(**values: Any) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value if isinstance(value, str) else json.dumps(value))
+        get_settings.cache_clear()
+
+    get_settings.cache_clear()
+    yield set_env
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def env(sqlite_db_url: str, redis_url: str) -> ApiEnv:
+    """The API on SQLite and the test Redis, with short login delays (1 s, up to 4 s)."""
+    return ApiEnv(sqlite_db_url, redis_url,
+                  login={"first_delay_seconds": 1, "max_delay_seconds": 4})
