@@ -119,6 +119,23 @@ class Outbound(BaseModel):
         return OutboundPolicy.build(self.allowed_schemes, self.allowed_private_hosts)
 
 
+class LoginLimits(BaseModel):
+    """Login throttling per username and per client address: some free failures, then a
+    delay before the next attempt that doubles with each further failure (never a lock)."""
+
+    failures_per_user: int = Field(5, ge=1, le=1000)
+    failures_per_ip: int = Field(20, ge=1, le=100000)
+    first_delay_seconds: float = Field(5.0, gt=0, le=3600)
+    max_delay_seconds: float = Field(300.0, gt=0, le=86400)
+    forget_after_seconds: int = Field(3600, ge=60, le=7 * 86400)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LoginLimits:
+        if self.max_delay_seconds < self.first_delay_seconds:
+            raise ValueError("max_delay_seconds must be >= first_delay_seconds")
+        return self
+
+
 class Settings(BaseSettings):
     """All settings of agentic_app (see README for the table)."""
 
@@ -152,6 +169,7 @@ class Settings(BaseSettings):
     limits: Limits = Field(default_factory=Limits, validation_alias="LIMITS")
     retention: Retention = Field(default_factory=Retention, validation_alias="RETENTION")
     outbound: Outbound = Field(default_factory=Outbound, validation_alias="OUTBOUND")
+    login: LoginLimits = Field(default_factory=LoginLimits, validation_alias="LOGIN")
 
     @field_validator("market_feed")
     @classmethod

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from agentic_app.domain.password_policy import MAX_PASSWORD_LENGTH
+
 MAX_ID = 2**31 - 1
 """Largest id accepted anywhere (32-bit signed integer columns)."""
 MAX_JSON_DEPTH = 32
@@ -97,7 +99,16 @@ class LoginRequest(BaseModel):
     """Username and password."""
 
     username: Text = Field(min_length=1, max_length=200)
-    password: Text = Field(min_length=1, max_length=1024)
+    password: Text = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+
+
+class UserCreate(BaseModel):
+    """A new account: the password must pass the password policy (at least 10 characters,
+    not one of the most common passwords, not the username)."""
+
+    username: Text = Field(min_length=3, max_length=64)
+    password: Text = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
+    is_admin: bool = False
 
 
 class UserPublic(Public):

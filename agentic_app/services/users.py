@@ -9,21 +9,22 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import User
 from agentic_app.domain.errors import InvalidInputError
-from agentic_app.services.passwords import hash_password, verify_password
+from agentic_app.domain.password_policy import password_problem
+from agentic_app.services.passwords import dummy_hash, hash_password, verify_password
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
-MIN_PASSWORD = 4
 
 
 def create_user(*, username: str, password: str, is_admin: bool = False,
                 database_url: str | None = None) -> User:
-    """Create a user; InvalidInputError when the name is malformed or taken."""
+    """Create a user; InvalidInputError when the name is malformed or taken, or the password
+    fails the policy (:mod:`agentic_app.domain.password_policy`)."""
     if not USERNAME_RE.match(username or ""):
         raise InvalidInputError("username must be 3-64 letters, digits, '_', '.' or '-'",
                                 field="username")
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidInputError(f"password must be at least {MIN_PASSWORD} characters",
-                                field="password")
+    problem = password_problem(password or "", username=username)
+    if problem is not None:
+        raise InvalidInputError(problem, field="password")
     with session_scope(database_url) as session:
         if session.exec(select(User).where(User.username == username)).first():
             raise InvalidInputError(f"user {username!r} already exists", field="username")
@@ -41,8 +42,12 @@ def get_user_by_name(*, username: str, database_url: str | None = None) -> User 
 
 
 def authenticate(*, username: str, password: str, database_url: str | None = None) -> User | None:
-    """The active user whose password matches, else None."""
+    """The active user whose password matches, else None.
+
+    The password is always hashed, against a dummy hash for an unknown name, so unknown,
+    inactive and known names take the same time (no username enumeration by timing)."""
     user = get_user_by_name(username=username, database_url=database_url)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
+    matches = verify_password(user.password_hash if user else dummy_hash(), password)
+    if user is None or not user.is_active or not matches:
         return None
     return user

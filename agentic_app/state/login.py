@@ -32,7 +32,7 @@ class LoginState(AppState):
             login_limit.record_failure(redis, username=username, ip=ip)
             self.error = "Wrong username or password."
             return
-        login_limit.record_success(redis, username=username)
+        login_limit.record_success(redis, username=username, ip=ip)
         user, token = result
         self.error = ""
         self.auth_token = token

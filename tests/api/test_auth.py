@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from agentic_app.services.login_limit import MAX_FAILURES_PER_IP, MAX_FAILURES_PER_USER
+from agentic_app.settings import LoginLimits
 from tests.api.conftest import API, PASSWORD
+
+MAX_FAILURES_PER_USER = LoginLimits().failures_per_user
+MAX_FAILURES_PER_IP = LoginLimits().failures_per_ip
 
 
 def _login(env, username: str, password: str):

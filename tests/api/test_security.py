@@ -67,6 +67,7 @@ NO_ID_ROUTES = {
     ("POST", p("/auth/logout")): "revokes the caller's own token",
     ("GET", p("/auth/me")): "the caller",
     ("POST", p("/auth/tokens")): "creates the caller's own token",
+    ("POST", p("/auth/users")): "admins only; creates a new account",
     ("GET", p("/health")): "public",
     ("GET", p("/metrics")): "admins only, aggregate figures",
     ("POST", p("/webhooks/{token}")): "public, authenticated by the job's signature",

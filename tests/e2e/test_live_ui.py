@@ -173,8 +173,8 @@ def test_queue_cancel_pending_and_retry_failed(running_app, page, redis_base_url
 def test_second_user_sees_none_of_the_first_users_rows(running_app, page):
     """Another user's scheduler, queue, monitor and workflows pages are empty, and the first
     user's execution page answers 'not found'."""
-    users.create_user(username="eve", password="evepass", database_url=_db(running_app))
-    login(page, running_app, "eve", "evepass")
+    users.create_user(username="eve", password="eve-pass-phrase", database_url=_db(running_app))
+    login(page, running_app, "eve", "eve-pass-phrase")
     page.get_by_text("No scheduled jobs").wait_for()
     page.goto(f"{running_app.frontend}/workflows")
     page.get_by_text("No workflows yet").wait_for()

@@ -79,11 +79,11 @@ def test_list_pages_page_through(running_app, page):
     from agentic_app.services import users
 
     db = f"sqlite:///{running_app.data_dir / 'agentic.db'}"
-    user = users.create_user(username="paula", password="paulapass", database_url=db)
+    user = users.create_user(username="paula", password="paula-pass-phrase", database_url=db)
     with session_scope(db) as s:
         for i in range(25):
             s.add(Workflow(user_id=user.id, name=f"wf-{i:02d}", definition={"nodes": []}))
-    login(page, running_app, "paula", "paulapass")
+    login(page, running_app, "paula", "paula-pass-phrase")
     page.goto(f"{running_app.frontend}/workflows")
     info = page.locator("#workflows-page-info")
     info.wait_for()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from agentic_app.api.deps import CurrentUser, IdPath, PageDep, RedisDep, SettingsDep, TokenDep
-from agentic_app.api.errors import COMMON_ERRORS, error_responses
+from agentic_app.api.errors import COMMON_ERRORS, ForbiddenError, error_responses
 from agentic_app.api.schemas import (
     ApiTokenCreate,
     ApiTokenCreated,
@@ -13,11 +13,12 @@ from agentic_app.api.schemas import (
     LoginPublic,
     LoginRequest,
     Page,
+    UserCreate,
     UserPublic,
 )
 from agentic_app.domain.errors import AuthenticationError
 from agentic_app.services import auth as auth_service
-from agentic_app.services import login_limit, tokens
+from agentic_app.services import login_limit, tokens, users
 
 router = APIRouter(prefix="/auth", tags=["auth"], responses=COMMON_ERRORS)
 
@@ -33,16 +34,18 @@ def login(body: LoginRequest, request: Request, redis: RedisDep,
           settings: SettingsDep) -> LoginPublic:
     """Exchange username + password for a bearer session token (valid 7 days).
 
-    Failed attempts are limited per username (5) and per client IP (20) within 5 minutes;
-    beyond that the answer is 429 with ``Retry-After`` until the window ends."""
+    After some failed attempts per username (5) and per client IP (20), the next attempt
+    must wait a delay that doubles with each further failure (settings ``LOGIN``); until
+    then the answer is 429 with ``Retry-After``. Unknown and known names cost the same."""
     ip = client_ip(request)
-    login_limit.check_allowed(redis, username=body.username, ip=ip)
+    limits = settings.login
+    login_limit.check_allowed(redis, username=body.username, ip=ip, limits=limits)
     result = auth_service.login(username=body.username, password=body.password,
                                 database_url=settings.database_url)
     if result is None:
-        login_limit.record_failure(redis, username=body.username, ip=ip)
+        login_limit.record_failure(redis, username=body.username, ip=ip, limits=limits)
         raise AuthenticationError("wrong username or password", field="password")
-    login_limit.record_success(redis, username=body.username)
+    login_limit.record_success(redis, username=body.username, ip=ip, limits=limits)
     user, token = result
     row = tokens.token_row(token, database_url=settings.database_url)
     return LoginPublic(access_token=token, expires_at=row.expires_at if row else None,
@@ -60,6 +63,18 @@ def logout(user: CurrentUser, token: TokenDep, settings: SettingsDep) -> Respons
 def me(user: CurrentUser) -> UserPublic:
     """Who the token belongs to."""
     return UserPublic.model_validate(user)
+
+
+@router.post("/users", response_model=UserPublic, status_code=201,
+             responses=error_responses(403))
+def create_user(body: UserCreate, user: CurrentUser, settings: SettingsDep) -> UserPublic:
+    """Create an account (admins only). A password shorter than 10 characters, one of the
+    most common passwords, or equal to the username is 422 naming ``password``."""
+    if not user.is_admin:
+        raise ForbiddenError("creating accounts is for admins", field="Authorization")
+    created = users.create_user(username=body.username, password=body.password,
+                                is_admin=body.is_admin, database_url=settings.database_url)
+    return UserPublic.model_validate(created)
 
 
 @router.get("/tokens", response_model=Page[ApiTokenPublic])

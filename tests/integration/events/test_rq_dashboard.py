@@ -14,7 +14,7 @@ from agentic_app.settings import load_settings
 @pytest.fixture
 def api(sqlite_db_url, redis_url):
     """(TestClient of the API, a valid token) on a migrated SQLite DB and the test Redis."""
-    user = create_user(username="ann", password="secret", is_admin=True,
+    user = create_user(username="ann", password="not-a-secret-42", is_admin=True,
                        database_url=sqlite_db_url)
     token = issue_token(user_id=user.id, name="t", database_url=sqlite_db_url)
     settings = load_settings(database_url=sqlite_db_url, redis_url=redis_url)
@@ -70,7 +70,7 @@ def test_bearer_token_reads_queue_data_until_revoked(api, redis_url):
 def test_non_admin_is_refused(api, sqlite_db_url):
     """A valid session of a user who is not an admin gets 403: the dashboard shows all jobs."""
     client = api[0]
-    user = create_user(username="bob", password="secret", database_url=sqlite_db_url)
+    user = create_user(username="bob", password="not-a-secret-42", database_url=sqlite_db_url)
     token = issue_token(user_id=user.id, name="t", database_url=sqlite_db_url)
     resp = client.get("/rq/0/data/queues.json", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 403

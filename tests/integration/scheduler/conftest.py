@@ -39,7 +39,7 @@ class Env:
 def env(sqlite_db_url, redis_url) -> Env:
     """A fresh scheduler environment on SQLite and the test Redis."""
     settings = load_settings(database_url=sqlite_db_url, redis_url=redis_url)
-    user = create_user(username="ann", password="secret", database_url=sqlite_db_url)
+    user = create_user(username="ann", password="not-a-secret-42", database_url=sqlite_db_url)
     return Env(sqlite_db_url, redis_url, settings, user.id)
 
 

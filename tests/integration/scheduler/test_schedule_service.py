@@ -98,7 +98,7 @@ def test_other_users_workflow_and_job_are_not_found(env):
     """Another user's workflow or job is 'not found', and nothing changes."""
     job = schedules.create_schedule(env.settings, user_id=env.user_id,
                                     workflow_id=env.workflow(CRON), trigger_type="cron")
-    other = create_user(username="bob", password="secret", database_url=env.db)
+    other = create_user(username="bob", password="not-a-secret-42", database_url=env.db)
     with pytest.raises(NotFoundError):
         schedules.create_schedule(env.settings, user_id=other.id,
                                   workflow_id=job.workflow_id, trigger_type="cron")
