@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agentic_app.engine.events.bus import publish_into
-from agentic_app.engine.queue import job_queue as jq
 from agentic_app.engine.per_process import PerProcess
+from agentic_app.engine.queue import job_queue as jq
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
