@@ -1,4 +1,4 @@
-"""Tests of the executor (engine.executor.runner) with its events, registry and memory guard."""
+"""Tests of the executor (engine.executor) with its events, registry and memory guard."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ from agentic_app.domain.events import (
     event_from_json,
 )
 from agentic_app.engine.events.sink import CompositeSink, MemorySink
-from agentic_app.engine.executor.runner import classify_error, execute, execute_sync
+from agentic_app.engine.executor.node_errors import classify_error
+from agentic_app.engine.executor.runner import execute, execute_sync
 from agentic_app.nodes.base import NodeParams, NodeRegistry, NodeType
 
 REPO = Path(__file__).resolve().parents[3]
