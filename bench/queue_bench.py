@@ -117,16 +117,17 @@ def ours_run(db: str, conn, settings, user_ids: list[int], wf_by_user: dict[int,
     """Enqueue n agentic executions; returns (executions/s, enqueue->start latencies in ms)."""
     from sqlmodel import col, func, select
 
-    from agentic_app.db.engine import session_scope
+    from agentic_app.db.engine import Database, session_scope
     from agentic_app.db.models import JobQueueEntry
-    from agentic_app.engine.queue.job_queue import enqueue_execution
+    from agentic_app.engine.queue.enqueue import enqueue_execution
 
+    database = Database(db)
     t0 = time.time()
     sent: list[tuple[int, float]] = []
     for i in range(n):
         uid = user_ids[i % len(user_ids)]
         ts = time.time()
-        job = enqueue_execution(database_url=db, redis=conn, workflow_id=wf_by_user[uid],
+        job = enqueue_execution(db=database, redis=conn, workflow_id=wf_by_user[uid],
                                 user_id=uid, settings=settings)
         sent.append((job.id, ts))
         if pace_s:
@@ -164,15 +165,16 @@ def max_concurrency(db: str, conn, settings, env: dict[str, str], cls: str) -> i
     """Run 30 I/O-bound executions (3 users x 10, 3 s each) on 30 workers; peak running."""
     from sqlmodel import func, select
 
-    from agentic_app.db.engine import session_scope
+    from agentic_app.db.engine import Database, session_scope
     from agentic_app.db.models import JobQueueEntry
-    from agentic_app.engine.queue.job_queue import enqueue_execution
+    from agentic_app.engine.queue.enqueue import enqueue_execution
 
     users = [_user(db, f"conc{i}") for i in range(3)]
     wfs = {u: _workflow(db, u, 3.0) for u in users}
     workers = Workers(30, cls, env)
     try:
-        ids = [enqueue_execution(database_url=db, redis=conn, workflow_id=wfs[u], user_id=u,
+        database = Database(db)
+        ids = [enqueue_execution(db=database, redis=conn, workflow_id=wfs[u], user_id=u,
                                  settings=settings).id for u in users for _ in range(10)]
         peak, deadline = 0, time.monotonic() + 40
         while time.monotonic() < deadline:

@@ -25,11 +25,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agentic_app.db.engine import session_scope  # noqa: E402
+from agentic_app.db.engine import Database, session_scope  # noqa: E402
 from agentic_app.db.models import WorkflowExecution  # noqa: E402
 from agentic_app.domain.events import NodeLog  # noqa: E402
 from agentic_app.engine.events.bus import EventBus  # noqa: E402
-from agentic_app.engine.events.sink import DatabaseEventSink  # noqa: E402
+from agentic_app.engine.events.db_sink import DatabaseEventSink  # noqa: E402
 from agentic_app.engine.runtime.local_redis import find_redis  # noqa: E402
 from agentic_app.services import users, workflows  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app  # noqa: E402
@@ -95,7 +95,7 @@ def main() -> None:
                 published[event.seq] = time.time() * 1000
             bus.publish(events, user_id=user.id)
 
-        sink = DatabaseEventSink(db, after_commit=publish)
+        sink = DatabaseEventSink(Database(db), after_commit=publish)
 
         from playwright.sync_api import sync_playwright
 

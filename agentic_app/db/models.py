@@ -225,7 +225,7 @@ class JobQueueEntry(SQLModel, table=True):
     completed_at: datetime | None = None
     error_message: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = Field(default_factory=utcnow, index=True)
-    # added by step 3 (queue): dispatch bookkeeping, see engine/queue/job_queue.py
+    # added by step 3 (queue): dispatch bookkeeping, see engine/queue/
     attempt: int = Field(default=1)
     next_attempt_at: datetime | None = None
     heartbeat_at: datetime | None = None

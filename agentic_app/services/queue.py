@@ -1,8 +1,8 @@
 """The job queue as users see it: status counts, workers, throughput, job lists, cancel, retry.
 
-Wraps :mod:`agentic_app.engine.queue.job_queue` with ownership checks: another user's job is
-reported as not found and nothing changes. Counts, lists and throughput are the user's own;
-the queue depth, its cap and the workers are shared facts of the one queue.
+Wraps the engine's queue (:mod:`agentic_app.engine.queue`) with ownership checks: another
+user's job is reported as not found and nothing changes. Counts, lists and throughput are the
+user's own; the queue depth, its cap and the workers are shared facts of the one queue.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from typing import Any
 import redis as redis_lib
 from sqlmodel import col, func, select
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import Database, session_scope
 from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
 from agentic_app.db.queries import count_rows, filter_owned
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.domain.triggers import priority_level
-from agentic_app.engine.queue import job_queue
+from agentic_app.engine.queue.cancel import cancel_job
 from agentic_app.engine.queue.names import QUEUE_NAMES
+from agentic_app.engine.queue.retry import retry_job
+from agentic_app.engine.queue.rows import queue_depth
 from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,7 +142,7 @@ def queue_status(settings: Settings, *, user_id: int, redis: redis_lib.Redis | N
             "cancelled": int(finished.get(JobStatus.cancelled.value, 0)),
             "completed_per_minute": round(completed / window_minutes, 3),
         },
-        "queue": {"depth": int(job_queue.queue_depth(url)),
+        "queue": {"depth": int(queue_depth(Database(url))),
                   "max_queue_size": settings.queue_config.max_queue_size,
                   "rq_lengths": rq_lengths},
         "workers": workers,
@@ -155,8 +157,8 @@ def cancel(settings: Settings, *, user_id: int, job_id: int, redis: redis_lib.Re
     url = settings.database_url
     owned_job(url, user_id=user_id, job_id=job_id)
     try:
-        return job_queue.cancel_job(database_url=url, redis=redis, job_id=job_id,
-                                    settings=settings, grace_s=grace_s)
+        return cancel_job(db=Database(url), redis=redis, job_id=job_id, settings=settings,
+                          grace_s=grace_s)
     except InvalidInputError as exc:
         if isinstance(exc, NotFoundError):
             raise
@@ -171,8 +173,7 @@ def retry(settings: Settings, *, user_id: int, job_id: int,
     url = settings.database_url
     owned_job(url, user_id=user_id, job_id=job_id)
     try:
-        return job_queue.retry_job(database_url=url, redis=redis, job_id=job_id,
-                                   settings=settings)
+        return retry_job(db=Database(url), redis=redis, job_id=job_id, settings=settings)
     except InvalidInputError as exc:
         if isinstance(exc, NotFoundError):
             raise

@@ -11,7 +11,7 @@ from typing import Any
 import redis as redis_lib
 from sqlmodel import select
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import Database, session_scope
 from agentic_app.db.models import JobQueueEntry, ScheduledJob
 from agentic_app.domain.errors import ConflictError, NotFoundError, PayloadTooLargeError
 from agentic_app.domain.triggers import WebhookTriggerConfig, parse_trigger_config
@@ -22,7 +22,7 @@ from agentic_app.domain.webhook_signing import (
     verify_shared_secret,
     verify_signature,
 )
-from agentic_app.engine.queue.job_queue import DuplicateJobError, enqueue_execution
+from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.scheduler.store import record_fire
 from agentic_app.settings import Settings
 
@@ -89,7 +89,7 @@ def receive(settings: Settings, *, redis: redis_lib.Redis, token: str, body: byt
                "received_at": now, "scheduled_job_id": job.id}
     try:
         entry = enqueue_execution(
-            database_url=url, redis=redis, workflow_id=job.workflow_id, user_id=job.user_id,
+            db=Database(url), redis=redis, workflow_id=job.workflow_id, user_id=job.user_id,
             trigger_type="webhook", trigger_payload=payload, priority=config.priority,
             scheduled_job_id=job.id, dedupe_key=dedupe,
             settings=settings)

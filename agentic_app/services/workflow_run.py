@@ -16,13 +16,14 @@ from pathlib import Path
 from sqlmodel import SQLModel, select
 
 import agentic_app.db.trading_models  # noqa: F401  (tables for create_all)
-from agentic_app.db.engine import get_engine, session_scope
+from agentic_app.db.engine import Database, get_engine, session_scope
 from agentic_app.db.models import User, Workflow, WorkflowExecution
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.events import Event
 from agentic_app.domain.templates import get_template
 from agentic_app.domain.workflow import validate_workflow
-from agentic_app.engine.events.sink import CompositeSink, DatabaseEventSink, MemorySink
+from agentic_app.engine.events.db_sink import DatabaseEventSink
+from agentic_app.engine.events.sink import CompositeSink, MemorySink
 from agentic_app.engine.executor.node_services import build_market, build_node_services
 from agentic_app.engine.executor.runner import ExecutionResult, execute_sync
 from agentic_app.market.clock import FixedClock
@@ -92,9 +93,9 @@ def run_workflow(settings: Settings, name_or_file: str, *, at: str | None = None
         clock = FixedClock(now)
         kind = "simulated" if settings.market_feed == "demo" else None  # --at: market time
         market = build_market(settings, clock=clock, speed=1.0, kind=kind)
-        services = build_node_services(settings, database_url=database_url, clock=clock,
-                                       market=market)
-        db_sink = DatabaseEventSink(database_url)
+        db = Database(database_url)
+        services = build_node_services(settings, db=db, clock=clock, market=market)
+        db_sink = DatabaseEventSink(db)
         sink = CompositeSink(db_sink, MemorySink(on_event=on_event))
         result = execute_sync(spec, registry=registry, services=services, sink=sink,
                               execution_id=ids[2], user_id=ids[0], workflow_id=ids[1],

@@ -131,7 +131,8 @@ def run_now(settings: Settings, *, user_id: int, workflow_id: int, redis: redis_
     NotFoundError (not the user's), WorkflowValidationError (stored definition invalid),
     ConflictError (workflow inactive), LimitExceededError (daily cap, queue full).
     """
-    from agentic_app.engine.queue.job_queue import enqueue_execution
+    from agentic_app.db.engine import Database
+    from agentic_app.engine.queue.enqueue import enqueue_execution
 
     url = database_url or settings.database_url
     wf = get_workflow(user_id=user_id, workflow_id=workflow_id, database_url=url)
@@ -139,6 +140,6 @@ def run_now(settings: Settings, *, user_id: int, workflow_id: int, redis: redis_
         raise ConflictError(f"workflow {workflow_id} is inactive", field="workflow_id")
     validate_definition(wf.definition)
     payload = {"source": "api", **(trigger_payload or {})}
-    return enqueue_execution(database_url=url, redis=redis, workflow_id=workflow_id,
+    return enqueue_execution(db=Database(url), redis=redis, workflow_id=workflow_id,
                              user_id=user_id, trigger_type="manual", trigger_payload=payload,
                              priority=priority, settings=settings)

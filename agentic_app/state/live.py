@@ -12,6 +12,7 @@ from typing import Any
 
 import reflex as rx
 
+from agentic_app.db.engine import Database
 from agentic_app.domain.errors import AgenticError
 from agentic_app.engine.events.stream import stream_user_events
 from agentic_app.services import monitoring
@@ -202,7 +203,7 @@ class LiveState(AppState):
             self.watching = True
         presence = Presence(token)
         stream = stream_user_events(user_id, redis_url=redis_url(),
-                                    database_url=settings().database_url)
+                                    db=Database(settings().database_url))
         try:
             async for batch in batches(stream):
                 if await presence.gone_everywhere():

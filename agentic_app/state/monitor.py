@@ -9,6 +9,7 @@ from typing import Any
 
 import reflex as rx
 
+from agentic_app.db.engine import Database
 from agentic_app.domain.errors import AgenticError
 from agentic_app.domain.events import LEVELS as EVENT_LEVELS
 from agentic_app.domain.events import NODE_STATUS_BY_EVENT
@@ -219,7 +220,7 @@ class MonitorState(AppState):
             self.live = True
         presence = Presence(token)
         stream = stream_execution_events(execution_id, after_seq=after,
-                                         database_url=settings().database_url,
+                                         db=Database(settings().database_url),
                                          redis_url=redis_url())
         try:
             async for batch in batches(stream):

@@ -10,9 +10,10 @@ import pytest
 import redis
 from starlette.websockets import WebSocketDisconnect
 
+from agentic_app.db.engine import Database
 from agentic_app.domain.events import ExecutionFinished, ExecutionStarted, NodeLog
 from agentic_app.engine.events.bus import EventBus
-from agentic_app.engine.events.sink import DatabaseEventSink
+from agentic_app.engine.events.db_sink import DatabaseEventSink
 from agentic_app.settings import get_settings
 from tests.api.conftest import API, PRICE_TEMPLATE
 
@@ -103,7 +104,7 @@ def test_websocket_mid_run_gets_everything_in_order(env):
     ex_id = env.run(alice, wf)["execution_id"]
     bus = EventBus(redis.Redis.from_url(env.redis_url))
     total = 40
-    sink = DatabaseEventSink(env.db_url, after_commit=bus.publisher(alice_id))
+    sink = DatabaseEventSink(Database(env.db_url), after_commit=bus.publisher(alice_id))
     for event in _events(ex_id, 1, 4, total):
         sink.emit(event)
     sink.flush()

@@ -8,7 +8,8 @@ import time
 import pytest
 import redis as redis_lib
 
-from agentic_app.engine.queue.job_queue import enqueue_execution
+from agentic_app.db.engine import Database
+from agentic_app.engine.queue.enqueue import enqueue_execution
 from agentic_app.services import users
 from agentic_app.services import workflows as workflow_service
 from agentic_app.settings import get_settings
@@ -45,7 +46,7 @@ def _start_execution(app, redis_url: str, name: str, flow: dict) -> int:
     wf = workflow_service.create_workflow(user_id=user_id, name=name, definition=flow,
                                           database_url=db)
     settings = get_settings().model_copy(update={"database_url": db})
-    row = enqueue_execution(database_url=db, redis=redis_lib.Redis.from_url(redis_url),
+    row = enqueue_execution(db=Database(db), redis=redis_lib.Redis.from_url(redis_url),
                             workflow_id=wf.id, user_id=user_id, settings=settings)
     return row.execution_id
 

@@ -8,7 +8,8 @@ import time
 import pytest
 import redis as redis_lib
 
-from agentic_app.engine.queue.job_queue import enqueue_execution
+from agentic_app.db.engine import Database
+from agentic_app.engine.queue.enqueue import enqueue_execution
 from agentic_app.services import users
 from agentic_app.services import workflows as workflow_service
 from agentic_app.services.queue import owned_job
@@ -48,7 +49,7 @@ def _workflow(app, user_id: int, name: str, definition: dict) -> int:
 
 def _enqueue(app, redis_url: str, user_id: int, workflow_id: int) -> int:
     settings = get_settings().model_copy(update={"database_url": _db(app)})
-    row = enqueue_execution(database_url=_db(app), redis=redis_lib.Redis.from_url(redis_url),
+    row = enqueue_execution(db=Database(_db(app)), redis=redis_lib.Redis.from_url(redis_url),
                             workflow_id=workflow_id, user_id=user_id, settings=settings)
     return row.id
 

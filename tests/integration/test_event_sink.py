@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, SQLModel, select
 
-from agentic_app.db.engine import get_engine
+from agentic_app.db.engine import Database, get_engine
 from agentic_app.db.models import (
     ExecutionEvent,
     ExecutionMetrics,
@@ -18,7 +18,8 @@ from agentic_app.db.models import (
     WorkflowExecution,
 )
 from agentic_app.domain.events import NodeLog
-from agentic_app.engine.events.sink import CompositeSink, DatabaseEventSink, MemorySink
+from agentic_app.engine.events.db_sink import DatabaseEventSink
+from agentic_app.engine.events.sink import CompositeSink, MemorySink
 from agentic_app.engine.executor.runner import execute_sync
 from agentic_app.nodes.base import NodeType
 from tests.unit.engine.test_executor import make_registry, wf
@@ -76,7 +77,7 @@ def test_rows_match_events(db):
     """Every event is stored in seq order; node rows and metrics match the result."""
     url, execution_id = db
     memory = MemorySink()
-    sink = DatabaseEventSink(url)
+    sink = DatabaseEventSink(Database(url))
     raw = wf(
         [
             ("c", "branch", {"take": "true"}),
@@ -133,7 +134,7 @@ def test_retry_attempt_continues_seq_and_adds_node_rows(db):
     updates the single metrics row."""
     url, execution_id = db
     raw = wf([("a", "wait"), ("b", "fail", {"kind": "retryable"})], [("a", "b")])
-    with DatabaseEventSink(url) as sink:
+    with DatabaseEventSink(Database(url)) as sink:
         first = execute_sync(
             raw,
             registry=make_registry(),
@@ -171,7 +172,7 @@ def test_retry_attempt_continues_seq_and_adds_node_rows(db):
 def test_bad_event_is_reported_and_later_events_still_stored(db):
     """An event that cannot be stored is recorded in ``errors``; the others are committed."""
     url, execution_id = db
-    sink = DatabaseEventSink(url)
+    sink = DatabaseEventSink(Database(url))
     sink.emit(NodeLog(execution_id=execution_id, seq=1, message="ok"))
     sink.emit(NodeLog(execution_id=execution_id, seq=1, message="duplicate seq"))
     sink.emit(NodeLog(execution_id=execution_id, seq=2, message="after"))
@@ -190,7 +191,7 @@ def test_held_events_of_a_long_execution_are_stored_and_published_while_it_runs(
 
     url, execution_id = db
     published: list[int] = []
-    sink = DatabaseEventSink(url, hold_s=0.05,
+    sink = DatabaseEventSink(Database(url), hold_s=0.05,
                              after_commit=lambda evs: published.extend(e.seq for e in evs))
     spec = wf([("a", "wait", {"seconds": 1.5})], [])
     runner = threading.Thread(target=lambda: execute_sync(

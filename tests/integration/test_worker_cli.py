@@ -10,10 +10,11 @@ import time
 
 import redis
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import Database, session_scope
 from agentic_app.db.models import User, Workflow
-from agentic_app.engine.queue.job_queue import enqueue_execution, get_job
+from agentic_app.engine.queue.enqueue import enqueue_execution
 from agentic_app.engine.queue.names import QUEUE_NAMES, QUEUE_NORMAL
+from agentic_app.engine.queue.rows import get_job
 from agentic_app.settings import REPO_ROOT, load_settings
 
 
@@ -28,7 +29,7 @@ def _enqueue(db_url: str, redis_url: str):
         s.flush()
         ids = (user.id, wf.id)
     settings = load_settings(database_url=db_url, redis_url=redis_url)
-    return enqueue_execution(database_url=db_url, redis=redis.Redis.from_url(redis_url),
+    return enqueue_execution(db=Database(db_url), redis=redis.Redis.from_url(redis_url),
                              workflow_id=ids[1], user_id=ids[0], settings=settings)
 
 
@@ -58,8 +59,8 @@ def test_rq_info_shows_agentic_queues_and_workers(sqlite_db_url, redis_url):
                                 capture_output=True, text=True, timeout=30).stdout
         assert QUEUE_NORMAL in queues, queues
         deadline = time.monotonic() + 60
-        while get_job(sqlite_db_url, job.id).status != "completed":
-            assert time.monotonic() < deadline, get_job(sqlite_db_url, job.id)
+        while get_job(Database(sqlite_db_url), job.id).status != "completed":
+            assert time.monotonic() < deadline, get_job(Database(sqlite_db_url), job.id)
             time.sleep(0.2)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -12,12 +12,13 @@ import sys
 import redis
 from sqlmodel import select
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import Database, session_scope
 from agentic_app.db.models import User, Workflow
 from agentic_app.db.trading_models import Notification
 from agentic_app.domain.outbound import TARGET_REFUSED
 from agentic_app.domain.templates import get_template
-from agentic_app.engine.queue.job_queue import enqueue_execution, get_job
+from agentic_app.engine.queue.enqueue import enqueue_execution
+from agentic_app.engine.queue.rows import get_job
 from agentic_app.settings import REPO_ROOT, load_settings
 from tests.api.conftest import API, PRICE_TEMPLATE
 from tests.security.conftest import Listener
@@ -88,10 +89,10 @@ def test_worker_refuses_at_send_time(sqlite_db_url, redis_url, listener: Listene
     client = redis.Redis.from_url(redis_url)
 
     def run(**env_settings: object):
-        job = enqueue_execution(database_url=sqlite_db_url, redis=client, workflow_id=wf_id,
+        job = enqueue_execution(db=Database(sqlite_db_url), redis=client, workflow_id=wf_id,
                                 user_id=user_id, settings=settings)
         _run_worker(sqlite_db_url, redis_url, **env_settings)
-        return get_job(sqlite_db_url, job.id)
+        return get_job(Database(sqlite_db_url), job.id)
 
     refused = run()
     assert refused.status == "failed", refused

@@ -155,6 +155,7 @@ async def watch_execution(
     after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> None:
     """Stream one execution's events: stored, then live, in order; then ``closed``."""
+    from agentic_app.db.engine import Database
     from agentic_app.engine.events.stream import stream_execution_events
     from agentic_app.services.auth import user_for_token
 
@@ -180,7 +181,7 @@ async def watch_execution(
 
     async def pump() -> None:
         stream = stream_execution_events(
-            execution_id, after_seq=after_seq, database_url=settings.database_url,
+            execution_id, after_seq=after_seq, db=Database(settings.database_url),
             redis_url=websocket.app.state.redis_clients.url())
         async with contextlib.aclosing(stream) as events:
             async for event in events:

@@ -41,9 +41,8 @@ from typing import Any
 import redis
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
-from sqlmodel import Session
 
-from agentic_app.db.engine import get_engine
+from agentic_app.db.engine import Database
 from agentic_app.db.models import ExecutionEvent, ExecutionStatus, WorkflowExecution
 from agentic_app.engine.events.bus import (
     async_client,
@@ -105,11 +104,11 @@ def _as_dict(row: ExecutionEvent, attempt: int, user_id: int) -> dict[str, Any]:
 
 
 def read_execution_events(
-    database_url: str | None, execution_id: int, after_seq: int, limit: int = PAGE_SIZE
+    db: Database, execution_id: int, after_seq: int, limit: int = PAGE_SIZE
 ) -> tuple[_ExecutionState | None, list[dict[str, Any]]]:
     """The execution's (status, owner), read first, then up to ``limit`` stored events with
     ``seq > after_seq`` in order; (None, []) when the execution does not exist. Blocking."""
-    with Session(get_engine(database_url)) as session:
+    with db.session() as session:
         execution = session.get(WorkflowExecution, execution_id)
         if execution is None:
             return None, []
@@ -124,11 +123,11 @@ def read_execution_events(
 
 
 def read_user_events(
-    database_url: str | None, user_id: int, since: datetime, limit: int = USER_PAGE_SIZE
+    db: Database, user_id: int, since: datetime, limit: int = USER_PAGE_SIZE
 ) -> list[dict[str, Any]]:
     """Up to ``limit`` stored events of ``user_id``'s executions with ``ts >= since``,
     ordered by (ts, execution, seq). Blocking."""
-    with Session(get_engine(database_url)) as session:
+    with db.session() as session:
         rows = session.execute(
             select(ExecutionEvent, _attempt_column())
             .join(WorkflowExecution, WorkflowExecution.id == ExecutionEvent.execution_id)
@@ -221,8 +220,8 @@ class _LiveChannel:
 async def stream_execution_events(
     execution_id: int,
     *,
+    db: Database,
     after_seq: int = 0,
-    database_url: str | None = None,
     redis_url: str | None = None,
     idle_poll_s: float = 5.0,
     fallback_poll_s: float = 1.0,
@@ -237,7 +236,7 @@ async def stream_execution_events(
         await live.ensure()  # subscribe before reading the database: nothing falls between
         while True:
             state, events = await asyncio.to_thread(
-                read_execution_events, database_url, execution_id, last)
+                read_execution_events, db, execution_id, last)
             if state is None:
                 return
             for event in events:
@@ -292,8 +291,8 @@ def _parse_ts(value: Any) -> datetime | None:
 async def stream_user_events(
     user_id: int,
     *,
+    db: Database,
     redis_url: str | None,
-    database_url: str | None = None,
     since: datetime | None = None,
     idle_poll_s: float = 5.0,
     fallback_poll_s: float = 1.0,
@@ -328,7 +327,7 @@ async def stream_user_events(
                 start = floor if first else max(floor, cursor - USER_OVERLAP)
                 while True:
                     events = await asyncio.to_thread(
-                        read_user_events, database_url, user_id, start, USER_PAGE_SIZE)
+                        read_user_events, db, user_id, start, USER_PAGE_SIZE)
                     new = [event for event in events if fresh(event)]
                     for event in new:
                         yield event

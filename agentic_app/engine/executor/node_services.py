@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from agentic_app.broker.paper import PaperBroker
+from agentic_app.db.engine import Database
 from agentic_app.engine.executor.notifier import Notifier
 from agentic_app.market.accelerated import AcceleratedFeed
 from agentic_app.market.factory import create_feed
@@ -34,11 +35,10 @@ def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = N
     return feed
 
 
-def build_node_services(settings: Settings, *, database_url: str | None = None,
+def build_node_services(settings: Settings, *, db: Database,
                         clock: Callable[[], datetime] | None = None,
                         market: Any = None) -> NodeServices:
-    """Feed, paper broker and notifier on ``database_url`` (default: settings')."""
-    url = database_url or settings.database_url
+    """Feed (``market`` or the one of settings), paper broker and notifier on ``db``."""
     market = market or build_market(settings, clock=clock)
-    return NodeServices(market=market, broker=PaperBroker(url, market, clock=clock),
-                        notifier=Notifier(url, settings.outbound.policy()))
+    return NodeServices(market=market, broker=PaperBroker(db.url, market, clock=clock),
+                        notifier=Notifier(db, settings.outbound.policy()))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import Database
 from agentic_app.db.trading_models import Notification
 from agentic_app.domain.outbound import (
     TARGET_REFUSED,
@@ -65,8 +65,8 @@ class Notifier:
     """Writes the notification row, then tries each apprise URL under ``policy``
     (default: the settings' ``OUTBOUND``)."""
 
-    def __init__(self, database_url: str | None, policy: OutboundPolicy | None = None):
-        self.database_url = database_url
+    def __init__(self, db: Database, policy: OutboundPolicy | None = None):
+        self.db = db
         self.policy = policy
 
     def notify(self, *, user_id: int, title: str, body: str = "", level: str = "info",
@@ -74,7 +74,7 @@ class Notifier:
                apprise_urls: list[str] | tuple[str, ...] = ()) -> dict:
         """Create the in-app notification and deliver it; returns its id and delivery results."""
         delivered = [deliver(url, title, body, self.policy) for url in apprise_urls]
-        with session_scope(self.database_url) as session:
+        with self.db.session() as session:
             row = Notification(user_id=user_id, title=title[:200], body=body, level=level,
                                execution_id=execution_id if isinstance(execution_id, int) else None,
                                node_id=node_id, delivered_to=delivered)

@@ -1,7 +1,7 @@
 """Queue maintenance: makes Redis agree with the database again after crashes and outages.
 
 Every worker process runs :class:`MaintenanceThread`: every ``DUE_POLL_INTERVAL_S`` it moves
-retries whose backoff is over onto RQ (:func:`job_queue.pop_due_retries`, atomic, so several
+retries whose backoff is over onto RQ (:func:`~.retry.pop_due_retries`, atomic, so several
 workers never move one twice), and every ``RECONCILE_INTERVAL_S`` the one worker holding the
 short Redis lock :data:`RECONCILE_LOCK` runs :func:`reconcile`:
 
@@ -17,8 +17,8 @@ short Redis lock :data:`RECONCILE_LOCK` runs :func:`reconcile`:
 3. **slots** - each user's slot set is made to hold exactly the jobs the database says hold a
    slot (running, dispatched, in backoff): lost members are restored, finished ones removed,
    and reservation tokens of enqueues that crashed before their commit (older than
-   ``job_queue.RESERVATION_TTL_S``) dropped.
-4. **waiting jobs** - every user with waiting jobs gets :func:`job_queue.dispatch_waiting`
+   ``keys.RESERVATION_TTL_S``) dropped.
+4. **waiting jobs** - every user with waiting jobs gets :func:`~.dispatch.dispatch_waiting`
    (the event-driven path does this at once; this is the backstop).
 """
 
@@ -32,9 +32,22 @@ from typing import Any
 import redis as redis_lib
 from sqlmodel import col, func, or_, select
 
-from agentic_app.db.engine import fork_barrier, session_scope
+from agentic_app.db.engine import Database, fork_barrier
 from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
-from agentic_app.engine.queue import job_queue as jq
+from agentic_app.engine.queue.attempts import finish_attempt
+from agentic_app.engine.queue.dispatch import dispatch_waiting
+from agentic_app.engine.queue.keys import (
+    DUE_KEY,
+    RESERVATION_TTL_S,
+    SLOTS_PREFIX,
+    due_member,
+    is_reservation,
+    reservation_age_s,
+    slots_key,
+)
+from agentic_app.engine.queue.retry import pop_due_retries
+from agentic_app.engine.queue.rows import TERMINAL, get_job
+from agentic_app.engine.queue.rq_jobs import enqueue_rq
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -53,39 +66,39 @@ RECONCILE_LOCK = "agentic:q:lock:reconcile"
 """Redis key held (SET NX PX) by the worker running a reconcile pass."""
 
 
-def reconcile(*, database_url: str, redis: redis_lib.Redis,
+def reconcile(*, db: Database, redis: redis_lib.Redis,
               settings: Settings | None = None) -> dict[str, int]:
     """One maintenance pass (see the module docstring); returns counts of what it fixed."""
     settings = settings or get_settings()
     counts = {"dead": 0, "requeued": 0, "slots_restored": 0, "slots_freed": 0,
               "dispatched": 0}
-    counts["dead"] = _retry_dead_attempts(database_url, redis, settings)
-    counts["requeued"] = _requeue_lost(database_url, redis, settings)
-    restored, freed = _repair_slots(database_url, redis)
+    counts["dead"] = _retry_dead_attempts(db, redis, settings)
+    counts["requeued"] = _requeue_lost(db, redis, settings)
+    restored, freed = _repair_slots(db, redis)
     counts["slots_restored"], counts["slots_freed"] = restored, freed
-    with session_scope(database_url) as s:
+    with db.session() as s:
         users = s.exec(select(JobQueueEntry.user_id).distinct().where(
             JobQueueEntry.status == JobStatus.pending.value,
             col(JobQueueEntry.rq_job_id).is_(None))).all()
     for user_id in users:
-        counts["dispatched"] += jq.dispatch_waiting(database_url=database_url, redis=redis,
-                                                    user_id=user_id, settings=settings)
+        counts["dispatched"] += dispatch_waiting(db=db, redis=redis, user_id=user_id,
+                                                 settings=settings)
     if any(counts.values()):
         log.info("queue reconcile: %s", counts)
     return counts
 
 
-def _retry_dead_attempts(database_url: str, redis: redis_lib.Redis, settings: Settings) -> int:
+def _retry_dead_attempts(db: Database, redis: redis_lib.Redis, settings: Settings) -> int:
     cutoff = utcnow() - timedelta(seconds=STALE_AFTER_S)
-    with session_scope(database_url) as s:
+    with db.session() as s:
         rows = s.exec(select(JobQueueEntry.id, JobQueueEntry.attempt, JobQueueEntry.worker_name)
                       .where(JobQueueEntry.status == JobStatus.running.value,
                              func.coalesce(JobQueueEntry.heartbeat_at,
                                            JobQueueEntry.started_at) < cutoff)).all()
     dead = 0
     for job_id, attempt, worker in rows:
-        outcome = jq.finish_attempt(
-            database_url=database_url, redis=redis, job_id=job_id, attempt=attempt,
+        outcome = finish_attempt(
+            db=db, redis=redis, job_id=job_id, attempt=attempt,
             status=JobStatus.failed.value, retryable=True, settings=settings,
             error=(f"attempt {attempt} lost: no heartbeat for {STALE_AFTER_S:g} s "
                    f"(worker {worker or '?'} died)"))
@@ -93,13 +106,13 @@ def _retry_dead_attempts(database_url: str, redis: redis_lib.Redis, settings: Se
     return dead
 
 
-def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings) -> int:
+def _requeue_lost(db: Database, redis: redis_lib.Redis, settings: Settings) -> int:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
     due_before = utcnow() - timedelta(seconds=1)
-    with session_scope(database_url) as s:
+    with db.session() as s:
         rows = s.exec(select(JobQueueEntry).where(
             JobQueueEntry.status == JobStatus.pending.value,
             col(JobQueueEntry.rq_job_id).is_not(None),
@@ -107,13 +120,13 @@ def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings)
                 col(JobQueueEntry.next_attempt_at) < due_before))).all()
     requeued = 0
     for job in rows:
-        member = jq.due_member(job.id, job.attempt, job.priority)
-        if redis.zscore(jq.DUE_KEY, member):
+        member = due_member(job.id, job.attempt, job.priority)
+        if redis.zscore(DUE_KEY, member):
             continue
         state = redis.hget(f"rq:job:{job.rq_job_id}", "status")
         if state is not None and state.decode() not in RQ_ENDED:
             continue  # queued, started, deferred: it will run
-        current = jq.get_job(database_url, job.id)  # the list may be stale: ran meanwhile?
+        current = get_job(db, job.id)  # the list may be stale: ran meanwhile?
         if (current.status, current.attempt, current.rq_job_id) != (
                 JobStatus.pending.value, job.attempt, job.rq_job_id):
             continue
@@ -122,15 +135,15 @@ def _requeue_lost(database_url: str, redis: redis_lib.Redis, settings: Settings)
                 Job.fetch(job.rq_job_id, connection=redis, serializer=JSONSerializer).delete()
             except NoSuchJobError:
                 pass
-        redis.sadd(jq.slots_key(job.user_id), str(job.id))
-        jq.enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=job.priority,
-                      settings=settings)
+        redis.sadd(slots_key(job.user_id), str(job.id))
+        enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=job.priority,
+                   settings=settings)
         requeued += 1
     return requeued
 
 
-def _repair_slots(database_url: str, redis: redis_lib.Redis) -> tuple[int, int]:
-    with session_scope(database_url) as s:
+def _repair_slots(db: Database, redis: redis_lib.Redis) -> tuple[int, int]:
+    with db.session() as s:
         holders = s.exec(select(JobQueueEntry.user_id, JobQueueEntry.id).where(or_(
             JobQueueEntry.status == JobStatus.running.value,
             (JobQueueEntry.status == JobStatus.pending.value)
@@ -140,19 +153,19 @@ def _repair_slots(database_url: str, redis: redis_lib.Redis) -> tuple[int, int]:
         by_user.setdefault(user_id, set()).add(str(job_id))
     restored = 0
     for user_id, ids in by_user.items():
-        restored += redis.sadd(jq.slots_key(user_id), *ids)
+        restored += redis.sadd(slots_key(user_id), *ids)
     freed = 0
-    for key in redis.scan_iter(match=f"{jq.SLOTS_PREFIX}*", count=200):
+    for key in redis.scan_iter(match=f"{SLOTS_PREFIX}*", count=200):
         members = [m.decode() for m in redis.smembers(key)]
-        expired = {m for m in members if jq.is_reservation(m)
-                   and jq.reservation_age_s(m) > jq.RESERVATION_TTL_S}
+        expired = {m for m in members if is_reservation(m)
+                   and reservation_age_s(m) > RESERVATION_TTL_S}
         ids = [int(m) for m in members if m.isdigit()]
         gone = set(expired)
         if ids:
-            with session_scope(database_url) as s:
+            with db.session() as s:
                 done = s.exec(select(JobQueueEntry.id).where(
                     col(JobQueueEntry.id).in_(ids),
-                    col(JobQueueEntry.status).in_(jq.TERMINAL))).all()
+                    col(JobQueueEntry.status).in_(TERMINAL))).all()
                 known = set(s.exec(select(JobQueueEntry.id).where(
                     col(JobQueueEntry.id).in_(ids))).all())
             gone |= {str(i) for i in done} | {str(i) for i in ids if i not in known}
@@ -167,10 +180,10 @@ class MaintenanceThread(threading.Thread):
     Redis or database errors are logged and the loop goes on (an outage must not kill it).
     """
 
-    def __init__(self, *, database_url: str, redis_url: str, settings: Settings | None = None,
+    def __init__(self, *, db: Database, redis_url: str, settings: Settings | None = None,
                  name: str = "queue-maintenance") -> None:
         super().__init__(name=name, daemon=True)
-        self.database_url = database_url
+        self.db = db
         self.redis_url = redis_url
         self.settings = settings or get_settings()
         self.stopped = threading.Event()
@@ -190,7 +203,7 @@ class MaintenanceThread(threading.Thread):
 
         while not self.stopped.wait(DUE_POLL_INTERVAL_S):
             try:
-                jq.pop_due_retries(redis=redis, settings=self.settings)
+                pop_due_retries(redis=redis, settings=self.settings)
                 now = time.monotonic()
                 if now - last_reconcile >= RECONCILE_INTERVAL_S:
                     last_reconcile = now
@@ -204,5 +217,5 @@ class MaintenanceThread(threading.Thread):
                          px=int(RECONCILE_INTERVAL_S * 1000 * 0.9)):
             return
         with fork_barrier():  # a work-horse forked mid-transaction could never write
-            reconcile(database_url=self.database_url, redis=redis, settings=self.settings)
+            reconcile(db=self.db, redis=redis, settings=self.settings)
         self.passes += 1

@@ -21,9 +21,8 @@ from typing import Any
 
 import redis
 import sqlalchemy as sa
-from sqlmodel import Session
 
-from agentic_app.db.engine import get_engine
+from agentic_app.db.engine import Database
 from agentic_app.db.models import JobQueueEntry, JobStatus, WorkflowExecution, utcnow
 from agentic_app.engine.queue.names import QUEUE_NAMES
 
@@ -64,7 +63,7 @@ def _execution_children(engine: sa.Engine) -> list[tuple[str, str]]:
 
 
 def purge_old(
-    database_url: str | None,
+    db: Database,
     redis_client: redis.Redis | None,
     *,
     completed_days: float = DEFAULT_COMPLETED_DAYS,
@@ -76,7 +75,6 @@ def purge_old(
     their executions with all dependent rows, and their RQ jobs and results.
     Returns deleted counts: one key per table, plus ``rq_jobs``."""
     now = now or utcnow()
-    engine = get_engine(database_url)
     old = sa.or_(
         sa.and_(JobQueueEntry.status.in_([JobStatus.completed.value, JobStatus.cancelled.value]),
                 _older_than(now - timedelta(days=completed_days))),
@@ -85,7 +83,7 @@ def purge_old(
     )
     counts: Counter[str] = Counter()
     rq_ids: list[str] = []
-    with Session(engine) as session:
+    with db.session() as session:
         candidates = session.execute(
             sa.select(JobQueueEntry.id, JobQueueEntry.execution_id).where(old)).all()
         exec_ids = {e for _, e in candidates if e is not None}
@@ -99,10 +97,10 @@ def purge_old(
             .scalars())
     doomed = sorted(exec_ids - kept)
     orphan_rows = sorted(row_id for row_id, e in candidates if e is None)
-    children = _execution_children(engine)
+    children = _execution_children(db.engine)
     job_table = JobQueueEntry.__table__
     for chunk in _chunks(doomed, batch_size):
-        with engine.begin() as conn:
+        with db.write() as conn:
             rq_ids += conn.execute(sa.select(job_table.c.rq_job_id).where(
                 job_table.c.execution_id.in_(chunk))).scalars().all()
             for table, column in children:
@@ -113,7 +111,7 @@ def purge_old(
             counts[execs.name] += conn.execute(
                 sa.delete(execs).where(execs.c.id.in_(chunk))).rowcount
     for chunk in _chunks(orphan_rows, batch_size):
-        with engine.begin() as conn:
+        with db.write() as conn:
             rq_ids += conn.execute(sa.select(job_table.c.rq_job_id).where(
                 job_table.c.id.in_(chunk))).scalars().all()
             counts[job_table.name] += conn.execute(
@@ -161,7 +159,7 @@ def run_retention(
     failed_days: float | None = None,
     now: datetime | None = None,
 ) -> dict[str, int]:
-    """:func:`purge_old` with the database and Redis of ``settings``; days from
+    """:func:`purge_old` on the database and Redis of ``settings``; days from
     ``settings.retention`` (``completed_days``, ``failed_days``) when present, else the
     defaults, unless given here. ``redis_url`` overrides ``settings.redis_url``."""
     from agentic_app.engine.redis_conn import connect
@@ -173,7 +171,7 @@ def run_retention(
         failed_days = getattr(config, "failed_days", DEFAULT_FAILED_DAYS)
     client = connect(redis_url or settings.redis_url)
     try:
-        return purge_old(settings.database_url, client, completed_days=completed_days,
+        return purge_old(Database(settings.database_url), client, completed_days=completed_days,
                          failed_days=failed_days, now=now)
     finally:
         client.close()

@@ -26,7 +26,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from agentic_app.settings import Settings
+from agentic_app.engine.runtime.clients import ProcessClients, node_registry, process_clients
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +38,24 @@ PRIME_WORKFLOW = {
 """The synthetic attempt's workflow: async nodes only (no thread is left in the parent)."""
 
 
-def prime(settings: Settings) -> bool:
-    """Import what an attempt needs and compile its SQL in this process; False (logged)
+def warm_up() -> None:
+    """Import node types, build this process's node services and prime its statement cache
+    now (a forking worker does this before forking, so each work-horse starts ready)."""
+    clients = process_clients()
+    node_registry()
+    clients.node_services()
+    prime(clients)
+
+
+def prime(clients: ProcessClients) -> bool:
+    """Import what an attempt needs and compile its SQL on ``clients.db``; False (logged)
     when the priming transaction failed (horses then compile on first use). Also loads the
     process settings and the C library handle the memory limit uses."""
     import agentic_app.domain.errors
     import agentic_app.engine.events.bus
-    import agentic_app.engine.events.sink
-    import agentic_app.engine.executor.runner  # noqa: F401
-    from agentic_app.db.engine import get_engine
+    import agentic_app.engine.events.db_sink
+    import agentic_app.engine.executor.runner
+    import agentic_app.engine.runtime.tasks  # noqa: F401  (RQ imports the job function's module)
     from agentic_app.engine.executor import memory_guard
     from agentic_app.settings import get_settings
 
@@ -54,10 +63,10 @@ def prime(settings: Settings) -> bool:
     get_settings()  # a task reads the process settings: load them before forking
 
     try:
-        with get_engine(settings.database_url).connect() as conn:
+        with clients.db.engine.connect() as conn:
             trans = conn.begin()
             try:
-                _synthetic_attempts(conn, settings)
+                _synthetic_attempts(conn, clients)
             finally:
                 trans.rollback()
         return True
@@ -67,13 +76,16 @@ def prime(settings: Settings) -> bool:
         return False
 
 
-def _synthetic_attempts(conn: sa.Connection, settings: Settings) -> None:
+def _synthetic_attempts(conn: sa.Connection, clients: ProcessClients) -> None:
     """Create, claim, retry and complete one job in ``conn``'s transaction."""
     from agentic_app.db.models import ScheduledJob, User, Workflow, utcnow
-    from agentic_app.engine.events.sink import DatabaseEventSink
-    from agentic_app.engine.queue import job_queue as jq
+    from agentic_app.engine.events.db_sink import DatabaseEventSink
+    from agentic_app.engine.queue.attempts import claim_attempt, finish_attempt, heartbeat
+    from agentic_app.engine.queue.dispatch import take_next_waiting
+    from agentic_app.engine.queue.enqueue import insert_job
+    from agentic_app.engine.queue.rows import inside
 
-    url = settings.database_url
+    db, settings = clients.db, clients.settings
     uncapped = settings.model_copy(update={
         "queue_config": settings.queue_config.model_copy(update={"max_queue_size": 1 << 30}),
         "limits": settings.limits.model_copy(update={"max_executions_per_day": 1 << 30})})
@@ -87,26 +99,24 @@ def _synthetic_attempts(conn: sa.Connection, settings: Settings) -> None:
                            name="prime", trigger_type="cron", trigger_config={},
                            is_active=True, consecutive_failures=0, run_count=0,
                            created_at=now, updated_at=now)
-    job = jq._insert_job(conn, uncapped, workflow_id=workflow_id, user_id=user_id,
-                         trigger_type="cron", trigger_payload={}, priority=0,
-                         scheduled_job_id=scheduled_id, dedupe_key=None, dispatched=True)
-    with jq.inside(conn):
+    job = insert_job(conn, uncapped, workflow_id=workflow_id, user_id=user_id,
+                     trigger_type="cron", trigger_payload={}, priority=0,
+                     scheduled_job_id=scheduled_id, dedupe_key=None, dispatched=True)
+    with inside(conn):
         for attempt, status in ((1, "failed"), (2, "completed")):
-            claimed = jq.claim_attempt(database_url=url, job_id=job.id, attempt=attempt,
-                                       worker_name="prime")
+            claimed = claim_attempt(db=db, job_id=job.id, attempt=attempt, worker_name="prime")
             if claimed is None:
                 raise RuntimeError("synthetic claim failed")
-            jq.heartbeat(database_url=url, job_id=job.id, attempt=attempt)
+            heartbeat(db=db, job_id=job.id, attempt=attempt)
             events = _run_events(claimed)
-            sink = DatabaseEventSink(url)
+            sink = DatabaseEventSink(db)
             if attempt == 2:  # a long attempt's events: stored as they come, rest at the end
                 sink.write_in(conn, events[:2])
                 events = events[2:]
-            jq.finish_attempt(database_url=url, redis=None, job_id=job.id, attempt=attempt,
-                              status=status, error="primed", retryable=True,
-                              settings=uncapped,
-                              before_end=lambda c, ev=events, sk=sink: sk.write_in(c, ev))
-    conn.execute(jq._SQL_TAKE_NEXT_WAITING, {"b_user_id": user_id})
+            finish_attempt(db=db, redis=None, job_id=job.id, attempt=attempt, status=status,
+                           error="primed", retryable=True, settings=uncapped,
+                           before_end=lambda c, ev=events, sk=sink: sk.write_in(c, ev))
+    take_next_waiting(conn, user_id)
 
 
 def _insert(conn: sa.Connection, model: Any, **values: Any) -> int:
@@ -116,7 +126,6 @@ def _insert(conn: sa.Connection, model: Any, **values: Any) -> int:
 def _run_events(claimed: Any) -> list:
     """The events the executor emits for the synthetic workflow (collected, not stored)."""
     from agentic_app.engine.executor.runner import execute_sync
-    from agentic_app.engine.runtime.tasks import node_registry
 
     events: list = []
 

@@ -1,12 +1,12 @@
-"""RQ job functions (module top level, ids only) and what they need to run an execution.
+"""RQ job functions (module top level, ids only) and the watch of running attempts.
 
 ``run_execution(job_id, attempt)`` claims the attempt (pending -> running; a stale or duplicate
 RQ job does nothing), runs the workflow with the executor (events stored by
 DatabaseEventSink and, after each commit, published on Redis by EventBus), keeps a heartbeat
 and watches the cancel flag (one shared watcher thread per process), then records the outcome with
-:func:`job_queue.finish_attempt` (retry, final status, slot freed, next waiting job started).
-
-Node types and services are injectable for tests and embedders: :func:`configure`.
+:func:`~agentic_app.engine.queue.attempts.finish_attempt` (retry, final status, slot freed,
+next waiting job started). Its database handle, Redis clients, node registry and node
+services come from :mod:`agentic_app.engine.runtime.clients` (configurable for tests).
 """
 
 from __future__ import annotations
@@ -15,112 +15,19 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
-from agentic_app.engine.events.bus import publish_into
+from agentic_app.engine.events.bus import EventBus, publish_into
 from agentic_app.engine.per_process import PerProcess
-from agentic_app.engine.queue import job_queue as jq
-from agentic_app.settings import Settings, get_settings
+from agentic_app.engine.queue.attempts import claim_attempt, finish_attempt, heartbeat
+from agentic_app.engine.queue.keys import cancel_key
+from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
+from agentic_app.engine.runtime.clients import ProcessClients, node_registry, process_clients
 
 log = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 0.2
 """How often a running task checks its cancel flag in Redis."""
-
-_registry: Any = None
-_services_factory: Callable[[Settings, str], Any] | None = None
-_services_cache: dict[str, Any] = {}
-_redis_cache: dict[str, Any] = {}
-
-
-def configure(*, registry: Any = None,
-              services_factory: Callable[[Settings, str], Any] | None = None) -> None:
-    """Use ``registry`` (a NodeRegistry) and ``services_factory(settings, database_url)``
-    instead of the built-in node library and ``build_node_services`` (tests, embedders)."""
-    global _registry, _services_factory
-    _registry = registry
-    _services_factory = services_factory
-    _services_cache.clear()
-
-
-def node_registry() -> Any:
-    """The registry executions use: the configured one, else the built-in node library."""
-    if _registry is not None:
-        return _registry
-    from agentic_app.nodes.library import registry
-
-    return registry
-
-
-def node_services(settings: Settings) -> Any:
-    """The node services of this process (built once per database URL)."""
-    url = settings.database_url
-    if url not in _services_cache:
-        if _services_factory is not None:
-            _services_cache[url] = _services_factory(settings, url)
-        else:
-            from agentic_app.engine.executor.node_services import build_node_services
-
-            _services_cache[url] = build_node_services(settings, database_url=url)
-    return _services_cache[url]
-
-
-def redis_client(settings: Settings) -> Any:
-    """This process's Redis client for tasks (created once per URL and pid)."""
-    from agentic_app.engine.redis_conn import connect
-
-    key = f"{os.getpid()}:{settings.redis_url}"
-    if key not in _redis_cache:
-        _redis_cache[key] = connect(settings.redis_url)
-    return _redis_cache[key]
-
-
-def warm_up(settings: Settings | None = None) -> None:
-    """Import node types, build services and prime the statement cache now (a forking
-    worker does this before forking, so each work-horse starts ready: see prefork)."""
-    from agentic_app.engine.runtime.prefork import prime
-
-    settings = settings or get_settings()
-    node_registry()
-    node_services(settings)
-    prime(settings)
-
-
-def after_fork(settings: Settings | None = None, *, redis: Any = None,
-               redis_url: str | None = None) -> None:
-    """In a freshly forked work-horse: drop pooled DB connections inherited from the parent
-    (never close them: the parent still owns the sockets). ``redis`` (the worker's client,
-    for ``redis_url``) becomes the tasks' client for that URL - one new connection per horse
-    instead of two - for the finish and event publishing only: RQ raised that client's read
-    timeout to about a minute, so cancel polls use their own short-timeout client and
-    heartbeats go to the database, neither waiting on it."""
-    from agentic_app.db.engine import get_engine
-
-    settings = settings or get_settings()
-    get_engine(settings.database_url).dispose(close=False)
-    _redis_cache.clear()
-    _poll_clients.clear()
-    if redis is not None and redis_url:
-        _redis_cache[f"{os.getpid()}:{redis_url}"] = redis
-
-
-_poll_clients: dict[str, Any] = {}
-
-CANCEL_POLL_TIMEOUT_S = 1.0
-"""Socket timeout of the cancel-flag poll (no retry: the next poll is 0.2 s away)."""
-
-
-def _poll_client(url: str) -> Any:
-    """This process's client for cancel polls: short timeout, no retries, so a stalled
-    Redis delays a watch round by at most ``CANCEL_POLL_TIMEOUT_S``."""
-    from agentic_app.engine.redis_conn import connect
-
-    key = f"{os.getpid()}:{url}"
-    if key not in _poll_clients:
-        _poll_clients[key] = connect(url, timeout=CANCEL_POLL_TIMEOUT_S,
-                                     read_timeout=CANCEL_POLL_TIMEOUT_S, retry=False)
-    return _poll_clients[key]
 
 
 class AttemptWatcher:
@@ -130,9 +37,9 @@ class AttemptWatcher:
     by every running attempt, so starting an attempt starts no thread.
     """
 
-    def __init__(self, *, settings: Settings, job_id: int, attempt: int,
+    def __init__(self, *, clients: ProcessClients, job_id: int, attempt: int,
                  cancel_event: threading.Event) -> None:
-        self.settings = settings
+        self.clients = clients
         self.job_id = job_id
         self.attempt = attempt
         self.cancel_event = cancel_event
@@ -140,8 +47,6 @@ class AttemptWatcher:
 
     def start(self) -> None:
         """Begin polling (first heartbeat after ``HEARTBEAT_INTERVAL_S``)."""
-        from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
-
         self.next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
         _watch_thread().add(self)
 
@@ -152,21 +57,20 @@ class AttemptWatcher:
     def beat(self) -> None:
         """Write this attempt's heartbeat; errors are logged, never raised."""
         try:
-            jq.heartbeat(database_url=self.settings.database_url, job_id=self.job_id,
-                         attempt=self.attempt)
+            heartbeat(db=self.clients.db, job_id=self.job_id, attempt=self.attempt)
         except Exception as exc:
             log.warning("heartbeat of job %s failed: %s", self.job_id, exc)
 
 
 def poll_cancel_flags(watchers: list[AttemptWatcher]) -> None:
     """Set the cancel event of every watched attempt whose cancel flag is up: one MGET per
-    Redis URL; errors are logged, never raised."""
-    by_url: dict[str, list[AttemptWatcher]] = {}
+    set of clients (one per process); errors are logged, never raised."""
+    by_clients: dict[int, list[AttemptWatcher]] = {}
     for watcher in watchers:
-        by_url.setdefault(watcher.settings.redis_url, []).append(watcher)
-    for url, group in by_url.items():
+        by_clients.setdefault(id(watcher.clients), []).append(watcher)
+    for group in by_clients.values():
         try:
-            flags = _poll_client(url).mget([jq.cancel_key(w.job_id) for w in group])
+            flags = group[0].clients.poll_redis.mget([cancel_key(w.job_id) for w in group])
         except Exception as exc:
             log.debug("cancel poll failed: %s", exc)
             continue
@@ -199,8 +103,6 @@ class _WatchThread:
             self.watchers.discard(watcher)
 
     def _run(self) -> None:
-        from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
-
         while True:
             with self.cond:
                 while not self.watchers:
@@ -221,13 +123,6 @@ _watch_thread = PerProcess(_WatchThread).get
 """The process's watcher thread (see :class:`_WatchThread`)."""
 
 
-def _publisher(settings: Settings, user_id: int) -> Callable[[list], None] | None:
-    """The after-commit hook publishing stored events on Redis (EventBus)."""
-    from agentic_app.engine.events.bus import EventBus
-
-    return EventBus(redis_client(settings)).publisher(user_id)
-
-
 def run_execution(job_id: int, attempt: int) -> str:
     """RQ job: run one attempt of job ``job_id``; returns the outcome (see finish_attempt).
 
@@ -237,25 +132,26 @@ def run_execution(job_id: int, attempt: int) -> str:
     are stored before they are published, and before the final status is written.
     """
     from agentic_app.domain.errors import RetryableError
-    from agentic_app.engine.events.sink import EVENT_HOLD_S, DatabaseEventSink
+    from agentic_app.engine.events.db_sink import EVENT_HOLD_S, DatabaseEventSink
     from agentic_app.engine.executor.runner import execute_sync
 
-    settings = get_settings()
-    url = settings.database_url
-    claimed = jq.claim_attempt(database_url=url, job_id=job_id, attempt=attempt,
-                               worker_name=os.environ.get("RQ_WORKER_ID") or f"pid-{os.getpid()}")
+    clients = process_clients()
+    settings = clients.settings
+    claimed = claim_attempt(db=clients.db, job_id=job_id, attempt=attempt,
+                            worker_name=os.environ.get("RQ_WORKER_ID") or f"pid-{os.getpid()}")
     if claimed is None:
         log.info("job %s attempt %s: stale RQ job, nothing to do", job_id, attempt)
         return "stale"
     cancel_event = threading.Event()
-    watcher = AttemptWatcher(settings=settings, job_id=job_id, attempt=attempt,
+    watcher = AttemptWatcher(clients=clients, job_id=job_id, attempt=attempt,
                              cancel_event=cancel_event)
     watcher.start()
-    sink = DatabaseEventSink(url, after_commit=_publisher(settings, claimed.user_id),
+    sink = DatabaseEventSink(clients.db,
+                             after_commit=EventBus(clients.redis).publisher(claimed.user_id),
                              hold_s=EVENT_HOLD_S)
     try:
         result = execute_sync(
-            claimed.definition, registry=node_registry(), services=node_services(settings),
+            claimed.definition, registry=node_registry(), services=clients.node_services(),
             sink=sink, execution_id=claimed.execution_id, user_id=claimed.user_id,
             workflow_id=claimed.workflow_id, trigger_payload=claimed.trigger_payload,
             attempt=attempt, first_seq=claimed.first_seq,
@@ -275,11 +171,11 @@ def run_execution(job_id: int, attempt: int) -> str:
         poll_cancel_flags([watcher])  # a cancel asked since the last poll ends the job too
         if cancel_event.is_set():
             status, error, retryable = "cancelled", f"cancelled while failing: {error}", False
-    return _finish(sink, settings, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
+    return _finish(sink, clients, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
                    status=status, error=error, retryable=retryable, known_state=claimed.state)
 
 
-def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id: int,
+def _finish(sink: Any, clients: ProcessClients, *, job_id: int, attempt: int, user_id: int,
             status: str, error: str | None, retryable: bool, known_state: Any = None) -> str:
     """Store the attempt's remaining events with its end (one transaction), then publish
     them in the Redis transaction of the finish. Events already handed to the writer are
@@ -302,11 +198,10 @@ def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id
         except Exception:  # publishing is best effort (the stream catches up from the DB)
             log.exception("job %s attempt %s: events not published", job_id, attempt)
 
-    finish = dict(database_url=settings.database_url, redis=redis_client(settings),
-                  job_id=job_id, attempt=attempt, status=status, error=error,
-                  retryable=retryable, settings=settings)
+    finish = dict(db=clients.db, redis=clients.redis, job_id=job_id, attempt=attempt,
+                  status=status, error=error, retryable=retryable, settings=clients.settings)
     try:
-        outcome = jq.finish_attempt(**finish, before_end=store_held if held else None,
+        outcome = finish_attempt(**finish, before_end=store_held if held else None,
                                     after_end=publish_held if held else None,
                                     known_state=known_state)
     except Exception:
@@ -315,7 +210,7 @@ def _finish(sink: Any, settings: Settings, *, job_id: int, attempt: int, user_id
         log.warning("job %s attempt %s: finish with events failed; storing them alone",
                     job_id, attempt, exc_info=True)
         sink.store(held)
-        return jq.finish_attempt(**finish)
+        return finish_attempt(**finish)
     if not written:
         sink.store(held)
     elif not sent:

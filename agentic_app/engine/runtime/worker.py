@@ -32,6 +32,7 @@ import redis as redis_lib
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
+from agentic_app.db.engine import Database
 from agentic_app.engine.queue.names import QUEUE_NAMES
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.runtime.supervisor import ChildSpec, Supervisor, python_module_argv
@@ -57,10 +58,10 @@ class AgenticWorker(Worker):
     def main_work_horse(self, job, queue):  # type: ignore[override]
         """Entry of the forked horse: prepare the process, then RQ's usual job handling."""
         from agentic_app.engine.executor.memory_guard import apply_address_space_limit
-        from agentic_app.engine.runtime import tasks
+        from agentic_app.engine.runtime.clients import after_fork
 
         try:
-            tasks.after_fork(redis=self.connection, redis_url=self.redis_url)
+            after_fork(redis=self.connection, redis_url=self.redis_url)
             if self.memory_limit_mb:
                 apply_address_space_limit(self.memory_limit_mb)
         except Exception:  # never lose the job over the preparation
@@ -89,16 +90,16 @@ def run_worker(redis_url: str, *, burst: bool = False, name: str | None = None,
     Survives Redis outages (retries every ``OUTAGE_RETRY_S``); runs the maintenance thread.
     """
     from agentic_app.engine.queue.maintenance import MaintenanceThread
-    from agentic_app.engine.runtime import tasks
+    from agentic_app.engine.runtime.prefork import warm_up
 
     settings = settings or get_settings()
     cls = WORKER_CLASSES[worker_class]
     thread = None
     if maintenance:
-        thread = MaintenanceThread(database_url=settings.database_url, redis_url=redis_url,
+        thread = MaintenanceThread(db=Database(settings.database_url), redis_url=redis_url,
                                    settings=settings)
         thread.start()
-    tasks.warm_up(settings)
+    warm_up()
     generation = 0
     try:
         while True:
@@ -136,11 +137,12 @@ def run_fork_pool(redis_url: str, processes: int, *, worker_class: str = "fork",
                   settings: Settings | None = None) -> None:
     """Fork ``processes`` workers from this warmed-up process; restart any that die; on
     SIGTERM/SIGINT stop them all (SIGTERM, then SIGKILL after 10 s)."""
-    from agentic_app.engine.runtime import tasks
+    from agentic_app.engine.runtime.clients import after_fork
+    from agentic_app.engine.runtime.prefork import warm_up
 
     settings = settings or get_settings()
-    tasks.warm_up(settings)
-    tasks.after_fork(settings)  # the parent keeps no DB connection to share with children
+    warm_up()
+    after_fork()  # the parent keeps no DB connection to share with children
     children: dict[int, int] = {}
     stopping = False
 

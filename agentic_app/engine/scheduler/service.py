@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from agentic_app.db.engine import Database
 from agentic_app.domain.errors import (
     AgenticError,
     ConflictError,
@@ -46,7 +47,7 @@ from agentic_app.domain.triggers import (
     parse_trigger_config,
 )
 from agentic_app.engine.leader import RedisLease
-from agentic_app.engine.queue.job_queue import DuplicateJobError, enqueue_execution
+from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.scheduler import store
 from agentic_app.engine.scheduler.market_watch import TriggerWatcher
@@ -179,7 +180,7 @@ class SchedulerService:
         from agentic_app.engine.queue.retention import purge_old
 
         try:
-            counts = purge_old(self.database_url, self.redis,
+            counts = purge_old(Database(self.database_url), self.redis,
                                completed_days=self.settings.retention.completed_days,
                                failed_days=self.settings.retention.failed_days)
             log.info("retention: %s", counts)
@@ -400,7 +401,7 @@ class SchedulerService:
         body = {"fired_at": fire_time.isoformat(), "scheduled_job_id": job_id,
                 "trigger_type": row.trigger_type, **store.jsonable_payload(payload)}
         try:
-            enqueue_execution(database_url=self.database_url, redis=self.redis,
+            enqueue_execution(db=Database(self.database_url), redis=self.redis,
                               workflow_id=row.workflow_id, user_id=row.user_id,
                               trigger_type=row.trigger_type, trigger_payload=body,
                               priority=config.priority, scheduled_job_id=job_id,

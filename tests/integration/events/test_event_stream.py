@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 import redis
 
+from agentic_app.db.engine import Database
 from agentic_app.engine.events.bus import EventBus
-from agentic_app.engine.events.sink import DatabaseEventSink
+from agentic_app.engine.events.db_sink import DatabaseEventSink
 from agentic_app.engine.events.stream import stream_execution_events, stream_user_events
 from tests.integration.events.helpers import (
     T0,
@@ -36,7 +37,7 @@ def world(sqlite_db_url):
 def store(url: str, events, publish_with: EventBus | None = None, user_id: int | None = None):
     """Write events through DatabaseEventSink (publishing after commit when a bus is given)."""
     hook = publish_with.publisher(user_id) if publish_with else None
-    with DatabaseEventSink(url, after_commit=hook) as sink:
+    with DatabaseEventSink(Database(url), after_commit=hook) as sink:
         for event in events:
             sink.emit(event)
 
@@ -57,7 +58,7 @@ def test_catch_up_then_live_without_duplicates(world, redis_url):
             bus.publish(events[1:3], user_id=user_id)  # duplicates of 2 and 3
             await asyncio.to_thread(store, url, events[3:], bus, user_id)
 
-    stream = stream_execution_events(ex, database_url=url, redis_url=redis_url, idle_poll_s=30)
+    stream = stream_execution_events(ex, db=Database(url), redis_url=redis_url, idle_poll_s=30)
     items = run(collect(stream, on_item=after_each))
     assert seqs(items) == [1, 2, 3, 4, 5, 6]
     assert items[-1]["type"] == "ExecutionFinished"
@@ -77,7 +78,7 @@ def test_dropped_live_message_is_fetched_from_the_database(world, redis_url):
             bus.publish([events[4], events[6]], user_id=user_id)  # 6 is "lost"
 
     started = time.monotonic()
-    stream = stream_execution_events(ex, database_url=url, redis_url=redis_url, idle_poll_s=30)
+    stream = stream_execution_events(ex, db=Database(url), redis_url=redis_url, idle_poll_s=30)
     items = run(collect(stream, on_item=after_each))
     assert seqs(items) == [1, 2, 3, 4, 5, 6, 7]
     assert time.monotonic() - started < 10  # the gap was filled on sight, not by the 30 s poll
@@ -91,7 +92,7 @@ def test_subscriber_joining_mid_run_gets_everything(world, redis_url):
     halfway = threading.Event()
 
     def writer():
-        with DatabaseEventSink(url, after_commit=bus.publisher(user_id)) as sink:
+        with DatabaseEventSink(Database(url), after_commit=bus.publisher(user_id)) as sink:
             for i, event in enumerate(events):
                 sink.emit(event)
                 if i == 30:
@@ -103,7 +104,7 @@ def test_subscriber_joining_mid_run_gets_everything(world, redis_url):
     thread.start()
     assert halfway.wait(10)
     items = run(collect(stream_execution_events(
-        ex, database_url=url, redis_url=redis_url, idle_poll_s=30)))
+        ex, db=Database(url), redis_url=redis_url, idle_poll_s=30)))
     thread.join(10)
     assert seqs(items) == list(range(1, 61))
     assert items[-1]["type"] == "ExecutionFinished"
@@ -115,10 +116,10 @@ def test_finished_before_subscribing_ends_from_the_database(world, redis_url):
     store(url, run_events(ex, 4))
     set_status(url, ex, "completed")
     started = time.monotonic()
-    items = run(collect(stream_execution_events(ex, database_url=url, redis_url=redis_url)))
+    items = run(collect(stream_execution_events(ex, db=Database(url), redis_url=redis_url)))
     assert seqs(items) == [1, 2, 3, 4]
     later = run(collect(stream_execution_events(
-        ex, after_seq=4, database_url=url, redis_url=redis_url)))
+        ex, after_seq=4, db=Database(url), redis_url=redis_url)))
     assert later == []
     assert time.monotonic() - started < 3
 
@@ -136,7 +137,7 @@ def test_retryable_failure_follows_the_next_attempt(world, redis_url):
             await asyncio.to_thread(store, url, second)  # no publish: found by the DB re-read
 
     items = run(collect(stream_execution_events(
-        ex, database_url=url, redis_url=redis_url, idle_poll_s=1), on_item=after_each))
+        ex, db=Database(url), redis_url=redis_url, idle_poll_s=1), on_item=after_each))
     assert seqs(items) == [1, 2, 3, 4, 5, 6]
     assert [i["attempt"] for i in items] == [1, 1, 1, 2, 2, 2]
 
@@ -146,14 +147,14 @@ def test_final_failure_ends_when_the_queue_marks_it_failed(world, redis_url):
     url, _, ex = world
     store(url, run_events(ex, 3, finish="failed", retryable=True))
     set_status(url, ex, "failed")
-    items = run(collect(stream_execution_events(ex, database_url=url, redis_url=redis_url)))
+    items = run(collect(stream_execution_events(ex, db=Database(url), redis_url=redis_url)))
     assert seqs(items) == [1, 2, 3]
 
 
 def test_unknown_execution_ends_at_once(sqlite_db_url, redis_url):
     """Streaming an execution that does not exist yields nothing and returns."""
     assert run(collect(stream_execution_events(
-        999, database_url=sqlite_db_url, redis_url=redis_url))) == []
+        999, db=Database(sqlite_db_url), redis_url=redis_url))) == []
 
 
 def test_redis_unavailable_falls_back_to_polling(world):
@@ -170,7 +171,7 @@ def test_redis_unavailable_falls_back_to_polling(world):
     thread = threading.Thread(target=writer)
     thread.start()
     items = run(collect(stream_execution_events(
-        ex, database_url=url, redis_url=DEAD_REDIS, idle_poll_s=30, fallback_poll_s=0.1)))
+        ex, db=Database(url), redis_url=DEAD_REDIS, idle_poll_s=30, fallback_poll_s=0.1)))
     thread.join(10)
     assert seqs(items) == list(range(1, 9))
 
@@ -191,7 +192,7 @@ def test_subscription_killed_mid_stream_recovers(world, redis_url):
             await asyncio.to_thread(store, url, events[6:], bus, user_id)
 
     items = run(collect(stream_execution_events(
-        ex, database_url=url, redis_url=redis_url, idle_poll_s=30, fallback_poll_s=0.1),
+        ex, db=Database(url), redis_url=redis_url, idle_poll_s=30, fallback_poll_s=0.1),
         on_item=after_each))
     assert seqs(items) == list(range(1, 11))
 
@@ -209,7 +210,7 @@ def test_user_stream_live_and_since(sqlite_db_url, redis_url):
             await asyncio.to_thread(store, url, run_events(ex_b, 2), bus, user_id)
             bus.publish(run_events(ex_a, 3), user_id=user_id)  # old: must not repeat
 
-    stream = stream_user_events(user_id, redis_url=redis_url, database_url=url,
+    stream = stream_user_events(user_id, redis_url=redis_url, db=Database(url),
                                 since=T0 - timedelta(seconds=1))
     items = run(collect(stream, limit=5, on_item=after_each))
     assert [(i["execution_id"], i["seq"]) for i in items] == [

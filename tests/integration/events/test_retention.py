@@ -9,7 +9,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 from sqlmodel import Session, func, select
 
-from agentic_app.db.engine import get_engine
+from agentic_app.db.engine import Database, get_engine
 from agentic_app.db.models import (
     ExecutionEvent,
     ExecutionMetrics,
@@ -19,7 +19,7 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.trading_models import Notification, PaperOrder
 from agentic_app.domain.events import NodeStarted, NodeSucceeded
-from agentic_app.engine.events.sink import DatabaseEventSink
+from agentic_app.engine.events.db_sink import DatabaseEventSink
 from agentic_app.engine.queue.names import QUEUE_NORMAL
 from agentic_app.engine.queue.retention import purge_old, run_retention
 from agentic_app.settings import load_settings
@@ -65,7 +65,7 @@ class World:
                                 data={"node_type": "t"})
         events[2] = NodeSucceeded(execution_id=execution_id, seq=3, node_id="n",
                                   data={"node_type": "t", "duration_ms": 1, "output": {}})
-        with DatabaseEventSink(self.url) as sink:
+        with DatabaseEventSink(Database(self.url)) as sink:
             for event in events:
                 sink.emit(event)
         with Session(get_engine(self.url)) as session:
@@ -100,7 +100,7 @@ def test_purge_old_deletes_old_finished_and_keeps_the_rest(db_url, redis_url):
     shared, _ = w.job("completed", 10)
     w.job("pending", 0.1, execution_id=shared, completed=False)  # manual retry in flight
 
-    counts = purge_old(db_url, client, completed_days=7, failed_days=30, now=NOW)
+    counts = purge_old(Database(db_url), client, completed_days=7, failed_days=30, now=NOW)
 
     gone, kept = [old_done, old_cancelled, failed_old], [failed_recent, done_recent, shared]
     assert [_exists(db_url, e) for e in gone] == [False] * 3
@@ -118,7 +118,7 @@ def test_purge_old_deletes_old_finished_and_keeps_the_rest(db_url, redis_url):
     assert not client.exists(f"rq:job:{old_done_rq}")
     assert client.exists(f"rq:job:{failed_recent_rq}")
     assert old_done_rq not in w.queue.job_ids
-    assert purge_old(db_url, client, completed_days=7, failed_days=30, now=NOW).get(
+    assert purge_old(Database(db_url), client, completed_days=7, failed_days=30, now=NOW).get(
         "workflow_executions", 0) == 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import psutil
 import pytest
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import Database, session_scope
 from agentic_app.db.models import User, Workflow
 from agentic_app.settings import REPO_ROOT, Settings, load_settings
 
@@ -45,6 +45,7 @@ class QueueEnv:
 
     def __init__(self, db_url: str, redis_url: str, tmp_path) -> None:
         self.db_url = db_url
+        self.db = Database(db_url)
         self.redis_url = redis_url
         self.tmp_path = tmp_path
         self.overrides: dict[str, Any] = {}

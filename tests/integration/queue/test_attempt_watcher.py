@@ -12,6 +12,7 @@ from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, User, Workflow, WorkflowExecution, utcnow
 from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
 from agentic_app.engine.runtime import tasks
+from agentic_app.engine.runtime.clients import CANCEL_POLL_TIMEOUT_S, ProcessClients
 from agentic_app.settings import load_settings
 
 from .conftest import wait_for
@@ -51,11 +52,11 @@ def test_stalled_redis_delays_neither_polls_nor_heartbeats(sqlite_db_url) -> Non
         url = f"redis://127.0.0.1:{stalled.getsockname()[1]}/0"
         settings = load_settings(DATABASE_URL=sqlite_db_url, REDIS_URL=url)
         job_id = _running_job(sqlite_db_url)
-        watcher = tasks.AttemptWatcher(settings=settings, job_id=job_id, attempt=1,
-                                       cancel_event=threading.Event())
+        watcher = tasks.AttemptWatcher(clients=ProcessClients(settings), job_id=job_id,
+                                       attempt=1, cancel_event=threading.Event())
         t0 = time.monotonic()
         tasks.poll_cancel_flags([watcher])
-        assert time.monotonic() - t0 < tasks.CANCEL_POLL_TIMEOUT_S + 1.0
+        assert time.monotonic() - t0 < CANCEL_POLL_TIMEOUT_S + 1.0
         assert not watcher.cancel_event.is_set()
 
         first = _heartbeat(sqlite_db_url, job_id)

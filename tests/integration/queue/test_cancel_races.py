@@ -9,8 +9,12 @@ from typing import Any
 import pytest
 
 from agentic_app.domain.errors import RetryableError
-from agentic_app.engine.queue import job_queue as jq
-from agentic_app.engine.runtime import tasks
+from agentic_app.engine.queue.attempts import claim_attempt, finish_attempt
+from agentic_app.engine.queue.cancel import cancel_job
+from agentic_app.engine.queue.enqueue import enqueue_execution
+from agentic_app.engine.queue.keys import DUE_KEY, cancel_key, slots_key
+from agentic_app.engine.queue.rows import get_job
+from agentic_app.engine.runtime import clients, tasks
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeRegistry, NodeType
 from agentic_app.settings import get_settings
 
@@ -18,7 +22,7 @@ from .conftest import QueueEnv, record_workflow, wait_for
 
 
 def _slots(env: QueueEnv, user_id: int) -> set[str]:
-    return {m.decode() for m in env.redis.smembers(jq.slots_key(user_id))}
+    return {m.decode() for m in env.redis.smembers(slots_key(user_id))}
 
 
 def test_retry_scheduled_during_the_cancel_grace_is_cancelled_too(qenv: QueueEnv) -> None:
@@ -26,26 +30,26 @@ def test_retry_scheduled_during_the_cancel_grace_is_cancelled_too(qenv: QueueEnv
     could not read it): cancel_job cancels that retry, frees the slot and answers cancelled."""
     uid = qenv.user("alice")
     wf = qenv.workflow(uid, record_workflow())
-    job = jq.enqueue_execution(database_url=qenv.db_url, redis=qenv.redis, workflow_id=wf,
+    job = enqueue_execution(db=qenv.db, redis=qenv.redis, workflow_id=wf,
                                user_id=uid, settings=qenv.settings)
-    assert jq.claim_attempt(database_url=qenv.db_url, job_id=job.id, attempt=1) is not None
+    assert claim_attempt(db=qenv.db, job_id=job.id, attempt=1) is not None
     result: dict[str, Any] = {}
 
     def cancel() -> None:
-        result["job"] = jq.cancel_job(database_url=qenv.db_url, redis=qenv.redis,
+        result["job"] = cancel_job(db=qenv.db, redis=qenv.redis,
                                       job_id=job.id, settings=qenv.settings, grace_s=10)
 
     thread = threading.Thread(target=cancel)
     thread.start()
-    wait_for(lambda: qenv.redis.get(jq.cancel_key(job.id)), 5, message="cancel flag")
-    outcome = jq.finish_attempt(database_url=qenv.db_url, redis=qenv.redis, job_id=job.id,
+    wait_for(lambda: qenv.redis.get(cancel_key(job.id)), 5, message="cancel flag")
+    outcome = finish_attempt(db=qenv.db, redis=qenv.redis, job_id=job.id,
                                 attempt=1, status="failed", error="boom", retryable=True,
                                 settings=qenv.settings)
     assert outcome == "retrying"
     thread.join(15)
     out = result["job"]
     assert (out.status, out.attempt, out.retry_count) == ("cancelled", 2, 1)
-    assert qenv.redis.zcard(jq.DUE_KEY) == 0
+    assert qenv.redis.zcard(DUE_KEY) == 0
     assert str(job.id) not in _slots(qenv, uid)
 
 
@@ -69,9 +73,9 @@ def flaky_tasks(qenv: QueueEnv, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", qenv.db_url)
     monkeypatch.setenv("REDIS_URL", qenv.redis_url)
     get_settings.cache_clear()
-    tasks.configure(registry=registry)
+    clients.configure(registry=registry)
     yield
-    tasks.configure()
+    clients.configure()
     get_settings.cache_clear()
 
 
@@ -80,11 +84,11 @@ def test_attempt_failing_while_cancel_flag_is_set_is_not_retried(qenv: QueueEnv,
     """The flag is up when the attempt fails retryably: the job ends cancelled, no retry."""
     uid = qenv.user("alice")
     wf = qenv.workflow(uid, {"nodes": [{"id": "f", "type": "t.flaky", "params": {}}]})
-    job = jq.enqueue_execution(database_url=qenv.db_url, redis=qenv.redis, workflow_id=wf,
+    job = enqueue_execution(db=qenv.db, redis=qenv.redis, workflow_id=wf,
                                user_id=uid, settings=get_settings())
-    qenv.redis.set(jq.cancel_key(job.id), 1)
+    qenv.redis.set(cancel_key(job.id), 1)
     assert tasks.run_execution(job.id, 1) == "cancelled"
-    done = jq.get_job(qenv.db_url, job.id)
+    done = get_job(qenv.db, job.id)
     assert (done.status, done.attempt, done.retry_count) == ("cancelled", 1, 0)
-    assert qenv.redis.zcard(jq.DUE_KEY) == 0
+    assert qenv.redis.zcard(DUE_KEY) == 0
     assert str(job.id) not in _slots(qenv, uid)

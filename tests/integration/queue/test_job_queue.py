@@ -10,19 +10,23 @@ from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import ExecutionEvent, JobQueueEntry, WorkflowExecution
-from agentic_app.engine.queue import job_queue as jq
+from agentic_app.engine.queue.cancel import cancel_job
+from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
+from agentic_app.engine.queue.keys import DUE_KEY, rq_job_id, slots_key
+from agentic_app.engine.queue.retry import retry_job
+from agentic_app.engine.queue.rows import get_job, queue_depth
 
 from .conftest import QueueEnv, record_workflow, wait_for
 
 
 def _enqueue(env: QueueEnv, user_id: int, workflow_id: int, **kw) -> JobQueueEntry:
-    return jq.enqueue_execution(database_url=env.db_url, redis=env.redis,
+    return enqueue_execution(db=env.db, redis=env.redis,
                                 workflow_id=workflow_id, user_id=user_id,
                                 settings=env.settings, **kw)
 
 
 def _status(env: QueueEnv, job_id: int) -> str:
-    return jq.get_job(env.db_url, job_id).status
+    return get_job(env.db, job_id).status
 
 
 def _starts(env: QueueEnv, key: str = "t") -> list[dict]:
@@ -34,10 +38,10 @@ def test_job_runs_to_completion_with_matching_rows(qenv: QueueEnv) -> None:
     uid = qenv.user("alice")
     wf = qenv.workflow(uid, record_workflow())
     job = _enqueue(qenv, uid, wf)
-    assert job.status == "pending" and job.rq_job_id == jq.rq_job_id(job.id, 1)
+    assert job.status == "pending" and job.rq_job_id == rq_job_id(job.id, 1)
     qenv.start_workers(1)
     wait_for(lambda: _status(qenv, job.id) == "completed", 20, message="completion")
-    done = jq.get_job(qenv.db_url, job.id)
+    done = get_job(qenv.db, job.id)
     assert done.started_at is not None and done.completed_at is not None
     assert done.retry_count == 0 and done.error_message is None
     with session_scope(qenv.db_url) as s:
@@ -75,7 +79,7 @@ def test_retryable_failure_retried_after_1_5_15_seconds(qenv: QueueEnv) -> None:
     gaps = [b["t"] - a["t"] for a, b in itertools.pairwise(starts)]
     for gap, delay in zip(gaps, [1, 5, 15], strict=True):
         assert delay - 0.05 <= gap <= delay + 1.5, (gaps, "vs", [1, 5, 15])
-    done = jq.get_job(qenv.db_url, job.id)
+    done = get_job(qenv.db, job.id)
     assert done.retry_count == 3 and done.attempt == 4
     assert "retryable failure on attempt 4" in done.error_message
     with session_scope(qenv.db_url) as s:
@@ -94,11 +98,11 @@ def test_fatal_failure_is_not_retried(qenv: QueueEnv) -> None:
     job = _enqueue(qenv, uid, wf)
     qenv.start_workers(1)
     wait_for(lambda: _status(qenv, job.id) == "failed", 20, message="failure")
-    done = jq.get_job(qenv.db_url, job.id)
+    done = get_job(qenv.db, job.id)
     assert done.retry_count == 0 and done.attempt == 1
     assert "FatalError" in done.error_message
     assert len(_starts(qenv)) == 1
-    assert qenv.redis.zcard(jq.DUE_KEY) == 0
+    assert qenv.redis.zcard(DUE_KEY) == 0
 
 
 def test_cancel_pending_job_removes_it(qenv: QueueEnv) -> None:
@@ -108,12 +112,12 @@ def test_cancel_pending_job_removes_it(qenv: QueueEnv) -> None:
     uid = qenv.user("alice")
     wf = qenv.workflow(uid, record_workflow())
     job = _enqueue(qenv, uid, wf)
-    assert qenv.redis.sismember(jq.slots_key(uid), str(job.id))
-    out = jq.cancel_job(database_url=qenv.db_url, redis=qenv.redis, job_id=job.id,
+    assert qenv.redis.sismember(slots_key(uid), str(job.id))
+    out = cancel_job(db=qenv.db, redis=qenv.redis, job_id=job.id,
                         settings=qenv.settings)
     assert out.status == "cancelled" and out.completed_at is not None
     assert Queue("agentic-normal", connection=qenv.redis).count == 0
-    assert not qenv.redis.sismember(jq.slots_key(uid), str(job.id))
+    assert not qenv.redis.sismember(slots_key(uid), str(job.id))
     with session_scope(qenv.db_url) as s:
         assert s.get(WorkflowExecution, out.execution_id).status == "cancelled"
     qenv.start_workers(1)
@@ -130,7 +134,7 @@ def test_cancel_running_job_stops_its_nodes(qenv: QueueEnv) -> None:
     job = _enqueue(qenv, uid, wf)
     qenv.start_workers(1)
     wait_for(lambda: _starts(qenv), 20, message="node start")
-    out = jq.cancel_job(database_url=qenv.db_url, redis=qenv.redis, job_id=job.id,
+    out = cancel_job(db=qenv.db, redis=qenv.redis, job_id=job.id,
                         settings=qenv.settings, grace_s=10)
     assert out.status == "cancelled" and out.retry_count == 0
     with session_scope(qenv.db_url) as s:
@@ -138,7 +142,7 @@ def test_cancel_running_job_stops_its_nodes(qenv: QueueEnv) -> None:
             ExecutionEvent.execution_id == out.execution_id).order_by(ExecutionEvent.seq))]
         assert s.get(WorkflowExecution, out.execution_id).status == "cancelled"
     assert "NodeCancelled" in types and types[-1] == "ExecutionFinished"
-    assert qenv.redis.zcard(jq.DUE_KEY) == 0 and len(_starts(qenv)) == 1
+    assert qenv.redis.zcard(DUE_KEY) == 0 and len(_starts(qenv)) == 1
 
 
 def test_manual_retry_runs_a_new_attempt_of_the_same_execution(qenv: QueueEnv) -> None:
@@ -149,9 +153,9 @@ def test_manual_retry_runs_a_new_attempt_of_the_same_execution(qenv: QueueEnv) -
     qenv.start_workers(1)
     wait_for(lambda: _status(qenv, job.id) == "failed", 20, message="failure")
     with pytest.raises(Exception, match="only failed or cancelled"):
-        jq.retry_job(database_url=qenv.db_url, redis=qenv.redis, job_id=_enqueue(
+        retry_job(db=qenv.db, redis=qenv.redis, job_id=_enqueue(
             qenv, uid, qenv.workflow(uid, record_workflow(sleep_s=5))).id, settings=qenv.settings)
-    again = jq.retry_job(database_url=qenv.db_url, redis=qenv.redis, job_id=job.id,
+    again = retry_job(db=qenv.db, redis=qenv.redis, job_id=job.id,
                          settings=qenv.settings)
     assert again.attempt == 2 and again.execution_id == job.execution_id
     wait_for(lambda: _status(qenv, job.id) == "completed", 20, message="retry completion")
@@ -199,8 +203,8 @@ def test_per_user_cap_is_exact_and_does_not_starve_others(qenv: QueueEnv) -> Non
     assert len(_starts(qenv)) == 31
     # jobs that waited were handed their slot by a finishing job (RQ id written in SQL)
     for job in jobs:
-        done = jq.get_job(qenv.db_url, job.id)
-        assert done.rq_job_id == jq.rq_job_id(job.id, done.attempt)
+        done = get_job(qenv.db, job.id)
+        assert done.rq_job_id == rq_job_id(job.id, done.attempt)
 
 
 def test_daily_cap_refuses_the_101st_execution(qenv: QueueEnv) -> None:
@@ -227,7 +231,7 @@ def test_full_queue_and_duplicate_key_are_refused(qenv: QueueEnv) -> None:
     uid = qenv.user("alice")
     wf = qenv.workflow(uid, record_workflow())
     first = _enqueue(qenv, uid, wf, dedupe_key="job:1:2026-01-01T00:00:00Z")
-    with pytest.raises(jq.DuplicateJobError) as dup:
+    with pytest.raises(DuplicateJobError) as dup:
         _enqueue(qenv, uid, wf, dedupe_key="job:1:2026-01-01T00:00:00Z")
     assert dup.value.job_id == first.id
     for _ in range(4):
@@ -235,7 +239,7 @@ def test_full_queue_and_duplicate_key_are_refused(qenv: QueueEnv) -> None:
     with pytest.raises(LimitExceededError) as err:
         _enqueue(qenv, uid, wf)
     assert err.value.limit == "max_queue_size"
-    assert jq.queue_depth(qenv.db_url) == 5
+    assert queue_depth(qenv.db) == 5
 
 
 def test_scheduled_job_paused_after_5_consecutive_failures(qenv: QueueEnv) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from agentic_app.engine.queue import job_queue as jq
+from agentic_app.engine.queue.enqueue import enqueue_execution
+from agentic_app.engine.queue.rows import get_job
 
 from .conftest import QueueEnv, wait_for
 
@@ -18,15 +19,15 @@ def test_memory_hog_fails_and_next_execution_runs(qenv: QueueEnv) -> None:
                                            "params": {"megabytes": 20}}]})
     qenv.start_workers(1, worker_class="fork")
     settings = qenv.settings
-    bad = jq.enqueue_execution(database_url=qenv.db_url, redis=qenv.redis, workflow_id=hog,
+    bad = enqueue_execution(db=qenv.db, redis=qenv.redis, workflow_id=hog,
                                user_id=uid, settings=settings)
-    wait_for(lambda: jq.get_job(qenv.db_url, bad.id).status == "failed", 60,
+    wait_for(lambda: get_job(qenv.db, bad.id).status == "failed", 60,
              message="the hog to fail")
-    failed = jq.get_job(qenv.db_url, bad.id)
+    failed = get_job(qenv.db, bad.id)
     assert "memory" in (failed.error_message or "").lower()
     assert failed.retry_count == 0  # fatal: not retried
-    good = jq.enqueue_execution(database_url=qenv.db_url, redis=qenv.redis, workflow_id=small,
+    good = enqueue_execution(db=qenv.db, redis=qenv.redis, workflow_id=small,
                                 user_id=uid, settings=settings)
-    wait_for(lambda: jq.get_job(qenv.db_url, good.id).status == "completed", 60,
+    wait_for(lambda: get_job(qenv.db, good.id).status == "completed", 60,
              message="the next execution to complete")
     assert qenv.procs[0].poll() is None  # the worker pool is still alive

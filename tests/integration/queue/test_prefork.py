@@ -7,10 +7,11 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from agentic_app.db.engine import get_engine, session_scope
+from agentic_app.db.engine import Database, get_engine, session_scope
 from agentic_app.db.models import ScheduledJob, User, Workflow
-from agentic_app.engine.events import sink as event_sink
-from agentic_app.engine.queue import job_queue
+from agentic_app.engine.events import db_sink
+from agentic_app.engine.queue.enqueue import enqueue_execution
+from agentic_app.engine.runtime.clients import ProcessClients
 from agentic_app.engine.runtime.prefork import PRIME_WORKFLOW, prime
 from agentic_app.settings import get_settings
 
@@ -49,14 +50,14 @@ def test_prime_keeps_nothing_and_leaves_no_statement_to_compile(settings, monkey
         s.flush()
         ids = user.id, wf.id, sj.id
     before = _counts(url)
-    assert prime(settings) is True
+    assert prime(ProcessClients(settings)) is True
     assert _counts(url) == before
 
     client = redis.Redis.from_url(settings.redis_url)
-    job = job_queue.enqueue_execution(database_url=url, redis=client, workflow_id=ids[1],
+    job = enqueue_execution(db=Database(url), redis=client, workflow_id=ids[1],
                                       user_id=ids[0], scheduled_job_id=ids[2],
                                       settings=settings)
-    monkeypatch.setattr(event_sink, "EVENT_HOLD_S", 30.0)  # all events in the finish
+    monkeypatch.setattr(db_sink, "EVENT_HOLD_S", 30.0)  # all events in the finish
     cache = get_engine(url)._compiled_cache
     compiled = set(cache.keys())
     from agentic_app.engine.runtime.tasks import run_execution

@@ -10,14 +10,16 @@ import pytest
 from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
-from agentic_app.engine.queue import job_queue as jq
+from agentic_app.engine.queue.enqueue import enqueue_execution
+from agentic_app.engine.queue.keys import slots_key
 from agentic_app.engine.queue.maintenance import reconcile
+from agentic_app.engine.queue.rows import get_job
 
 from .conftest import QueueEnv, record_workflow, wait_for
 
 
 def _enqueue(env: QueueEnv, user_id: int, workflow_id: int, **kw):
-    return jq.enqueue_execution(database_url=env.db_url, redis=env.redis,
+    return enqueue_execution(db=env.db, redis=env.redis,
                                 workflow_id=workflow_id, user_id=user_id,
                                 settings=env.settings, **kw)
 
@@ -31,16 +33,16 @@ def test_reconcile_restores_jobs_and_slots_lost_with_redis(qenv: QueueEnv) -> No
     wf = qenv.workflow(uid, record_workflow())
     jobs = [_enqueue(qenv, uid, wf) for _ in range(3)]
     qenv.redis.flushdb()
-    counts = reconcile(database_url=qenv.db_url, redis=qenv.redis, settings=qenv.settings)
+    counts = reconcile(db=qenv.db, redis=qenv.redis, settings=qenv.settings)
     assert counts["requeued"] == 3
     assert all(Job.exists(j.rq_job_id, connection=qenv.redis) for j in jobs)
-    assert qenv.redis.scard(jq.slots_key(uid)) == 3
-    assert reconcile(database_url=qenv.db_url, redis=qenv.redis,
+    assert qenv.redis.scard(slots_key(uid)) == 3
+    assert reconcile(db=qenv.db, redis=qenv.redis,
                      settings=qenv.settings)["requeued"] == 0
     qenv.start_workers(1)
-    wait_for(lambda: all(jq.get_job(qenv.db_url, j.id).status == "completed" for j in jobs),
+    wait_for(lambda: all(get_job(qenv.db, j.id).status == "completed" for j in jobs),
              20, message="completion")
-    assert qenv.redis.scard(jq.slots_key(uid)) == 0
+    assert qenv.redis.scard(slots_key(uid)) == 0
 
 
 def test_reconcile_requeues_an_rq_job_that_ended_without_its_claim(qenv: QueueEnv) -> None:
@@ -58,14 +60,14 @@ def test_reconcile_requeues_an_rq_job_that_ended_without_its_claim(qenv: QueueEn
     qenv.redis.lrem(f"rq:queue:{queue}", 0, rq_job.id)  # as a worker that took it
     rq_job.set_status("failed")
     FailedJobRegistry(queue, connection=qenv.redis).add(rq_job, ttl=600)
-    counts = reconcile(database_url=qenv.db_url, redis=qenv.redis, settings=qenv.settings)
+    counts = reconcile(db=qenv.db, redis=qenv.redis, settings=qenv.settings)
     assert counts["requeued"] == 1
     assert qenv.redis.hget(f"rq:job:{job.rq_job_id}", "status") == b"queued"
     assert job.rq_job_id not in FailedJobRegistry(queue, connection=qenv.redis)
-    assert reconcile(database_url=qenv.db_url, redis=qenv.redis,
+    assert reconcile(db=qenv.db, redis=qenv.redis,
                      settings=qenv.settings)["requeued"] == 0
     qenv.start_workers(1)
-    wait_for(lambda: jq.get_job(qenv.db_url, job.id).status == "completed", 20,
+    wait_for(lambda: get_job(qenv.db, job.id).status == "completed", 20,
              message="completion")
 
 
@@ -93,10 +95,10 @@ def test_sigkilled_worker_attempt_is_retried_and_order_placed_once(qenv: QueueEn
     kill_tree(victim.pid)
     victim.wait(timeout=10)
     qenv.start_workers(1, worker_class="fork")
-    wait_for(lambda: jq.get_job(qenv.db_url, job.id).status == "completed", 60,
+    wait_for(lambda: get_job(qenv.db, job.id).status == "completed", 60,
              interval=0.2, message="completion after the crash")
     assert time.monotonic() - killed_at < 60
-    done = jq.get_job(qenv.db_url, job.id)
+    done = get_job(qenv.db, job.id)
     assert done.attempt == 2 and done.retry_count == 1
     with session_scope(qenv.db_url) as s:
         orders = s.exec(select(PaperOrder).where(
@@ -135,7 +137,7 @@ def test_redis_restart_mid_run_loses_nothing(qenv: QueueEnv, tmp_path) -> None:
         sock.unlink(missing_ok=True)
         time.sleep(3)
         server = start_redis()
-        wait_for(lambda: all(jq.get_job(qenv.db_url, j.id).status == "completed"
+        wait_for(lambda: all(get_job(qenv.db, j.id).status == "completed"
                              for j in jobs), 60, interval=0.3, message="all complete")
         assert pool.poll() is None
         wait_for(lambda: qenv.worker_count() == 2, 20, message="workers registered again")

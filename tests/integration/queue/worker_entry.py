@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from agentic_app.domain.errors import FatalError, RetryableError
-from agentic_app.engine.runtime import tasks
+from agentic_app.engine.runtime import clients
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeType
 from agentic_app.nodes.library import registry
 from agentic_app.settings import get_settings
@@ -85,7 +85,7 @@ class AllocNode(NodeType):
         return {"held_mb": 20 * len(chunks)}
 
 
-tasks.configure(registry=registry)
+clients.configure(registry=registry)
 
 if __name__ == "__main__":
     from agentic_app.engine.runtime.worker import main

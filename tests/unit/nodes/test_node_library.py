@@ -10,7 +10,7 @@ import talib
 from sqlmodel import SQLModel, select
 
 import agentic_app.db.models  # noqa: F401
-from agentic_app.db.engine import get_engine, session_scope
+from agentic_app.db.engine import Database, get_engine, session_scope
 from agentic_app.db.models import User
 from agentic_app.db.trading_models import Notification, PaperOrder
 from agentic_app.domain.workflow import WorkflowValidationError, validate_workflow
@@ -35,8 +35,8 @@ def env(tmp_path):
         s.flush()
         uid = user.id
     services = build_node_services(load_settings(data_dir=tmp_path, market_speed=1.0,
-                                                 market_feed="simulated"), database_url=url,
-                                   clock=FixedClock(AT))
+                                                 market_feed="simulated"),
+                                   db=Database(url), clock=FixedClock(AT))
     return url, uid, services
 
 

@@ -47,7 +47,7 @@ def test_user_watcher_runs_once_per_tab_and_only_logged_in(monkeypatch) -> None:
         release = asyncio.Event()
         monkeypatch.setattr(live, "stream_user_events", _blocking_stream(opened, release))
         monkeypatch.setattr(live, "redis_url", lambda: None)
-        monkeypatch.setattr(live, "settings", lambda: SimpleNamespace(database_url="x"))
+        monkeypatch.setattr(live, "settings", lambda: SimpleNamespace(database_url="sqlite://"))
         tab = dict(router=SimpleNamespace(session=SimpleNamespace(client_token="tab-1")),
                    user_id=7, watching=False)
         first = FakeState(**tab, _resolve=lambda: True)
@@ -85,7 +85,7 @@ def test_follow_streams_a_view_once(monkeypatch) -> None:
         monkeypatch.setattr(monitor, "stream_execution_events",
                             _blocking_stream(opened, release))
         monkeypatch.setattr(monitor, "redis_url", lambda: None)
-        monkeypatch.setattr(monitor, "settings", lambda: SimpleNamespace(database_url="x"))
+        monkeypatch.setattr(monitor, "settings", lambda: SimpleNamespace(database_url="sqlite://"))
         monkeypatch.setattr(monitor, "_final_metrics", lambda *a: {})
         state = FakeState(_gen=3, _follow_gen=-1, execution={"id": "11"}, _last_seq=0,
                           router=SimpleNamespace(session=SimpleNamespace(client_token="t")),

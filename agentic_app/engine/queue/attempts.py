@@ -1,0 +1,275 @@
+"""Attempts: claim (pending -> running), heartbeat and finish of one attempt of a job, each
+conditional on ``(attempt, status)`` so a stale, duplicate or zombie RQ job changes nothing."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import redis as redis_lib
+import sqlalchemy as sa
+
+from agentic_app.db.engine import Database
+from agentic_app.db.models import (
+    ExecutionStatus,
+    JobQueueEntry,
+    JobStatus,
+    ScheduledJob,
+    Workflow,
+    WorkflowExecution,
+    utcnow,
+)
+from agentic_app.engine.queue.dispatch import dispatch_waiting, take_next_waiting
+from agentic_app.engine.queue.keys import (
+    DUE_KEY,
+    REDIS_ERRORS,
+    cancel_key,
+    due_member,
+    rq_job_id,
+    slots_key,
+    waiting_key,
+)
+from agentic_app.engine.queue.retry import retry_delay
+from agentic_app.engine.queue.rows import job_state, write
+from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
+from agentic_app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What a task needs to run one claimed attempt."""
+
+    job_id: int
+    attempt: int
+    execution_id: int
+    user_id: int
+    workflow_id: int
+    definition: dict[str, Any]
+    trigger_payload: dict[str, Any]
+    first_seq: int
+    state: Any = None
+    """The job row as claimed (the columns of a job-state read): the finish of this attempt
+    needs no read of its own (see ``finish_attempt(known_state=)``)."""
+
+
+_JQ = JobQueueEntry.__table__
+_EX = WorkflowExecution.__table__
+_WF = Workflow.__table__
+_P = sa.bindparam
+_SQL_CLAIM = (
+    sa.update(_JQ)
+    .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
+           _JQ.c.status == JobStatus.pending.value)
+    .values(status=JobStatus.running.value, started_at=_P("now", type_=_JQ.c.started_at.type),
+            heartbeat_at=_P("now", type_=_JQ.c.started_at.type),
+            next_attempt_at=None, worker_name=_P("b_worker_name"))
+    .returning(_JQ.c.status, _JQ.c.attempt, _JQ.c.retry_count, _JQ.c.max_retries,
+               _JQ.c.execution_id, _JQ.c.scheduled_job_id, _JQ.c.user_id, _JQ.c.priority,
+               _JQ.c.rq_job_id, _JQ.c.workflow_id))
+
+
+def _max_seq() -> Any:
+    from agentic_app.db.models import ExecutionEvent
+
+    events = ExecutionEvent.__table__
+    return (sa.select(sa.func.max(events.c.seq))
+            .where(events.c.execution_id == _P("execution_id")).scalar_subquery())
+
+
+def _definition() -> Any:
+    executions = _EX.alias("ex")
+    return (sa.select(_WF.c.definition)
+            .where(_WF.c.id == sa.select(executions.c.workflow_id)
+                   .where(executions.c.id == _P("execution_id")).scalar_subquery())
+            .scalar_subquery())
+
+
+# the execution goes running and returns what the attempt needs, in one statement
+_SQL_EX_RUNNING = (
+    sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
+        status=ExecutionStatus.running.value, attempt=_P("b_attempt"),
+        started_at=sa.func.coalesce(_EX.c.started_at, _P("now", type_=_EX.c.started_at.type)),
+        finished_at=None)
+    # the subqueries use only the bound id: RETURNING renders columns unqualified, so a
+    # correlated "id" would name the subquery's own table
+    .returning(_EX.c.trigger_payload, _definition().label("definition"),
+               _max_seq().label("max_seq")))
+_SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
+    status=_P("b_status"), error=_P("b_error"),
+    finished_at=_P("b_finished_at", type_=_EX.c.finished_at.type))
+_FINISH_WHERE = (_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
+                 _JQ.c.status.in_(_P("from_statuses", expanding=True)))
+_SQL_FINISH_RETRY = sa.update(_JQ).where(*_FINISH_WHERE).values(
+    status=JobStatus.pending.value, retry_count=_P("b_retry_count"),
+    attempt=_P("b_new_attempt"), error_message=_P("b_error"),
+    next_attempt_at=_P("b_next_attempt_at", type_=_JQ.c.next_attempt_at.type),
+    rq_job_id=_P("b_rq_job_id"), heartbeat_at=None, worker_name=None)
+_SQL_FINISH_END = sa.update(_JQ).where(*_FINISH_WHERE).values(
+    status=_P("b_status"), completed_at=_P("b_completed_at", type_=_JQ.c.completed_at.type),
+    error_message=_P("b_error"), heartbeat_at=None, next_attempt_at=None)
+_SQL_HEARTBEAT = (sa.update(_JQ)
+                  .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
+                         _JQ.c.status == JobStatus.running.value)
+                  .values(heartbeat_at=_P("now", type_=_JQ.c.heartbeat_at.type)))
+
+
+def claim_attempt(*, db: Database, job_id: int, attempt: int,
+                  worker_name: str | None = None) -> Attempt | None:
+    """pending -> running for this attempt; None when the RQ job is stale (state moved on)."""
+    now = utcnow()
+    with write(db) as conn:
+        job = conn.execute(_SQL_CLAIM, {"job_id": job_id, "b_attempt": attempt, "now": now,
+                                        "b_worker_name": worker_name}).first()
+        if job is None:
+            return None
+        row = conn.execute(_SQL_EX_RUNNING, {"execution_id": job.execution_id,
+                                             "b_attempt": attempt, "now": now}).first()
+    max_seq = row.max_seq if row else None
+    return Attempt(job_id=job_id, attempt=attempt, execution_id=job.execution_id,
+                   user_id=job.user_id, workflow_id=job.workflow_id,
+                   definition=dict((row.definition if row else None) or {}),
+                   trigger_payload=dict((row.trigger_payload if row else None) or {}),
+                   first_seq=(max_seq or 0) + 1, state=job)
+
+
+def heartbeat(*, db: Database, job_id: int, attempt: int) -> bool:
+    """Record that this running attempt is alive; False once it is no longer current."""
+    with write(db) as conn:
+        return bool(conn.execute(_SQL_HEARTBEAT, {"job_id": job_id, "b_attempt": attempt,
+                                                  "now": utcnow()}).rowcount)
+
+
+def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
+                   attempt: int, status: str, error: str | None = None,
+                   retryable: bool = False, from_statuses: tuple[str, ...] = ("running",),
+                   settings: Settings | None = None,
+                   before_end: Callable[[sa.Connection], None] | None = None,
+                   after_end: Callable[[Any], None] | None = None,
+                   known_state: Any = None) -> str:
+    """Record the end of an attempt; returns ``"completed"``, ``"failed"``, ``"cancelled"``,
+    ``"retrying"`` or ``"stale"`` (the attempt was no longer current: nothing changed).
+
+    ``before_end(conn)`` runs in the same transaction, before the status is written, when
+    the attempt is still current (e.g. the attempt's last events are stored with it: one
+    commit, and never a final status before its events); it is committed even if the
+    attempt turns out stale at the conditional update. ``after_end(pipe)`` adds commands
+    (e.g. publishing those events) to the Redis transaction that follows a recorded end
+    (one round trip); it is not called when nothing was recorded (``"stale"``).
+    ``known_state``: the job row as this attempt's claim returned it (``Attempt.state``),
+    saving the read; the conditional update still detects a job that moved on meanwhile.
+
+    A retryable failure with retries left becomes a new pending attempt after its backoff
+    (keeping its slot); otherwise the job ends and its slot goes, in the same transaction, to
+    the user's next waiting job (dispatched at once), else is freed. A scheduled job's
+    consecutive failures are counted here (final failures only) and it is paused, with a
+    notification to its owner, at ``auto_pause_after_failures``.
+    """
+    settings = settings or get_settings()
+    now = utcnow()
+    with write(db) as conn:
+        job = known_state if known_state is not None else job_state(conn, job_id)
+        if job is None or job.attempt != attempt or job.status not in from_statuses:
+            return "stale"
+        if before_end is not None:
+            before_end(conn)
+        retry = (status == JobStatus.failed.value and retryable
+                 and job.retry_count < job.max_retries)
+        where = {"job_id": job_id, "b_attempt": attempt,
+                 "from_statuses": list(from_statuses), "b_error": error}
+        if retry:
+            delay = retry_delay(settings, job.retry_count + 1)
+            done = conn.execute(_SQL_FINISH_RETRY, {
+                **where, "b_retry_count": job.retry_count + 1, "b_new_attempt": attempt + 1,
+                "b_next_attempt_at": now + timedelta(seconds=delay),
+                "b_rq_job_id": rq_job_id(job_id, attempt + 1)}).rowcount
+            exec_status = ExecutionStatus.pending.value
+        else:
+            delay = 0
+            done = conn.execute(_SQL_FINISH_END, {
+                **where, "b_status": status, "b_completed_at": now}).rowcount
+            exec_status = status
+        if not done:
+            return "stale"
+        if job.execution_id is not None:
+            conn.execute(_SQL_EX_END, {"execution_id": job.execution_id,
+                                       "b_status": exec_status, "b_error": error,
+                                       "b_finished_at": None if retry else now})
+        if not retry and job.scheduled_job_id is not None:
+            from sqlmodel import Session
+
+            with Session(bind=conn) as s:
+                _count_scheduled_outcome(s, job.scheduled_job_id, status, error, settings)
+                s.flush()
+        held = job.status == JobStatus.running.value or job.rq_job_id is not None
+        heir = None
+        if not retry and held and redis is not None:
+            heir = take_next_waiting(conn, job.user_id)
+    if redis is None:
+        return "retrying" if retry else status
+    try:
+        _after_finish(redis, job_id=job_id, attempt=attempt, user_id=job.user_id,
+                      priority=job.priority, retry=retry, delay=delay, heir=heir,
+                      db=db, settings=settings, extra=after_end)
+    except REDIS_ERRORS:
+        log.warning("job %s: Redis error after finishing attempt %s (maintenance repairs)",
+                    job_id, attempt, exc_info=True)
+    return "retrying" if retry else status
+
+
+def _after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id: int,
+                  priority: int, retry: bool, delay: int, heir: Any, db: Database,
+                  settings: Settings, extra: Callable[[Any], None] | None = None) -> None:
+    """Redis side of a committed finish, one round trip: ``extra(pipe)``'s commands; cancel
+    flag dropped; a retry waits in :data:`DUE_KEY`; otherwise the slot goes to ``heir``
+    (swap + RQ push) or is freed - and if the user has waiting jobs committed after the
+    finish, they are dispatched."""
+    key = slots_key(user_id)
+    pipe = transaction(redis)
+    if extra is not None:
+        extra(pipe)
+    pipe.delete(cancel_key(job_id))
+    if retry:
+        pipe.zadd(DUE_KEY, {due_member(job_id, attempt + 1, priority): time.time() + delay})
+    else:
+        pipe.srem(key, str(job_id))
+        if heir is not None:
+            pipe.sadd(key, str(heir.id))
+            enqueue_rq(redis, job_id=heir.id, attempt=heir.attempt, priority=heir.priority,
+                       settings=settings, pipeline=pipe)
+        else:
+            pipe.exists(waiting_key(user_id))
+    results = pipe.execute()
+    if not retry and heir is None and results[-1]:
+        dispatch_waiting(db=db, redis=redis, user_id=user_id, settings=settings)
+
+
+def _count_scheduled_outcome(s: Any, scheduled_job_id: int, status: str, error: str | None,
+                             settings: Settings) -> None:
+    """Count a scheduled job's final outcome: reset on success, else one more consecutive
+    failure, pausing it (with a notification to its owner) at the configured threshold."""
+    from agentic_app.db.trading_models import Notification, NotificationLevel
+
+    sj = s.get(ScheduledJob, scheduled_job_id)
+    if sj is None or status == JobStatus.cancelled.value:
+        return
+    if status == JobStatus.completed.value:
+        sj.consecutive_failures = 0
+    else:
+        sj.consecutive_failures += 1
+        threshold = settings.limits.auto_pause_after_failures
+        if sj.consecutive_failures >= threshold and sj.is_active:
+            sj.is_active = False
+            sj.paused_reason = (f"paused after {sj.consecutive_failures} consecutive failed "
+                                f"executions; last error: {error or 'unknown'}")[:500]
+            s.add(Notification(
+                user_id=sj.user_id, level=NotificationLevel.error.value,
+                title=f"Scheduled job {sj.name or sj.id} paused",
+                body=sj.paused_reason))
+    sj.updated_at = utcnow()
+    s.add(sj)

@@ -1,0 +1,151 @@
+"""Enqueue: a new execution and its job row, limits checked under the write lock, and the job
+dispatched at once when the user has a free slot (see the package docstring)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis as redis_lib
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from agentic_app.db.engine import Database
+from agentic_app.db.models import (
+    ExecutionStatus,
+    JobQueueEntry,
+    JobStatus,
+    Workflow,
+    WorkflowExecution,
+    utcnow,
+)
+from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from agentic_app.engine.queue.dispatch import dispatch_row, drop_reservation
+from agentic_app.engine.queue.keys import REDIS_ERRORS, rq_job_id, slots_key
+from agentic_app.engine.queue.limits import (
+    check_daily_cap,
+    check_queue_size,
+    lock_writes,
+    reserve_slot,
+)
+from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
+from agentic_app.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_JQ = JobQueueEntry.__table__
+_EX = WorkflowExecution.__table__
+_WF = Workflow.__table__
+_P = sa.bindparam
+_SQL_DEDUPE = sa.select(_JQ.c.id).where(_JQ.c.dedupe_key == _P("dedupe_key"))
+_SQL_OWNER = sa.select(_WF.c.user_id, _WF.c.is_active).where(_WF.c.id == _P("workflow_id"))
+_SQL_INSERT_EX = sa.insert(_EX)
+_SQL_INSERT_JQ = sa.insert(_JQ)
+_SQL_SET_RQ_ID = sa.update(_JQ).where(_JQ.c.id == _P("job_id")).values(
+    rq_job_id=_P("b_rq_job_id"))
+
+
+class DuplicateJobError(InvalidInputError):
+    """A job with the same ``dedupe_key`` exists; ``job_id`` is that job's id."""
+
+    def __init__(self, message: str, *, job_id: int | None):
+        super().__init__(message, field="dedupe_key")
+        self.job_id = job_id
+
+
+def enqueue_execution(
+    *,
+    db: Database,
+    redis: redis_lib.Redis,
+    workflow_id: int,
+    user_id: int,
+    trigger_type: str = "manual",
+    trigger_payload: dict[str, Any] | None = None,
+    priority: int = 0,
+    scheduled_job_id: int | None = None,
+    dedupe_key: str | None = None,
+    settings: Settings | None = None,
+) -> JobQueueEntry:
+    """Create the execution + job rows (pending) and dispatch the job; return the job row.
+
+    Raises NotFoundError (workflow missing or not the user's), DuplicateJobError
+    (``dedupe_key`` taken; nothing created), LimitExceededError with ``limit`` =
+    ``"max_executions_per_day"`` (the user's executions created since 00:00 UTC) or
+    ``"max_queue_size"`` (pending jobs, waiting ones included).
+    """
+    settings = settings or get_settings()
+    # reserved before the write lock is taken, so the lock is held for SQL only
+    token = reserve_slot(redis, user_id, settings.limits.max_concurrent_per_user)
+    try:
+        with db.engine.connect() as conn:
+            lock_writes(conn)
+            job = insert_job(conn, settings, workflow_id=workflow_id, user_id=user_id,
+                             trigger_type=trigger_type, trigger_payload=trigger_payload,
+                             priority=priority, scheduled_job_id=scheduled_job_id,
+                             dedupe_key=dedupe_key, dispatched=token is not None)
+            conn.commit()
+    except IntegrityError:
+        drop_reservation(db, redis, user_id, token, settings)
+        if dedupe_key is None:
+            raise
+        with db.engine.connect() as conn:
+            existing = conn.execute(_SQL_DEDUPE, {"dedupe_key": dedupe_key}).scalar()
+        raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
+                                job_id=existing) from None
+    except BaseException:
+        drop_reservation(db, redis, user_id, token, settings)
+        raise
+    try:  # acknowledged either way: the row is committed; maintenance repairs Redis
+        if token is not None:
+            pipe = transaction(redis)
+            pipe.srem(slots_key(user_id), token)
+            pipe.sadd(slots_key(user_id), str(job.id))
+            enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=priority,
+                       settings=settings, pipeline=pipe)
+            pipe.execute()
+        else:
+            # flag first (same script): a slot freed from now on sees the flag, or this
+            # gate sees the slot
+            dispatch_row(db, redis, job_id=job.id, user_id=user_id, attempt=job.attempt,
+                         priority=priority, settings=settings, flag_waiting=True)
+    except REDIS_ERRORS:
+        log.warning("job %s committed but not dispatched (Redis error)", job.id, exc_info=True)
+    return job
+
+
+def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
+               trigger_type: str, trigger_payload: dict | None, priority: int,
+               scheduled_job_id: int | None, dedupe_key: str | None,
+               dispatched: bool) -> JobQueueEntry:
+    """Limit checks and the two inserts in ``conn``'s transaction (SQLAlchemy Core: the write
+    lock is held briefly); ``dispatched``: the row is marked dispatched (a slot is held)."""
+    if dedupe_key is not None:
+        dup = conn.execute(_SQL_DEDUPE, {"dedupe_key": dedupe_key}).first()
+        if dup is not None:
+            raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
+                                    job_id=dup.id)
+    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id}).first()
+    if owner is None or owner.user_id != user_id:
+        raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
+    if not owner.is_active:  # a deactivated workflow runs neither by hand nor by trigger
+        raise ConflictError(f"workflow {workflow_id} is deactivated", field="workflow_id")
+    check_queue_size(conn, settings)
+    now = utcnow()
+    check_daily_cap(conn, settings, user_id, now)
+    execution_id = conn.execute(_SQL_INSERT_EX, dict(
+        workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
+        status=ExecutionStatus.pending.value, trigger_type=trigger_type,
+        trigger_payload=dict(trigger_payload or {}), attempt=1,
+        created_at=now)).inserted_primary_key[0]
+    values: dict[str, Any] = dict(
+        workflow_id=workflow_id, user_id=user_id, execution_id=execution_id,
+        scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, rq_job_id=None,
+        status=JobStatus.pending.value, priority=priority, retry_count=0,
+        max_retries=settings.queue_config.max_retries, scheduled_at=now, started_at=None,
+        completed_at=None, error_message=None, created_at=now, attempt=1,
+        next_attempt_at=None, heartbeat_at=None, worker_name=None)
+    job_id = conn.execute(_SQL_INSERT_JQ, values).inserted_primary_key[0]
+    if dispatched:
+        values["rq_job_id"] = rq_job_id(job_id, 1)
+        conn.execute(_SQL_SET_RQ_ID, {"job_id": job_id, "b_rq_job_id": values["rq_job_id"]})
+    return JobQueueEntry(id=job_id, **values)

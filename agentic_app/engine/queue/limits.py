@@ -1,0 +1,100 @@
+"""The queue's limits: the write lock that makes the caps exact, the queue-size and daily
+caps (checked in the database), and the per-user concurrency slot gate (a Lua script on the
+user's Redis slot set)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+import redis as redis_lib
+import sqlalchemy as sa
+
+from agentic_app.db.engine import begin_immediate
+from agentic_app.db.models import WorkflowExecution
+from agentic_app.domain.errors import LimitExceededError
+from agentic_app.engine.queue.keys import (
+    REDIS_ERRORS,
+    WAITING_FLAG_TTL_S,
+    new_reservation,
+    slots_key,
+    waiting_key,
+)
+from agentic_app.engine.queue.rows import count_pending
+from agentic_app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENQUEUE_LOCK_KEY = 0x61674A51
+"""PostgreSQL advisory lock (transaction level) serialising the limit checks + inserts of
+enqueue and manual retry (exact caps); SQLite uses ``BEGIN IMMEDIATE`` instead."""
+
+_GATE_LUA = """
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 1 end
+if redis.call('SCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('SADD', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+_FLAG_AND_GATE_LUA = "redis.call('SET', KEYS[2], 1, 'EX', ARGV[3])\n" + _GATE_LUA
+"""The gate, after raising the user's waiting flag (KEYS[2]) in the same call: a job that
+finds no slot is then seen by the next slot freed (see enqueue_execution)."""
+
+_EX = WorkflowExecution.__table__
+_SQL_TODAY = sa.select(sa.func.count()).select_from(_EX).where(
+    _EX.c.user_id == sa.bindparam("user_id"),
+    _EX.c.created_at >= sa.bindparam("since", type_=_EX.c.created_at.type))
+
+
+def lock_writes(s: Any) -> None:
+    """Make this fresh session's (or Core connection's) transaction hold the database's
+    write lock from now on, so limit checks and the inserts they allow are serialised
+    across processes."""
+    conn = s.connection() if hasattr(s, "exec") else s
+    if conn.dialect.name == "sqlite":
+        begin_immediate(conn)
+    elif conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ENQUEUE_LOCK_KEY})
+
+
+def check_queue_size(conn: sa.Connection, settings: Settings) -> None:
+    """LimitExceededError(limit="max_queue_size") when the pending jobs fill the queue."""
+    queued, cap = count_pending(conn), settings.queue_config.max_queue_size
+    if queued >= cap:
+        raise LimitExceededError(f"the queue is full ({queued} of {cap} jobs pending)",
+                                 limit="max_queue_size")
+
+
+def check_daily_cap(conn: sa.Connection, settings: Settings, user_id: int,
+                    now: datetime) -> None:
+    """LimitExceededError(limit="max_executions_per_day") when the user's executions
+    created since 00:00 UTC reached the cap."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    today = conn.execute(_SQL_TODAY, {"user_id": user_id, "since": midnight}).scalar()
+    daily = settings.limits.max_executions_per_day
+    if today >= daily:
+        raise LimitExceededError(
+            f"user {user_id} reached {daily} executions today (UTC); try again after midnight",
+            limit="max_executions_per_day")
+
+
+def reserve_slot(redis: redis_lib.Redis, user_id: int, cap: int) -> str | None:
+    """Reserve one of the user's slots under a fresh token; None when full or Redis is down."""
+    token = new_reservation()
+    try:
+        return token if redis.eval(_GATE_LUA, 1, slots_key(user_id), token, cap) else None
+    except REDIS_ERRORS:
+        log.warning("no slot reserved for user %s (Redis error)", user_id, exc_info=True)
+        return None
+
+
+def take_slot(redis: redis_lib.Redis, user_id: int, job_id: int, cap: int, *,
+              flag_waiting: bool = False) -> bool:
+    """Give ``job_id`` one of the user's ``cap`` slots (True also when it holds one already).
+    ``flag_waiting``: raise the user's waiting flag first, in the same call."""
+    if flag_waiting:
+        return bool(redis.eval(_FLAG_AND_GATE_LUA, 2, slots_key(user_id), waiting_key(user_id),
+                               str(job_id), cap, WAITING_FLAG_TTL_S))
+    return bool(redis.eval(_GATE_LUA, 1, slots_key(user_id), str(job_id), cap))
