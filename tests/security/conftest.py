@@ -1,19 +1,34 @@
-"""Fixtures of the security tests: real local listeners, the API on a real DB and Redis, and
-process settings (``get_settings``) that a test may change and that are restored after."""
+"""Fixtures of the security tests: real local listeners, the API on a real DB and Redis,
+process settings (``get_settings``) that a test may change and that are restored after, and
+for the attacks on the UI one real `reflex run` for the package (started on first use) with
+fresh accounts on it, created through the CLI and signed in through the REST API."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
-from agentic_app.settings import get_settings
+from agentic_app.settings import REPO_ROOT, get_settings
 from tests.api.conftest import ApiEnv
 from tests.api.conftest import redis_url as redis_url  # re-exported: the API tests' Redis db
+from tests.e2e.conftest import RunningApp, start_app
+
+API = "/api/agentic"
+"""Prefix of the REST API on the backend."""
+SMALL_FLOW = {"nodes": [{"id": "hello", "type": "log", "params": {"message": "hello"}}],
+              "edges": []}
+"""A valid one-node workflow each account starts with."""
 
 
 class Listener:
@@ -109,3 +124,55 @@ def env(sqlite_db_url: str, redis_url: str) -> ApiEnv:
     """The API on SQLite and the test Redis, with short login delays (1 s, up to 4 s)."""
     return ApiEnv(sqlite_db_url, redis_url,
                   login={"first_delay_seconds": 1, "max_delay_seconds": 4})
+
+
+@dataclass
+class Account:
+    """A user of the running app with a session token and one workflow."""
+
+    username: str
+    password: str
+    token: str
+    workflow_id: int
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The bearer header of the session token."""
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def create_account(app: RunningApp) -> Account:
+    """A new user (CLI ``create-user`` on the app's data dir), signed in through
+    ``POST /auth/login``, owning one small workflow created through ``POST /workflows``."""
+    username, password = f"sec-{uuid.uuid4().hex[:10]}", f"pw-{uuid.uuid4().hex}"
+    env = dict(os.environ, DATA_DIR=str(app.data_dir))
+    env.pop("DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "agentic_app", "create-user", username,
+                    "--password", password], cwd=REPO_ROOT, env=env, check=True,
+                   capture_output=True, timeout=120)
+    login = httpx.post(f"{app.backend}{API}/auth/login",
+                       json={"username": username, "password": password}, timeout=30)
+    login.raise_for_status()
+    token = login.json()["access_token"]
+    created = httpx.post(f"{app.backend}{API}/workflows", timeout=30,
+                         headers={"Authorization": f"Bearer {token}"},
+                         json={"name": "security probe", "definition": SMALL_FLOW})
+    created.raise_for_status()
+    return Account(username, password, token, int(created.json()["id"]))
+
+
+@pytest.fixture(scope="package")
+def reflex_app(tmp_path_factory, redis_base_url) -> RunningApp:
+    """One `reflex run` (frontend, backend, workers, scheduler) for the security tests."""
+    app = start_app(tmp_path_factory.mktemp("security-app"), redis_base_url,
+                    log_name="security-app.log")
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture
+def account(reflex_app: RunningApp) -> Account:
+    """A fresh signed-in user of the running app."""
+    return create_account(reflex_app)
