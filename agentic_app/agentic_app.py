@@ -16,7 +16,7 @@ from agentic_app.pages.scheduler import job_history_page, scheduler_page
 from agentic_app.pages.workflows import workflow_edit_page, workflows_page
 from agentic_app.services.runtime import LocalRuntime, effective_redis_url
 from agentic_app.settings import get_settings
-from agentic_app.state.base import AppState
+from agentic_app.state.guard import SessionGuard
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import MonitorState
 from agentic_app.state.queue import QueueState
@@ -42,13 +42,15 @@ app = rx.App(
     api_transformer=create_api(settings, lambda: effective_redis_url(settings)),
 )
 app.register_lifespan_task(local_runtime)
+app.add_middleware(SessionGuard())  # every event: a valid session, unless marked open
 
 app.add_page(login_page, route=routes.LOGIN, title="Sign in · agentic")
 
 
 def _guarded(*loaders):
-    """on_load chain of a protected page: session check, the user-event watcher, loaders."""
-    return [AppState.require_login, LiveState.start_watch, *loaders]
+    """on_load chain of a protected page: the user-event watcher, then the loaders (each
+    event passes the session guard: without a session the tab goes to the login page)."""
+    return [LiveState.start_watch, *loaders]
 
 
 app.add_page(scheduler_page, route=routes.INDEX, title="Scheduler · agentic",

@@ -1,10 +1,12 @@
-"""The base state: who is logged in.
+"""The base state: who is logged in (checked for every event by state/guard.py).
 
 The session token lives in the ``agentic_token`` cookie, so the backend-mounted
 pages outside Reflex (rq-dashboard under /rq) can check the same session.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import reflex as rx
 
@@ -23,24 +25,22 @@ class AppState(rx.State):
     username: str = ""
 
     def _resolve(self) -> bool:
-        user = auth.user_for_token(self.auth_token)
-        if user is None:
+        """Whether the tab is signed in. The session guard (state/guard.py) checked the token
+        and set the user before this event's handler started; no lookup here."""
+        return self.user_id > 0
+
+    def _sign_out(self) -> None:
+        """Forget the tab's session: the token (the cookie follows with the next delta) and
+        the user."""
+        if self.auth_token:
+            self.auth_token = ""
+        if self.user_id or self.username:
             self.user_id, self.username = 0, ""
-            return False
-        self.user_id, self.username = user.id, user.username
-        return True
 
     @rx.event
-    def require_login(self):
-        """on_load guard: resolve the token on the server, else go to the login page."""
-        if not self._resolve():
-            return rx.redirect(routes.LOGIN)
-
-    @rx.event
-    def logout(self):
+    async def logout(self):
         """Revoke the session token and go to the login page."""
         if self.auth_token:
-            auth.revoke_token(self.auth_token)
-        self.auth_token = ""
-        self.user_id, self.username = 0, ""
+            await asyncio.to_thread(auth.revoke_token, self.auth_token)
+        self._sign_out()
         return rx.redirect(routes.LOGIN)

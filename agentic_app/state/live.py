@@ -12,17 +12,19 @@ from typing import Any
 
 import reflex as rx
 
+from agentic_app import routes
 from agentic_app.db.engine import Database
 from agentic_app.domain.errors import AgenticError
 from agentic_app.engine.events.stream import stream_user_events
 from agentic_app.services import monitoring
 from agentic_app.state.base import AppState
 from agentic_app.state.common import fmt_ms, redis_url, settings
+from agentic_app.state.guard import SESSION_CHECK_S, session_alive
 
 log = logging.getLogger(__name__)
 
-IDLE_CHECK_S = 10.0
-"""How often an idle stream checks that its browser is still there."""
+IDLE_CHECK_S = SESSION_CHECK_S
+"""How often an idle stream checks that its browser is still there and still signed in."""
 GONE_AFTER_S = 90.0
 """A browser disconnected this long stops its background streams (reconnects within it
 find the state up to date)."""
@@ -126,15 +128,21 @@ async def batches(stream: AsyncIterator[dict[str, Any]], idle_s: float = IDLE_CH
 
 
 class Presence:
-    """Tracks how long a browser has been away."""
+    """Tracks how long a browser has been away, and whether its session still holds."""
 
-    def __init__(self, token: str) -> None:
-        self.token = token
+    def __init__(self, token: str, session_token: str) -> None:
+        self.token, self.session_token = token, session_token
         self.away_since: float | None = None
+        self.signed_out = False
 
     async def gone_everywhere(self) -> bool:
-        """True once the tab has had no WebSocket to any backend worker for GONE_AFTER_S
-        (with state in Redis a reconnect may land on another worker than this task's)."""
+        """True once the tab's session was revoked or expired (``signed_out``: the session
+        guard's check, at most SESSION_CHECK_S old), or once the tab has had no WebSocket to
+        any backend worker for GONE_AFTER_S (with state in Redis a reconnect may land on
+        another worker than this task's)."""
+        if not await session_alive(self.session_token):
+            self.signed_out = True
+            return True
         if await client_connected_anywhere(self.token):
             self.away_since = None
             return False
@@ -199,14 +207,18 @@ class LiveState(AppState):
             if not self._resolve() or token in _USER_WATCHERS:
                 return
             _USER_WATCHERS.add(token)
-            user_id = self.user_id
+            user_id, session_token = self.user_id, self.auth_token
             self.watching = True
-        presence = Presence(token)
+        presence = Presence(token, session_token)
         stream = stream_user_events(user_id, redis_url=redis_url(),
                                     db=Database(settings().database_url))
         try:
             async for batch in batches(stream):
                 if await presence.gone_everywhere():
+                    if presence.signed_out:  # revoked elsewhere: this tab is signed out too
+                        async with self:
+                            self._sign_out()
+                        yield rx.redirect(routes.LOGIN)
                     return
                 if not batch:
                     continue

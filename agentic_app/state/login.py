@@ -8,6 +8,7 @@ from agentic_app import routes
 from agentic_app.services import auth, login_limit
 from agentic_app.state.base import AppState
 from agentic_app.state.common import redis_client
+from agentic_app.state.guard import open_event
 
 
 class LoginState(AppState):
@@ -16,6 +17,7 @@ class LoginState(AppState):
     error: str = ""
 
     @rx.event
+    @open_event
     def submit(self, form: dict):
         """Check the credentials (throttled like the API's login); on success keep the
         session token and open the scheduler."""

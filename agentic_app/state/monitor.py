@@ -217,8 +217,8 @@ class MonitorState(AppState):
             self._follow_gen = gen
             execution_id, after = int(self.execution["id"]), self._last_seq
             token, user_id = self.router.session.client_token, self.user_id
+            presence = Presence(token, self.auth_token)
             self.live = True
-        presence = Presence(token)
         stream = stream_execution_events(execution_id, after_seq=after,
                                          db=Database(settings().database_url),
                                          redis_url=redis_url())

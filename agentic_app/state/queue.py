@@ -110,7 +110,7 @@ class QueueState(PagedMixin, AppState):
             if self.refreshing:
                 return
             self.refreshing = True
-            presence = Presence(self.router.session.client_token)
+            presence = Presence(self.router.session.client_token, self.auth_token)
         try:
             while True:
                 await asyncio.sleep(REFRESH_S)

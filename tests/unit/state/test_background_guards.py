@@ -49,7 +49,7 @@ def test_user_watcher_runs_once_per_tab_and_only_logged_in(monkeypatch) -> None:
         monkeypatch.setattr(live, "redis_url", lambda: None)
         monkeypatch.setattr(live, "settings", lambda: SimpleNamespace(database_url="sqlite://"))
         tab = dict(router=SimpleNamespace(session=SimpleNamespace(client_token="tab-1")),
-                   user_id=7, watching=False)
+                   user_id=7, auth_token="session-token", watching=False)
         first = FakeState(**tab, _resolve=lambda: True)
         task = asyncio.create_task(_collect(LiveState.watch_user_events.fn(first)))
         await asyncio.sleep(0.05)
@@ -89,7 +89,7 @@ def test_follow_streams_a_view_once(monkeypatch) -> None:
         monkeypatch.setattr(monitor, "_final_metrics", lambda *a: {})
         state = FakeState(_gen=3, _follow_gen=-1, execution={"id": "11"}, _last_seq=0,
                           router=SimpleNamespace(session=SimpleNamespace(client_token="t")),
-                          user_id=7, live=False)
+                          user_id=7, auth_token="session-token", live=False)
         task = asyncio.create_task(_collect(MonitorState.follow.fn(state, 3)))
         await asyncio.sleep(0.05)
         assert state.live and len(opened) == 1

@@ -1,0 +1,164 @@
+"""Reflex events attacked through the real WebSocket of a running app: without a session no
+handler that reads or changes user data runs (foreground or background), and revoking a
+session ends UI access within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from agentic_app.state.base import AppState
+from agentic_app.state.guard import SESSION_CHECK_S
+from agentic_app.state.live import IDLE_CHECK_S, LiveState
+from agentic_app.state.login import LoginState
+from agentic_app.state.monitor import MonitorState
+from agentic_app.state.queue import QueueState
+from agentic_app.state.scheduler import JobHistoryState, SchedulerState
+from agentic_app.state.tokens import TokensState
+from agentic_app.state.workflows import WorkflowEditState, WorkflowsState
+from tests.security.conftest import API, Account
+from tests.security.reflex_client import QUIET_PATH, ReflexClient, event_name, is_snapshot
+
+LOGIN = "/login"
+REVOKED_WITHIN_S = SESSION_CHECK_S + IDLE_CHECK_S + 4.0
+"""A revoked session must lose the UI by then: one cache period, one idle check, slack for
+the shared 2-core machine."""
+
+# handler, payload, page it is sent from, (state, var, default): the var the handler would
+# change, which must keep its default
+FOREGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] = [
+    (WorkflowEditState.set_definition_text, {"value": '{"nodes": [], "edges": []}'},
+     "/workflows/1", (WorkflowEditState, "definition_text", "")),
+    (WorkflowEditState.set_param, {"node_id": "a", "key": "k", "value": "1"},
+     "/workflows/1", (WorkflowEditState, "dirty", False)),
+    (WorkflowsState.set_new_name, {"value": "pwned"}, "/workflows",
+     (WorkflowsState, "new_name", "")),
+    (SchedulerState.set_field, {"field": "name", "value": "pwned"}, "/scheduler",
+     (SchedulerState, "name", "")),
+    (JobHistoryState.reveal_secret, {}, "/scheduler/1", (JobHistoryState, "show_secret", False)),
+    (QueueState.set_tab, {"value": "failed"}, "/queue", (QueueState, "tab", "pending")),
+    (MonitorState.set_log_level, {"value": "error"}, "/monitor/1",
+     (MonitorState, "log_level", "all")),
+    (TokensState.set_open, {"value": True}, "/scheduler", (TokensState, "open", False)),
+    (LiveState.load_active, {}, "/monitor", (LiveState, "active_loaded", False)),
+    (AppState.logout, {}, "/scheduler", (AppState, "user_id", 0)),
+]
+BACKGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] = [
+    (LiveState.watch_user_events, {}, "/monitor", (LiveState, "watching", False)),
+    (MonitorState.follow, {"gen": 0}, "/monitor/1", (MonitorState, "live", False)),
+    (QueueState.auto_refresh, {}, "/queue", (QueueState, "refreshing", False)),
+]
+
+
+def _id(attack: tuple) -> str:
+    return event_name(attack[0]).rsplit("____", 1)[-1]
+
+
+def _user_states() -> set[type]:
+    out, todo = set(), [AppState]
+    while todo:
+        cls = todo.pop()
+        out.add(cls)
+        todo.extend(cls.get_substates())
+    return out - {LoginState}
+
+
+async def _attack_anonymously(backend: str, attack: tuple, settle_s: float = 0.0) -> None:
+    handler, payload, path, (state, var, default) = attack
+    async with ReflexClient(backend, path=QUIET_PATH) as tab:
+        mark = await tab.emit(event_name(handler), payload, path)
+        await asyncio.sleep(settle_s)  # a background task that did start would have run by now
+        snap = await tab.snapshot()
+        answers = [u for u in tab.updates[mark:] if not is_snapshot(u)]
+        assert LOGIN in tab.redirects_since(mark), f"{event_name(handler)} was not refused"
+        assert snap[state.get_full_name()][var] == default
+        assert not any(state.get_full_name() in (u.get("delta") or {}) for u in answers)
+
+
+def test_every_user_data_state_is_attacked() -> None:
+    """The attacks below reach every state that holds user data (a new state needs one)."""
+    attacked = {a[3][0] for a in FOREGROUND_ATTACKS + BACKGROUND_ATTACKS}
+    assert _user_states() <= attacked | {AppState}
+    assert AppState in attacked
+
+
+@pytest.mark.parametrize("attack", FOREGROUND_ATTACKS, ids=_id)
+def test_anonymous_event_refused(reflex_app, attack) -> None:
+    """An anonymous tab sending a user-data handler's event is sent to the login page and
+    the state keeps its value."""
+    asyncio.run(_attack_anonymously(reflex_app.backend, attack))
+
+
+@pytest.mark.parametrize("attack", BACKGROUND_ATTACKS, ids=_id)
+def test_anonymous_background_handler_refused(reflex_app, attack) -> None:
+    """An anonymous tab sending a background handler's event starts no task (its flag stays
+    off) and is sent to the login page."""
+    asyncio.run(_attack_anonymously(reflex_app.backend, attack, settle_s=1.0))
+
+
+def test_forged_session_token_refused(reflex_app) -> None:
+    """A tab whose cookie holds a made-up token is refused like an anonymous one."""
+    async def scenario() -> None:
+        async with ReflexClient(reflex_app.backend, auth_token="x" * 43,
+                                path=QUIET_PATH) as tab:
+            mark = await tab.emit(event_name(WorkflowsState.set_new_name), {"value": "pwned"},
+                                  "/workflows")
+            snap = await tab.snapshot()
+            assert LOGIN in tab.redirects_since(mark)
+            assert snap[WorkflowsState.get_full_name()]["new_name"] == ""
+
+    asyncio.run(scenario())
+
+
+def _revoke(app, account: Account, how: str) -> tuple[str, Any]:
+    """A token for the UI and the call that revokes it (``logout``: the session itself;
+    ``token``: an API token revoked through the token route)."""
+    base = f"{app.backend}{API}/auth"
+    if how == "logout":
+        return account.token, lambda: httpx.post(f"{base}/logout", headers=account.headers,
+                                                 timeout=30)
+    created = httpx.post(f"{base}/tokens", json={"name": "ui"}, headers=account.headers,
+                         timeout=30)
+    created.raise_for_status()
+    body = created.json()
+    return body["token"], lambda: httpx.delete(f"{base}/tokens/{body['id']}",
+                                               headers=account.headers, timeout=30)
+
+
+@pytest.mark.parametrize("how", ["logout", "token"])
+def test_revoked_session_ends_ui_access(reflex_app, account: Account, how: str) -> None:
+    """After the token is revoked through REST, the next event of a working tab is refused
+    and an idle tab is sent to the login page by itself, both within seconds."""
+    token, revoke = _revoke(reflex_app, account, how)
+
+    async def scenario() -> None:
+        edit = f"/workflows/{account.workflow_id}"
+        async with ReflexClient(reflex_app.backend, auth_token=token, path=edit) as tab, \
+                ReflexClient(reflex_app.backend, auth_token=token, path="/monitor") as idle:
+            await tab.wait_for(lambda: tab.var(WorkflowEditState, "loaded"), 30, "editor load")
+            await idle.wait_for(lambda: idle.var(LiveState, "watching"), 30, "watcher start")
+            mark = await tab.emit(event_name(WorkflowEditState.set_name), {"value": "mine"})
+            await tab.wait_for(lambda: tab.var(WorkflowEditState, "name") == "mine", 30,
+                               "name accepted before the revocation")
+            answer = await asyncio.to_thread(revoke)
+            assert answer.status_code == 204, answer.text
+            revoked_at, idle_mark, mark = time.monotonic(), len(idle.updates), len(tab.updates)
+            while LOGIN not in tab.redirects_since(mark):
+                assert time.monotonic() - revoked_at < REVOKED_WITHIN_S, "events still accepted"
+                await tab.emit(event_name(WorkflowEditState.set_name), {"value": "after"})
+                await asyncio.sleep(0.25)
+            refused_after = time.monotonic() - revoked_at
+            await idle.wait_for(lambda: LOGIN in idle.redirects_since(idle_mark),
+                                max(0.1, REVOKED_WITHIN_S - refused_after),
+                                "idle tab sent to the login page")
+            snap = await tab.snapshot()
+            assert snap[AppState.get_full_name()]["auth_token"] == ""
+            assert snap[AppState.get_full_name()]["user_id"] == 0
+            idle_snap = await idle.snapshot()
+            assert idle_snap[AppState.get_full_name()]["user_id"] == 0
+
+    asyncio.run(scenario())
