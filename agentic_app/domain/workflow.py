@@ -231,12 +231,18 @@ def validate_workflow(spec: WorkflowSpec | Mapping[str, Any], catalog: NodeCatal
     return parsed
 
 
-def parse_definition_text(text: str) -> Any:
-    """Parse a definition typed or uploaded as JSON text, refusing one over
-    :data:`MAX_DEFINITION_BYTES` before any parsing work (field ``definition``)."""
+def check_definition_size(text: str) -> None:
+    """Refuse definition JSON text over :data:`MAX_DEFINITION_BYTES` (field ``definition``);
+    cheap, so front ends call it before any other work on the text."""
     if len(text) > MAX_DEFINITION_BYTES or len(text.encode()) > MAX_DEFINITION_BYTES:
         raise InvalidInputError(f"definition is larger than {MAX_DEFINITION_BYTES} bytes",
                                 field="definition")
+
+
+def parse_definition_text(text: str) -> Any:
+    """Parse a definition typed or uploaded as JSON text, refusing one over
+    :data:`MAX_DEFINITION_BYTES` before any parsing work (field ``definition``)."""
+    check_definition_size(text)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

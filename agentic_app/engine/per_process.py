@@ -29,3 +29,10 @@ class PerProcess(Generic[T]):
             if self._value is None or self._pid != os.getpid():
                 self._value, self._pid = self._factory(), os.getpid()
             return self._value
+
+    def discard(self, value: T) -> None:
+        """Forget ``value`` if it is still the instance (it broke): the next ``get()``
+        builds a new one."""
+        with self._lock:
+            if self._value is value:
+                self._value, self._pid = None, None

@@ -131,26 +131,27 @@ class QueueState(PagedMixin, AppState):
         return QueueState.load_queue
 
     @rx.event
-    def cancel(self, job_id: str):
-        """Cancel one of the user's pending or running jobs."""
+    async def cancel(self, job_id: str):
+        """Cancel one of the user's pending or running jobs (the cancel waits up to a grace
+        period for a running job to stop: off the event loop)."""
         if not self._resolve():
             return
         try:
-            queue_service.cancel(settings(), user_id=self.user_id, job_id=int(job_id),
-                                 redis=redis_client(), grace_s=1.0)
+            await asyncio.to_thread(queue_service.cancel, settings(), user_id=self.user_id,
+                                    job_id=int(job_id), redis=redis_client(), grace_s=1.0)
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self._load()
         return rx.toast.success(f"Job {job_id} cancelled")
 
     @rx.event
-    def retry(self, job_id: str):
-        """Retry one of the user's failed or cancelled jobs."""
+    async def retry(self, job_id: str):
+        """Retry one of the user's failed or cancelled jobs (off the event loop)."""
         if not self._resolve():
             return
         try:
-            queue_service.retry(settings(), user_id=self.user_id, job_id=int(job_id),
-                                redis=redis_client())
+            await asyncio.to_thread(queue_service.retry, settings(), user_id=self.user_id,
+                                    job_id=int(job_id), redis=redis_client())
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self._load()
@@ -167,29 +168,37 @@ class QueueState(PagedMixin, AppState):
         self.bulk_action = ""
 
     @rx.event
-    def run_bulk(self):
-        """Retry every failed job, or cancel every pending one (the user's only)."""
+    async def run_bulk(self):
+        """Retry every failed job, or cancel every pending one (the user's only), off the
+        event loop."""
         if not self._resolve() or not self.bulk_action:
             return
-        s, action = settings(), self.bulk_action
-        status = "failed" if action == "retry" else "pending"
-        ids = dashboard.job_ids_by_status(s.database_url, user_id=self.user_id, status=status,
-                                          limit=BULK_LIMIT)
-        done, errors = 0, []
-        for job_id in ids:
-            try:
-                if action == "retry":
-                    queue_service.retry(s, user_id=self.user_id, job_id=job_id,
-                                        redis=redis_client())
-                else:
-                    queue_service.cancel(s, user_id=self.user_id, job_id=job_id,
-                                         redis=redis_client(), grace_s=1.0)
-                done += 1
-            except AgenticError as exc:
-                errors.append(error_text(exc))
+        action = self.bulk_action
+        done, errors = await asyncio.to_thread(_bulk, action, self.user_id)
         self.bulk_action = ""
         self._load()
         verb = "re-enqueued" if action == "retry" else "cancelled"
         if errors:
             return rx.toast.warning(f"{done} job(s) {verb}; {len(errors)} failed: {errors[0]}")
         return rx.toast.success(f"{done} job(s) {verb}")
+
+
+def _bulk(action: str, user_id: int) -> tuple[int, list[str]]:
+    """Retry (``action`` "retry") every failed job of the user, or cancel every pending one,
+    at most BULK_LIMIT: (how many done, error messages). Blocking: run in a worker thread."""
+    s = settings()
+    status = "failed" if action == "retry" else "pending"
+    ids = dashboard.job_ids_by_status(s.database_url, user_id=user_id, status=status,
+                                      limit=BULK_LIMIT)
+    done, errors = 0, []
+    for job_id in ids:
+        try:
+            if action == "retry":
+                queue_service.retry(s, user_id=user_id, job_id=job_id, redis=redis_client())
+            else:
+                queue_service.cancel(s, user_id=user_id, job_id=job_id, redis=redis_client(),
+                                     grace_s=1.0)
+            done += 1
+        except AgenticError as exc:
+            errors.append(error_text(exc))
+    return done, errors

@@ -3,15 +3,21 @@ validation problems), DAG picture and run now."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
 
 import reflex as rx
 
 from agentic_app import routes
-from agentic_app.domain.errors import AgenticError
+from agentic_app.domain.errors import AgenticError, InvalidInputError
 from agentic_app.domain.templates import TEMPLATES, get_template
-from agentic_app.domain.workflow import WorkflowSpec, WorkflowValidationError
+from agentic_app.domain.workflow import (
+    WorkflowValidationError,
+    check_definition_size,
+    check_workflow_fields,
+    parse_definition_text,
+)
+from agentic_app.services import editor
 from agentic_app.services import workflows as workflow_service
 from agentic_app.state.base import AppState
 from agentic_app.state.common import (
@@ -115,33 +121,14 @@ class WorkflowEditState(AppState):
     loaded: bool = False
     dirty: bool = False
 
-    def _param_rows(self, definition: dict[str, Any]) -> list[dict[str, str]]:
-        rows = []
-        for node in definition.get("nodes", []):
-            for key, value in (node.get("params") or {}).items():
-                rows.append({"node": node.get("id", ""), "type": node.get("type", ""),
-                             "key": key, "value": value if isinstance(value, str)
-                             else json.dumps(value)})
-        return rows
-
-    def _check(self, definition: Any) -> None:
-        try:
-            spec = workflow_service.validate_definition(definition)
-            self.problems = []
-            self.levels = [[{"id": n, "type": spec.node(n).type} for n in sorted(level)]
-                           for level in spec.parallel_levels()]
-        except WorkflowValidationError as exc:
-            self.problems = [{"field": p.field or "", "node": p.node_id or "",
-                              "message": p.message} for p in exc.problems]
-            try:
-                spec = WorkflowSpec.model_validate(definition)
-                self.levels = [[{"id": n, "type": spec.node(n).type} for n in sorted(level)]
-                               for level in spec.parallel_levels()]
-            except Exception:  # structure too broken to draw
-                self.levels = []
+    def _show(self, view: editor.EditorView) -> None:
+        """Put an analysed definition into the editor."""
+        params, self.problems, self.levels = view
+        if params is not None:
+            self.params = params
 
     @rx.event
-    def load_workflow(self):
+    async def load_workflow(self):
         """Load one of the user's workflows into the editor."""
         if not self._resolve():
             return
@@ -154,63 +141,57 @@ class WorkflowEditState(AppState):
             return
         self.name, self.description, self.version = wf.name, wf.description, str(wf.version)
         self.definition_text = json.dumps(wf.definition, indent=2)
-        self.params = self._param_rows(wf.definition)
-        self._check(wf.definition)
+        self._show(await editor.view_of_definition(wf.definition))
         self.error, self.loaded, self.dirty = "", True, False
 
     @rx.event
     def set_name(self, value: str):
-        """Rename (saved with Save)."""
+        """Rename (saved with Save); a name over the limit is refused."""
+        try:
+            check_workflow_fields(name=value if value.strip() else None)
+        except InvalidInputError as exc:
+            return rx.toast.error(error_text(exc))
         self.name, self.dirty = value, True
 
     @rx.event
-    def set_definition_text(self, value: str):
-        """Edit the JSON; problems are shown inline as you type."""
+    async def set_definition_text(self, value: str):
+        """Edit the JSON; problems are shown inline as you type. Text over the size limit is
+        refused before any work; parsing and validation run in a worker process."""
+        try:
+            check_definition_size(value)
+        except InvalidInputError as exc:
+            return rx.toast.error(error_text(exc))
         self.definition_text, self.dirty = value, True
         try:
-            definition = json.loads(value)
-        except json.JSONDecodeError as exc:
-            self.problems = [{"field": f"line {exc.lineno}, column {exc.colno}", "node": "",
-                              "message": f"JSON: {exc.msg}"}]
-            return
-        if isinstance(definition, dict):
-            self.params = self._param_rows(definition)
-        self._check(definition)
+            self._show(await editor.view_of_text(value))
+        except InvalidInputError as exc:
+            self.problems = [{"field": "definition", "node": "", "message": error_text(exc)}]
 
     @rx.event
-    def set_param(self, node_id: str, key: str, value: str):
-        """Edit one node param in the form (JSON values accepted, else text)."""
+    async def set_param(self, node_id: str, key: str, value: str):
+        """Edit one node param in the form (JSON values accepted, else text); refused when
+        the JSON does not parse or the result would be over the size limit."""
         try:
-            definition = json.loads(self.definition_text)
-        except json.JSONDecodeError:
-            return rx.toast.error("Fix the JSON first")
-        try:
-            parsed: Any = json.loads(value)
-        except json.JSONDecodeError:
-            parsed = value
-        for node in definition.get("nodes", []):
-            if node.get("id") == node_id:
-                node.setdefault("params", {})[key] = parsed
-        self.definition_text = json.dumps(definition, indent=2)
-        self.params = self._param_rows(definition)
-        self.dirty = True
-        self._check(definition)
+            text, view = await editor.view_with_param(self.definition_text, node_id, key,
+                                                      value)
+        except InvalidInputError as exc:
+            return rx.toast.error(error_text(exc))
+        self.definition_text, self.dirty = text, True
+        self._show(view)
 
     @rx.event
-    def save(self):
-        """Validate and save (a changed definition bumps the version)."""
+    async def save(self):
+        """Validate and save (a changed definition bumps the version), off the event loop."""
         if not self._resolve():
             return
         try:
-            definition = json.loads(self.definition_text)
-            wf = workflow_service.update_workflow(user_id=self.user_id,
-                                                  workflow_id=self.workflow_id,
-                                                  name=self.name.strip() or None,
-                                                  definition=definition)
-        except json.JSONDecodeError as exc:
-            return rx.toast.error(f"JSON: {exc.msg}")
+            definition = await asyncio.to_thread(parse_definition_text, self.definition_text)
+            wf = await asyncio.to_thread(
+                workflow_service.update_workflow, user_id=self.user_id,
+                workflow_id=self.workflow_id, name=self.name.strip() or None,
+                definition=definition)
         except WorkflowValidationError as exc:
-            self._check(json.loads(self.definition_text))
+            self._show(await editor.view_of_definition(definition))
             return rx.toast.error(error_text(exc))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
@@ -221,3 +202,4 @@ class WorkflowEditState(AppState):
     def run_now(self):
         """Run the saved workflow now and open the monitor."""
         return WorkflowsState.run_now(str(self.workflow_id))
+

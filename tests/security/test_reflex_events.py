@@ -1,16 +1,18 @@
 """Reflex events attacked through the real WebSocket of a running app: without a session no
-handler that reads or changes user data runs (foreground or background), and revoking a
-session ends UI access within seconds."""
+handler that reads or changes user data runs (foreground or background), an oversized
+definition is refused before any work, and revoking a session ends UI access within seconds."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
 import httpx
 import pytest
 
+from agentic_app.domain.workflow import MAX_DEFINITION_BYTES, MAX_NAME_LENGTH
 from agentic_app.state.base import AppState
 from agentic_app.state.guard import SESSION_CHECK_S
 from agentic_app.state.live import IDLE_CHECK_S, LiveState
@@ -67,6 +69,11 @@ def _user_states() -> set[type]:
     return out - {LoginState}
 
 
+def _frontend_texts(tab: ReflexClient, mark: int) -> str:
+    """Everything the backend asked the page to do since ``mark`` (toasts, redirects), as text."""
+    return json.dumps(tab.events_since(mark))
+
+
 async def _attack_anonymously(backend: str, attack: tuple, settle_s: float = 0.0) -> None:
     handler, payload, path, (state, var, default) = attack
     async with ReflexClient(backend, path=QUIET_PATH) as tab:
@@ -110,6 +117,33 @@ def test_forged_session_token_refused(reflex_app) -> None:
             snap = await tab.snapshot()
             assert LOGIN in tab.redirects_since(mark)
             assert snap[WorkflowsState.get_full_name()]["new_name"] == ""
+
+    asyncio.run(scenario())
+
+
+def test_oversized_definition_refused(reflex_app, account: Account) -> None:
+    """The owner's editor refuses a definition over MAX_DEFINITION_BYTES with a message naming
+    the limit, and a name over MAX_NAME_LENGTH; the editor keeps the saved text and name."""
+    async def scenario() -> None:
+        async with ReflexClient(reflex_app.backend, auth_token=account.token,
+                                path=f"/workflows/{account.workflow_id}") as tab:
+            await tab.wait_for(lambda: tab.var(WorkflowEditState, "loaded"), 30, "editor load")
+            before = tab.var(WorkflowEditState, "definition_text")
+            assert "hello" in before
+            big = json.dumps({"nodes": [{"id": "a", "type": "log",
+                                         "params": {"message": "x" * MAX_DEFINITION_BYTES}}],
+                              "edges": []})
+            mark = await tab.emit(event_name(WorkflowEditState.set_definition_text),
+                                  {"value": big})
+            await tab.emit(event_name(WorkflowEditState.set_name),
+                           {"value": "n" * (MAX_NAME_LENGTH + 1)})
+            snap = (await tab.snapshot())[WorkflowEditState.get_full_name()]
+            assert snap["definition_text"] == before
+            assert snap["name"] == "security probe"
+            assert not snap["dirty"]
+            said = _frontend_texts(tab, mark)
+            assert f"larger than {MAX_DEFINITION_BYTES} bytes" in said
+            assert f"1 to {MAX_NAME_LENGTH} characters" in said
 
     asyncio.run(scenario())
 

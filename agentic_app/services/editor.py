@@ -1,0 +1,118 @@
+"""What the workflow editor shows of a definition - param rows, validation problems, DAG
+levels - and its param edits. Validating a large workflow is CPU-bound, so the async
+functions here run it in a worker process (services/offload.py) with the size limit checked
+first; nothing here imports Reflex (the worker imports this module)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.workflow import (
+    WorkflowSpec,
+    WorkflowValidationError,
+    check_definition_size,
+    parse_definition_text,
+)
+from agentic_app.services.offload import run_cpu
+from agentic_app.services.workflows import validate_definition
+
+Rows = list[dict[str, str]]
+EditorView = tuple[Rows | None, Rows, list[Rows]]
+"""Param rows (None: the definition is no object), problems, nodes by parallel level."""
+
+
+def _param_rows(definition: dict[str, Any]) -> Rows:
+    rows = []
+    for node in definition.get("nodes", []):
+        if not isinstance(node, dict):
+            continue
+        for key, value in (node.get("params") or {}).items():
+            rows.append({"node": str(node.get("id", "")), "type": str(node.get("type", "")),
+                         "key": str(key),
+                         "value": value if isinstance(value, str) else json.dumps(value)})
+    return rows
+
+
+def _levels(spec: WorkflowSpec) -> list[Rows]:
+    return [[{"id": n, "type": spec.node(n).type} for n in sorted(level)]
+            for level in spec.parallel_levels()]
+
+
+def analyse(definition: Any) -> EditorView:
+    """The editor's view of a parsed definition (blocking, CPU-bound when large)."""
+    params = _param_rows(definition) if isinstance(definition, dict) else None
+    try:
+        return params, [], _levels(validate_definition(definition))
+    except WorkflowValidationError as exc:
+        problems = [{"field": p.field or "", "node": p.node_id or "", "message": p.message}
+                    for p in exc.problems]
+    try:
+        levels = _levels(WorkflowSpec.model_validate(definition))
+    except Exception:  # structure too broken to draw
+        levels = []
+    return params, problems, levels
+
+
+def with_param(text: str, node_id: str, key: str, value: str) -> tuple[str, dict[str, Any]]:
+    """Definition ``text`` with one node param set (``value`` as JSON when it parses, else as
+    text): (new text, definition). InvalidInputError when ``text`` is no JSON object or the
+    result is over the size limit (blocking)."""
+    definition = parse_definition_text(text)
+    if not isinstance(definition, dict):
+        raise InvalidInputError("the definition must be a JSON object", field="definition")
+    try:
+        parsed: Any = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    for node in definition.get("nodes", []):
+        if isinstance(node, dict) and node.get("id") == node_id:
+            node.setdefault("params", {})[key] = parsed
+    new_text = json.dumps(definition, indent=2)
+    check_definition_size(new_text)
+    return new_text, definition
+
+
+# In the worker process: errors come back as text (exceptions with keyword-only fields do
+# not survive pickling).
+def _text_view(text: str) -> tuple[str | None, EditorView | None]:
+    try:
+        return None, analyse(parse_definition_text(text))
+    except InvalidInputError as exc:
+        return exc.message, None
+
+
+def _param_view(text: str, node_id: str, key: str,
+                value: str) -> tuple[str | None, tuple[str, EditorView] | None]:
+    try:
+        new_text, definition = with_param(text, node_id, key, value)
+    except InvalidInputError as exc:
+        return exc.message, None
+    return None, (new_text, analyse(definition))
+
+
+async def view_of_text(text: str) -> EditorView:
+    """The view of definition JSON ``text``; InvalidInputError (field ``definition``) when it
+    is over the size limit (checked here, before anything is sent) or no valid JSON."""
+    check_definition_size(text)
+    error, view = await run_cpu(_text_view, text)
+    if error is not None:
+        raise InvalidInputError(error, field="definition")
+    return view
+
+
+async def view_of_definition(definition: dict[str, Any]) -> EditorView:
+    """The view of a stored definition."""
+    return await run_cpu(analyse, definition)
+
+
+async def view_with_param(text: str, node_id: str, key: str,
+                          value: str) -> tuple[str, EditorView]:
+    """(new text, its view) after setting one node param; InvalidInputError (field
+    ``definition``) when the text is no JSON object or the result is over the size limit."""
+    check_definition_size(text)
+    error, result = await run_cpu(_param_view, text, node_id, key, value)
+    if error is not None:
+        raise InvalidInputError(error, field="definition")
+    return result
