@@ -23,6 +23,8 @@ from agentic_app.settings import REPO_ROOT, get_settings
 from tests.api.conftest import ApiEnv
 from tests.api.conftest import redis_url as redis_url  # re-exported: the API tests' Redis db
 from tests.e2e.conftest import RunningApp, start_app
+from tests.e2e.conftest import browser as browser  # re-exported: Debian chromium
+from tests.e2e.conftest import page as page  # re-exported: a page per test
 
 API = "/api/agentic"
 """Prefix of the REST API on the backend."""

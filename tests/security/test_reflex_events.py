@@ -22,6 +22,7 @@ from agentic_app.state.queue import QueueState
 from agentic_app.state.scheduler import JobHistoryState, SchedulerState
 from agentic_app.state.tokens import TokensState
 from agentic_app.state.workflows import WorkflowEditState, WorkflowsState
+from tests.e2e.conftest import login
 from tests.security.conftest import API, Account
 from tests.security.reflex_client import QUIET_PATH, ReflexClient, event_name, is_snapshot
 
@@ -196,3 +197,15 @@ def test_revoked_session_ends_ui_access(reflex_app, account: Account, how: str) 
             assert idle_snap[AppState.get_full_name()]["user_id"] == 0
 
     asyncio.run(scenario())
+
+
+def test_revoked_session_sends_the_browser_to_login(reflex_app, page, account: Account) -> None:
+    """A real browser tab left open on the scheduler goes to /login by itself within
+    seconds of its session being revoked through ``POST /auth/logout``."""
+    login(page, reflex_app, account.username, account.password)
+    page.locator("#page-heading").wait_for()
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "agentic_token")
+    answer = httpx.post(f"{reflex_app.backend}{API}/auth/logout", timeout=30,
+                        headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 204, answer.text
+    page.wait_for_url("**/login", timeout=REVOKED_WITHIN_S * 1000)
