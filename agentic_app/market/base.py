@@ -21,17 +21,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from agentic_app.domain.errors import InvalidInputError, UnknownSymbolError
+from agentic_app.domain.indicators import TIMEFRAMES
 from agentic_app.market.clock import from_epoch
-
-TIMEFRAMES: dict[str, int] = {
-    "1m": 60,
-    "5m": 300,
-    "15m": 900,
-    "1h": 3600,
-    "4h": 14400,
-    "1d": 86400,
-}
-"""Supported timeframes, name -> length in seconds, shortest first."""
 
 INSTRUMENT_KINDS = ("fx", "metal", "crypto", "equity", "index", "synthetic")
 """Kinds of instrument a feed may report."""

@@ -1,9 +1,9 @@
 """Technical indicators, all computed by TA-Lib (no hand-written formulas).
 
 Plain wrappers (``rsi``, ``sma``, ``ema``, ``macd``, ``bbands``, ``atr``) take float arrays and
-return TA-Lib's arrays (NaN during the warm-up). ``INDICATORS`` describes each one (params with
-defaults and bounds, inputs, outputs, look-back) so nodes and triggers can validate a
-configuration; ``compute`` and ``latest`` run one by name on ``Bars``.
+return TA-Lib's arrays (NaN during the warm-up). What each indicator takes and gives (params,
+bounds, outputs) is its schema in ``domain.indicators``; ``INDICATORS`` adds the TA-Lib names
+and the look-back; ``compute`` and ``latest`` run one by name on ``Bars``.
 """
 
 from __future__ import annotations
@@ -18,68 +18,60 @@ import talib
 from talib import abstract
 
 from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.indicators import (
+    INDICATOR_SCHEMAS,
+    IndicatorSchema,
+    Param,
+    indicator_schema,
+)
 from agentic_app.market.base import Bars
 
 
 @dataclass(frozen=True)
-class Param:
-    """One indicator parameter: our name, TA-Lib's name, default, inclusive bounds, type."""
-
-    name: str
-    talib_name: str
-    default: float
-    minimum: float
-    maximum: float
-    kind: type = int
-
-    def check(self, value: Any) -> int | float:
-        """``value`` converted to this param's type; InvalidInputError(field=name) if invalid."""
-        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-            raise InvalidInputError(f"{self.name} must be a number, got {value!r}", field=self.name)
-        if not np.isfinite(value):
-            raise InvalidInputError(f"{self.name} must be finite, got {value!r}", field=self.name)
-        if self.kind is int and float(value) != int(value):
-            raise InvalidInputError(
-                f"{self.name} must be an integer, got {value!r}", field=self.name
-            )
-        if not self.minimum <= value <= self.maximum:
-            raise InvalidInputError(
-                f"{self.name} must be between {self.minimum:g} and {self.maximum:g}, got {value!r}",
-                field=self.name,
-            )
-        return int(value) if self.kind is int else float(value)
-
-
-@dataclass(frozen=True)
 class IndicatorSpec:
-    """What an indicator needs and gives: TA-Lib function, inputs, params, output names."""
+    """An indicator's schema (``domain.indicators``) plus the TA-Lib names that compute it."""
 
-    name: str
-    title: str
+    schema: IndicatorSchema
     talib_func: str
-    inputs: tuple[str, ...]
-    params: tuple[Param, ...]
-    outputs: tuple[str, ...]
+    talib_params: Mapping[str, str]
+
+    @property
+    def name(self) -> str:
+        """Lower-case indicator name."""
+        return self.schema.name
+
+    @property
+    def title(self) -> str:
+        """Human-readable name."""
+        return self.schema.title
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Price arrays read (close; high, low, close for ATR)."""
+        return self.schema.inputs
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        """The schema's params."""
+        return self.schema.params
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """Output names, in TA-Lib's order."""
+        return self.schema.outputs
 
     def defaults(self) -> dict[str, int | float]:
         """Default value of every param."""
-        return {p.name: p.kind(p.default) for p in self.params}
+        return self.schema.defaults()
 
     def resolve(self, params: Mapping[str, Any]) -> dict[str, int | float]:
-        """Defaults overlaid with ``params``, each validated; unknown names are rejected."""
-        by_name = {p.name: p for p in self.params}
-        for key in params:
-            if key not in by_name:
-                raise InvalidInputError(f"{self.name} has no parameter {key!r}", field=key)
-        out = {p.name: p.check(params.get(p.name, p.kind(p.default))) for p in self.params}
-        if self.name == "macd" and out["fast"] >= out["slow"]:
-            raise InvalidInputError("macd fast period must be below slow period", field="fast")
-        return out
+        """Defaults overlaid with ``params``, each validated (see ``IndicatorSchema.resolve``)."""
+        return self.schema.resolve(params)
 
     def lookback(self, **params: Any) -> int:
         """Leading NaN count TA-Lib produces for these params (its abstract API's lookback)."""
         resolved = self.resolve(params)
-        talib_params = tuple((p.talib_name, resolved[p.name]) for p in self.params)
+        talib_params = tuple((self.talib_params[p.name], resolved[p.name]) for p in self.params)
         return _talib_lookback(self.talib_func, talib_params)
 
     def min_bars(self, **params: Any) -> int:
@@ -95,32 +87,19 @@ def _talib_lookback(func: str, talib_params: tuple[tuple[str, float], ...]) -> i
     return int(fn.lookback)
 
 
-def _period(default: int, minimum: int = 2, maximum: int = 1000) -> Param:
-    """The usual ``period`` param."""
-    return Param("period", "timeperiod", default, minimum, maximum)
-
+_TALIB_NAMES: dict[str, tuple[str, dict[str, str]]] = {
+    "rsi": ("RSI", {"period": "timeperiod"}),
+    "sma": ("SMA", {"period": "timeperiod"}),
+    "ema": ("EMA", {"period": "timeperiod"}),
+    "macd": ("MACD", {"fast": "fastperiod", "slow": "slowperiod", "signal": "signalperiod"}),
+    "bbands": ("BBANDS", {"period": "timeperiod", "nbdev_up": "nbdevup",
+                          "nbdev_dn": "nbdevdn"}),
+    "atr": ("ATR", {"period": "timeperiod"}),
+}
+"""TA-Lib function and param names of each indicator."""
 
 INDICATORS: dict[str, IndicatorSpec] = {
-    "rsi": IndicatorSpec("rsi", "Relative Strength Index", "RSI", ("close",), (_period(14),),
-                         ("rsi",)),
-    "sma": IndicatorSpec("sma", "Simple Moving Average", "SMA", ("close",), (_period(20),),
-                         ("sma",)),
-    "ema": IndicatorSpec("ema", "Exponential Moving Average", "EMA", ("close",), (_period(20),),
-                         ("ema",)),
-    "macd": IndicatorSpec(
-        "macd", "Moving Average Convergence/Divergence", "MACD", ("close",),
-        (Param("fast", "fastperiod", 12, 2, 500), Param("slow", "slowperiod", 26, 2, 500),
-         Param("signal", "signalperiod", 9, 1, 500)),
-        ("macd", "signal", "hist"),
-    ),
-    "bbands": IndicatorSpec(
-        "bbands", "Bollinger Bands", "BBANDS", ("close",),
-        (_period(20), Param("nbdev_up", "nbdevup", 2.0, 0.1, 10.0, float),
-         Param("nbdev_dn", "nbdevdn", 2.0, 0.1, 10.0, float)),
-        ("upper", "middle", "lower"),
-    ),
-    "atr": IndicatorSpec("atr", "Average True Range", "ATR", ("high", "low", "close"),
-                         (_period(14, 1),), ("atr",)),
+    name: IndicatorSpec(schema, *_TALIB_NAMES[name]) for name, schema in INDICATOR_SCHEMAS.items()
 }
 """Every indicator by lower-case name."""
 
@@ -181,12 +160,7 @@ _FUNCS: dict[str, Callable[..., Any]] = {
 
 def spec(name: str) -> IndicatorSpec:
     """The spec of indicator ``name`` (case-insensitive); InvalidInputError(field="indicator")."""
-    key = str(name).strip().lower()
-    if key not in INDICATORS:
-        raise InvalidInputError(
-            f"unknown indicator {name!r}; use one of {', '.join(INDICATORS)}", field="indicator"
-        )
-    return INDICATORS[key]
+    return INDICATORS[indicator_schema(name).name]
 
 
 def _inputs(s: IndicatorSpec, bars: Bars | Mapping[str, Any] | np.ndarray) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
+from agentic_app.domain.indicators import indicator_schema
 from agentic_app.market import indicators
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeType, default_registry
 from agentic_app.nodes.values import bars_arrays, find_bars, series_tail
@@ -37,34 +38,31 @@ class _IndicatorNode(NodeType):
         return out
 
 
-def _params(extra: dict) -> type[NodeParams]:
-    fields = {"source": (str | None, Field(None, description="node id of the bars to use"))}
-    fields.update(extra)
+def _params(name: str) -> type[NodeParams]:
+    """The node's params: ``source`` plus the indicator's params, bounds and defaults from its
+    schema (``domain.indicators``)."""
     from pydantic import create_model
 
+    fields: dict[str, Any] = {
+        "source": (str | None, Field(None, description="node id of the bars to use"))}
+    for p in indicator_schema(name).params:
+        fields[p.name] = (p.kind, Field(p.kind(p.default), ge=p.minimum, le=p.maximum))
     return create_model("Params", __base__=NodeParams, **fields)
 
 
-def _period(default: int) -> tuple:
-    return (int, Field(default, ge=2, le=1000))
-
-
-def _indicator_node(name: str, type_doc: str, params: dict) -> type[_IndicatorNode]:
+def _indicator_node(name: str, type_doc: str) -> type[_IndicatorNode]:
     outputs = {out: f"latest {out}" for out in indicators.spec(name).outputs}
     outputs.update(value="latest main value", values="recent series of the main value")
     cls = type(f"{name.upper()}Node", (_IndicatorNode,), {
         "__doc__": type_doc, "type_name": name, "indicator": name,
-        "Params": _params(params), "outputs": outputs, "__module__": __name__,
+        "Params": _params(name), "outputs": outputs, "__module__": __name__,
     })
     return default_registry.register(cls)
 
 
-RsiNode = _indicator_node("rsi", "Relative Strength Index.", {"period": _period(14)})
-SmaNode = _indicator_node("sma", "Simple moving average of closes.", {"period": _period(20)})
-EmaNode = _indicator_node("ema", "Exponential moving average of closes.", {"period": _period(20)})
-MacdNode = _indicator_node("macd", "MACD line, signal and histogram.", {
-    "fast": _period(12), "slow": _period(26), "signal": (int, Field(9, ge=1, le=1000))})
-BbandsNode = _indicator_node("bbands", "Bollinger Bands (upper, middle, lower).", {
-    "period": _period(20), "nbdev_up": (float, Field(2.0, gt=0, le=10)),
-    "nbdev_dn": (float, Field(2.0, gt=0, le=10))})
-AtrNode = _indicator_node("atr", "Average True Range.", {"period": _period(14)})
+RsiNode = _indicator_node("rsi", "Relative Strength Index.")
+SmaNode = _indicator_node("sma", "Simple moving average of closes.")
+EmaNode = _indicator_node("ema", "Exponential moving average of closes.")
+MacdNode = _indicator_node("macd", "MACD line, signal and histogram.")
+BbandsNode = _indicator_node("bbands", "Bollinger Bands (upper, middle, lower).")
+AtrNode = _indicator_node("atr", "Average True Range.")

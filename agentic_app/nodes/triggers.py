@@ -1,7 +1,7 @@
 """The five trigger nodes: schedule (cron), time (interval), price, indicator, webhook.
 
 A trigger node is a workflow's entry point. Its params are the trigger configuration the
-scheduler reads (the same models as ``domain.triggers``), and in a run it passes the
+scheduler reads (the models of ``domain.triggers``, validation included), and in a run it passes the
 trigger payload (fire time, price seen, indicator value, webhook body) downstream. Run by
 hand (no payload), the price and indicator triggers read the market at the execution time.
 """
@@ -10,10 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import field_validator, model_validator
-
-from agentic_app.domain import conditions
-from agentic_app.domain.errors import ConditionError
+from agentic_app.domain.indicators import indicator_schema
 from agentic_app.domain.triggers import (
     CronTriggerConfig,
     IndicatorTriggerConfig,
@@ -23,35 +20,6 @@ from agentic_app.domain.triggers import (
 )
 from agentic_app.market import indicators
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeType, default_registry
-from agentic_app.nodes.values import check_condition
-
-INDICATOR_FUNCTIONS = tuple(indicators.INDICATORS)
-"""Indicator names usable as functions in conditions, e.g. ``rsi(14) < 30``."""
-
-
-def indicator_condition_names(indicator: str) -> set[str]:
-    """Names an indicator trigger's condition may use: the indicator, its outputs, ``price``."""
-    spec = indicators.spec(indicator)
-    names = {"price", spec.name}
-    names |= {f"{spec.name}.{out}" for out in spec.outputs}
-    names |= set(spec.outputs)
-    return names
-
-
-def validate_indicator_condition(condition: str, indicator: str) -> None:
-    """Raise a positioned ConditionError when ``condition`` is not valid for ``indicator``."""
-    conditions.validate(condition, names=indicator_condition_names(indicator),
-                        indicator_functions=INDICATOR_FUNCTIONS)
-
-
-def indicator_params(indicator: str, params: dict[str, float]) -> dict[str, Any]:
-    """Trigger params mapped to the indicator module's names (``std_dev`` -> nbdev_up/dn)."""
-    mapped = dict(params)
-    if "std_dev" in mapped:
-        std = mapped.pop("std_dev")
-        mapped.setdefault("nbdev_up", std)
-        mapped.setdefault("nbdev_dn", std)
-    return indicators.spec(indicator).resolve(mapped)
 
 
 class _TriggerNode(NodeType):
@@ -105,11 +73,6 @@ class PriceTriggerNode(_TriggerNode):
     class Params(NodeParams, PriceTriggerConfig):
         """Price trigger configuration; the condition may use ``price``."""
 
-        @field_validator("condition")
-        @classmethod
-        def _parse_condition(cls, value: str) -> str:
-            return check_condition(value, names={"price"})
-
     def run(self, ctx: NodeContext, params: Any, inputs: dict[str, dict]) -> dict:
         out = super().run(ctx, params, inputs)
         if "price" not in out:
@@ -128,27 +91,20 @@ class IndicatorTriggerNode(_TriggerNode):
     outputs = {**_TriggerNode.outputs, "value": "indicator value seen", "symbol": "symbol"}
 
     class Params(NodeParams, IndicatorTriggerConfig):
-        """Indicator trigger configuration; the condition may use the indicator's name."""
-
-        @model_validator(mode="after")
-        def _parse_condition(self):
-            try:
-                validate_indicator_condition(self.condition, self.indicator)
-            except ConditionError as exc:
-                raise ValueError(f"condition: {exc.message}") from None
-            return self
+        """Indicator trigger configuration; the condition may use ``price``, the indicator's
+        name and its outputs (``domain.triggers.condition_names``)."""
 
     def run(self, ctx: NodeContext, params: Any, inputs: dict[str, dict]) -> dict:
         out = super().run(ctx, params, inputs)
         if "value" not in out:
-            resolved = indicator_params(params.indicator, params.params)
             spec = indicators.spec(params.indicator)
             bars = ctx.services.market.bars(params.symbol, params.timeframe,
-                                            max(spec.min_bars(**resolved) * 3, 100), ctx.now)
-            latest = indicators.latest(params.indicator, bars, **resolved)
+                                            max(spec.min_bars(**params.params) * 3, 100), ctx.now)
+            latest = indicators.latest(params.indicator, bars, **params.params)
+            main = indicator_schema(params.indicator).main_output
             out.update(symbol=params.symbol, timeframe=params.timeframe,
                        indicator=params.indicator, price=bars.last_close,
-                       value=latest[spec.outputs[0]], outputs=latest)
+                       value=latest[main], outputs=latest)
             out["payload"] = {k: v for k, v in out.items() if k != "payload"}
         out.setdefault("symbol", params.symbol)
         return out

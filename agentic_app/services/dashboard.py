@@ -11,17 +11,14 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
 from sqlmodel import col, select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, utcnow
-from agentic_app.domain import conditions
-from agentic_app.domain.errors import ConditionError
+from agentic_app.domain import triggers
 from agentic_app.market import indicators
 from agentic_app.nodes.library import registry
-from agentic_app.nodes.triggers import INDICATOR_FUNCTIONS, indicator_condition_names
-from agentic_app.services.schedules import NODE_FOR_TRIGGER, normalize_indicator_call
+from agentic_app.services.schedules import NODE_FOR_TRIGGER
 from agentic_app.settings import Settings
 
 CHART_DAYS = 3
@@ -102,93 +99,43 @@ def job_ids_by_status(database_url: str, *, user_id: int, status: str,
 
 def check_condition(trigger_type: str, condition: str, indicator: str = "rsi") -> None:
     """Raise a positioned ConditionError when ``condition`` is invalid for the trigger."""
-    if trigger_type == "price":
-        conditions.validate(condition, names={"price"})
-    else:
-        validate = normalize_indicator_call({"condition": condition, "indicator": indicator})
-        try:
-            conditions.validate(validate["condition"],
-                                names=indicator_condition_names(validate["indicator"]),
-                                indicator_functions=INDICATOR_FUNCTIONS)
-        except ConditionError:
-            if validate["condition"] != condition:  # positions refer to the typed text
-                conditions.validate(condition, names=indicator_condition_names(indicator),
-                                    indicator_functions=INDICATOR_FUNCTIONS)
-            raise
-
-
-def _fires(truth: list[bool | None]) -> list[bool]:
-    """Edge-triggered: true now and not true at the previous evaluated bar."""
-    out, before = [], True
-    for value in truth:
-        fired = bool(value) and before is False
-        out.append(fired)
-        if value is not None:
-            before = bool(value)
-    return out
+    triggers.check_condition(trigger_type, condition, indicator)
 
 
 def condition_chart(settings: Settings, *, trigger_type: str, config: dict[str, Any],
                     days: int = CHART_DAYS) -> dict[str, Any]:
     """Close (and indicator) over the last ``days`` of the feed, with the bars where the
-    trigger would have fired: {points: [{t, close, value, fire}], fires, indicator}.
-    Raises InvalidInputError (positioned for conditions) when the config is not usable."""
+    trigger would have fired by the watcher's own rules (``domain.triggers.replay``):
+    {points: [{t, close, value, fire}], fires, indicator}. Raises InvalidInputError
+    (positioned for conditions) when the config is not usable."""
     feed = market(settings)
-    symbol = str(config.get("symbol") or "")
-    feed.instrument(symbol)
-    if trigger_type == "price":
-        timeframe, indicator, params = "1h", None, {}
-        text = str(config.get("condition") or "")
-        cond = conditions.parse(text, names={"price"})
-    else:
-        cfg = normalize_indicator_call(dict(config))
-        indicator = str(cfg.get("indicator") or "rsi")
-        timeframe = str(cfg.get("timeframe") or "1h")
-        params = {k: (int(v) if float(v).is_integer() else float(v))
-                  for k, v in (cfg.get("params") or {}).items()}
-        if indicator == "bbands" and "std_dev" in params:
-            params["nbdev_up"] = params["nbdev_dn"] = float(params.pop("std_dev"))
-        cond = conditions.parse(str(cfg.get("condition") or ""),
-                                names=indicator_condition_names(indicator),
-                                indicator_functions=INDICATOR_FUNCTIONS)
+    cfg = triggers.parse_trigger_config(trigger_type, config)
+    feed.instrument(cfg.symbol)
+    rule = triggers.compile_rule(cfg)
+    indicator = getattr(cfg, "indicator", None)
+    timeframe = getattr(cfg, "timeframe", "1h")
     seconds = indicators_seconds(timeframe)
     count = max(10, min(CHART_MAX_BARS, days * 86400 // seconds))
-    warmup = 0
+    warmup = indicators.spec(indicator).min_bars(**cfg.params) if indicator else 0
+    bars = feed.bars(cfg.symbol, timeframe, count + warmup)
+    values = {"close": bars.close}
     if indicator:
-        warmup = indicators.spec(indicator).min_bars(**params)
-    bars = feed.bars(symbol, timeframe, count + warmup)
-    closes = bars.close
-    series: dict[str, np.ndarray] = {"price": closes}
-    if indicator:
-        spec = indicators.spec(indicator)
-        values = indicators.compute(indicator, {"close": bars.close, "high": bars.high,
-                                                "low": bars.low}, **params)
-        main = "middle" if indicator == "bbands" else spec.outputs[0]
-        series[indicator] = values[main]
-        for out in spec.outputs:
-            series[out] = values[out]
-            series[f"{indicator}.{out}"] = values[out]
-    truth: list[bool | None] = []
-    for i in range(len(closes)):
-        env = {name: float(arr[i]) for name, arr in series.items()}
-        if any(math.isnan(env.get(n, math.nan)) for n in cond.names):
-            truth.append(None)
-            continue
-        prev = ({name: float(arr[i - 1]) for name, arr in series.items()} if i else None)
-        try:
-            truth.append(cond.test(env, prev))
-        except ConditionError:
-            truth.append(None)
-    fires = _fires(truth)
-    start = max(0, len(closes) - count)
+        values.update(indicators.compute(indicator, bars, **cfg.params))
+    series = {name: values[out] for name, out in rule.names.items()}
+    used = rule.condition.names
+    envs = [None if any(math.isnan(series[n][i]) for n in used)
+            else {name: float(arr[i]) for name, arr in series.items()}
+            for i in range(len(bars.close))]
+    fires = triggers.replay(rule, [float(ts) + seconds for ts in bars.ts], envs)
     points = []
-    for i in range(start, len(closes)):
-        value = float(series[indicator][i]) if indicator else None
+    for i in range(max(0, len(bars.close) - count), len(bars.close)):
+        close = round(float(bars.close[i]), 6)
+        value = float(series[indicator][i]) if indicator else math.nan
         points.append({
             "t": datetime.fromtimestamp(int(bars.ts[i]), UTC).strftime("%m-%d %H:%M"),
-            "close": round(float(closes[i]), 6),
-            "value": None if value is None or math.isnan(value) else round(value, 4),
-            "fire": round(float(closes[i]), 6) if fires[i] else None,
+            "close": close,
+            "value": None if math.isnan(value) else round(value, 4),
+            "fire": close if fires[i] else None,
         })
     return {"points": points, "fires": sum(1 for p in points if p["fire"] is not None),
             "indicator": indicator or "", "timeframe": timeframe}

@@ -7,7 +7,6 @@ with the node on the fields both set. Everything is validated before anything is
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,22 +23,20 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.queries import count_rows
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
-from agentic_app.domain import conditions
-from agentic_app.domain.errors import ConditionError, InvalidInputError, NotFoundError
+from agentic_app.domain.errors import InvalidInputError, NotFoundError
 from agentic_app.domain.triggers import (
-    TRIGGER_TYPE_ALIASES,
     CronTriggerConfig,
     IntervalTriggerConfig,
     WebhookTriggerConfig,
+    canonical_type,
     describe,
     next_fire_time,
     next_fire_times,
+    normalize_indicator_call,
     parse_trigger_config,
 )
-from agentic_app.market import indicators
 from agentic_app.nodes.base import NodeParams
 from agentic_app.nodes.library import registry
-from agentic_app.nodes.triggers import validate_indicator_condition
 from agentic_app.settings import Settings
 
 NODE_FOR_TRIGGER = {"cron": "schedule_trigger", "time": "time_trigger", "price": "price_trigger",
@@ -50,50 +47,12 @@ COMMON_NODE_PARAMS = set(NodeParams.model_fields)
 PREVIEW_COUNT = 5
 
 
-def canonical_type(trigger_type: str) -> str:
-    """'cron' | 'time' | 'price' | 'indicator' | 'webhook' (aliases accepted)."""
-    canonical = TRIGGER_TYPE_ALIASES.get(str(trigger_type).strip().lower())
-    if canonical is None:
-        raise InvalidInputError(f"unknown trigger_type {trigger_type!r}; use one of "
-                                f"{', '.join(NODE_FOR_TRIGGER)}", field="trigger_type")
-    return canonical
-
-
-def _condition_validator(trigger_type: str, config: dict):
-    if trigger_type == "price":
-        return lambda text: conditions.validate(text, names={"price"})
-    if trigger_type == "indicator":
-        return lambda text: validate_indicator_condition(text, config.get("indicator", "rsi"))
-    return None
-
-
-def normalize_indicator_call(config: dict) -> dict:
-    """Accept the plan's ``RSI(14) < 30`` form: indicator and params come from the call.
-
-    ``{"condition": "RSI(14) < 30"}`` becomes ``{"indicator": "rsi", "params": {"period": 14},
-    "condition": "rsi < 30"}``. A call that disagrees with an explicit indicator is an error.
-    """
-    text = config.get("condition")
-    if not isinstance(text, str):
-        return config
+def _normalized(config: dict) -> dict:
+    """``normalize_indicator_call`` with its error on ``trigger_config.condition``."""
     try:
-        parsed = conditions.parse(text, indicator_functions=tuple(indicators.INDICATORS))
-    except ConditionError as exc:
-        raise InvalidInputError(exc.message, field="trigger_config.condition",
-                                position=exc.position) from None
-    refs = parsed.indicator_refs
-    if not refs:
-        return config
-    names = {name for name, _ in refs}
-    if len(set(refs)) > 1 or (config.get("indicator") and config["indicator"] not in names):
-        raise InvalidInputError("an indicator trigger watches one indicator: use one call, "
-                                "e.g. 'rsi(14) < 30'", field="trigger_config.condition")
-    name, args = refs[0]
-    spec = indicators.spec(name)
-    params = {p.name: arg for p, arg in zip(spec.params, args, strict=False)}
-    out = dict(config, indicator=name, params={**config.get("params", {}), **params})
-    out["condition"] = re.sub(rf"\b{name}\s*\([^)]*\)", name, text, flags=re.IGNORECASE)
-    return out
+        return normalize_indicator_call(config)
+    except InvalidInputError as exc:
+        raise InvalidInputError(exc.message, field="trigger_config.condition") from None
 
 
 def _trigger_node(definition: dict) -> dict | None:
@@ -125,17 +84,15 @@ def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
     merged = {k: v for k, v in (node.get("params") or {}).items()
               if k not in COMMON_NODE_PARAMS}
     if trigger_type == "indicator":
-        merged = normalize_indicator_call(merged)
-        trigger_config = normalize_indicator_call(trigger_config or {})
+        merged = _normalized(merged)
+        trigger_config = _normalized(trigger_config or {})
     merged.pop("type", None)
     requested = {k: v for k, v in (trigger_config or {}).items() if k != "type"}
     candidate = {**merged, **requested}
     # the request's values are checked on their own merits first (a bad cron or a malformed
     # condition is reported as such, with its position), then against the trigger node
     config = parse_trigger_config(trigger_type, candidate,
-                                  default_timezone=settings.scheduler_config.timezone,
-                                  condition_validator=_condition_validator(trigger_type,
-                                                                           candidate))
+                                  default_timezone=settings.scheduler_config.timezone)
     for key, value in requested.items():
         if key in merged and not _same(merged[key], value):
             raise InvalidInputError(
@@ -304,9 +261,7 @@ def preview(settings: Settings, *, trigger_type: str = "cron", trigger_config: d
     """Description and next fire times of a config, without creating anything."""
     trigger_type = canonical_type(trigger_type)
     config = parse_trigger_config(trigger_type, trigger_config,
-                                  default_timezone=settings.scheduler_config.timezone,
-                                  condition_validator=_condition_validator(trigger_type,
-                                                                           trigger_config))
+                                  default_timezone=settings.scheduler_config.timezone)
     start = start or utcnow()
     runs = []
     if isinstance(config, CronTriggerConfig | IntervalTriggerConfig):

@@ -363,7 +363,7 @@ def test_condition_validator_errors_keep_field_and_position() -> None:
     with pytest.raises(ConditionError) as caught:
         parse_trigger_config(
             "indicator",
-            {"symbol": "EURUSD", "timeframe": "1h", "indicator": "rsi", "condition": "rsi 30"},
+            {"symbol": "EURUSD", "timeframe": "1h", "indicator": "rsi", "condition": "rsi"},
             condition_validator=validator,
         )
     assert (caught.value.field, caught.value.position) == ("trigger_config.condition", 6)
@@ -378,10 +378,10 @@ def test_condition_validator_value_error_becomes_invalid_input() -> None:
 
     with pytest.raises(InvalidInputError) as caught:
         parse_trigger_config(
-            "price", {"symbol": "EURUSD", "condition": "price >"}, condition_validator=validator
+            "price", {"symbol": "EURUSD", "condition": "price > 1"}, condition_validator=validator
         )
     assert caught.value.field == "trigger_config.condition"
-    assert "cannot parse 'price >'" in caught.value.message
+    assert "cannot parse 'price > 1'" in caught.value.message
 
 
 # ------------------------------------------------------------------------ cron fire times

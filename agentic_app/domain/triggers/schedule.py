@@ -1,0 +1,205 @@
+"""Time triggers: ``cron`` (alias ``schedule``) and ``time`` (alias ``interval``).
+
+Cron expressions have 5 fields (minute hour day-of-month month day-of-week) or 6 fields whose
+FIRST field is seconds (second minute hour day-of-month month day-of-week). Fire times are
+computed in the job's IANA timezone by ``cron_dst`` (DST rule documented there and in
+docs/SCHEDULING.md) and returned as aware UTC datetimes. Interval fire times are
+``start_at + k * interval`` in elapsed (UTC) time, plus a deterministic jitter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from cron_descriptor import ExpressionDescriptor, Options
+from croniter import croniter
+from croniter.croniter import CroniterBadDateError, CroniterError
+from pydantic import Field, ValidationInfo, field_validator
+
+from agentic_app.domain.cron_dst import iter_cron_instants
+from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.triggers.base import (
+    MAX_INTERVAL_MINUTES,
+    MIN_INTERVAL_MINUTES,
+    TriggerBase,
+    UtcDatetime,
+    as_value_error,
+    validate_timezone,
+)
+
+_CRON_FIELD_NAMES = {
+    5: ("minute", "hour", "day-of-month", "month", "day-of-week"),
+    6: ("second", "minute", "hour", "day-of-month", "month", "day-of-week"),
+}
+_CRON_FIELD_RANGES = {
+    "second": "0-59",
+    "minute": "0-59",
+    "hour": "0-23",
+    "day-of-month": "1-31 or L",
+    "month": "1-12 or JAN-DEC",
+    "day-of-week": "0-7 or SUN-SAT (0 and 7 are Sunday)",
+}
+
+
+def validate_cron(expression: str) -> None:
+    """Raise ``InvalidInputError(field="cron_expression")`` unless ``expression`` is usable.
+
+    Accepts 5 fields or 6 fields with seconds FIRST; rejects other field counts, out-of-range or
+    unparsable fields (naming the field), and schedules that never fire (``0 0 30 2 *``).
+    """
+    field = "cron_expression"
+    if not isinstance(expression, str) or not expression.strip():
+        raise InvalidInputError("cron_expression must be a non-empty string", field=field)
+    parts = expression.split()
+    if len(parts) not in _CRON_FIELD_NAMES:
+        raise InvalidInputError(
+            f"cron_expression has {len(parts)} fields; expected 5 (minute hour day-of-month "
+            "month day-of-week) or 6 (second minute hour day-of-month month day-of-week)",
+            field=field,
+        )
+    names = _CRON_FIELD_NAMES[len(parts)]
+    seconds = len(parts) == 6
+    for index, (name, value) in enumerate(zip(names, parts, strict=True)):
+        probe = ["*"] * len(parts)
+        probe[index] = value
+        try:
+            croniter.expand(" ".join(probe), second_at_beginning=seconds)
+        except (CroniterError, ValueError, TypeError, IndexError, KeyError) as exc:
+            raise InvalidInputError(
+                f"cron_expression {name} field {value!r} is invalid "
+                f"(allowed: {_CRON_FIELD_RANGES[name]}, '*', lists, ranges, steps)",
+                field=field,
+            ) from exc
+    try:
+        croniter(expression, datetime(2000, 1, 1), second_at_beginning=seconds).get_next(datetime)
+    except CroniterBadDateError as exc:
+        raise InvalidInputError(
+            f"cron_expression {expression!r} never fires (no matching date)", field=field
+        ) from exc
+    except (CroniterError, ValueError, TypeError, IndexError, KeyError) as exc:
+        raise InvalidInputError(f"cron_expression {expression!r} is invalid", field=field) from exc
+
+
+
+class ScheduledBase(TriggerBase):
+    """Fields of time-based triggers."""
+
+    misfire_grace_seconds: int = Field(300, ge=0, le=86400)
+
+class CronTriggerConfig(ScheduledBase):
+    """A cron schedule in an IANA timezone, optionally bounded by ``start_at``/``end_at``."""
+
+    type: Literal["cron"] = "cron"
+    cron_expression: str
+    timezone: str = "UTC"
+    start_at: UtcDatetime | None = None
+    end_at: UtcDatetime | None = None
+
+    @field_validator("cron_expression")
+    @classmethod
+    def _check_cron(cls, value: str) -> str:
+        return as_value_error(validate_cron, " ".join(value.split()))
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        return as_value_error(validate_timezone, value)
+
+    @field_validator("end_at")
+    @classmethod
+    def _end_after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start_at")
+        if value is not None and start is not None and value <= start:
+            raise ValueError("end_at must be after start_at")
+        return value
+
+    def fire_times(self, after: datetime, count: int, jitter_key: str,
+                   anchor: datetime) -> list[datetime]:
+        """Fire times strictly after ``after`` (UTC) within [start_at, end_at]."""
+        if self.start_at is not None and self.start_at > after:
+            after = self.start_at - timedelta(microseconds=1)
+        times = iter_cron_instants(self.cron_expression, ZoneInfo(self.timezone), after)
+        if self.end_at is not None:
+            end = self.end_at
+            return [t for t in islice(times, count) if t <= end]
+        return list(islice(times, count))
+
+    def describe(self) -> str:
+        """'At 09:00 (Europe/Berlin)'."""
+        return f"{describe_cron(self.cron_expression)} ({self.timezone})"
+
+
+class IntervalTriggerConfig(ScheduledBase):
+    """Every ``interval_minutes`` from ``start_at`` (or the job's creation time), plus jitter."""
+
+    type: Literal["time"] = "time"
+    interval_minutes: int = Field(ge=MIN_INTERVAL_MINUTES, le=MAX_INTERVAL_MINUTES)
+    start_at: UtcDatetime | None = None
+    jitter_seconds: int = Field(0, ge=0)
+
+    @field_validator("jitter_seconds")
+    @classmethod
+    def _jitter_bound(cls, value: int, info: ValidationInfo) -> int:
+        minutes = info.data.get("interval_minutes")
+        if minutes is not None and value > minutes * 30:
+            raise ValueError(f"jitter_seconds must be at most half the interval ({minutes * 30})")
+        return value
+
+    def fire_times(self, after: datetime, count: int, jitter_key: str,
+                   anchor: datetime) -> list[datetime]:
+        """Fire times strictly after ``after``: base + k * interval + jitter(k), where base is
+        ``start_at`` or one interval after ``anchor`` (the job's creation time)."""
+        step = timedelta(minutes=self.interval_minutes)
+        base = self.start_at or (anchor.astimezone(UTC) + step)
+        index = max(0, (after - base) // step)
+        out: list[datetime] = []
+        while len(out) < count:
+            fire = base + index * step + _jitter(jitter_key, index, self.jitter_seconds)
+            if fire > after:
+                out.append(fire)
+            index += 1
+        return out
+
+    def describe(self) -> str:
+        """'Every 5 minutes, from 2025-06-02 08:00 UTC, jitter up to 30 s'."""
+        text = _interval_text(self.interval_minutes)
+        if self.start_at is not None:
+            text += f", from {self.start_at:%Y-%m-%d %H:%M} UTC"
+        if self.jitter_seconds:
+            text += f", jitter up to {self.jitter_seconds} s"
+        return text
+
+
+def _jitter(key: str, index: int, jitter_seconds: int) -> timedelta:
+    """Deterministic jitter in [0, jitter_seconds] seconds for fire ``index`` of job ``key``."""
+    if jitter_seconds <= 0:
+        return timedelta(0)
+    digest = hashlib.blake2b(f"{key}:{index}".encode(), digest_size=8).digest()
+    return timedelta(seconds=int.from_bytes(digest, "big") % (jitter_seconds + 1))
+
+
+def describe_cron(expression: str) -> str:
+    """A 24-hour English description of a 5- or 6-field (seconds first) cron expression."""
+    text = " ".join(expression.split())
+    if len(text.split()) == 6:
+        text += " *"  # 7-field form: seconds first, year last, so nothing is guessed
+    options = Options(locale_code="en_US", use_24hour_time_format=True)
+    return ExpressionDescriptor(text, options).get_description()
+
+
+def _plural(amount: int, unit: str) -> str:
+    """'minute' / '5 minutes'."""
+    return unit if amount == 1 else f"{amount} {unit}s"
+
+
+def _interval_text(minutes: int) -> str:
+    """'Every 5 minutes', 'Every hour', 'Every 2 days'."""
+    if minutes % 1440 == 0:
+        return f"Every {_plural(minutes // 1440, 'day')}"
+    if minutes % 60 == 0:
+        return f"Every {_plural(minutes // 60, 'hour')}"
+    return f"Every {_plural(minutes, 'minute')}"
