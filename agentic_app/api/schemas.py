@@ -318,7 +318,7 @@ class SchedulePublic(Public):
     user_id: int
     name: str
     trigger_type: str
-    trigger_config: dict[str, Any]
+    trigger_config: Any = Field(description="the config object (as stored, even when corrupt)")
     is_active: bool
     paused_reason: str | None
     consecutive_failures: int
@@ -328,6 +328,9 @@ class SchedulePublic(Public):
     created_at: datetime
     updated_at: datetime
     webhook_token: str | None
+    config_error: str | None = Field(
+        None, description="why the scheduler cannot schedule or evaluate this job "
+        "('invalid config: ...', 'evaluation failed: ...'); null while it runs fine")
     description: str
     next_runs: list[datetime]
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -25,6 +27,16 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _json_or_text(text: str) -> Any:
+    """SQLite JSON columns decoded leniently: a value that is not JSON (SQLite can hold one when
+    the database is written around the app) comes back as its text instead of failing the whole
+    query, so one corrupt row stays one row with a problem (PostgreSQL's JSONB cannot hold one)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> sa.Engine:
     """One engine per URL per process; SQLite gets WAL, synchronous=NORMAL and a busy timeout."""
@@ -34,7 +46,8 @@ def get_engine(url: str | None = None) -> sa.Engine:
             from pathlib import Path
 
             Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                  json_deserializer=_json_or_text)
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial

@@ -17,6 +17,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+CONFIG_ERROR_MAX_LENGTH = 1000
+"""Longest problem the scheduler stores on a scheduled job (``scheduled_jobs.config_error``)."""
 
 
 def utcnow() -> datetime:
@@ -201,6 +203,9 @@ class ScheduledJob(SQLModel, table=True):
     # added by step 4 (webhook trigger): URL token and HMAC secret of webhook jobs
     webhook_token: str | None = Field(default=None, max_length=64)
     webhook_secret: str | None = Field(default=None, max_length=128)
+    # added by step 1 (one trigger model): why the scheduler cannot schedule or evaluate this
+    # job ("invalid config: ...", "evaluation failed: ..."); None while it runs fine
+    config_error: str | None = Field(default=None, max_length=CONFIG_ERROR_MAX_LENGTH)
 
 
 class JobQueueEntry(SQLModel, table=True):

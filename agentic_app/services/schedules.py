@@ -244,14 +244,21 @@ def list_schedules(settings: Settings, *, user_id: int, trigger_type: str | None
 
 
 def schedule_view(job: ScheduledJob, *, now: datetime | None = None) -> dict:
-    """API/UI view of a job: its row plus description and the next fire times."""
-    config = parse_trigger_config(job.trigger_type, job.trigger_config)
+    """API/UI view of a job: its row plus description, the next fire times and
+    ``config_error`` (the scheduler's stored problem, or why the stored config is invalid)."""
+    data = job.model_dump(exclude={"webhook_secret"}, warnings=False)  # a corrupt row's
+    try:                                                                 # config may be any JSON
+        config = parse_trigger_config(job.trigger_type, job.trigger_config)
+    except InvalidInputError as exc:  # a corrupt row: shown with its problem, not a 500
+        problem = f"invalid config: {exc.message}"
+        data.update(description=problem, next_runs=[],
+                    config_error=job.config_error or problem)
+        return data
     after = max(now or utcnow(), job.created_at)
     runs: list[datetime] = []
     if job.is_active and isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
         runs = next_fire_times(config, after, PREVIEW_COUNT, jitter_key=str(job.id),
                                anchor=job.created_at)
-    data = job.model_dump(exclude={"webhook_secret"})
     data.update(description=describe(config), next_runs=[t.isoformat() for t in runs])
     return data
 

@@ -99,5 +99,5 @@ def receive(settings: Settings, *, redis: redis_lib.Redis, token: str, body: byt
     except Exception:
         redis.delete(key)  # not accepted: the sender may retry the same delivery
         raise
-    record_fire(url, job.id, datetime.fromtimestamp(now, UTC), None)
+    record_fire(Database(url), job.id, datetime.fromtimestamp(now, UTC), None)
     return entry

@@ -121,6 +121,7 @@ class SchedulerState(PagedMixin, AppState):
                     "last_status": lr.get("status", ""), "run_count": str(job.run_count),
                     "status": status, "reason": reason,
                     "failures": str(job.consecutive_failures),
+                    "problem": view.get("config_error") or "",
                 })
             self.rows = rows
             self.load_error = ""
@@ -476,7 +477,8 @@ class JobHistoryState(PagedMixin, AppState):
         status, reason = _status(job)
         self.job = {"id": str(job.id), "name": job.name, "trigger_type": job.trigger_type,
                     "schedule": view["description"], "status": status, "reason": reason,
-                    "run_count": str(job.run_count), "next_runs": ", ".join(
+                    "run_count": str(job.run_count), "problem": view.get("config_error") or "",
+                    "next_runs": ", ".join(
                         fmt_time(r) for r in view["next_runs"][:3]) or "—"}
         self.total = history["total"]
         self.runs = [{"job_id": str(r["job_id"]), "execution_id": str(r["execution_id"]),

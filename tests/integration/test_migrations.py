@@ -58,3 +58,34 @@ def test_seed_columns_present(db_url):
             "created_at"} <= cols["execution_metrics"]
     uniques = insp.get_unique_constraints("execution_events")
     assert any(set(u["column_names"]) == {"execution_id", "seq"} for u in uniques)
+
+
+def test_config_error_column_down_and_up(db_url):
+    """0005 adds scheduled_jobs.config_error; downgrading to 0004 drops it and keeps the rows,
+    upgrading adds it back (empty)."""
+    cfg = alembic_config(db_url)
+
+    def columns() -> set[str]:
+        get_engine.cache_clear()
+        return {c["name"] for c in sa.inspect(get_engine(db_url)).get_columns("scheduled_jobs")}
+
+    with get_engine(db_url).begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (username, password_hash, is_active, is_admin, "
+                             "created_at) VALUES ('u', 'x', true, false, CURRENT_TIMESTAMP)"))
+        conn.execute(sa.text(
+            "INSERT INTO workflows (user_id, name, description, definition, version, is_active, "
+            "created_at, updated_at) SELECT id, 'w', '', '{}', 1, true, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP FROM users"))
+        conn.execute(sa.text(
+            "INSERT INTO scheduled_jobs (workflow_id, user_id, name, trigger_type, "
+            "trigger_config, is_active, consecutive_failures, run_count, created_at, "
+            "updated_at, config_error) SELECT w.id, w.user_id, 'j', 'cron', '{}', true, 0, 0, "
+            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 'invalid config: x' FROM workflows w"))
+    assert "config_error" in columns()
+    command.downgrade(cfg, "0004")
+    assert "config_error" not in columns()
+    command.upgrade(cfg, "head")
+    assert "config_error" in columns()
+    with get_engine(db_url).connect() as conn:
+        rows = conn.execute(sa.text("SELECT name, config_error FROM scheduled_jobs")).all()
+    assert [tuple(r) for r in rows] == [("j", None)]

@@ -13,6 +13,12 @@ released by compare-and-delete). The active one:
   even a paused former leader cannot enqueue a duplicate cron/interval fire; market-trigger
   fires are keyed by tick time, so a tick re-checks the lease in Redis before enqueueing them.
 
+Bad rows stay local: any error while scheduling, evaluating or firing ONE job (a corrupt
+config, a condition that fails to evaluate, an unexpected exception) is caught for that job,
+logged, and stored on its row as ``config_error`` (shown by the API and the scheduler page);
+every other job keeps firing. The error is cleared once the job is scheduled again (e.g. after
+its config changed) or fires.
+
 Misfires: on activation, a job whose stored ``next_run`` has passed gets at most one catch-up
 run (its latest missed fire time, when within ``misfire_grace_seconds``); every other missed
 fire time is written to ``missed_runs``. Overlap policy per job: ``skip`` (default; the fire is
@@ -33,15 +39,19 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from agentic_app.db.engine import Database
+from agentic_app.db.models import CONFIG_ERROR_MAX_LENGTH
 from agentic_app.domain.errors import (
     AgenticError,
     ConflictError,
+    InvalidInputError,
     LimitExceededError,
     NotFoundError,
 )
 from agentic_app.domain.triggers import (
-    CronTriggerConfig,
-    IntervalTriggerConfig,
+    MARKET_TRIGGERS,
+    TIME_TRIGGERS,
+    ScheduledTriggerConfig,
+    TriggerConfig,
     next_fire_time,
     next_fire_times,
     parse_trigger_config,
@@ -65,8 +75,6 @@ TICK_METRICS_KEY = "agentic:metrics:trigger_tick"
 """Redis hash with the timings of the last trigger tick (exported by /metrics)."""
 MAX_MISSED_RECORDED = 1000
 """At most this many missed fire times are written per job after one downtime."""
-TIME_TRIGGERS = ("cron", "time")
-MARKET_TRIGGERS = ("price", "indicator")
 
 
 def fire_key(job_id: int, fire_time: datetime) -> str:
@@ -85,15 +93,26 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def problem_text(stage: str, exc: BaseException) -> str:
+    """What is stored on a job that failed: ``invalid config: <message>`` for a config the
+    trigger model refuses, ``<stage> failed: <type>: <message>`` for anything else."""
+    if isinstance(exc, InvalidInputError):
+        return f"invalid config: {exc.message}"
+    if isinstance(exc, AgenticError):
+        return f"{stage} failed: {exc.message}"
+    return f"{stage} failed: {type(exc).__name__}: {exc}"
+
+
 class SchedulerService:
     """One scheduler process: standby until it holds the lease, then active."""
 
-    def __init__(self, settings: Settings, *, redis_url: str, database_url: str | None = None,
+    def __init__(self, settings: Settings, *, redis_url: str, db: Database | None = None,
                  market=None, now: Callable[[], datetime] = _utcnow,
                  sync_interval_s: float = 1.0, name: str = "scheduler",
                  check_lease: bool = True):
+        """A standby scheduler on ``db`` (built once from ``settings`` when not given)."""
         self.settings = settings
-        self.database_url = database_url or settings.database_url
+        self.db = db if db is not None else Database(settings.database_url)
         self.redis = connect(redis_url)
         self.lease = RedisLease(self.redis, LEADER_KEY, ttl_ms=LEASE_TTL_MS,
                                 token=f"{name}:{id(self):x}")
@@ -106,6 +125,7 @@ class SchedulerService:
         self._aps: BackgroundScheduler | None = None
         self._watcher: TriggerWatcher | None = None
         self._known: dict[int, store.JobSnapshot] = {}
+        self._problems: dict[int, str | None] = {}
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
 
@@ -159,6 +179,7 @@ class SchedulerService:
                           next_run_time=self.now() + timedelta(minutes=1))
         self._aps.start()
         self._known = {}
+        self._problems = {}
         self._watcher = None
         self.sync(startup=True)
         for target, name in ((self._sync_loop, "scheduler-sync"),
@@ -180,7 +201,7 @@ class SchedulerService:
         from agentic_app.engine.queue.retention import purge_old
 
         try:
-            counts = purge_old(Database(self.database_url), self.redis,
+            counts = purge_old(self.db, self.redis,
                                completed_days=self.settings.retention.completed_days,
                                failed_days=self.settings.retention.failed_days)
             log.info("retention: %s", counts)
@@ -205,10 +226,12 @@ class SchedulerService:
     def sync(self, *, startup: bool = False) -> None:
         """Bring the schedule in line with the scheduled_jobs rows."""
         with self._lock:
-            rows = store.load_jobs(self.database_url)
+            rows = store.load_jobs(self.db)
             for job_id in set(self._known) - set(rows):
                 self._unschedule(self._known.pop(job_id))
+                self._problems.pop(job_id, None)
             for job_id, row in rows.items():
+                self._problems.setdefault(job_id, row.config_error)
                 old = self._known.get(job_id)
                 if old is not None and _same_schedule(old, row):
                     self._known[job_id] = row  # e.g. run counters moved: keep trigger state
@@ -217,32 +240,54 @@ class SchedulerService:
                     self._unschedule(old)
                 self._known[job_id] = row
                 if row.is_active:
-                    self._schedule(row, catch_up=startup)
+                    self._schedule_row(row, catch_up=startup)
 
-    def _config(self, row: store.JobSnapshot):
+    def _config(self, row: store.JobSnapshot) -> TriggerConfig:
+        """The row's validated trigger config; ``InvalidInputError`` when it has none."""
         return parse_trigger_config(row.trigger_type, row.trigger_config,
                                     default_timezone=self.settings.scheduler_config.timezone)
 
-    def _schedule(self, row: store.JobSnapshot, *, catch_up: bool) -> None:
-        try:
-            config = self._config(row)
-        except AgenticError as exc:
-            log.error("scheduled job %s has an invalid config: %s", row.id, exc)
+    def _problem(self, job_id: int, stage: str, exc: BaseException | None) -> None:
+        """Store (``exc``) or clear (None) the problem of one job; logs and writes only when
+        it changes. Never raises: a failing write must not stop the other jobs either."""
+        text = problem_text(stage, exc)[:CONFIG_ERROR_MAX_LENGTH] if exc is not None else None
+        if self._problems.get(job_id) == text:
             return
-        if row.trigger_type in TIME_TRIGGERS:
+        if text is not None:
+            log.error("scheduled job %s: %s", job_id, text, exc_info=exc)
+        else:
+            log.info("scheduled job %s runs again", job_id)
+        try:
+            store.set_config_error(self.db, job_id, text)
+            self._problems[job_id] = text
+        except Exception:
+            log.exception("could not store the problem of scheduled job %s", job_id)
+
+    def _schedule_row(self, row: store.JobSnapshot, *, catch_up: bool) -> None:
+        """Schedule one row; any error stays on that row."""
+        try:
+            self._schedule(row, catch_up=catch_up)
+        except Exception as exc:
+            self._problem(row.id, "scheduling", exc)
+        else:
+            self._problem(row.id, "scheduling", None)
+
+    def _schedule(self, row: store.JobSnapshot, *, catch_up: bool) -> None:
+        config = self._config(row)
+        if config.type in TIME_TRIGGERS:
             now = self.now()
             if catch_up and row.next_run is not None and row.next_run < now:
                 self._catch_up(row, config, now)
             self._schedule_next(row, config, now)
-        elif row.trigger_type in MARKET_TRIGGERS:
+        elif config.type in MARKET_TRIGGERS:
             watcher = self._get_watcher()
             if watcher is not None:
-                watcher.upsert(row.id, row.trigger_type, config, row.created_at)
+                watcher.upsert(row.id, config.type, config, row.created_at)
 
     def _unschedule(self, row: store.JobSnapshot) -> None:
         if self._aps is not None and self._aps.get_job(str(row.id)) is not None:
             self._aps.remove_job(str(row.id))
-        if row.trigger_type in MARKET_TRIGGERS and self._watcher is not None:
+        if self._watcher is not None and self._watcher.watches(row.id):
             self._watcher.remove(row.id)
 
     def _anchor(self, row: store.JobSnapshot) -> datetime:
@@ -250,7 +295,7 @@ class SchedulerService:
 
     def _schedule_next(self, row: store.JobSnapshot, config, after: datetime) -> None:
         when = next_fire_time(config, after, jitter_key=str(row.id), anchor=self._anchor(row))
-        store.set_next_run(self.database_url, row.id, when)
+        store.set_next_run(self.db, row.id, when)
         if when is None or self._aps is None:
             return
         self._aps.add_job(self._due, "date", run_date=when, args=[row.id, when], id=str(row.id),
@@ -274,13 +319,13 @@ class SchedulerService:
         latest = missed[-1]
         grace = timedelta(seconds=config.misfire_grace_seconds)
         if now - latest <= grace:
-            store.record_missed(self.database_url, row.id, missed[:-1], "downtime",
+            store.record_missed(self.db, row.id, missed[:-1], "downtime",
                                 "after downtime only the latest fire within the grace time runs")
             log.info("job %s: catch-up run for %s (%d older fire times recorded as missed)",
                      row.id, latest.isoformat(), len(missed) - 1)
-            self.fire(row.id, latest, {"catch_up": True})
+            self.fire_guarded(row.id, latest, {"catch_up": True})
         else:
-            store.record_missed(self.database_url, row.id, missed, "downtime",
+            store.record_missed(self.db, row.id, missed, "downtime",
                                 f"beyond the misfire grace time of {grace.total_seconds():g} s")
             log.warning("job %s: %d fire times missed during downtime", row.id, len(missed))
 
@@ -290,9 +335,12 @@ class SchedulerService:
             row = self._known.get(job_id)
             if row is None or not row.is_active or not self._active():
                 return
-            config = self._config(row)
-            self._schedule_next(row, config, fire_time)
-        self.fire(job_id, fire_time, {})
+            try:
+                self._schedule_next(row, self._config(row), fire_time)
+            except Exception as exc:
+                self._problem(job_id, "scheduling", exc)
+                return
+        self.fire_guarded(job_id, fire_time, {})
 
     def _on_missed(self, event: JobExecutionEvent) -> None:
         """APScheduler could not run a fire within its grace time (process stalled)."""
@@ -300,12 +348,15 @@ class SchedulerService:
             return
         job_id = int(event.job_id)
         when = event.scheduled_run_time
-        store.record_missed(self.database_url, job_id, [when], "misfire",
-                            "the scheduler could not run it within the grace time")
-        with self._lock:
-            row = self._known.get(job_id)
-            if row is not None and row.is_active and self._active():
-                self._schedule_next(row, self._config(row), max(when, self.now()))
+        try:
+            store.record_missed(self.db, job_id, [when], "misfire",
+                                "the scheduler could not run it within the grace time")
+            with self._lock:
+                row = self._known.get(job_id)
+                if row is not None and row.is_active and self._active():
+                    self._schedule_next(row, self._config(row), max(when, self.now()))
+        except Exception as exc:
+            self._problem(job_id, "scheduling", exc)
 
     # ------------------------------------------------------------------ market triggers
 
@@ -317,7 +368,7 @@ class SchedulerService:
 
                 self.market = build_market(self.settings)
             self._watcher = TriggerWatcher(
-                self.market, store.DatabaseTriggerStateStore(self.database_url),
+                self.market, store.DatabaseTriggerStateStore(self.db),
                 check_interval_seconds=cfg.check_interval_seconds)
         return self._watcher
 
@@ -347,17 +398,22 @@ class SchedulerService:
             log.warning("lease lost during a trigger tick: %d fires left to the new leader",
                         len(report.fires))
             return 0
+        for job_id, message in report.errors.items():
+            self._problem(job_id, "evaluation", RuntimeError(message))
         fired = 0
         for f in report.fires:
             kind = kinds.get(f.trigger_id)
             if (kind == "price" and not cfg.enable_price_triggers) or (
                     kind == "indicator" and not cfg.enable_indicator_triggers):
                 continue
-            fired += self.fire(f.trigger_id, f.fired_at, f.payload)
-        for job_id in report.expired:
-            store.deactivate(self.database_url, job_id, "expired")
-        for job_id in report.exhausted:
-            store.deactivate(self.database_url, job_id, "max fires reached")
+            fired += self.fire_guarded(f.trigger_id, f.fired_at, f.payload)
+        for reason, job_ids in (("expired", report.expired),
+                                ("max fires reached", report.exhausted)):
+            for job_id in job_ids:
+                try:
+                    store.deactivate(self.db, job_id, reason)
+                except Exception as exc:
+                    self._problem(job_id, "deactivation", exc)
         return fired
 
     def _still_leader(self) -> bool:
@@ -382,26 +438,38 @@ class SchedulerService:
 
     # ------------------------------------------------------------------ firing
 
+    def fire_guarded(self, job_id: int, fire_time: datetime, payload: dict) -> int:
+        """:meth:`fire`, with any error stored on the job instead of raised (and a stored
+        problem cleared once the job fires again)."""
+        try:
+            fired = self.fire(job_id, fire_time, payload)
+        except Exception as exc:
+            self._problem(job_id, "firing", exc)
+            return 0
+        if fired and self._problems.get(job_id):
+            self._problem(job_id, "firing", None)
+        return fired
+
     def fire(self, job_id: int, fire_time: datetime, payload: dict) -> int:
         """Enqueue one fire (deduplicated); returns 1 when an execution was enqueued."""
-        row = store.load_job(self.database_url, job_id)
+        row = store.load_job(self.db, job_id)
         if row is None or not row.is_active:
             return 0
         config = self._config(row)
         key = fire_key(job_id, fire_time)
-        if store.fire_enqueued(self.database_url, key):
+        if store.fire_enqueued(self.db, key):
             return 0  # already enqueued (by us before a restart, or by a former leader)
-        pending, running = store.open_job_count(self.database_url, job_id)
+        pending, running = store.open_job_count(self.db, job_id)
         policy = config.overlap_policy
         if (policy == "skip" and pending + running) or (policy == "queue_one" and pending):
-            store.record_missed(self.database_url, job_id, [fire_time], "overlap",
+            store.record_missed(self.db, job_id, [fire_time], "overlap",
                                 f"previous execution still {'running' if running else 'pending'}"
                                 f" (overlap policy {policy})")
             return 0
         body = {"fired_at": fire_time.isoformat(), "scheduled_job_id": job_id,
                 "trigger_type": row.trigger_type, **store.jsonable_payload(payload)}
         try:
-            enqueue_execution(db=Database(self.database_url), redis=self.redis,
+            enqueue_execution(db=self.db, redis=self.redis,
                               workflow_id=row.workflow_id, user_id=row.user_id,
                               trigger_type=row.trigger_type, trigger_payload=body,
                               priority=config.priority, scheduled_job_id=job_id,
@@ -410,14 +478,14 @@ class SchedulerService:
             log.info("job %s fire %s already enqueued", job_id, fire_time.isoformat())
             return 0
         except (LimitExceededError, NotFoundError, ConflictError) as exc:
-            store.record_missed(self.database_url, job_id, [fire_time], "refused", exc.message)
+            store.record_missed(self.db, job_id, [fire_time], "refused", exc.message)
             log.warning("job %s fire %s refused: %s", job_id, fire_time.isoformat(), exc.message)
             return 0
         nxt = None
-        if isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
+        if isinstance(config, ScheduledTriggerConfig):
             nxt = next_fire_time(config, fire_time, jitter_key=str(job_id),
                                  anchor=row.created_at)
-        store.record_fire(self.database_url, job_id, fire_time, nxt)
+        store.record_fire(self.db, job_id, fire_time, nxt)
         return 1
 
 

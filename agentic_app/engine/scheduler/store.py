@@ -1,4 +1,7 @@
-"""Database side of the scheduler: active jobs, fires, missed runs, trigger states."""
+"""Database side of the scheduler: jobs, fires, missed runs, config errors, trigger states.
+
+Every function takes the process's :class:`~agentic_app.db.engine.Database` handle.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
-from agentic_app.db.engine import session_scope
-from agentic_app.db.models import JobQueueEntry, JobStatus, ScheduledJob, utcnow
+from agentic_app.db.engine import Database
+from agentic_app.db.models import (
+    CONFIG_ERROR_MAX_LENGTH,
+    JobQueueEntry,
+    JobStatus,
+    ScheduledJob,
+    utcnow,
+)
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
-from agentic_app.engine.scheduler.trigger_state import TriggerState
+from agentic_app.domain.triggers.edge import TriggerState
 
 ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
 """Statuses of a job_queue row that counts as 'still running' for the overlap policy."""
@@ -20,58 +30,69 @@ ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
 
 @dataclass(frozen=True)
 class JobSnapshot:
-    """What the scheduler needs of a scheduled_jobs row."""
+    """What the scheduler needs of a scheduled_jobs row (``trigger_config`` as stored: a
+    corrupt row may hold a list or text); ``config_error``: the problem stored on the row."""
 
     id: int
     workflow_id: int
     user_id: int
     trigger_type: str
-    trigger_config: dict
+    trigger_config: Any
     is_active: bool
     next_run: datetime | None
     created_at: datetime
     updated_at: datetime
+    config_error: str | None = None
 
 
 def _snapshot(row: ScheduledJob) -> JobSnapshot:
+    config = row.trigger_config
     return JobSnapshot(row.id, row.workflow_id, row.user_id, row.trigger_type,
-                       dict(row.trigger_config or {}), row.is_active, row.next_run,
-                       row.created_at, row.updated_at)
+                       dict(config) if isinstance(config, dict) else config, row.is_active,
+                       row.next_run, row.created_at, row.updated_at, row.config_error)
 
 
-def load_jobs(database_url: str) -> dict[int, JobSnapshot]:
+def load_jobs(db: Database) -> dict[int, JobSnapshot]:
     """Every scheduled job (active or not), by id."""
-    with session_scope(database_url) as s:
+    with db.session() as s:
         return {row.id: _snapshot(row) for row in s.exec(select(ScheduledJob))}
 
 
-def load_job(database_url: str, job_id: int) -> JobSnapshot | None:
+def load_job(db: Database, job_id: int) -> JobSnapshot | None:
     """One scheduled job, or None when it was deleted."""
-    with session_scope(database_url) as s:
+    with db.session() as s:
         row = s.get(ScheduledJob, job_id)
         return _snapshot(row) if row else None
 
 
-def open_job_count(database_url: str, scheduled_job_id: int) -> tuple[int, int]:
+def set_config_error(db: Database, job_id: int, error: str | None) -> None:
+    """Store (or clear, with None) the problem the scheduler has with a job, shown to users."""
+    text = error[:CONFIG_ERROR_MAX_LENGTH] if error else None
+    with db.session() as s:
+        s.execute(sa.update(ScheduledJob).where(ScheduledJob.id == job_id)
+                  .values(config_error=text))
+
+
+def open_job_count(db: Database, scheduled_job_id: int) -> tuple[int, int]:
     """(pending, running) job_queue rows of a scheduled job."""
-    with session_scope(database_url) as s:
+    with db.session() as s:
         rows = s.exec(select(JobQueueEntry.status).where(
             JobQueueEntry.scheduled_job_id == scheduled_job_id,
             col(JobQueueEntry.status).in_(ACTIVE_JOB_STATUSES))).all()
     return rows.count(JobStatus.pending.value), rows.count(JobStatus.running.value)
 
 
-def fire_enqueued(database_url: str, dedupe_key: str) -> bool:
+def fire_enqueued(db: Database, dedupe_key: str) -> bool:
     """True when a fire with this key is already in the queue (its history)."""
-    with session_scope(database_url) as s:
+    with db.session() as s:
         return s.exec(select(JobQueueEntry.id).where(
             JobQueueEntry.dedupe_key == dedupe_key)).first() is not None
 
 
-def record_fire(database_url: str, job_id: int, fire_time: datetime,
+def record_fire(db: Database, job_id: int, fire_time: datetime,
                 next_run: datetime | None) -> None:
     """A fire was enqueued: last_run, run_count and next_run follow."""
-    with session_scope(database_url) as s:
+    with db.session() as s:
         row = s.get(ScheduledJob, job_id)
         if row is None:
             return
@@ -80,19 +101,19 @@ def record_fire(database_url: str, job_id: int, fire_time: datetime,
         row.next_run = next_run
 
 
-def set_next_run(database_url: str, job_id: int, next_run: datetime | None) -> None:
+def set_next_run(db: Database, job_id: int, next_run: datetime | None) -> None:
     """Store the next fire time shown to users (and used to detect downtime)."""
-    with session_scope(database_url) as s:
+    with db.session() as s:
         row = s.get(ScheduledJob, job_id)
         if row is not None and row.next_run != next_run:
             row.next_run = next_run
 
 
-def record_missed(database_url: str, job_id: int, fire_times: Iterable[datetime], reason: str,
+def record_missed(db: Database, job_id: int, fire_times: Iterable[datetime], reason: str,
                   detail: str = "") -> int:
     """Record fire times that did not run (idempotent per job and fire time); returns how many."""
     count = 0
-    with session_scope(database_url) as s:
+    with db.session() as s:
         known = set(s.exec(select(MissedRun.fire_time).where(
             MissedRun.scheduled_job_id == job_id)).all())
         for when in fire_times:
@@ -105,9 +126,9 @@ def record_missed(database_url: str, job_id: int, fire_times: Iterable[datetime]
     return count
 
 
-def deactivate(database_url: str, job_id: int, reason: str) -> None:
+def deactivate(db: Database, job_id: int, reason: str) -> None:
     """Pause a job on the scheduler's own account (expired, max fires reached)."""
-    with session_scope(database_url) as s:
+    with db.session() as s:
         row = s.get(ScheduledJob, job_id)
         if row is not None and row.is_active:
             row.is_active = False
@@ -118,12 +139,12 @@ def deactivate(database_url: str, job_id: int, reason: str) -> None:
 class DatabaseTriggerStateStore:
     """TriggerStateStore on the trigger_states table (states survive restarts)."""
 
-    def __init__(self, database_url: str):
-        self.database_url = database_url
+    def __init__(self, db: Database):
+        self.db = db
 
     def load_all(self) -> dict[int, TriggerState]:
         """Every stored state, by trigger (scheduled job) id."""
-        with session_scope(self.database_url) as s:
+        with self.db.session() as s:
             rows = s.exec(select(TriggerStateRow)).all()
         return {r.scheduled_job_id: TriggerState.from_dict(r.state) for r in rows}
 
@@ -132,7 +153,7 @@ class DatabaseTriggerStateStore:
         states = list(states)
         if not states:
             return
-        with session_scope(self.database_url) as s:
+        with self.db.session() as s:
             existing = {r.scheduled_job_id: r for r in s.exec(select(TriggerStateRow).where(
                 col(TriggerStateRow.scheduled_job_id).in_([st.trigger_id for st in states])))}
             for st in states:
@@ -148,7 +169,7 @@ class DatabaseTriggerStateStore:
         ids = [int(i) for i in trigger_ids]
         if not ids:
             return
-        with session_scope(self.database_url) as s:
+        with self.db.session() as s:
             for row in s.exec(select(TriggerStateRow).where(
                     col(TriggerStateRow.scheduled_job_id).in_(ids))):
                 s.delete(row)

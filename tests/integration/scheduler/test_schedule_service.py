@@ -129,3 +129,32 @@ def test_webhook_job_gets_token_and_secret(env):
                                     trigger_type="webhook")
     assert len(job.webhook_token) >= 24 and job.webhook_secret.startswith("whsec_")
     assert job.next_run is None
+
+
+def test_would_have_fired_chart_uses_the_watchers_edge_rules(env):
+    """The new-job chart marks fires by the watcher's rules: every upward edge without limits,
+    at most max_fires with them, never two inside the cooldown, fewer with a re-arm band."""
+    from itertools import pairwise
+
+    from agentic_app.services import dashboard
+
+    def fires(**extra) -> list[int]:
+        chart = dashboard.condition_chart(env.settings, trigger_type="price",
+                                          config={"symbol": "EURUSD", **extra})
+        return [i for i, p in enumerate(chart["points"]) if p["fire"] is not None]
+
+    closes = [p["close"] for p in dashboard.condition_chart(
+        env.settings, trigger_type="price",
+        config={"symbol": "EURUSD", "condition": "price > 0"})["points"]]
+    level = max(closes, key=lambda x: sum(a <= x < b for a, b in pairwise(closes)))
+    condition = f"price > {level}"
+    plain = fires(condition=condition)
+    assert plain == [i for i in range(1, len(closes)) if closes[i - 1] <= level < closes[i]]
+    assert len(plain) >= 3
+    assert fires(condition=condition, max_fires=2) == plain[:2]
+    gap = min(b - a for a, b in pairwise(plain))
+    cooled = fires(condition=condition, cooldown_seconds=(gap + 1) * 3600)
+    assert cooled != plain and cooled[0] == plain[0]
+    assert all(b - a > gap for a, b in pairwise(cooled))
+    band = fires(condition=condition, rearm_band=(max(closes) - min(closes)) / 2)
+    assert band[0] == plain[0] and len(band) <= len(plain)

@@ -394,3 +394,80 @@ def test_upsert_keeps_state_unless_watch_changes_and_remove_forgets():
     watcher.upsert(1, "price", price_cfg("price > 1.1"))
     assert watcher.tick(at(4)) == []  # fresh and already true: no fire
     assert watcher.state(1).fire_count == 0
+
+
+REPLAY_PATH = [1.09, 1.11, 1.12, 1.09, 1.11, 1.105, 1.095, 1.111, 1.08, 1.13, 1.14, 1.07, 1.12,
+               None, 1.121, 1.09, 1.115]
+REPLAY_CONFIGS = {
+    1: price_cfg("price > 1.10"),
+    2: price_cfg("price > 1.10", rearm_band=0.012),
+    3: price_cfg("price > 1.10", cooldown_seconds=4 * STEP),
+    4: price_cfg("price > 1.10", max_fires=2),
+    5: price_cfg("crosses_above(price, 1.10)", fire_if_true_at_start=True),
+    6: price_cfg("price < 1.10 or price > 1.12", rearm_band=0.005, cooldown_seconds=2 * STEP),
+    7: price_cfg("abs(price - 1.10) * 100 > 1", rearm_band=0.002),  # scalar path
+    8: price_cfg("price > 1.10", expires_at=at(9)),
+}
+
+
+@pytest.mark.parametrize("vectorize", [True, False])
+def test_replay_fires_where_the_watcher_fires(vectorize):
+    """The chart's replay of one trigger (domain.triggers.replay) fires at exactly the ticks the
+    watcher fires: same first evaluation, crossing, re-arm band, cooldown, max fires, expiry."""
+    from agentic_app.domain.triggers import compile_rule, replay
+
+    fires, _ = run(REPLAY_PATH, REPLAY_CONFIGS, vectorize=vectorize)
+    times = [at(i).timestamp() for i in range(len(REPLAY_PATH))]
+    envs = [None if p is None else {"price": p} for p in REPLAY_PATH]
+    for tid, cfg in REPLAY_CONFIGS.items():
+        replayed = replay(compile_rule(cfg, START), times, envs)
+        assert [i for i, fired in enumerate(replayed) if fired] == fires[tid], tid
+    assert fires[4] == [1, 4] and fires[3] == [1, 5, 9, 14] and fires[8] == [1, 4, 7]
+
+
+def _every_name_config() -> list[IndicatorTriggerConfig]:
+    """One accepted config per (indicator, condition name), at default and at extreme params."""
+    from agentic_app.domain.indicators import INDICATOR_SCHEMAS
+    from agentic_app.domain.triggers import condition_names, parse_trigger_config
+
+    configs = []
+    for name, schema in INDICATOR_SCHEMAS.items():
+        extremes = [{}, {p.name: p.minimum for p in schema.params}]
+        if name == "macd":
+            extremes[1] = {"fast": 2, "slow": 3, "signal": 1}
+        for params in extremes:
+            for cond_name in condition_names(name):
+                configs.append(parse_trigger_config("indicator", {
+                    "symbol": "EURUSD", "timeframe": "1m", "indicator": name,
+                    "params": params, "condition": f"{cond_name} > price or {cond_name} <= 0"}))
+    return configs
+
+
+def test_every_accepted_indicator_config_is_evaluated():
+    """Every condition name the trigger model accepts, for every indicator, at default and at
+    minimum params, is registered and evaluated by the watcher without an error."""
+    configs = _every_name_config()
+    feed = SimulatedFeed(seed=4)
+    watcher = _ind_watcher(feed, dict(enumerate(configs)))
+    report = watcher.tick_report(START)
+    assert report.errors == {} and report.unavailable == {}
+    assert report.evaluated == len(configs) >= 50
+
+
+def test_bbands_price_above_upper_band():
+    """'price > upper' on bbands (accepted by the API) evaluates against TA-Lib's upper band."""
+    feed = SimulatedFeed(seed=2)
+    cfg = IndicatorTriggerConfig(symbol="EURUSD", condition="price > upper", timeframe="5m",
+                                 indicator="bbands", params={"std_dev": 0.5})
+    assert cfg.params == {"period": 20, "nbdev_up": 0.5, "nbdev_dn": 0.5}
+    watcher = _ind_watcher(feed, {1: cfg})
+    checked = []
+    for k in range(40):
+        now = START + timedelta(minutes=5 * k)
+        report = watcher.tick_report(now)
+        assert report.evaluated == 1 and not report.errors
+        bars = feed.bars("EURUSD", "5m", history_bars("bbands", cfg.params), now)
+        upper = talib.BBANDS(bars.close, timeperiod=20, nbdevup=0.5, nbdevdn=0.5)[0][-1]
+        checked.append(bool(bars.close[-1] > upper))
+        assert watcher.state(1).last_in == checked[-1]
+    assert any(checked) and not all(checked)
