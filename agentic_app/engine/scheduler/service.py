@@ -9,9 +9,8 @@ released by compare-and-delete). The active one:
 * evaluates price and indicator triggers every ``check_interval_seconds`` with
   :class:`~agentic_app.engine.scheduler.market_watch.TriggerWatcher` (states in ``trigger_states``);
 * follows row changes (create, update, pause/resume, delete) within ``sync_interval_s``;
-* enqueues every fire with the key ``job:<id>:<fire time UTC>`` (unique in ``job_queue``), so
-  even a paused former leader cannot enqueue a duplicate cron/interval fire; market-trigger
-  fires are keyed by tick time, so a tick re-checks the lease in Redis before enqueueing them.
+* enqueues every fire through ``firing`` (dedupe key, overlap policy); market-trigger fires
+  are keyed by tick time, so a tick re-checks the lease in Redis before enqueueing them.
 
 Bad rows stay local: any error while scheduling, evaluating or firing ONE job (a corrupt
 config, a condition that fails to evaluate, an unexpected exception) is caught for that job,
@@ -21,9 +20,7 @@ its config changed) or fires.
 
 Misfires: on activation, a job whose stored ``next_run`` has passed gets at most one catch-up
 run (its latest missed fire time, when within ``misfire_grace_seconds``); every other missed
-fire time is written to ``missed_runs``. Overlap policy per job: ``skip`` (default; the fire is
-recorded as missed when an execution of the job is still pending or running), ``queue_one``
-(enqueue unless one is already waiting) or ``allow``.
+fire time is written to ``missed_runs``.
 """
 
 from __future__ import annotations
@@ -42,24 +39,20 @@ from agentic_app.db.engine import Database
 from agentic_app.db.models import CONFIG_ERROR_MAX_LENGTH
 from agentic_app.domain.errors import (
     AgenticError,
-    ConflictError,
     InvalidInputError,
-    LimitExceededError,
-    NotFoundError,
 )
 from agentic_app.domain.triggers import (
     MARKET_TRIGGERS,
     TIME_TRIGGERS,
-    ScheduledTriggerConfig,
     TriggerConfig,
     next_fire_time,
     next_fire_times,
     parse_trigger_config,
 )
 from agentic_app.engine.leader import RedisLease
-from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.scheduler import store
+from agentic_app.engine.scheduler.firing import enqueue_fire
 from agentic_app.engine.scheduler.market_watch import TriggerWatcher
 from agentic_app.settings import Settings
 
@@ -75,11 +68,6 @@ TICK_METRICS_KEY = "agentic:metrics:trigger_tick"
 """Redis hash with the timings of the last trigger tick (exported by /metrics)."""
 MAX_MISSED_RECORDED = 1000
 """At most this many missed fire times are written per job after one downtime."""
-
-
-def fire_key(job_id: int, fire_time: datetime) -> str:
-    """Deterministic dedupe key of one fire of one scheduled job."""
-    return f"job:{job_id}:{fire_time.astimezone(UTC).isoformat()}"
 
 
 def _same_schedule(a: store.JobSnapshot, b: store.JobSnapshot) -> bool:
@@ -455,38 +443,8 @@ class SchedulerService:
         row = store.load_job(self.db, job_id)
         if row is None or not row.is_active:
             return 0
-        config = self._config(row)
-        key = fire_key(job_id, fire_time)
-        if store.fire_enqueued(self.db, key):
-            return 0  # already enqueued (by us before a restart, or by a former leader)
-        pending, running = store.open_job_count(self.db, job_id)
-        policy = config.overlap_policy
-        if (policy == "skip" and pending + running) or (policy == "queue_one" and pending):
-            store.record_missed(self.db, job_id, [fire_time], "overlap",
-                                f"previous execution still {'running' if running else 'pending'}"
-                                f" (overlap policy {policy})")
-            return 0
-        body = {"fired_at": fire_time.isoformat(), "scheduled_job_id": job_id,
-                "trigger_type": row.trigger_type, **store.jsonable_payload(payload)}
-        try:
-            enqueue_execution(db=self.db, redis=self.redis,
-                              workflow_id=row.workflow_id, user_id=row.user_id,
-                              trigger_type=row.trigger_type, trigger_payload=body,
-                              priority=config.priority, scheduled_job_id=job_id,
-                              dedupe_key=key, settings=self.settings)
-        except DuplicateJobError:
-            log.info("job %s fire %s already enqueued", job_id, fire_time.isoformat())
-            return 0
-        except (LimitExceededError, NotFoundError, ConflictError) as exc:
-            store.record_missed(self.db, job_id, [fire_time], "refused", exc.message)
-            log.warning("job %s fire %s refused: %s", job_id, fire_time.isoformat(), exc.message)
-            return 0
-        nxt = None
-        if isinstance(config, ScheduledTriggerConfig):
-            nxt = next_fire_time(config, fire_time, jitter_key=str(job_id),
-                                 anchor=row.created_at)
-        store.record_fire(self.db, job_id, fire_time, nxt)
-        return 1
+        return enqueue_fire(self.db, self.redis, self.settings, row, self._config(row),
+                            fire_time, payload)
 
 
 def run_scheduler(settings: Settings, redis_url: str) -> None:

@@ -10,7 +10,8 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, ScheduledJob
 from agentic_app.db.scheduler_models import MissedRun
-from agentic_app.engine.scheduler.service import SchedulerService, fire_key
+from agentic_app.engine.scheduler.firing import fire_key
+from agentic_app.engine.scheduler.service import SchedulerService
 from agentic_app.services import schedules
 from tests.integration.scheduler.conftest import T0
 
