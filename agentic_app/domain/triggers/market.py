@@ -157,8 +157,9 @@ class MarketBase(TriggerBase):
 
     @property
     def compiled_condition(self) -> Condition:
-        """The condition, parsed and compiled once during validation."""
-        if self._condition is None:
+        """The condition, parsed and compiled once during validation (again if the model was
+        copied with another condition)."""
+        if self._condition is None or self._condition.source != self.condition:
             self._condition = self._parse()
         return self._condition
 

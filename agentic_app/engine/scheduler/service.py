@@ -114,6 +114,7 @@ class SchedulerService:
         self._watcher: TriggerWatcher | None = None
         self._known: dict[int, store.JobSnapshot] = {}
         self._problems: dict[int, str | None] = {}
+        self._failed: set[int] = set()
         self._threads: list[threading.Thread] = []
         self._lock = threading.RLock()
 
@@ -168,6 +169,7 @@ class SchedulerService:
         self._aps.start()
         self._known = {}
         self._problems = {}
+        self._failed = set()
         self._watcher = None
         self.sync(startup=True)
         for target, name in ((self._sync_loop, "scheduler-sync"),
@@ -218,10 +220,11 @@ class SchedulerService:
             for job_id in set(self._known) - set(rows):
                 self._unschedule(self._known.pop(job_id))
                 self._problems.pop(job_id, None)
+                self._failed.discard(job_id)
             for job_id, row in rows.items():
                 self._problems.setdefault(job_id, row.config_error)
                 old = self._known.get(job_id)
-                if old is not None and _same_schedule(old, row):
+                if old is not None and _same_schedule(old, row) and job_id not in self._failed:
                     self._known[job_id] = row  # e.g. run counters moved: keep trigger state
                     continue
                 if old is not None:
@@ -252,12 +255,15 @@ class SchedulerService:
             log.exception("could not store the problem of scheduled job %s", job_id)
 
     def _schedule_row(self, row: store.JobSnapshot, *, catch_up: bool) -> None:
-        """Schedule one row; any error stays on that row."""
+        """Schedule one row; any error stays on that row (retried at every sync, in case it
+        was transient, e.g. a market feed that could not be built)."""
         try:
             self._schedule(row, catch_up=catch_up)
         except Exception as exc:
+            self._failed.add(row.id)
             self._problem(row.id, "scheduling", exc)
         else:
+            self._failed.discard(row.id)
             self._problem(row.id, "scheduling", None)
 
     def _schedule(self, row: store.JobSnapshot, *, catch_up: bool) -> None:
@@ -387,7 +393,7 @@ class SchedulerService:
                         len(report.fires))
             return 0
         for job_id, message in report.errors.items():
-            self._problem(job_id, "evaluation", RuntimeError(message))
+            self._problem(job_id, "evaluation", AgenticError(message))
         fired = 0
         for f in report.fires:
             kind = kinds.get(f.trigger_id)
