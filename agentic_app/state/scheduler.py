@@ -119,8 +119,7 @@ class SchedulerState(PagedMixin, AppState):
                     "next_run": fmt_time(job.next_run) if job.is_active else "—",
                     "last_run": fmt_time(job.last_run or lr.get("at")),
                     "last_status": lr.get("status", ""), "run_count": str(job.run_count),
-                    "status": status, "reason": reason,
-                    "failures": str(job.consecutive_failures),
+                    "status": status, "reason": reason, "failures": str(job.consecutive_failures),
                     "problem": view.get("config_error") or "",
                 })
             self.rows = rows
@@ -478,8 +477,7 @@ class JobHistoryState(PagedMixin, AppState):
         self.job = {"id": str(job.id), "name": job.name, "trigger_type": job.trigger_type,
                     "schedule": view["description"], "status": status, "reason": reason,
                     "run_count": str(job.run_count), "problem": view.get("config_error") or "",
-                    "next_runs": ", ".join(
-                        fmt_time(r) for r in view["next_runs"][:3]) or "—"}
+                    "next_runs": ", ".join(fmt_time(r) for r in view["next_runs"][:3]) or "—"}
         self.total = history["total"]
         self.runs = [{"job_id": str(r["job_id"]), "execution_id": str(r["execution_id"]),
                       "status": r["status"], "retries": str(r["retry_count"]),

@@ -133,7 +133,7 @@ def test_webhook_job_gets_token_and_secret(env):
 
 def test_would_have_fired_chart_uses_the_watchers_edge_rules(env):
     """The new-job chart marks fires by the watcher's rules: every upward edge without limits,
-    at most max_fires with them, never two inside the cooldown, fewer with a re-arm band."""
+    at most max_fires with them, never two inside the cooldown, no re-arm inside the band."""
     from itertools import pairwise
 
     from agentic_app.services import dashboard
@@ -149,12 +149,15 @@ def test_would_have_fired_chart_uses_the_watchers_edge_rules(env):
     level = max(closes, key=lambda x: sum(a <= x < b for a, b in pairwise(closes)))
     condition = f"price > {level}"
     plain = fires(condition=condition)
-    assert plain == [i for i in range(1, len(closes)) if closes[i - 1] <= level < closes[i]]
+    crossings = [i for i in range(1, len(closes)) if closes[i - 1] <= level < closes[i]]
+    assert [i for i in plain if i > 0] == crossings  # (the feed may evaluate a bar before 0)
     assert len(plain) >= 3
     assert fires(condition=condition, max_fires=2) == plain[:2]
     gap = min(b - a for a, b in pairwise(plain))
-    cooled = fires(condition=condition, cooldown_seconds=(gap + 1) * 3600)
+    ts = dashboard.market(env.settings).bars("EURUSD", "1h", 2).ts
+    bar_seconds = int(ts[1] - ts[0])  # an accelerated demo feed packs "1h" bars closer
+    cooled = fires(condition=condition, cooldown_seconds=(gap + 1) * bar_seconds)
     assert cooled != plain and cooled[0] == plain[0]
     assert all(b - a > gap for a, b in pairwise(cooled))
-    band = fires(condition=condition, rearm_band=(max(closes) - min(closes)) / 2)
-    assert band[0] == plain[0] and len(band) <= len(plain)
+    wide = fires(condition=condition, rearm_band=2 * (max(closes) - min(closes)))
+    assert set(wide) <= set(plain) and len(wide) <= 1  # never far enough to re-arm
