@@ -92,7 +92,7 @@ def normalize_indicator_call(config: dict[str, Any]) -> dict[str, Any]:
     explicit indicator, raise ``InvalidInputError(field="condition")``.
     """
     text = config.get("condition")
-    if not isinstance(text, str):
+    if not isinstance(text, str) or "(" not in text:  # no call without a parenthesis
         return config
     try:
         parsed = conditions.parse(text, indicator_functions=INDICATOR_FUNCTIONS)
