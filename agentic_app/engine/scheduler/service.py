@@ -1,8 +1,9 @@
 """The scheduler service: ``python -m agentic_app scheduler``.
 
 ``scheduled_jobs`` rows are the truth. Any number of scheduler processes may run; exactly
-one is active, holding the Redis lease ``agentic:scheduler:leader`` (SET NX PX, renewed,
-released by compare-and-delete). The active one:
+one is active, holding the Redis lease ``agentic:scheduler:leader`` (a redis-py Lock, see
+``engine.leader``, renewed every ``RENEW_EVERY_S``; a leader takes a vanished lease back, and
+goes standby at once when another process holds it or Redis does not answer). The active one:
 
 * schedules cron and interval jobs with APScheduler 3 (one ``date`` job per next fire time,
   whose argument is that fire time; fire times come from ``domain.triggers``, DST-correct);
@@ -49,7 +50,7 @@ from agentic_app.domain.triggers import (
     next_fire_times,
     parse_trigger_config,
 )
-from agentic_app.engine.leader import RedisLease
+from agentic_app.engine.leader import Lease
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.scheduler import store
 from agentic_app.engine.scheduler.firing import enqueue_fire
@@ -102,8 +103,7 @@ class SchedulerService:
         self.settings = settings
         self.db = db if db is not None else Database(settings.database_url)
         self.redis = connect(redis_url)
-        self.lease = RedisLease(self.redis, LEADER_KEY, ttl_ms=LEASE_TTL_MS,
-                                token=f"{name}:{id(self):x}")
+        self.lease = Lease(self.redis, LEADER_KEY, LEASE_TTL_MS / 1000, owner=name)
         self.now = now
         self.sync_interval_s = sync_interval_s
         self.check_lease = check_lease
@@ -140,7 +140,7 @@ class SchedulerService:
 
     def _lease_step(self) -> None:
         try:
-            held = self.lease.renew() if self.leader else self.lease.acquire()
+            held = self.lease.take()
         except Exception:  # Redis outage: stop acting as leader, keep trying
             log.warning("scheduler lease check failed", exc_info=True)
             held = False
@@ -155,7 +155,7 @@ class SchedulerService:
 
     def _release(self) -> None:
         try:
-            self.lease.release()
+            self.lease.give_up()
         except Exception:
             log.warning("could not release scheduler lease", exc_info=True)
 
@@ -412,7 +412,7 @@ class SchedulerService:
 
     def _still_leader(self) -> bool:
         try:
-            held = self.lease.held()
+            held = self.lease.owned()
         except Exception:
             held = False
         if not held:
