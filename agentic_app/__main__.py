@@ -7,42 +7,31 @@ import logging
 import sys
 
 
-def _settings():
-    from agentic_app.settings import SettingsError, get_settings
+def _app():
+    """This process's facade (exit with the message when a setting is invalid)."""
+    from agentic_app.services.app import AppServices
+    from agentic_app.settings import SettingsError
 
     try:
-        return get_settings()
+        return AppServices.for_process()
     except SettingsError as exc:
         sys.exit(str(exc))
 
 
-def _redis_url(settings, *, allow_start: bool = False) -> str:
-    from agentic_app.engine.runtime.local_redis import ensure_redis
-
-    url, _ = ensure_redis(settings.redis_url, settings.data_dir, daemonize=True,
-                          allow_start=allow_start and settings.is_local)
-    return url
-
-
 def cmd_migrate(args) -> int:
     """Apply database migrations up to head."""
-    from agentic_app.db.migrate import upgrade_to_head
-
-    s = _settings()
-    upgrade_to_head(s.database_url, s.data_dir)
-    print(f"database at head: {s.database_url}")
+    app = _app()
+    app.migrate()
+    print(f"database at head: {app.db!r}")
     return 0
 
 
 def cmd_seed_demo(args) -> int:
     """Create the demo user and template workflows."""
-    from agentic_app.db.migrate import upgrade_to_head
-    from agentic_app.services.demo import seed_demo
-
-    s = _settings()
-    upgrade_to_head(s.database_url, s.data_dir)
+    app = _app()
+    app.migrate()
     try:
-        user, created = seed_demo(s, fill_missing=True)
+        user, created = app.demo.seed(fill_missing=True)
     except RuntimeError as exc:
         print(str(exc), file=sys.stderr)
         return 2
@@ -52,14 +41,13 @@ def cmd_seed_demo(args) -> int:
 
 def cmd_create_user(args) -> int:
     """Create a user with a password."""
-    from agentic_app.db.migrate import upgrade_to_head
     from agentic_app.domain.errors import InvalidInputError
-    from agentic_app.services.users import create_user
 
-    s = _settings()
-    upgrade_to_head(s.database_url, s.data_dir)
+    app = _app()
+    app.migrate()
     try:
-        user = create_user(username=args.name, password=args.password, is_admin=args.admin)
+        user = app.users.create(username=args.name, password=args.password,
+                                is_admin=args.admin)
     except InvalidInputError as exc:
         print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
@@ -71,9 +59,9 @@ def cmd_worker(args) -> int:
     """Run RQ workers (one in-process, or a pool of --processes N)."""
     from agentic_app.engine.runtime.worker import start_workers
 
-    s = _settings()
-    start_workers(_redis_url(s), s, processes=args.processes, worker_class=args.worker_class,
-                  pool=args.pool, burst=args.burst)
+    app = _app()
+    start_workers(app.ensure_redis(), app.settings, processes=args.processes,
+                  worker_class=args.worker_class, pool=args.pool, burst=args.burst)
     return 0
 
 
@@ -81,8 +69,8 @@ def cmd_scheduler(args) -> int:
     """Run a scheduler process (one is active cluster-wide through a Redis lease)."""
     from agentic_app.engine.scheduler.service import run_scheduler
 
-    s = _settings()
-    run_scheduler(s, _redis_url(s))
+    app = _app()
+    run_scheduler(app.settings, app.ensure_redis())
     return 0
 
 
@@ -90,8 +78,7 @@ def cmd_supervise(args) -> int:
     """Run workers and (optionally) the scheduler under one supervisor."""
     from agentic_app.engine.runtime.supervisor import ChildSpec, Supervisor, python_module_argv
 
-    s = _settings()
-    url = _redis_url(s)
+    url = _app().ensure_redis()
     children = [ChildSpec(f"worker-{i}", python_module_argv("agentic_app", "worker"),
                           {"REDIS_URL": url}) for i in range(args.workers)]
     if args.scheduler:
@@ -106,12 +93,12 @@ def cmd_run(args) -> int:
     import json
 
     from agentic_app.domain.errors import InvalidInputError
-    from agentic_app.services.workflow_run import format_event, format_table, run_workflow
+    from agentic_app.services.workflow_run import format_event, format_table
 
-    s = _settings()
     try:
-        result = run_workflow(s, args.workflow, at=args.at, database_url=args.database_url,
-                              on_event=lambda e: print(format_event(e), flush=True))
+        result = _app().runs.run_once(args.workflow, at=args.at,
+                                      database_url=args.database_url,
+                                      on_event=lambda e: print(format_event(e), flush=True))
     except InvalidInputError as exc:
         print(f"error: {exc.field}: {exc.message}", file=sys.stderr)
         return 2
@@ -124,8 +111,7 @@ def cmd_run(args) -> int:
 
 def cmd_redis(args) -> int:
     """Print the Redis URL in use, starting a private Redis when none answers (local mode)."""
-    s = _settings()
-    print(_redis_url(s, allow_start=True))
+    print(_app().ensure_redis(allow_start=True))
     return 0
 
 

@@ -14,8 +14,8 @@ from agentic_app.pages.monitor import execution_page, monitor_page
 from agentic_app.pages.queue import queue_page
 from agentic_app.pages.scheduler import job_history_page, scheduler_page
 from agentic_app.pages.workflows import workflow_edit_page, workflows_page
-from agentic_app.services.runtime import LocalRuntime, effective_redis_url
-from agentic_app.settings import get_settings
+from agentic_app.services.app import AppServices
+from agentic_app.services.runtime import LocalRuntime
 from agentic_app.state.guard import SessionGuard
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import MonitorState
@@ -24,13 +24,14 @@ from agentic_app.state.scheduler import JobHistoryState, SchedulerState
 from agentic_app.state.workflows import WorkflowEditState, WorkflowsState
 
 log = logging.getLogger("agentic_app")
-settings = get_settings()
+services = AppServices.for_process()
+"""This backend process's facade: the mounted API and every Reflex state use it."""
 
 
 @contextlib.asynccontextmanager
 async def local_runtime():
     """Bring up Redis, migrations, demo data, workers and scheduler; stop them on shutdown."""
-    runtime = LocalRuntime(settings)
+    runtime = LocalRuntime(services.settings, app=services)
     runtime.start()
     try:
         yield
@@ -39,7 +40,7 @@ async def local_runtime():
 
 
 app = rx.App(
-    api_transformer=create_api(settings, lambda: effective_redis_url(settings)),
+    api_transformer=create_api(services),
 )
 app.register_lifespan_task(local_runtime)
 app.add_middleware(SessionGuard())  # every event: a valid session, unless marked open

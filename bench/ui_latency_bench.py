@@ -31,7 +31,8 @@ from agentic_app.domain.events import NodeLog  # noqa: E402
 from agentic_app.engine.events.bus import EventBus  # noqa: E402
 from agentic_app.engine.events.db_sink import DatabaseEventSink  # noqa: E402
 from agentic_app.engine.runtime.local_redis import find_redis  # noqa: E402
-from agentic_app.services import users, workflows  # noqa: E402
+from agentic_app.services.app import AppServices  # noqa: E402
+from agentic_app.settings import load_settings  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_app  # noqa: E402
 
 SEED_TARGET_MS = 100.0
@@ -80,8 +81,9 @@ def main() -> None:
         (", state in Redis" if args.redis_state else "")
     db = f"sqlite:///{data_dir / 'agentic.db'}"
     try:
-        user = users.get_user_by_name(username="demo", database_url=db)
-        wf = workflows.list_workflows(user_id=user.id, database_url=db)[0]
+        services = AppServices(load_settings(database_url=db, data_dir=data_dir))
+        user = services.users.by_name("demo")
+        wf = services.workflows.list(user)[0]
         with session_scope(db) as s:
             ex = WorkflowExecution(workflow_id=wf.id, user_id=user.id, status="running")
             s.add(ex)

@@ -23,21 +23,16 @@ from agentic_app.domain.errors import (
     AgenticError,
     AuthenticationError,
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     LimitExceededError,
     NotFoundError,
     PayloadTooLargeError,
+    ServiceUnavailableError,
 )
 
 log = logging.getLogger(__name__)
 
-
-class ServiceUnavailableError(AgenticError):
-    """A dependency (Redis) is not reachable: HTTP 503."""
-
-
-class ForbiddenError(AgenticError):
-    """An authenticated user without the right to do this (e.g. not an admin): HTTP 403."""
 
 STATUS_BY_ERROR: tuple[tuple[type[AgenticError], int], ...] = (
     (ForbiddenError, 403),

@@ -1,20 +1,18 @@
 """rq-dashboard (a Flask blueprint) mounted under ``/rq`` of the FastAPI app, behind our login.
 
 A request must carry a valid session cookie (``agentic_token``) or ``Authorization: Bearer
-<token>`` that :func:`agentic_app.services.auth.user_for_token` accepts. Otherwise a
+<token>`` that the facade's ``app.auth`` accepts. Otherwise a
 browser page load (GET whose Accept names text/html) is redirected to the frontend's login
 page, and anything else (the dashboard's JSON polling, API clients) gets 401.
 rq-dashboard shows every user's RQ jobs, so only admins (``users.is_admin``) get in; other
-logged-in users get 403. The Redis URL comes from the resolver (re-asked at most every
-``RESOLVE_TTL_S``); 503 while no Redis answers.
+logged-in users get 403. The Redis URL is the facade's (``app.redis_url()``); 503 while no
+Redis answers.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,12 +22,9 @@ from fastapi.responses import PlainTextResponse
 from flask import Flask, Response, current_app, g, request
 
 from agentic_app import routes
-from agentic_app.settings import Settings
+from agentic_app.services.app import SESSION_COOKIE, AppServices
 
 logger = logging.getLogger(__name__)
-
-RESOLVE_TTL_S = 10.0
-"""Seconds a resolved Redis URL is reused before the resolver is asked again."""
 
 
 def _asgi_from_wsgi(app: Any) -> Any:
@@ -45,8 +40,6 @@ def _asgi_from_wsgi(app: Any) -> Any:
 
 def request_token() -> str | None:
     """The bearer token of the current Flask request: Authorization header, else cookie."""
-    from agentic_app.services.auth import SESSION_COOKIE
-
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -59,36 +52,22 @@ def _wants_html() -> bool:
     return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
 
 
-def create_rq_dashboard_app(
-    *,
-    database_url: str | None,
-    redis_url_resolver: Callable[[], str | None],
-    login_url: str,
-) -> Flask:
+def create_rq_dashboard_app(app: AppServices, *, login_url: str) -> Flask:
     """The Flask app serving rq-dashboard at its root, with our auth check in front."""
     from rq.serializers import JSONSerializer
     from rq_dashboard.web import blueprint
     from rq_dashboard.web import config as dashboard_config
 
-    from agentic_app.services.auth import user_for_token
-
     dashboard_config.serializer = JSONSerializer  # our jobs are JSON-serialized (global)
     # the templates use both the app's and the blueprint's 'static': serve the same folder
     static = Path(blueprint.root_path) / "static"
-    app = Flask(__name__, static_folder=str(static), static_url_path="/static")
-    app.config["RQ_DASHBOARD_REDIS_URL"] = None
-    app.register_blueprint(blueprint, url_prefix="")
-    cache: dict[str, Any] = {"url": None, "at": float("-inf")}
+    flask_app = Flask(__name__, static_folder=str(static), static_url_path="/static")
+    flask_app.config["RQ_DASHBOARD_REDIS_URL"] = None
+    flask_app.register_blueprint(blueprint, url_prefix="")
 
-    def resolved_url() -> str | None:
-        now = time.monotonic()
-        if cache["url"] is None or now - cache["at"] > RESOLVE_TTL_S:
-            cache["url"], cache["at"] = redis_url_resolver(), now
-        return cache["url"]
-
-    @app.before_request
+    @flask_app.before_request
     def _require_login_and_redis() -> Response | None:
-        user = user_for_token(request_token(), database_url=database_url)
+        user = app.auth.actor_for_token(request_token())
         if user is None:
             if _wants_html():
                 target = f"{login_url}?{urlencode({'next': request.url})}"
@@ -100,7 +79,7 @@ def create_rq_dashboard_app(
             return Response('{"detail":"rq-dashboard is for admins"}', status=403,
                             mimetype="application/json")
         g.agentic_user = user
-        url = resolved_url()
+        url = app.redis_url()
         if url is None:
             return Response("Redis is not available", status=503, mimetype="text/plain")
         if current_app.config["RQ_DASHBOARD_REDIS_URL"] != (url,):
@@ -110,23 +89,16 @@ def create_rq_dashboard_app(
             setup_rq_connection(current_app)  # stores (url,) and current_app.redis_conn
         return None
 
-    return app
+    return flask_app
 
 
-def mount_rq_dashboard(
-    api: FastAPI,
-    settings: Settings,
-    redis_url_resolver: Callable[[], str | None],
-    *,
-    path: str = routes.RQ_DASHBOARD,
-) -> None:
+def mount_rq_dashboard(api: FastAPI, app: AppServices, *,
+                       path: str = routes.RQ_DASHBOARD) -> None:
     """Mount the protected rq-dashboard on ``api`` at ``path`` (default ``/rq``)."""
-    login_url = f"http://localhost:{settings.frontend_port}{routes.LOGIN}"
+    login_url = f"http://localhost:{app.settings.frontend_port}{routes.LOGIN}"
     try:
-        app: Any = _asgi_from_wsgi(create_rq_dashboard_app(
-            database_url=settings.database_url, redis_url_resolver=redis_url_resolver,
-            login_url=login_url))
+        mounted: Any = _asgi_from_wsgi(create_rq_dashboard_app(app, login_url=login_url))
     except ImportError as exc:  # a broken rq-dashboard install must not take the API down
         logger.error("rq-dashboard not mounted: %s", exc)
-        app = PlainTextResponse(f"rq-dashboard is unavailable: {exc}", status_code=503)
-    api.mount(path, app, name="rq-dashboard")
+        mounted = PlainTextResponse(f"rq-dashboard is unavailable: {exc}", status_code=503)
+    api.mount(path, mounted, name="rq-dashboard")

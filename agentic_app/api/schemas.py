@@ -204,6 +204,9 @@ class WorkflowValidation(Public):
     valid: bool
     problems: list[dict[str, Any]]
     trigger_node_type: str | None = None
+    levels: list[list[dict[str, str]]] = Field(
+        default_factory=list, description="nodes ({id, type}) by parallel level, as far as "
+                                          "the structure can be read")
 
 
 class WorkflowRun(BaseModel):
@@ -213,81 +216,30 @@ class WorkflowRun(BaseModel):
     priority: Priority = 0
 
 
-# -- queue ------------------------------------------------------------------------------------
-
-
-class JobPublic(Public):
-    """A job_queue row: one queued execution and its attempts."""
-
-    id: int
-    workflow_id: int
-    user_id: int
-    execution_id: int | None
-    scheduled_job_id: int | None
-    status: str
-    priority: int
-    priority_level: Literal["high", "normal", "low"]
-    retry_count: int
-    max_retries: int
-    attempt: int
-    waiting_for_slot: bool
-    scheduled_at: datetime | None
-    started_at: datetime | None
-    completed_at: datetime | None
-    next_attempt_at: datetime | None
-    error_message: str | None
-    worker_name: str | None
-    created_at: datetime
-
-
-class Throughput(Public):
-    """Jobs that ended within the window."""
-
-    window_minutes: int
-    completed: int
-    failed: int
-    cancelled: int
-    completed_per_minute: float
-
-
-class QueueFacts(Public):
-    """The shared queue: pending depth, its cap, and RQ's queue lengths."""
-
-    depth: int
-    max_queue_size: int
-    rq_lengths: dict[str, int]
-
-
-class WorkerPublic(Public):
-    """An RQ worker registered in Redis."""
+class TemplatePublic(Public):
+    """A workflow template to start from."""
 
     name: str
-    state: str
-    queues: list[str]
-    current_job_id: str | None
-    last_heartbeat: datetime | None
+    description: str
+    trigger_type: str | None
 
 
-class QueueStatus(Public):
-    """The user's jobs per status and priority band, throughput, queue depth, workers."""
+class WorkflowFromTemplate(BaseModel):
+    """A new workflow from a template; optionally with another trigger."""
 
-    counts: dict[str, int]
-    by_priority: dict[str, dict[str, int]]
-    waiting_for_slot: int
-    throughput: Throughput
-    queue: QueueFacts
-    workers: list[WorkerPublic]
-    workers_online: int
-    redis_ok: bool
+    template: Text = Field(min_length=1, max_length=200)
+    name: Text = Field("", max_length=200, description="default: the template's name "
+                                                       "(made unique among yours)")
+    trigger_type: TriggerTypeName | None = None
+    params: JsonObject | None = Field(None, description="the trigger node's params (with "
+                                                        "trigger_type)")
 
 
-class WebhookAccepted(Public):
-    """A webhook delivery accepted and enqueued."""
+class WorkflowTrigger(BaseModel):
+    """The trigger to write into a workflow's trigger node."""
 
-    accepted: bool = True
-    job_id: int
-    execution_id: int | None
-    status: str
+    trigger_type: TriggerTypeName
+    params: JsonObject
 
 
 # -- scheduler --------------------------------------------------------------------------------
@@ -333,6 +285,31 @@ class SchedulePublic(Public):
         "('invalid config: ...', 'evaluation failed: ...'); null while it runs fine")
     description: str
     next_runs: list[datetime]
+
+
+class ChartRequest(BaseModel):
+    """A price or indicator trigger to try on the feed's recent history."""
+
+    trigger_type: Literal["price", "indicator"]
+    trigger_config: JsonObject
+
+
+class ChartPoint(Public):
+    """One bar: close, the indicator's value, and the close again where the trigger fired."""
+
+    t: str
+    close: float
+    value: float | None
+    fire: float | None
+
+
+class ChartPublic(Public):
+    """Where the trigger would have fired over the last days of the feed."""
+
+    points: list[ChartPoint]
+    fires: int
+    indicator: str
+    timeframe: str
 
 
 class ScheduleCreated(SchedulePublic):

@@ -90,3 +90,11 @@ class ConflictError(InvalidInputError):
 
 class PayloadTooLargeError(InvalidInputError):
     """A body over its size limit: HTTP 413."""
+
+
+class ForbiddenError(AgenticError):
+    """An authenticated user without the right to do this (e.g. not an admin): HTTP 403."""
+
+
+class ServiceUnavailableError(AgenticError):
+    """A dependency (Redis) is not reachable: HTTP 503."""

@@ -49,6 +49,9 @@ def _job_row(row) -> rx.Component:
                     rx.fragment()),
             spacing="1", align="center")),
         rx.table.cell(rx.hstack(
+            rx.tooltip(rx.icon_button(rx.icon("zap", size=14), size="1", variant="ghost",
+                                      on_click=S.run_now(row["id"]),
+                                      id="run-job-" + row["id"]), content="Run now and watch"),
             rx.tooltip(rx.icon_button(rx.icon("pencil", size=14), size="1", variant="ghost",
                                       on_click=S.open_edit(row["id"]),
                                       id="edit-job-" + row["id"]), content="Edit"),
@@ -334,7 +337,10 @@ def job_history_page() -> rx.Component:
         rx.cond(~H.loaded, loading(), rx.cond(H.error != "", error_box(H.error), rx.vstack(
             rx.hstack(rx.heading(H.job["name"], size="5", id="job-name-heading"),
                       status_badge(H.job["status"]), rx.badge(H.job["trigger_type"]),
-                      rx.spacer(), rx.link("← all jobs", href="/scheduler"), width="100%",
+                      rx.spacer(),
+                      rx.button(rx.icon("zap", size=14), "Run now", size="1", variant="soft",
+                                on_click=H.run_now, id="run-job-now"),
+                      rx.link("← all jobs", href="/scheduler"), width="100%",
                       align="center"),
             rx.text(H.job["schedule"]),
             rx.cond(H.job["reason"] != "", rx.callout(H.job["reason"], icon="circle-pause",

@@ -1,24 +1,26 @@
-"""Queries the UI needs beyond the other services: last run per job, throughput series,
-symbols, condition previews over the feed, and trigger nodes written into workflows.
+"""Designing a trigger (the scheduler dialog and its REST twins): feed symbols, positioned
+condition checks, the would-have-fired chart over the feed's history, writing a trigger into
+a workflow's trigger node and scheduling it, and webhook set-up examples.
 
-No Reflex here; every function that reads user rows takes ``user_id`` and filters on it.
+Reached as ``app.triggers``; methods on user rows take the acting user and check ownership
+through the workflow and schedule services.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, select
-
-from agentic_app.db.engine import session_scope
-from agentic_app.db.models import JobQueueEntry, utcnow
+from agentic_app.db.models import ScheduledJob, Workflow
 from agentic_app.domain import triggers
+from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.templates import get_template
+from agentic_app.domain.triggers import canonical_type
 from agentic_app.market import indicators
-from agentic_app.nodes.library import registry
-from agentic_app.services.schedules import NODE_FOR_TRIGGER
+from agentic_app.services.base import Actor, Service
+from agentic_app.services.schedules import NODE_FOR_TRIGGER, trigger_node
 from agentic_app.settings import Settings
 
 CHART_DAYS = 3
@@ -29,86 +31,17 @@ WEBHOOK_PATH = "/api/agentic/webhooks/"
 """Path prefix of inbound webhooks (followed by the job's URL token)."""
 
 
-_MARKETS: dict[tuple, Any] = {}
-
-
-def market(settings: Settings):
-    """The configured market feed (built once per process and feed setting)."""
-    from agentic_app.engine.executor.node_services import build_market
-
-    key = (settings.market_feed, settings.market_seed, settings.market_speed)
-    if key not in _MARKETS:
-        _MARKETS[key] = build_market(settings)
-    return _MARKETS[key]
-
-
-def feed_symbols(settings: Settings) -> list[str]:
-    """Symbols of the configured feed, sorted."""
-    return list(market(settings).symbols())
-
-
-def last_runs(database_url: str, *, user_id: int, job_ids: list[int]) -> dict[int, dict]:
-    """Newest queue row per scheduled job of ``user_id``: {job_id: {status, at, job}}."""
-    out: dict[int, dict] = {}
-    if not job_ids:
-        return out
-    with session_scope(database_url) as s:
-        rows = s.exec(select(JobQueueEntry).where(
-            JobQueueEntry.user_id == user_id,
-            col(JobQueueEntry.scheduled_job_id).in_(job_ids)).order_by(
-            col(JobQueueEntry.id).desc())).all()
-    for row in rows:
-        out.setdefault(row.scheduled_job_id, {"status": row.status, "at": row.created_at,
-                                              "job": row.id})
-    return out
-
-
-def throughput_series(database_url: str, *, user_id: int, minutes: int = 60,
-                      now: datetime | None = None) -> list[dict[str, Any]]:
-    """Per minute over the last ``minutes``: completed, failed and failure rate (%)."""
-    now = (now or utcnow()).replace(second=0, microsecond=0) + timedelta(minutes=1)
-    since = now - timedelta(minutes=minutes)
-    buckets = {i: {"completed": 0, "failed": 0} for i in range(minutes)}
-    with session_scope(database_url) as s:
-        rows = s.exec(select(JobQueueEntry.status, JobQueueEntry.completed_at).where(
-            JobQueueEntry.user_id == user_id, col(JobQueueEntry.completed_at) >= since)).all()
-    for status, done in rows:
-        if done.tzinfo is None:
-            done = done.replace(tzinfo=UTC)
-        index = int((done - since) / timedelta(minutes=1))
-        if 0 <= index < minutes and status in ("completed", "failed"):
-            buckets[index][status] += 1
-    out = []
-    for i in range(minutes):
-        b = buckets[i]
-        total = b["completed"] + b["failed"]
-        out.append({"minute": (since + timedelta(minutes=i)).strftime("%H:%M"),
-                    "completed": b["completed"], "failed": b["failed"],
-                    "failure_rate": round(100 * b["failed"] / total, 1) if total else 0})
-    return out
-
-
-def job_ids_by_status(database_url: str, *, user_id: int, status: str,
-                      limit: int = 500) -> list[int]:
-    """Ids of the user's queue rows in ``status`` (for bulk actions), oldest first."""
-    with session_scope(database_url) as s:
-        return list(s.exec(select(JobQueueEntry.id).where(
-            JobQueueEntry.user_id == user_id, JobQueueEntry.status == status)
-            .order_by(col(JobQueueEntry.id)).limit(limit)))
-
-
 def check_condition(trigger_type: str, condition: str, indicator: str = "rsi") -> None:
     """Raise a positioned ConditionError when ``condition`` is invalid for the trigger."""
     triggers.check_condition(trigger_type, condition, indicator)
 
 
-def condition_chart(settings: Settings, *, trigger_type: str, config: dict[str, Any],
+def condition_chart(feed: Any, *, trigger_type: str, config: dict[str, Any],
                     days: int = CHART_DAYS) -> dict[str, Any]:
-    """Close (and indicator) over the last ``days`` of the feed, with the bars where the
+    """Close (and indicator) over the last ``days`` of ``feed``, with the bars where the
     trigger would have fired by the watcher's own rules (``domain.triggers.replay``):
     {points: [{t, close, value, fire}], fires, indicator}. Raises InvalidInputError
     (positioned for conditions) when the config is not usable."""
-    feed = market(settings)
     cfg = triggers.parse_trigger_config(trigger_type, config)
     feed.instrument(cfg.symbol)
     rule = triggers.compile_rule(cfg)
@@ -148,42 +81,6 @@ def indicators_seconds(timeframe: str) -> int:
     return parse_timeframe(timeframe)
 
 
-def trigger_node_type(definition: dict) -> str | None:
-    """Type of the workflow's trigger node, or None."""
-    for node in definition.get("nodes", []):
-        cls = registry.get(node.get("type", ""))
-        if cls is not None and cls.is_trigger:
-            return node["type"]
-    return None
-
-
-def with_trigger(definition: dict, trigger_type: str, params: dict[str, Any]) -> dict:
-    """A copy of ``definition`` whose trigger node is the ``trigger_type`` node with ``params``
-    (the trigger node keeps its id and edges; one is added in front when there is none)."""
-    new = copy.deepcopy(definition)
-    node_type = NODE_FOR_TRIGGER[trigger_type]
-    for node in new.get("nodes", []):
-        cls = registry.get(node.get("type", ""))
-        if cls is not None and cls.is_trigger:
-            node["type"], node["params"] = node_type, dict(params)
-            return new
-    roots = [n["id"] for n in new.get("nodes", [])
-             if not any(e.get("to") == n["id"] for e in new.get("edges", []))]
-    new.setdefault("nodes", []).insert(0, {"id": "trigger", "type": node_type,
-                                           "params": dict(params)})
-    new.setdefault("edges", []).extend({"from": "trigger", "to": r} for r in roots)
-    return new
-
-
-def trigger_params(definition: dict) -> dict[str, Any]:
-    """Params of the workflow's trigger node ({} when none)."""
-    for node in definition.get("nodes", []):
-        cls = registry.get(node.get("type", ""))
-        if cls is not None and cls.is_trigger:
-            return dict(node.get("params") or {})
-    return {}
-
-
 def webhook_url(settings: Settings, token: str) -> str:
     """Public URL of a webhook job."""
     return f"{settings.api_base_url.rstrip('/')}{WEBHOOK_PATH}{token}"
@@ -209,8 +106,166 @@ def webhook_examples(url: str, secret: str, mode: str) -> dict[str, str]:
     return {"curl": curl, "tradingview": tradingview}
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """An aware UTC datetime (SQLite hands back naive ones)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+INDICATOR_NAMES = tuple(sorted(indicators.INDICATORS))
+"""Indicators an indicator trigger may watch."""
+TYPE_FOR_NODE = {node: kind for kind, node in NODE_FOR_TRIGGER.items()}
+"""Trigger node type -> the trigger type it declares."""
+SCHEDULING_OPTIONS = ("priority",)
+"""Form fields that are scheduling options of the job, not params of the trigger node."""
+
+
+def with_trigger(definition: dict, trigger_type: str, params: dict[str, Any]) -> dict:
+    """A copy of ``definition`` whose trigger node is the ``trigger_type`` node with ``params``
+    (the trigger node keeps its id and edges; one is added in front when there is none)."""
+    new = copy.deepcopy(definition)
+    node_type = NODE_FOR_TRIGGER[canonical_type(trigger_type)]
+    node = trigger_node(new)
+    if node is not None:
+        node["type"], node["params"] = node_type, dict(params)
+        return new
+    roots = [n["id"] for n in new.get("nodes", [])
+             if not any(e.get("to") == n["id"] for e in new.get("edges", []))]
+    new.setdefault("nodes", []).insert(0, {"id": "trigger", "type": node_type,
+                                           "params": dict(params)})
+    new.setdefault("edges", []).extend({"from": "trigger", "to": r} for r in roots)
+    return new
+
+
+def trigger_of(definition: dict) -> tuple[str | None, dict[str, Any]]:
+    """(trigger type, params) of the workflow's trigger node; (None, {}) when it has none."""
+    node = trigger_node(definition)
+    if node is None:
+        return None, {}
+    return TYPE_FOR_NODE.get(node["type"]), dict(node.get("params") or {})
+
+
+class TriggerDesigner(Service):
+    """What the new-job dialog does, for every front end."""
+
+    def symbols(self) -> list[str]:
+        """Symbols of the configured feed, sorted."""
+        return list(self._app.market.symbols())
+
+    def check_condition(self, trigger_type: str, condition: str,
+                        indicator: str = "rsi") -> None:
+        """Raise a positioned ConditionError when ``condition`` is invalid for the trigger."""
+        check_condition(canonical_type(trigger_type), condition, indicator)
+
+    def chart(self, *, trigger_type: str, config: dict[str, Any],
+              days: int = CHART_DAYS) -> dict[str, Any]:
+        """Where a price or indicator trigger would have fired over the feed's recent
+        history (:func:`condition_chart`); the config is checked first as a schedule's would
+        be (InvalidInputError naming the field, positioned for conditions)."""
+        kind = canonical_type(trigger_type)
+        if kind not in ("price", "indicator"):
+            raise InvalidInputError("only price and indicator triggers have a chart",
+                                    field="trigger_type")
+        self.check_condition(kind, str(config.get("condition") or ""),
+                             str(config.get("indicator") or "rsi"))
+        self._app.schedules.preview(trigger_type=kind, trigger_config=config)
+        return condition_chart(self._app.market, trigger_type=kind, config=config, days=days)
+
+    def template_trigger(self, template: str) -> tuple[str | None, dict[str, Any]]:
+        """(trigger type, params) of a template's trigger node."""
+        return trigger_of(_template(template)["definition"])
+
+    def workflow_trigger(self, actor: Actor, workflow_id: int) -> tuple[str | None,
+                                                                         dict[str, Any]]:
+        """(trigger type, params) of one of the user's workflows."""
+        return trigger_of(self._app.workflows.get(actor, workflow_id).definition)
+
+    def set_trigger(self, actor: Actor, workflow_id: int, *, trigger_type: str,
+                    params: dict[str, Any]) -> Workflow:
+        """Make ``params`` the workflow's ``trigger_type`` trigger node, checked the way a
+        schedule of it would be (so it can be scheduled as it is); a changed definition
+        bumps the workflow's version."""
+        wf = self._app.workflows.get(actor, workflow_id)
+        definition = with_trigger(wf.definition, trigger_type, params)
+        if definition == wf.definition:
+            return wf
+        self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
+                                    trigger_config=None)
+        return self._app.workflows.update(actor, workflow_id, definition=definition)
+
+    def from_template(self, actor: Actor, template: str, *, name: str = "",
+                      trigger_type: str | None = None,
+                      params: dict[str, Any] | None = None) -> Workflow:
+        """A new workflow from a template (unique name), with its trigger node replaced by
+        ``trigger_type`` + ``params`` when given (checked like :meth:`set_trigger`)."""
+        definition = _template(template)["definition"]
+        if trigger_type is not None:
+            definition = with_trigger(definition, trigger_type, params or {})
+            self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
+                                        trigger_config=None)
+        return self._app.workflows.create_from_template(actor, template, name=name,
+                                                        definition=definition)
+
+    def schedule(self, actor: Actor, *, trigger_type: str, form: dict[str, Any],
+                 workflow_id: int | None = None, template: str | None = None,
+                 name: str = "") -> ScheduledJob:
+        """The dialog's "create": write the trigger (``form`` minus the scheduling options)
+        into the workflow's trigger node - or into a new workflow from ``template`` - and
+        schedule it with the options. Everything is checked before anything is written."""
+        params, options = _split(trigger_type, form)
+        if template is not None:
+            definition = with_trigger(_template(template)["definition"], trigger_type, params)
+            self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
+                                        trigger_config=options)
+            wf = self._app.workflows.create_from_template(actor, template, name=name,
+                                                          definition=definition)
+        elif workflow_id is not None:
+            wf = self._app.workflows.get(actor, workflow_id)
+            definition = with_trigger(wf.definition, trigger_type, params)
+            if definition != wf.definition:
+                self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
+                                            trigger_config=options)
+                self._app.workflows.update(actor, wf.id, definition=definition)
+        else:
+            raise InvalidInputError("give a workflow or a template", field="workflow_id")
+        return self._app.schedules.create(actor, workflow_id=wf.id, trigger_type=trigger_type,
+                                          trigger_config=options, name=name.strip())
+
+    def reschedule(self, actor: Actor, job_id: int, *, form: dict[str, Any],
+                   name: str | None = None) -> ScheduledJob:
+        """The dialog's "save": write the trigger into the job's workflow and update the job
+        (config and name)."""
+        job = self._app.schedules.get(actor, job_id)
+        params, _ = _split(job.trigger_type, form)
+        self.set_trigger(actor, job.workflow_id, trigger_type=job.trigger_type, params=params)
+        return self._app.schedules.update(actor, job.id, trigger_config=form,
+                                          name=name.strip() if name is not None else None)
+
+    def webhook_path(self, job: ScheduledJob) -> str:
+        """Path of a webhook job's URL (under the API's base URL)."""
+        return f"{WEBHOOK_PATH}{job.webhook_token}"
+
+    def webhook(self, job: ScheduledJob, *, show_secret: bool = True) -> dict[str, str]:
+        """URL, mode, secret (masked unless ``show_secret``) and copyable examples of a webhook
+        job; {} for other jobs."""
+        if job.trigger_type != "webhook":
+            return {}
+        url = webhook_url(self.settings, job.webhook_token or "")
+        mode = str(job.trigger_config.get("mode", "hmac"))
+        secret = (job.webhook_secret or "") if show_secret else "<your secret>"
+        return {"url": url, "mode": mode,
+                "secret": (job.webhook_secret or "") if show_secret else "••••••••",
+                **webhook_examples(url, secret, mode)}
+
+
+def _template(name: str) -> dict[str, Any]:
+    try:
+        return get_template(name)
+    except KeyError:
+        raise InvalidInputError(f"no template called {name!r}", field="template") from None
+
+
+def _split(trigger_type: str, form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(trigger node params, scheduling options) of a dialog form; the price / indicator
+    condition is checked first so its error carries its position."""
+    kind = canonical_type(trigger_type)
+    if kind in ("price", "indicator"):
+        check_condition(kind, str(form.get("condition") or ""),
+                        str(form.get("indicator") or "rsi"))
+    params = {k: v for k, v in form.items() if k not in SCHEDULING_OPTIONS}
+    options = {k: v for k, v in form.items() if k in SCHEDULING_OPTIONS}
+    return params, options

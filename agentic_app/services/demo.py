@@ -17,11 +17,10 @@ import logging
 
 from sqlmodel import select
 
-from agentic_app.db.engine import session_scope
 from agentic_app.db.models import ScheduledJob, User, Workflow, utcnow
 from agentic_app.domain.templates import TEMPLATES
+from agentic_app.services.base import Actor, Service
 from agentic_app.services.passwords import hash_password
-from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -45,89 +44,82 @@ def _demo_definition(name: str, definition: dict, eurusd_level: float) -> dict:
     return definition
 
 
-def _eurusd_level(settings: Settings) -> float:
-    from agentic_app.engine.executor.node_services import build_market
+class DemoService(Service):
+    """The demo data of local mode."""
 
-    return round(build_market(settings).price("EURUSD").price, 4)
+    def seed(self, *, fill_missing: bool = False) -> tuple[Actor, list[Workflow]]:
+        """Create the demo user with its workflows and schedules on the first run.
 
-
-def seed_demo(settings: Settings, *, fill_missing: bool = False) -> tuple[User, list[Workflow]]:
-    """Create the demo user with its workflows and schedules on the first run.
-
-    Later runs (every start of the local app) only re-arm the demo price alert: what the user
-    deleted stays deleted. ``fill_missing`` (the ``seed-demo`` command) re-creates missing
-    template workflows and, when the user has no schedule at all, the demo schedules.
-    """
-    if not settings.is_local:
-        raise RuntimeError("seed-demo is refused in production mode")
-    level = _eurusd_level(settings)
-    with session_scope(settings.database_url) as session:
-        user = session.exec(select(User).where(User.username == DEMO_USERNAME)).first()
-        create = user is None or fill_missing
-        if user is None:
-            user = User(username=DEMO_USERNAME, is_admin=True,
-                        password_hash=hash_password(settings.demo_password))
-            session.add(user)
+        Later runs (every start of the local app) only re-arm the demo price alert: what the
+        user deleted stays deleted. ``fill_missing`` (the ``seed-demo`` command) re-creates
+        missing template workflows and, when the user has no schedule at all, the demo
+        schedules. RuntimeError in production mode.
+        """
+        settings = self.settings
+        if not settings.is_local:
+            raise RuntimeError("seed-demo is refused in production mode")
+        level = round(self._app.market.price("EURUSD").price, 4)
+        with self.db.session() as session:
+            user = session.exec(select(User).where(User.username == DEMO_USERNAME)).first()
+            create = user is None or fill_missing
+            if user is None:
+                user = User(username=DEMO_USERNAME, is_admin=True,
+                            password_hash=hash_password(settings.demo_password))
+                session.add(user)
+                session.flush()
+            owned = session.exec(select(Workflow).where(Workflow.user_id == user.id))
+            existing = {w.name for w in owned}
+            created = []
+            for name, template in TEMPLATES.items():
+                if name in existing or not create:
+                    continue
+                wf = Workflow(user_id=user.id, name=name, description=template["description"],
+                              definition=_demo_definition(name, template["definition"], level))
+                session.add(wf)
+                created.append(wf)
             session.flush()
-        owned = session.exec(select(Workflow).where(Workflow.user_id == user.id))
-        existing = {w.name for w in owned}
-        created = []
-        for name, template in TEMPLATES.items():
-            if name in existing or not create:
+            for wf in created:
+                session.refresh(wf)
+            actor = Actor.of(user)
+        self._seed_schedules(actor, level, create=create)
+        return actor, created
+
+    def _seed_schedules(self, actor: Actor, level: float, *, create: bool) -> None:
+        with self.db.session() as s:
+            workflows = {w.name: w for w in s.exec(select(Workflow).where(
+                Workflow.user_id == actor.id))}
+            jobs = {j.name: j for j in s.exec(select(ScheduledJob).where(
+                ScheduledJob.user_id == actor.id))}
+            seeded_before = bool(jobs)
+        for name in TEMPLATES:
+            wf = workflows.get(name)
+            job_name = name + DEMO_MARK
+            if wf is None:
                 continue
-            wf = Workflow(user_id=user.id, name=name, description=template["description"],
-                          definition=_demo_definition(name, template["definition"], level))
-            session.add(wf)
-            created.append(wf)
-        session.flush()
-        for wf in created:
-            session.refresh(wf)
-        session.refresh(user)
-    _seed_schedules(settings, user, level, create=create)
-    return user, created
+            trigger = wf.definition["nodes"][0]
+            job = jobs.get(job_name)
+            if job is None and create and not seeded_before:
+                self._app.schedules.create(actor, workflow_id=wf.id,
+                                           trigger_type=TRIGGER_TYPES[trigger["type"]],
+                                           name=job_name)
+            elif (job is not None and job.trigger_type == "price" and job.workflow_id == wf.id
+                  and trigger["type"] == "price_trigger"):
+                try:
+                    self._refresh_price_level(actor, wf, job, level)
+                except Exception:  # the demo must never stop the app from starting
+                    log.warning("could not re-arm the demo price alert", exc_info=True)
 
-
-def _seed_schedules(settings: Settings, user: User, level: float, *, create: bool) -> None:
-    from agentic_app.services import schedules
-
-    with session_scope(settings.database_url) as s:
-        workflows = {w.name: w for w in s.exec(select(Workflow).where(Workflow.user_id == user.id))}
-        jobs = {j.name: j for j in s.exec(select(ScheduledJob).where(
-            ScheduledJob.user_id == user.id))}
-        seeded_before = bool(jobs)
-    for name in TEMPLATES:
-        wf = workflows.get(name)
-        job_name = name + DEMO_MARK
-        if wf is None:
-            continue
-        trigger = wf.definition["nodes"][0]
-        job = jobs.get(job_name)
-        if job is None and create and not seeded_before:
-            schedules.create_schedule(settings, user_id=user.id, workflow_id=wf.id,
-                                      trigger_type=TRIGGER_TYPES[trigger["type"]],
-                                      name=job_name)
-        elif (job is not None and job.trigger_type == "price" and job.workflow_id == wf.id
-              and trigger["type"] == "price_trigger"):
-            try:
-                _refresh_price_level(settings, user, wf, job, level)
-            except Exception:  # the demo must never stop the app from starting
-                log.warning("could not re-arm the demo price alert", exc_info=True)
-
-
-def _refresh_price_level(settings: Settings, user: User, wf: Workflow, job: ScheduledJob,
-                         level: float) -> None:
-    """Move the demo price alert's level to the current price so it fires again soon."""
-    from agentic_app.services import schedules
-
-    condition = f"price > {level:.4f}"
-    if job.trigger_config.get("condition") == condition:
-        return
-    definition = copy.deepcopy(wf.definition)
-    definition["nodes"][0]["params"]["condition"] = condition
-    with session_scope(settings.database_url) as s:
-        row = s.get(Workflow, wf.id)
-        row.definition = definition
-        row.updated_at = utcnow()
-    schedules.update_schedule(settings, user_id=user.id, job_id=job.id,
-                              trigger_config={"condition": condition})
-    log.info("demo price alert re-armed at EURUSD %s", condition)
+    def _refresh_price_level(self, actor: Actor, wf: Workflow, job: ScheduledJob,
+                             level: float) -> None:
+        """Move the demo price alert's level to the current price so it fires again soon."""
+        condition = f"price > {level:.4f}"
+        if job.trigger_config.get("condition") == condition:
+            return
+        definition = copy.deepcopy(wf.definition)
+        definition["nodes"][0]["params"]["condition"] = condition
+        with self.db.session() as s:
+            row = s.get(Workflow, wf.id)
+            row.definition = definition
+            row.updated_at = utcnow()
+        self._app.schedules.update(actor, job.id, trigger_config={"condition": condition})
+        log.info("demo price alert re-armed at EURUSD %s", condition)

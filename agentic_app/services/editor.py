@@ -16,7 +16,7 @@ from agentic_app.domain.workflow import (
     parse_definition_text,
 )
 from agentic_app.services.offload import run_cpu
-from agentic_app.services.workflows import validate_definition
+from agentic_app.services.workflows import levels_view, validate_definition
 
 Rows = list[dict[str, str]]
 EditorView = tuple[Rows | None, Rows, list[Rows]]
@@ -35,21 +35,16 @@ def _param_rows(definition: dict[str, Any]) -> Rows:
     return rows
 
 
-def _levels(spec: WorkflowSpec) -> list[Rows]:
-    return [[{"id": n, "type": spec.node(n).type} for n in sorted(level)]
-            for level in spec.parallel_levels()]
-
-
 def analyse(definition: Any) -> EditorView:
     """The editor's view of a parsed definition (blocking, CPU-bound when large)."""
     params = _param_rows(definition) if isinstance(definition, dict) else None
     try:
-        return params, [], _levels(validate_definition(definition))
+        return params, [], levels_view(validate_definition(definition))
     except WorkflowValidationError as exc:
         problems = [{"field": p.field or "", "node": p.node_id or "", "message": p.message}
                     for p in exc.problems]
     try:
-        levels = _levels(WorkflowSpec.model_validate(definition))
+        levels = levels_view(WorkflowSpec.model_validate(definition))
     except Exception:  # structure too broken to draw
         levels = []
     return params, problems, levels
@@ -116,3 +111,12 @@ async def view_with_param(text: str, node_id: str, key: str,
     if error is not None:
         raise InvalidInputError(error, field="definition")
     return result
+
+
+class EditorService:
+    """The editor's analyses for the front ends (``app.editor``); each runs in a worker
+    process, never on the event loop."""
+
+    view_of_text = staticmethod(view_of_text)
+    view_of_definition = staticmethod(view_of_definition)
+    view_with_param = staticmethod(view_with_param)

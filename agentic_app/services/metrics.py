@@ -28,10 +28,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from sqlmodel import col, func, select
 
-from agentic_app.db.engine import session_scope
+from agentic_app.db.engine import Database
 from agentic_app.db.models import JobQueueEntry, NodeExecution, WorkflowExecution, utcnow
+from agentic_app.domain.errors import ForbiddenError
 from agentic_app.engine.queue.names import QUEUE_NAMES, queue_for_priority
 from agentic_app.engine.scheduler.service import LEADER_KEY, TICK_METRICS_KEY
+from agentic_app.services.base import Actor, Service
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,9 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class _AgenticCollector:
     """Collects every agentic metric at scrape time."""
 
-    def __init__(self, database_url: str, redis: redis_lib.Redis | None,
+    def __init__(self, db: Database, redis: redis_lib.Redis | None,
                  max_queue_size: int) -> None:
-        self.database_url = database_url
+        self.db = db
         self.redis = redis
         self.max_queue_size = max_queue_size
 
@@ -64,7 +66,7 @@ class _AgenticCollector:
         yield from self._redis()
 
     def _database(self) -> Iterator[Metric]:
-        with session_scope(self.database_url) as s:
+        with self.db.session() as s:
             jobs = s.exec(select(JobQueueEntry.priority, JobQueueEntry.status, func.count())
                           .group_by(JobQueueEntry.priority, JobQueueEntry.status)).all()
             executions = s.exec(select(WorkflowExecution.status, func.count())
@@ -156,9 +158,17 @@ def _bound(value: float) -> str:
     return repr(float(value))
 
 
-def render_metrics(database_url: str, redis: redis_lib.Redis | None,
-                   max_queue_size: int) -> bytes:
-    """The Prometheus text exposition of every agentic metric, computed now."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(_AgenticCollector(database_url, redis, max_queue_size))
-    return generate_latest(registry)
+class MetricsService(Service):
+    """The Prometheus scrape (admins only: the figures span all users)."""
+
+    content_type = CONTENT_TYPE
+
+    def render(self, actor: Actor) -> bytes:
+        """The Prometheus text exposition of every agentic metric, computed now (blocking);
+        ForbiddenError (403) for a user who is not an admin."""
+        if not actor.is_admin:
+            raise ForbiddenError("metrics are for admins", field="Authorization")
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_AgenticCollector(self.db, self._app.redis_or_none(),
+                                            self.settings.queue_config.max_queue_size))
+        return generate_latest(registry)

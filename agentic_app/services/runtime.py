@@ -23,6 +23,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -62,6 +63,7 @@ class LocalRuntime:
 
     settings: Settings
     redis_url: str | None = None
+    app: Any = None
     redis_child: subprocess.Popen | None = None
     supervisor: subprocess.Popen | None = None
     lease: Lease | None = None
@@ -86,11 +88,17 @@ class LocalRuntime:
                                           blocking_timeout=SETUP_LOCK_S):
             upgrade_to_head(s.database_url, s.data_dir)
             if s.is_local:
-                from agentic_app.services.demo import seed_demo
-
-                seed_demo(s)
+                self._app().demo.seed()
         if s.start_local_services:
             self.run_lease()
+
+    def _app(self):
+        """The process's facade (``app`` when given)."""
+        if self.app is None:
+            from agentic_app.services.app import AppServices
+
+            self.app = AppServices.for_process()
+        return self.app
 
     def run_lease(self) -> None:
         """Start the supervisor if the runtime lease is free, and check the lease every round

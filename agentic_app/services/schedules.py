@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from agentic_app.db.engine import session_scope
 from agentic_app.db.models import (
     JobQueueEntry,
     ScheduledJob,
@@ -37,6 +36,7 @@ from agentic_app.domain.triggers import (
 )
 from agentic_app.nodes.base import NodeParams
 from agentic_app.nodes.library import registry
+from agentic_app.services.base import Actor, Service
 from agentic_app.settings import Settings
 
 NODE_FOR_TRIGGER = {"cron": "schedule_trigger", "time": "time_trigger", "price": "price_trigger",
@@ -55,7 +55,8 @@ def _normalized(config: dict) -> dict:
         raise InvalidInputError(exc.message, field="trigger_config.condition") from None
 
 
-def _trigger_node(definition: dict) -> dict | None:
+def trigger_node(definition: dict) -> dict | None:
+    """The definition's trigger node, or None."""
     for node in definition.get("nodes", []):
         cls = registry.get(node.get("type", ""))
         if cls is not None and cls.is_trigger:
@@ -70,10 +71,10 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
-                   trigger_config: dict | None, market=None):
+                   trigger_config: dict | None, market: Any):
     """The validated trigger config of a schedule: node params overlaid by the request's."""
     trigger_type = canonical_type(trigger_type)
-    node = _trigger_node(definition)
+    node = trigger_node(definition)
     expected = NODE_FOR_TRIGGER[trigger_type]
     if node is None:
         raise InvalidInputError(f"the workflow has no trigger node; add a {expected!r} node",
@@ -100,10 +101,6 @@ def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
                 field=f"trigger_config.{key}")
     symbol = getattr(config, "symbol", None)
     if symbol is not None:
-        if market is None:
-            from agentic_app.engine.executor.node_services import build_market
-
-            market = build_market(settings)
         try:
             market.instrument(symbol)
         except InvalidInputError as exc:
@@ -120,127 +117,6 @@ def _first_run(config, job_id: int, anchor: datetime, now: datetime) -> datetime
     if isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
         return next_fire_time(config, now, jitter_key=str(job_id), anchor=anchor)
     return None
-
-
-def _owned_workflow(session, user_id: int, workflow_id: int) -> Workflow:
-    wf = session.get(Workflow, workflow_id)
-    if wf is None or wf.user_id != user_id:
-        raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
-    return wf
-
-
-def _owned_job(session, user_id: int, job_id: int) -> ScheduledJob:
-    job = session.get(ScheduledJob, job_id)
-    if job is None or job.user_id != user_id:
-        raise NotFoundError(f"scheduled job {job_id} not found", field="id")
-    return job
-
-
-def create_schedule(settings: Settings, *, user_id: int, workflow_id: int, trigger_type: str,
-                    trigger_config: dict | None = None, name: str = "", market=None,
-                    database_url: str | None = None) -> ScheduledJob:
-    """Validate and create a scheduled job (webhook jobs get a URL token and a secret)."""
-    url = database_url or settings.database_url
-    with session_scope(url) as s:
-        wf = _owned_workflow(s, user_id, workflow_id)
-        trigger_type, config = resolve_config(settings, definition=wf.definition,
-                                              trigger_type=trigger_type,
-                                              trigger_config=trigger_config, market=market)
-        job = ScheduledJob(workflow_id=wf.id, user_id=user_id, name=name or wf.name,
-                           trigger_type=trigger_type, trigger_config=_config_dict(config))
-        if isinstance(config, WebhookTriggerConfig):
-            job.webhook_token = secrets.token_urlsafe(24)
-            job.webhook_secret = "whsec_" + secrets.token_urlsafe(32)
-        s.add(job)
-        s.flush()
-        job.next_run = _first_run(config, job.id, job.created_at, utcnow())
-        s.flush()
-        s.refresh(job)
-        return job
-
-
-def update_schedule(settings: Settings, *, user_id: int, job_id: int,
-                    trigger_config: dict | None = None, name: str | None = None,
-                    market=None, database_url: str | None = None) -> ScheduledJob:
-    """Change a job's config or name; the scheduler follows within a second."""
-    url = database_url or settings.database_url
-    with session_scope(url) as s:
-        job = _owned_job(s, user_id, job_id)
-        if trigger_config is not None:
-            wf = s.get(Workflow, job.workflow_id)
-            _, config = resolve_config(settings, definition=wf.definition,
-                                       trigger_type=job.trigger_type,
-                                       trigger_config=trigger_config, market=market)
-            job.trigger_config = _config_dict(config)
-            job.next_run = _first_run(config, job.id, job.created_at, utcnow())
-            s.execute(TriggerStateRow.__table__.delete().where(
-                TriggerStateRow.scheduled_job_id == job.id))
-        if name is not None:
-            job.name = name
-        job.updated_at = utcnow()
-        s.flush()
-        s.refresh(job)
-        return job
-
-
-def toggle_schedule(settings: Settings, *, user_id: int, job_id: int,
-                    database_url: str | None = None) -> ScheduledJob:
-    """Pause an active job, or resume a paused one (from now: no catch-up of the pause)."""
-    url = database_url or settings.database_url
-    with session_scope(url) as s:
-        job = _owned_job(s, user_id, job_id)
-        job.is_active = not job.is_active
-        if job.is_active:
-            job.paused_reason = None
-            job.consecutive_failures = 0
-            config = parse_trigger_config(job.trigger_type, job.trigger_config)
-            job.next_run = _first_run(config, job.id, job.created_at, utcnow())
-        else:
-            job.paused_reason = "paused by user"
-        job.updated_at = utcnow()
-        s.flush()
-        s.refresh(job)
-        return job
-
-
-def delete_schedule(settings: Settings, *, user_id: int, job_id: int,
-                    database_url: str | None = None) -> None:
-    """Delete a job; its executions and queue rows stay in history, unlinked."""
-    url = database_url or settings.database_url
-    with session_scope(url) as s:
-        job = _owned_job(s, user_id, job_id)
-        for model in (JobQueueEntry, WorkflowExecution):
-            s.execute(model.__table__.update().where(
-                model.__table__.c.scheduled_job_id == job.id).values(scheduled_job_id=None))
-        for model in (MissedRun, TriggerStateRow):
-            s.execute(model.__table__.delete().where(
-                model.__table__.c.scheduled_job_id == job.id))
-        s.delete(job)
-
-
-def get_schedule(settings: Settings, *, user_id: int, job_id: int,
-                 database_url: str | None = None) -> ScheduledJob:
-    """One of the user's jobs (NotFoundError otherwise)."""
-    with session_scope(database_url or settings.database_url) as s:
-        return _owned_job(s, user_id, job_id)
-
-
-def list_schedules(settings: Settings, *, user_id: int, trigger_type: str | None = None,
-                   workflow_id: int | None = None, is_active: bool | None = None,
-                   offset: int = 0, limit: int = 50,
-                   database_url: str | None = None) -> tuple[list[ScheduledJob], int]:
-    """The user's jobs, newest first, filtered and paginated; (rows, total)."""
-    with session_scope(database_url or settings.database_url) as s:
-        stmt = select(ScheduledJob).where(ScheduledJob.user_id == user_id)
-        if trigger_type:
-            stmt = stmt.where(ScheduledJob.trigger_type == canonical_type(trigger_type))
-        if workflow_id is not None:
-            stmt = stmt.where(ScheduledJob.workflow_id == workflow_id)
-        if is_active is not None:
-            stmt = stmt.where(ScheduledJob.is_active == is_active)
-        total = count_rows(s, stmt)
-        rows = s.exec(stmt.order_by(col(ScheduledJob.id).desc()).offset(offset).limit(limit))
-        return list(rows), int(total)
 
 
 def schedule_view(job: ScheduledJob, *, now: datetime | None = None) -> dict:
@@ -276,29 +152,172 @@ def preview(settings: Settings, *, trigger_type: str = "cron", trigger_config: d
     return {"description": describe(config), "next_runs": [t.isoformat() for t in runs]}
 
 
-def schedule_history(settings: Settings, *, user_id: int, job_id: int, offset: int = 0,
-                     limit: int = 50, database_url: str | None = None) -> dict:
-    """Executions of a job (status, times, duration, payload) and its missed runs."""
-    with session_scope(database_url or settings.database_url) as s:
-        _owned_job(s, user_id, job_id)
-        stmt = (select(JobQueueEntry, WorkflowExecution)
-                .join(WorkflowExecution, WorkflowExecution.id == JobQueueEntry.execution_id)
-                .where(JobQueueEntry.scheduled_job_id == job_id)
-                .order_by(col(JobQueueEntry.id).desc()))
-        total = s.exec(select(func.count()).select_from(
-            select(JobQueueEntry.id).where(JobQueueEntry.scheduled_job_id == job_id).subquery()
-        )).one()
-        runs = []
-        for q, ex in s.exec(stmt.offset(offset).limit(limit)):
-            duration = None
-            if ex.started_at and ex.finished_at:
-                duration = (ex.finished_at - ex.started_at) / timedelta(milliseconds=1)
-            runs.append({"job_id": q.id, "execution_id": ex.id, "status": q.status,
-                         "retry_count": q.retry_count, "created_at": q.created_at,
-                         "started_at": ex.started_at, "finished_at": ex.finished_at,
-                         "duration_ms": duration, "error": q.error_message,
-                         "trigger_payload": ex.trigger_payload})
-        missed = s.exec(select(MissedRun).where(MissedRun.scheduled_job_id == job_id)
-                        .order_by(col(MissedRun.fire_time).desc()).limit(100)).all()
-        return {"total": int(total), "runs": runs,
-                "missed": [m.model_dump() for m in missed]}
+class ScheduleService(Service):
+    """The acting user's scheduled jobs."""
+
+    @staticmethod
+    def owned(session: Any, actor: Actor, job_id: int) -> ScheduledJob:
+        """The job row in ``session`` if it is the user's (the one ownership check of
+        scheduled jobs); NotFoundError otherwise."""
+        job = session.get(ScheduledJob, job_id)
+        if job is None or job.user_id != actor.id:
+            raise NotFoundError(f"scheduled job {job_id} not found", field="id")
+        return job
+
+    def resolve(self, *, definition: dict, trigger_type: str, trigger_config: dict | None):
+        """(canonical type, validated config) of a schedule of ``definition``
+        (:func:`resolve_config` with the process's settings and market)."""
+        return resolve_config(self.settings, definition=definition, trigger_type=trigger_type,
+                              trigger_config=trigger_config, market=self._app.market)
+
+    def create(self, actor: Actor, *, workflow_id: int, trigger_type: str,
+               trigger_config: dict | None = None, name: str = "") -> ScheduledJob:
+        """Validate and create a scheduled job (webhook jobs get a URL token and a secret)."""
+        with self.db.session() as s:
+            wf = self._app.workflows.owned(s, actor, workflow_id)
+            trigger_type, config = self.resolve(definition=wf.definition,
+                                                trigger_type=trigger_type,
+                                                trigger_config=trigger_config)
+            job = ScheduledJob(workflow_id=wf.id, user_id=actor.id, name=name or wf.name,
+                               trigger_type=trigger_type, trigger_config=_config_dict(config))
+            if isinstance(config, WebhookTriggerConfig):
+                job.webhook_token = secrets.token_urlsafe(24)
+                job.webhook_secret = "whsec_" + secrets.token_urlsafe(32)
+            s.add(job)
+            s.flush()
+            job.next_run = _first_run(config, job.id, job.created_at, utcnow())
+            s.flush()
+            s.refresh(job)
+            return job
+
+    def update(self, actor: Actor, job_id: int, *, trigger_config: dict | None = None,
+               name: str | None = None) -> ScheduledJob:
+        """Change a job's config or name; the scheduler follows within a second."""
+        with self.db.session() as s:
+            job = self.owned(s, actor, job_id)
+            if trigger_config is not None:
+                wf = s.get(Workflow, job.workflow_id)
+                _, config = self.resolve(definition=wf.definition, trigger_type=job.trigger_type,
+                                         trigger_config=trigger_config)
+                job.trigger_config = _config_dict(config)
+                job.next_run = _first_run(config, job.id, job.created_at, utcnow())
+                s.execute(TriggerStateRow.__table__.delete().where(
+                    TriggerStateRow.scheduled_job_id == job.id))
+            if name is not None:
+                job.name = name
+            job.updated_at = utcnow()
+            s.flush()
+            s.refresh(job)
+            return job
+
+    def toggle(self, actor: Actor, job_id: int) -> ScheduledJob:
+        """Pause an active job, or resume a paused one (from now: no catch-up of the pause)."""
+        with self.db.session() as s:
+            job = self.owned(s, actor, job_id)
+            job.is_active = not job.is_active
+            if job.is_active:
+                job.paused_reason = None
+                job.consecutive_failures = 0
+                config = parse_trigger_config(job.trigger_type, job.trigger_config)
+                job.next_run = _first_run(config, job.id, job.created_at, utcnow())
+            else:
+                job.paused_reason = "paused by user"
+            job.updated_at = utcnow()
+            s.flush()
+            s.refresh(job)
+            return job
+
+    def delete(self, actor: Actor, job_id: int) -> None:
+        """Delete a job; its executions and queue rows stay in history, unlinked."""
+        with self.db.session() as s:
+            job = self.owned(s, actor, job_id)
+            for model in (JobQueueEntry, WorkflowExecution):
+                s.execute(model.__table__.update().where(
+                    model.__table__.c.scheduled_job_id == job.id).values(scheduled_job_id=None))
+            for model in (MissedRun, TriggerStateRow):
+                s.execute(model.__table__.delete().where(
+                    model.__table__.c.scheduled_job_id == job.id))
+            s.delete(job)
+
+    def get(self, actor: Actor, job_id: int) -> ScheduledJob:
+        """One of the user's jobs (NotFoundError otherwise)."""
+        with self.db.session() as s:
+            return self.owned(s, actor, job_id)
+
+    def list(self, actor: Actor, *, trigger_type: str | None = None,
+             workflow_id: int | None = None, is_active: bool | None = None, offset: int = 0,
+             limit: int = 50) -> tuple[list[ScheduledJob], int]:
+        """The user's jobs, newest first, filtered and paginated; (rows, total)."""
+        with self.db.session() as s:
+            stmt = select(ScheduledJob).where(ScheduledJob.user_id == actor.id)
+            if trigger_type:
+                stmt = stmt.where(ScheduledJob.trigger_type == canonical_type(trigger_type))
+            if workflow_id is not None:
+                stmt = stmt.where(ScheduledJob.workflow_id == workflow_id)
+            if is_active is not None:
+                stmt = stmt.where(ScheduledJob.is_active == is_active)
+            total = count_rows(s, stmt)
+            rows = s.exec(stmt.order_by(col(ScheduledJob.id).desc()).offset(offset)
+                          .limit(limit))
+            return list(rows), int(total)
+
+    view = staticmethod(schedule_view)
+
+    def preview(self, *, trigger_type: str = "cron", trigger_config: dict,
+                start: datetime | None = None, count: int = PREVIEW_COUNT) -> dict:
+        """Description and next fire times of a config, without creating anything."""
+        return preview(self.settings, trigger_type=trigger_type, trigger_config=trigger_config,
+                       start=start, count=count)
+
+    def history(self, actor: Actor, job_id: int, *, offset: int = 0, limit: int = 50) -> dict:
+        """Executions of a job (status, times, duration, payload) and its missed runs."""
+        with self.db.session() as s:
+            self.owned(s, actor, job_id)
+            stmt = (select(JobQueueEntry, WorkflowExecution)
+                    .join(WorkflowExecution, WorkflowExecution.id == JobQueueEntry.execution_id)
+                    .where(JobQueueEntry.scheduled_job_id == job_id)
+                    .order_by(col(JobQueueEntry.id).desc()))
+            total = s.exec(select(func.count()).select_from(
+                select(JobQueueEntry.id).where(JobQueueEntry.scheduled_job_id == job_id)
+                .subquery())).one()
+            runs = []
+            for q, ex in s.exec(stmt.offset(offset).limit(limit)):
+                duration = None
+                if ex.started_at and ex.finished_at:
+                    duration = (ex.finished_at - ex.started_at) / timedelta(milliseconds=1)
+                runs.append({"job_id": q.id, "execution_id": ex.id, "status": q.status,
+                             "retry_count": q.retry_count, "created_at": q.created_at,
+                             "started_at": ex.started_at, "finished_at": ex.finished_at,
+                             "duration_ms": duration, "error": q.error_message,
+                             "trigger_payload": ex.trigger_payload})
+            missed = s.exec(select(MissedRun).where(MissedRun.scheduled_job_id == job_id)
+                            .order_by(col(MissedRun.fire_time).desc()).limit(100)).all()
+            return {"total": int(total), "runs": runs,
+                    "missed": [m.model_dump() for m in missed]}
+
+    def last_runs(self, actor: Actor, job_ids: list[int]) -> dict[int, dict]:
+        """Newest queue row per scheduled job of the user: {job_id: {status, at, job}}."""
+        out: dict[int, dict] = {}
+        if not job_ids:
+            return out
+        with self.db.session() as s:
+            rows = s.exec(select(JobQueueEntry).where(
+                JobQueueEntry.user_id == actor.id,
+                col(JobQueueEntry.scheduled_job_id).in_(job_ids)).order_by(
+                col(JobQueueEntry.id).desc())).all()
+        for row in rows:
+            out.setdefault(row.scheduled_job_id, {"status": row.status, "at": row.created_at,
+                                                  "job": row.id})
+        return out
+
+    def run_now(self, actor: Actor, job_id: int, *, source: str = "api") -> JobQueueEntry:
+        """Run a scheduled job's workflow now, at the job's priority and counted in its
+        history (trigger type ``manual``); the job row's ``execution_id`` is what to watch.
+        Errors as :meth:`WorkflowService.run_now`."""
+        job = self.get(actor, job_id)
+        config = parse_trigger_config(job.trigger_type, job.trigger_config)
+        return self._app.workflows.run_now(
+            actor, job.workflow_id, priority=config.priority,
+            scheduled_job_id=job.id,
+            trigger_payload={"source": source, "scheduled_job_id": job.id})
+

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlmodel import SQLModel, select
 
 import agentic_app.db.trading_models  # noqa: F401  (tables for create_all)
-from agentic_app.db.engine import Database, get_engine, session_scope
+from agentic_app.db.engine import Database
 from agentic_app.db.models import User, Workflow, WorkflowExecution
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.events import Event
@@ -28,7 +28,7 @@ from agentic_app.engine.executor.node_services import build_market, build_node_s
 from agentic_app.engine.executor.runner import ExecutionResult, execute_sync
 from agentic_app.market.clock import FixedClock
 from agentic_app.nodes.library import registry
-from agentic_app.settings import Settings
+from agentic_app.services.base import Service
 
 CLI_USER = "cli"
 
@@ -62,52 +62,58 @@ def parse_at(text: str | None) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def run_workflow(settings: Settings, name_or_file: str, *, at: str | None = None,
+class RunService(Service):
+    """One-off in-process runs (the CLI's ``run``)."""
+
+    def run_once(self, name_or_file: str, *, at: str | None = None,
                  database_url: str | None = None,
                  on_event: Callable[[Event], None] | None = None) -> ExecutionResult:
-    """Validate and run a workflow once at time ``at``; events go to ``on_event`` live."""
-    name, definition = load_definition(name_or_file)
-    spec = validate_workflow(definition, registry)
-    now = parse_at(at)
-    tmp = None
-    if database_url is None:
-        tmp = tempfile.TemporaryDirectory(prefix="agentic-run-")
-        database_url = f"sqlite:///{Path(tmp.name) / 'run.db'}"
-        SQLModel.metadata.create_all(get_engine(database_url))
-    try:
-        with session_scope(database_url) as session:
-            user = session.exec(select(User).where(User.username == CLI_USER)).first()
-            if user is None:
-                user = User(username=CLI_USER, password_hash="!")
-                session.add(user)
-                session.flush()
-            wf = Workflow(user_id=user.id, name=name, definition=spec.to_dict())
-            session.add(wf)
-            session.flush()
-            ex = WorkflowExecution(workflow_id=wf.id, user_id=user.id, status="running",
-                                   trigger_type="manual", started_at=now,
-                                   trigger_payload={"source": "cli"})
-            session.add(ex)
-            session.flush()
-            ids = (user.id, wf.id, ex.id)
-        clock = FixedClock(now)
-        kind = "simulated" if settings.market_feed == "demo" else None  # --at: market time
-        market = build_market(settings, clock=clock, speed=1.0, kind=kind)
+        """Validate and run a workflow once at time ``at``; events go to ``on_event`` live.
+        The run is stored in ``database_url`` when given, else in a throw-away SQLite."""
+        settings = self.settings
+        name, definition = load_definition(name_or_file)
+        spec = validate_workflow(definition, registry)
+        now = parse_at(at)
+        tmp = None
+        if database_url is None:
+            tmp = tempfile.TemporaryDirectory(prefix="agentic-run-")
+            database_url = f"sqlite:///{Path(tmp.name) / 'run.db'}"
         db = Database(database_url)
-        services = build_node_services(settings, db=db, clock=clock, market=market)
-        db_sink = DatabaseEventSink(db)
-        sink = CompositeSink(db_sink, MemorySink(on_event=on_event))
-        result = execute_sync(spec, registry=registry, services=services, sink=sink,
-                              execution_id=ids[2], user_id=ids[0], workflow_id=ids[1],
-                              trigger_payload={"source": "cli"}, now=now,
-                              execution_timeout_s=settings.queue_config.job_timeout_seconds,
-                              memory_limit_mb=settings.limits.memory_limit_mb)
-        db_sink.close()
-        return result
-    finally:
         if tmp is not None:
-            get_engine(database_url).dispose()
-            tmp.cleanup()
+            SQLModel.metadata.create_all(db.engine)
+        try:
+            with db.session() as session:
+                user = session.exec(select(User).where(User.username == CLI_USER)).first()
+                if user is None:
+                    user = User(username=CLI_USER, password_hash="!")
+                    session.add(user)
+                    session.flush()
+                wf = Workflow(user_id=user.id, name=name, definition=spec.to_dict())
+                session.add(wf)
+                session.flush()
+                ex = WorkflowExecution(workflow_id=wf.id, user_id=user.id, status="running",
+                                       trigger_type="manual", started_at=now,
+                                       trigger_payload={"source": "cli"})
+                session.add(ex)
+                session.flush()
+                ids = (user.id, wf.id, ex.id)
+            clock = FixedClock(now)
+            kind = "simulated" if settings.market_feed == "demo" else None  # --at: market time
+            market = build_market(settings, clock=clock, speed=1.0, kind=kind)
+            services = build_node_services(settings, db=db, clock=clock, market=market)
+            db_sink = DatabaseEventSink(db)
+            sink = CompositeSink(db_sink, MemorySink(on_event=on_event))
+            result = execute_sync(spec, registry=registry, services=services, sink=sink,
+                                  execution_id=ids[2], user_id=ids[0], workflow_id=ids[1],
+                                  trigger_payload={"source": "cli"}, now=now,
+                                  execution_timeout_s=settings.queue_config.job_timeout_seconds,
+                                  memory_limit_mb=settings.limits.memory_limit_mb)
+            db_sink.close()
+            return result
+        finally:
+            if tmp is not None:
+                db.engine.dispose()
+                tmp.cleanup()
 
 
 def format_event(event: Event) -> str:

@@ -1,41 +1,21 @@
-"""Helpers shared by the page states: settings, a Redis client, time and error formatting."""
+"""Helpers shared by the page states: the process's facade, time and error formatting."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import redis as redis_lib
-
 from agentic_app.domain.errors import AgenticError
-from agentic_app.services.runtime import effective_redis_url
-from agentic_app.settings import Settings, get_settings
+from agentic_app.services.app import AppServices
 
 PAGE_SIZE = 20
 """Rows per page of every list."""
 
 
-def settings() -> Settings:
-    """The process settings."""
-    return get_settings()
-
-
-@lru_cache(maxsize=1)
-def redis_url() -> str | None:
-    """The Redis URL in use (configured or the private local one)."""
-    return effective_redis_url(get_settings())
-
-
-def redis_client() -> redis_lib.Redis:
-    """A Redis client on the URL in use (connection pool shared per process)."""
-    return _client(redis_url() or "redis://localhost:6379/0")
-
-
-@lru_cache(maxsize=2)
-def _client(url: str) -> redis_lib.Redis:
-    return redis_lib.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+def app() -> AppServices:
+    """The process's application facade (the one the mounted API uses too)."""
+    return AppServices.for_process()
 
 
 def fmt_time(value: datetime | str | None, tz: str = "UTC", seconds: bool = False) -> str:

@@ -9,9 +9,9 @@ dispatch, browser storage sync, frontend error reports) or is marked :func:`open
 ``agentic_token`` cookie on :class:`AppState`) to resolve to an active user; the guard puts
 that user on the state, so handlers use ``self.user_id`` without looking it up again.
 
-Lookups go through the services layer in a worker thread (never on the event loop) and are
-cached per process for at most :data:`SESSION_CHECK_S`, so revoking a session or API token
-ends UI access within seconds; long-running background streams re-check through
+Lookups go through the application facade (``app.auth``) in a worker thread (never on the
+event loop) and are cached per process for at most :data:`SESSION_CHECK_S`, so revoking a
+session or API token ends UI access within seconds; long-running background streams re-check through
 :func:`session_alive`. A refused event changes nothing: the tab is sent to the login page and
 a dead token is dropped from its cookie.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import reflex as rx
@@ -38,8 +37,9 @@ from reflex.state import (
 from reflex.utils.format import format_event_handler
 
 from agentic_app import routes
-from agentic_app.services import auth
+from agentic_app.services.app import MAX_TOKEN_LENGTH, Actor
 from agentic_app.state.base import AppState
+from agentic_app.state.common import app
 
 if TYPE_CHECKING:
     from reflex.app import App
@@ -48,8 +48,6 @@ log = logging.getLogger(__name__)
 
 SESSION_CHECK_S = 2.0
 """Longest time a session lookup is reused: a revoked token loses UI access within it."""
-MAX_TOKEN_LENGTH = 512
-"""Longer session tokens are refused without a lookup (ours are 43 characters)."""
 MAX_CACHED_SESSIONS = 10_000
 """Cached lookups kept per process (expired ones are dropped first when it is full)."""
 OPEN_MARKER = "_agentic_open_event"
@@ -63,12 +61,8 @@ def open_event(fn: Any) -> Any:
     return fn
 
 
-@dataclass(frozen=True)
-class SessionUser:
-    """The active user a session token resolved to."""
-
-    id: int
-    username: str
+SessionUser = Actor
+"""The active user a session token resolved to: the facade's acting user."""
 
 
 class SessionUnavailableError(Exception):
@@ -76,12 +70,11 @@ class SessionUnavailableError(Exception):
 
 
 def _lookup(token: str) -> SessionUser | None:
-    """The user of a valid token, through the services layer (blocking: run in a thread)."""
+    """The user of a valid token, through the facade (blocking: run in a thread)."""
     try:
-        user = auth.user_for_token(token)
+        return app().auth.actor_for_token(token)
     except Exception as exc:
         raise SessionUnavailableError(str(exc)) from exc
-    return None if user is None else SessionUser(id=int(user.id), username=user.username)
 
 
 class SessionCache:
@@ -177,8 +170,5 @@ class SessionGuard(Middleware):
             notes = [rx.toast.info("Your session ended; sign in again.")] if had_session else []
             return StateUpdate(delta=delta,
                                events=Event.from_event_type([rx.redirect(routes.LOGIN), *notes]))
-        if tab.user_id != user.id:
-            tab.user_id = user.id
-        if tab.username != user.username:
-            tab.username = user.username
+        tab._set_actor(user)
         return None

@@ -13,12 +13,9 @@ from typing import Any
 import reflex as rx
 
 from agentic_app import routes
-from agentic_app.db.engine import Database
-from agentic_app.domain.errors import AgenticError
-from agentic_app.engine.events.stream import stream_user_events
-from agentic_app.services import monitoring
+from agentic_app.services.app import Actor
 from agentic_app.state.base import AppState
-from agentic_app.state.common import fmt_ms, redis_url, settings
+from agentic_app.state.common import app, fmt_ms
 from agentic_app.state.guard import SESSION_CHECK_S, session_alive
 
 log = logging.getLogger(__name__)
@@ -151,29 +148,15 @@ class Presence:
         return now - self.away_since > GONE_AFTER_S
 
 
-def active_rows(user_id: int) -> list[dict[str, str]]:
+def active_rows(actor: Actor) -> list[dict[str, str]]:
     """The user's active executions as table rows."""
-    views, _ = monitoring.active_executions(settings().database_url, user_id=user_id,
-                                            limit=ACTIVE_LIMIT)
+    views, _ = app().monitoring.active(actor, limit=ACTIVE_LIMIT)
     return [{"id": str(v["id"]), "workflow": v.get("workflow_name") or f"#{v['workflow_id']}",
              "status": v["status"], "trigger": v["trigger_type"],
              "running_nodes": ", ".join(v["running_nodes"]) or "—",
              "attempt": str(v["attempt"]),
              "started": (v["started_at"] or v["created_at"]).strftime("%H:%M:%S"),
              "duration": fmt_ms(v["duration_ms"])} for v in views]
-
-
-def _owned_only(user_id: int, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The events whose execution belongs to ``user_id`` in this app's database."""
-    out = []
-    for event in events:
-        try:
-            monitoring.owned_execution(settings().database_url, user_id=user_id,
-                                       execution_id=int(event["execution_id"]))
-        except AgenticError:
-            continue
-        out.append(event)
-    return out
 
 
 class LiveState(AppState):
@@ -188,7 +171,7 @@ class LiveState(AppState):
         """Read the user's active executions once (then the watcher keeps them fresh)."""
         if not self._resolve():
             return
-        self.active = active_rows(self.user_id)
+        self.active = active_rows(self._actor())
         self.active_loaded = True
 
     @rx.event
@@ -207,11 +190,11 @@ class LiveState(AppState):
             if not self._resolve() or token in _USER_WATCHERS:
                 return
             _USER_WATCHERS.add(token)
-            user_id, session_token = self.user_id, self.auth_token
+            actor, session_token = self._actor(), self.auth_token
             self.watching = True
         presence = Presence(token, session_token)
-        stream = stream_user_events(user_id, redis_url=redis_url(),
-                                    db=Database(settings().database_url))
+        services = app()
+        stream = services.monitoring.stream_user(actor)
         try:
             async for batch in batches(stream):
                 if await presence.gone_everywhere():
@@ -225,13 +208,14 @@ class LiveState(AppState):
                 failed = [e for e in batch if e.get("type") == "ExecutionFinished"
                           and (e.get("data") or {}).get("status") == "failed"]
                 if failed:
-                    failed = await asyncio.to_thread(_owned_only, user_id, failed)
+                    failed = await asyncio.to_thread(services.monitoring.owned_events, actor,
+                                                     failed)
                 changes = any(e.get("type") in ("ExecutionStarted", "ExecutionFinished",
                                                 "NodeStarted", "NodeSucceeded")
                               for e in batch)
-                rows = await asyncio.to_thread(active_rows, user_id) if changes else None
+                rows = await asyncio.to_thread(active_rows, actor) if changes else None
                 async with self:
-                    if self.user_id != user_id:  # logged out / another user in this tab
+                    if self.user_id != actor.id:  # logged out / another user in this tab
                         return
                     if rows is not None and rows != self.active:
                         self.active = rows

@@ -9,24 +9,20 @@ from typing import Any
 
 import reflex as rx
 
-from agentic_app.db.engine import Database
 from agentic_app.domain.errors import AgenticError
 from agentic_app.domain.events import LEVELS as EVENT_LEVELS
 from agentic_app.domain.events import NODE_STATUS_BY_EVENT
 from agentic_app.domain.workflow import WorkflowSpec
-from agentic_app.engine.events.stream import TERMINAL_STATUSES, stream_execution_events
-from agentic_app.services import monitoring
-from agentic_app.services import workflows as workflow_service
+from agentic_app.services.app import TERMINAL_STATUSES, Actor
 from agentic_app.state.base import AppState
 from agentic_app.state.common import (
     PAGE_SIZE,
+    app,
     error_text,
     fmt_ms,
     fmt_time,
     last_path_int,
     pages,
-    redis_url,
-    settings,
 )
 from agentic_app.state.live import Presence, batches
 
@@ -127,9 +123,8 @@ class MonitorState(AppState):
         """Load a page of the user's recent executions."""
         if not self._resolve():
             return
-        views, self.recent_total = monitoring.list_executions(
-            settings().database_url, user_id=self.user_id,
-            offset=(self.recent_page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        views, self.recent_total = app().monitoring.list(
+            self._actor(), offset=(self.recent_page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         self.recent = [{"id": str(v["id"]), "workflow": v.get("workflow_name") or "",
                         "status": v["status"], "trigger": v["trigger_type"],
                         "created": fmt_time(v["created_at"], seconds=True),
@@ -175,10 +170,8 @@ class MonitorState(AppState):
         self._logs, self._last_event_ms = [], 0.0
         self._last_seq, self._start_ts, self._span_index, self._raw_spans = 0, 0.0, {}, []
         try:
-            view = monitoring.get_execution(settings().database_url, user_id=self.user_id,
-                                            execution_id=execution_id)
-            wf = workflow_service.get_workflow(user_id=self.user_id,
-                                               workflow_id=view["workflow_id"])
+            view = app().monitoring.get(self._actor(), execution_id)
+            wf = app().workflows.get(self._actor(), view["workflow_id"])
         except AgenticError as exc:
             self.error, self.loaded = error_text(exc), True
             return
@@ -216,12 +209,10 @@ class MonitorState(AppState):
                 return
             self._follow_gen = gen
             execution_id, after = int(self.execution["id"]), self._last_seq
-            token, user_id = self.router.session.client_token, self.user_id
+            token, actor = self.router.session.client_token, self._actor()
             presence = Presence(token, self.auth_token)
             self.live = True
-        stream = stream_execution_events(execution_id, after_seq=after,
-                                         db=Database(settings().database_url),
-                                         redis_url=redis_url())
+        stream = app().monitoring.stream_execution(actor, execution_id, after_seq=after)
         try:
             async for batch in batches(stream):
                 if await presence.gone_everywhere():
@@ -232,7 +223,7 @@ class MonitorState(AppState):
                     if gen != self._gen:
                         return
                     self._apply_batch(batch)
-            metrics = await asyncio.to_thread(_final_metrics, user_id, execution_id)
+            metrics = await asyncio.to_thread(_final_metrics, actor, execution_id)
             async with self:
                 if gen == self._gen and metrics:
                     self.metrics = metrics
@@ -333,10 +324,9 @@ class MonitorState(AppState):
         self.spans = out
 
 
-def _final_metrics(user_id: int, execution_id: int) -> dict[str, str]:
+def _final_metrics(actor: Actor, execution_id: int) -> dict[str, str]:
     try:
-        m = monitoring.execution_metrics(settings().database_url, user_id=user_id,
-                                         execution_id=execution_id)
+        m = app().monitoring.metrics(actor, execution_id)
     except AgenticError:
         return {}
     return _metrics_view(m) if m.get("final") else {}

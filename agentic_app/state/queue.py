@@ -7,24 +7,15 @@ import asyncio
 import reflex as rx
 
 from agentic_app.domain.errors import AgenticError
-from agentic_app.services import dashboard
-from agentic_app.services import queue as queue_service
+from agentic_app.services.app import MAX_BULK, Actor
 from agentic_app.state.base import AppState
-from agentic_app.state.common import (
-    PAGE_SIZE,
-    error_text,
-    fmt_time,
-    redis_client,
-    settings,
-)
+from agentic_app.state.common import PAGE_SIZE, app, error_text, fmt_time
 from agentic_app.state.live import Presence
 from agentic_app.state.paging import PagedMixin
 
 TABS = ["pending", "running", "completed", "failed", "cancelled"]
 REFRESH_S = 5.0
 """Refresh period of the dashboard figures while the page is open."""
-BULK_LIMIT = 500
-"""Most jobs one bulk action touches."""
 
 
 class QueueState(PagedMixin, AppState):
@@ -50,7 +41,7 @@ class QueueState(PagedMixin, AppState):
     @rx.var
     def rq_url(self) -> str:
         """rq-dashboard, mounted on the backend."""
-        return settings().api_base_url.rstrip("/") + "/rq"
+        return app().settings.api_base_url.rstrip("/") + "/rq"
 
     @rx.var
     def bulk_text(self) -> str:
@@ -62,15 +53,13 @@ class QueueState(PagedMixin, AppState):
         return ""
 
     def _load(self) -> None:
-        s = settings()
+        services, actor = app(), self._actor()
         try:
-            status = queue_service.queue_status(s, user_id=self.user_id, redis=redis_client(),
-                                                window_minutes=60)
-            rows, self.total = queue_service.list_jobs(
-                s.database_url, user_id=self.user_id, statuses=[self.tab],
-                offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
-                oldest_first=self.tab == "pending")
-            series = dashboard.throughput_series(s.database_url, user_id=self.user_id)
+            status = services.queue.status(actor, window_minutes=60)
+            rows, self.total = services.queue.list(
+                actor, statuses=[self.tab], offset=(self.page - 1) * PAGE_SIZE,
+                limit=PAGE_SIZE, oldest_first=self.tab == "pending")
+            series = services.queue.throughput_series(actor)
         except AgenticError as exc:
             self.error = error_text(exc)
             return
@@ -137,8 +126,8 @@ class QueueState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            await asyncio.to_thread(queue_service.cancel, settings(), user_id=self.user_id,
-                                    job_id=int(job_id), redis=redis_client(), grace_s=1.0)
+            await asyncio.to_thread(app().queue.cancel, self._actor(), int(job_id),
+                                    grace_s=1.0)
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self._load()
@@ -150,8 +139,7 @@ class QueueState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            await asyncio.to_thread(queue_service.retry, settings(), user_id=self.user_id,
-                                    job_id=int(job_id), redis=redis_client())
+            await asyncio.to_thread(app().queue.retry, self._actor(), int(job_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self._load()
@@ -174,7 +162,13 @@ class QueueState(PagedMixin, AppState):
         if not self._resolve() or not self.bulk_action:
             return
         action = self.bulk_action
-        done, errors = await asyncio.to_thread(_bulk, action, self.user_id)
+        try:
+            results = await asyncio.to_thread(_bulk, action, self._actor())
+        except AgenticError as exc:
+            self.bulk_action = ""
+            return rx.toast.error(error_text(exc))
+        done = sum(1 for r in results if r["ok"])
+        errors = [r["reason"] for r in results if not r["ok"]]
         self.bulk_action = ""
         self._load()
         verb = "re-enqueued" if action == "retry" else "cancelled"
@@ -183,22 +177,10 @@ class QueueState(PagedMixin, AppState):
         return rx.toast.success(f"{done} job(s) {verb}")
 
 
-def _bulk(action: str, user_id: int) -> tuple[int, list[str]]:
+def _bulk(action: str, actor: Actor) -> list[dict]:
     """Retry (``action`` "retry") every failed job of the user, or cancel every pending one,
-    at most BULK_LIMIT: (how many done, error messages). Blocking: run in a worker thread."""
-    s = settings()
-    status = "failed" if action == "retry" else "pending"
-    ids = dashboard.job_ids_by_status(s.database_url, user_id=user_id, status=status,
-                                      limit=BULK_LIMIT)
-    done, errors = 0, []
-    for job_id in ids:
-        try:
-            if action == "retry":
-                queue_service.retry(s, user_id=user_id, job_id=job_id, redis=redis_client())
-            else:
-                queue_service.cancel(s, user_id=user_id, job_id=job_id, redis=redis_client(),
-                                     grace_s=1.0)
-            done += 1
-        except AgenticError as exc:
-            errors.append(error_text(exc))
-    return done, errors
+    at most MAX_BULK: the facade's per-job results. Blocking: run in a worker thread."""
+    queue = app().queue
+    if action == "retry":
+        return queue.bulk_retry(actor, queue.ids(actor, status="failed", limit=MAX_BULK))
+    return queue.bulk_cancel(actor, queue.ids(actor, status="pending", limit=MAX_BULK))

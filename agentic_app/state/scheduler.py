@@ -9,26 +9,22 @@ import reflex as rx
 
 from agentic_app import routes
 from agentic_app.domain.errors import AgenticError, ConditionError, InvalidInputError
-from agentic_app.domain.templates import TEMPLATES, get_template
-from agentic_app.market import indicators
-from agentic_app.services import dashboard
-from agentic_app.services import schedules as schedule_service
-from agentic_app.services import workflows as workflow_service
+from agentic_app.domain.templates import TEMPLATES
+from agentic_app.services.app import INDICATOR_NAMES
 from agentic_app.state.base import AppState
 from agentic_app.state.common import (
     PAGE_SIZE,
+    app,
     error_text,
     fmt_ms,
     fmt_time,
     last_path_int,
-    settings,
 )
 from agentic_app.state.paging import PagedMixin
 
 TRIGGER_TYPES = [["cron", "Cron"], ["time", "Interval"], ["price", "Price"],
                  ["indicator", "Indicator"], ["webhook", "Webhook"]]
 """Trigger types offered by the dialog: value, label."""
-TYPE_FOR_NODE = {v: k for k, v in schedule_service.NODE_FOR_TRIGGER.items()}
 TIMEZONES = ["UTC", "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Zurich",
              "Europe/Moscow", "America/New_York", "America/Chicago", "America/Denver",
              "America/Los_Angeles", "America/Sao_Paulo", "Asia/Dubai", "Asia/Kolkata",
@@ -36,7 +32,7 @@ TIMEZONES = ["UTC", "Europe/London", "Europe/Paris", "Europe/Berlin", "Europe/Zu
              "Australia/Sydney", "Pacific/Auckland"]
 """Timezones offered by the cron form."""
 TIMEFRAMES = ["1m", "5m", "15m", "1h", "4h", "1d"]
-INDICATORS = sorted(indicators.INDICATORS)
+INDICATORS = list(INDICATOR_NAMES)
 
 
 def _status(job: Any) -> tuple[str, str]:
@@ -100,16 +96,14 @@ class SchedulerState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            s = settings()
-            jobs, self.total = schedule_service.list_schedules(
-                s, user_id=self.user_id, offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-            names = {wf.id: wf.name
-                     for wf in workflow_service.list_workflows(user_id=self.user_id)}
-            last = dashboard.last_runs(s.database_url, user_id=self.user_id,
-                                       job_ids=[j.id for j in jobs])
+            services, actor = app(), self._actor()
+            jobs, self.total = services.schedules.list(
+                actor, offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+            names = {wf.id: wf.name for wf in services.workflows.list(actor)}
+            last = services.schedules.last_runs(actor, [j.id for j in jobs])
             rows = []
             for job in jobs:
-                view = schedule_service.schedule_view(job)
+                view = services.schedules.view(job)
                 status, reason = _status(job)
                 lr = last.get(job.id, {})
                 rows.append({
@@ -134,12 +128,22 @@ class SchedulerState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            job = schedule_service.toggle_schedule(settings(), user_id=self.user_id,
-                                                   job_id=int(job_id))
+            job = app().schedules.toggle(self._actor(), int(job_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         yield SchedulerState.load_jobs
         yield rx.toast.success(f"{job.name}: {'resumed' if job.is_active else 'paused'}")
+
+    @rx.event
+    def run_now(self, job_id: str):
+        """Run one of the user's jobs now and open its live monitor."""
+        if not self._resolve():
+            return
+        try:
+            job = app().schedules.run_now(self._actor(), int(job_id), source="ui")
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        return rx.redirect(f"{routes.MONITOR}/{job.execution_id}")
 
     @rx.event
     def ask_delete(self, job_id: str, name: str):
@@ -157,8 +161,7 @@ class SchedulerState(PagedMixin, AppState):
         if not self._resolve() or not self.confirm_delete_id:
             return
         try:
-            schedule_service.delete_schedule(settings(), user_id=self.user_id,
-                                             job_id=self.confirm_delete_id)
+            app().schedules.delete(self._actor(), self.confirm_delete_id)
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         name = self.confirm_delete_name
@@ -169,16 +172,17 @@ class SchedulerState(PagedMixin, AppState):
     # ------------------------------------------------------------------ dialog
     def _sources(self) -> list[list[str]]:
         out = [[f"wf:{wf.id}", f"Workflow: {wf.name}"]
-               for wf in workflow_service.list_workflows(user_id=self.user_id)]
+               for wf in app().workflows.list(self._actor())]
         out += [[f"tpl:{name}", f"New from template: {name}"] for name in TEMPLATES]
         return out
 
-    def _definition(self, source: str) -> dict:
+    def _source_trigger(self, source: str) -> tuple[str | None, dict[str, Any]]:
+        """(trigger type, params) of the chosen workflow ("wf:<id>") or template
+        ("tpl:<name>")."""
         kind, _, ref = source.partition(":")
         if kind == "tpl":
-            return get_template(ref)["definition"]
-        wf = workflow_service.get_workflow(user_id=self.user_id, workflow_id=int(ref))
-        return wf.definition
+            return app().triggers.template_trigger(ref)
+        return app().triggers.workflow_trigger(self._actor(), int(ref))
 
     def _fill_from(self, params: dict[str, Any], trigger_type: str) -> None:
         self.trigger_type = trigger_type
@@ -216,7 +220,7 @@ class SchedulerState(PagedMixin, AppState):
         self._reset_form()
         self.editing_id = 0
         self.source_options = self._sources()
-        self.symbols = dashboard.feed_symbols(settings())
+        self.symbols = app().triggers.symbols()
         self.dialog_open = True
         return SchedulerState.set_source(self.source_options[0][0])
 
@@ -226,15 +230,14 @@ class SchedulerState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            job = schedule_service.get_schedule(settings(), user_id=self.user_id,
-                                                job_id=int(job_id))
+            job = app().schedules.get(self._actor(), int(job_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self._reset_form()
         self.editing_id = job.id
         self.source_options = [[f"wf:{job.workflow_id}", f"Workflow #{job.workflow_id}"]]
         self.source = self.source_options[0][0]
-        self.symbols = dashboard.feed_symbols(settings())
+        self.symbols = app().triggers.symbols()
         self.name = job.name
         self._fill_from(dict(job.trigger_config), job.trigger_type)
         self.dialog_open = True
@@ -255,15 +258,14 @@ class SchedulerState(PagedMixin, AppState):
         """Pick the workflow or template; the form takes its trigger node's settings."""
         self.source = value
         try:
-            definition = self._definition(value)
+            trigger_type, params = self._source_trigger(value)
         except (AgenticError, KeyError, ValueError) as exc:
-            self.form_error = str(exc)
+            self.form_error = str(getattr(exc, "message", exc))
             return
-        node_type = dashboard.trigger_node_type(definition)
         label = dict((k, v) for k, v in self.source_options).get(value, value)
         self.name = label.split(": ", 1)[-1]
-        if node_type in TYPE_FOR_NODE:
-            self._fill_from(dashboard.trigger_params(definition), TYPE_FOR_NODE[node_type])
+        if trigger_type is not None:
+            self._fill_from(params, trigger_type)
         return SchedulerState.refresh_preview
 
     @rx.event
@@ -330,14 +332,13 @@ class SchedulerState(PagedMixin, AppState):
             return
         if t in ("price", "indicator"):
             try:
-                dashboard.check_condition(t, params["condition"], self.indicator)
+                app().triggers.check_condition(t, params["condition"], self.indicator)
             except InvalidInputError as exc:
                 self._condition_problem(exc)
                 self.chart_points, self.chart_fires = [], 0
                 return
         try:
-            preview = schedule_service.preview(settings(), trigger_type=t,
-                                               trigger_config=params)
+            preview = app().schedules.preview(trigger_type=t, trigger_config=params)
             self.preview_description = preview["description"]
             self.preview_runs = [fmt_time(r, self.timezone if t == "cron" else "UTC")
                                  for r in preview["next_runs"]]
@@ -349,7 +350,7 @@ class SchedulerState(PagedMixin, AppState):
             return
         if t in ("price", "indicator"):
             try:
-                chart = dashboard.condition_chart(settings(), trigger_type=t, config=params)
+                chart = app().triggers.chart(trigger_type=t, config=params)
                 self.chart_points, self.chart_fires = chart["points"], chart["fires"]
             except AgenticError as exc:
                 self.chart_error = error_text(exc)
@@ -368,16 +369,17 @@ class SchedulerState(PagedMixin, AppState):
         if not self._resolve():
             return
         self.form_error = ""
-        s = settings()
+        triggers, actor = app().triggers, self._actor()
         try:
-            params = self._params()
-            if self.trigger_type in ("price", "indicator"):
-                dashboard.check_condition(self.trigger_type, params["condition"],
-                                          self.indicator)
+            form = self._params()
             if self.editing_id:
-                job = self._save_edit(s, params)
+                job = triggers.reschedule(actor, self.editing_id, form=form, name=self.name)
             else:
-                job = self._save_new(s, params)
+                kind, _, ref = self.source.partition(":")
+                job = triggers.schedule(
+                    actor, trigger_type=self.trigger_type, form=form, name=self.name,
+                    template=ref if kind == "tpl" else None,
+                    workflow_id=int(ref) if kind == "wf" else None)
         except InvalidInputError as exc:
             if self.trigger_type in ("price", "indicator") and (
                     isinstance(exc, ConditionError) or exc.position is not None):
@@ -388,56 +390,11 @@ class SchedulerState(PagedMixin, AppState):
             self.form_error = str(getattr(exc, "message", exc))
             return
         if job.trigger_type == "webhook" and not self.editing_id:
-            url = dashboard.webhook_url(s, job.webhook_token or "")
-            self.created_webhook = {"url": url, "secret": job.webhook_secret or "",
-                                    **dashboard.webhook_examples(url, job.webhook_secret or "",
-                                                                 self.webhook_mode)}
+            self.created_webhook = triggers.webhook(job)
         else:
             self.dialog_open = False
         yield SchedulerState.load_jobs
         yield rx.toast.success(f"Saved {job.name}")
-
-    def _save_new(self, s, params: dict[str, Any]):
-        kind, _, ref = self.source.partition(":")
-        trigger_params = {k: v for k, v in params.items() if k != "priority"}
-        extra = {"priority": params["priority"]} if "priority" in params else None
-        if kind == "tpl":
-            tpl = get_template(ref)
-            definition = dashboard.with_trigger(tpl["definition"], self.trigger_type,
-                                                trigger_params)
-            schedule_service.resolve_config(s, definition=definition,
-                                            trigger_type=self.trigger_type,
-                                            trigger_config=extra)
-            taken = {w.name for w in workflow_service.list_workflows(user_id=self.user_id)}
-            wf = workflow_service.create_workflow(
-                user_id=self.user_id, name=unique_name((self.name or tpl["name"]).strip(), taken),
-                definition=definition, description=tpl["description"])
-        else:
-            wf = workflow_service.get_workflow(user_id=self.user_id, workflow_id=int(ref))
-            definition = dashboard.with_trigger(wf.definition, self.trigger_type,
-                                                trigger_params)
-            if definition != wf.definition:
-                schedule_service.resolve_config(s, definition=definition,
-                                                trigger_type=self.trigger_type,
-                                                trigger_config=extra)
-                workflow_service.update_workflow(user_id=self.user_id, workflow_id=wf.id,
-                                                 definition=definition)
-        return schedule_service.create_schedule(
-            s, user_id=self.user_id, workflow_id=wf.id, trigger_type=self.trigger_type,
-            trigger_config=extra, name=self.name.strip())
-
-    def _save_edit(self, s, params: dict[str, Any]):
-        job = schedule_service.get_schedule(s, user_id=self.user_id, job_id=self.editing_id)
-        wf = workflow_service.get_workflow(user_id=self.user_id, workflow_id=job.workflow_id)
-        trigger_params = {k: v for k, v in params.items() if k != "priority"}
-        definition = dashboard.with_trigger(wf.definition, job.trigger_type, trigger_params)
-        schedule_service.resolve_config(s, definition=definition, trigger_type=job.trigger_type,
-                                        trigger_config=None)
-        if definition != wf.definition:
-            workflow_service.update_workflow(user_id=self.user_id, workflow_id=wf.id,
-                                             definition=definition)
-        return schedule_service.update_schedule(s, user_id=self.user_id, job_id=job.id,
-                                                trigger_config=params, name=self.name.strip())
 
 
 class JobHistoryState(PagedMixin, AppState):
@@ -462,14 +419,14 @@ class JobHistoryState(PagedMixin, AppState):
         """Load the job and a page of its runs and missed runs (owner only)."""
         if not self._resolve():
             return
-        s = settings()
+        services, actor = app(), self._actor()
         job_id = self._job_id()
         try:
-            job = schedule_service.get_schedule(s, user_id=self.user_id, job_id=job_id)
-            view = schedule_service.schedule_view(job)
-            history = schedule_service.schedule_history(
-                s, user_id=self.user_id, job_id=job_id, offset=(self.page - 1) * PAGE_SIZE,
-                limit=PAGE_SIZE)
+            job = services.schedules.get(actor, job_id)
+            view = services.schedules.view(job)
+            history = services.schedules.history(actor, job_id,
+                                                 offset=(self.page - 1) * PAGE_SIZE,
+                                                 limit=PAGE_SIZE)
         except AgenticError as exc:
             self.error, self.loaded, self.job = error_text(exc), True, {}
             return
@@ -486,15 +443,7 @@ class JobHistoryState(PagedMixin, AppState):
                       "payload": _short(r["trigger_payload"])} for r in history["runs"]]
         self.missed = [{"fire_time": fmt_time(m["fire_time"]), "reason": m["reason"],
                         "detail": m.get("detail", "")} for m in history["missed"]]
-        if job.trigger_type == "webhook":
-            url = dashboard.webhook_url(s, job.webhook_token or "")
-            secret = job.webhook_secret if self.show_secret else "<your secret>"
-            mode = job.trigger_config.get("mode", "hmac")
-            self.webhook = {"url": url, "mode": mode, "secret": job.webhook_secret
-                            if self.show_secret else "••••••••",
-                            **dashboard.webhook_examples(url, secret or "", mode)}
-        else:
-            self.webhook = {}
+        self.webhook = services.triggers.webhook(job, show_secret=self.show_secret)
         self.error, self.loaded = "", True
 
     @rx.event
@@ -508,13 +457,10 @@ class JobHistoryState(PagedMixin, AppState):
         """Back to the jobs table."""
         return rx.redirect(routes.SCHEDULER)
 
-
-def unique_name(name: str, taken: set[str]) -> str:
-    """``name``, or ``name (2)``, ``name (3)``... when the user already has it."""
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate, n = f"{name} ({n})", n + 1
-    return candidate
+    @rx.event
+    def run_now(self):
+        """Run this job now and open its live monitor."""
+        return SchedulerState.run_now(str(self._job_id()))
 
 
 def _short(payload: Any, limit: int = 120) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from agentic_app.domain.errors import AgenticError
-from agentic_app.services import tokens as token_service
 from agentic_app.state.base import AppState
-from agentic_app.state.common import error_text, fmt_time
+from agentic_app.state.common import app, error_text, fmt_time
 
 
 class TokensState(AppState):
@@ -19,7 +18,7 @@ class TokensState(AppState):
     created_token: str = ""
 
     def _load(self) -> None:
-        rows, _ = token_service.list_tokens(user_id=self.user_id, kind="api", limit=100)
+        rows, _ = app().tokens.list(self._actor(), kind="api", limit=100)
         self.rows = [{"id": str(t.id), "name": t.name, "created": fmt_time(t.created_at),
                       "expires": fmt_time(getattr(t, "expires_at", None))} for t in rows]
 
@@ -47,8 +46,7 @@ class TokensState(AppState):
         if not self._resolve():
             return
         try:
-            _, token = token_service.create_api_token(user_id=self.user_id,
-                                                      name=self.new_name.strip() or "api")
+            _, token = app().tokens.create(self._actor(), name=self.new_name.strip() or "api")
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self.created_token, self.new_name = token, ""
@@ -60,7 +58,7 @@ class TokensState(AppState):
         if not self._resolve():
             return
         try:
-            token_service.revoke_token_id(user_id=self.user_id, token_id=int(token_id))
+            app().tokens.revoke(self._actor(), int(token_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self._load()

@@ -10,25 +10,17 @@ import reflex as rx
 
 from agentic_app import routes
 from agentic_app.domain.errors import AgenticError, InvalidInputError
-from agentic_app.domain.templates import TEMPLATES, get_template
+from agentic_app.domain.templates import TEMPLATES
 from agentic_app.domain.workflow import (
     WorkflowValidationError,
     check_definition_size,
     check_workflow_fields,
     parse_definition_text,
 )
-from agentic_app.services import editor
-from agentic_app.services import workflows as workflow_service
+from agentic_app.services.app import EditorView
 from agentic_app.state.base import AppState
-from agentic_app.state.common import (
-    PAGE_SIZE,
-    error_text,
-    last_path_int,
-    redis_client,
-    settings,
-)
+from agentic_app.state.common import PAGE_SIZE, app, error_text, last_path_int
 from agentic_app.state.paging import PagedMixin
-from agentic_app.state.scheduler import unique_name
 
 TEMPLATE_NAMES = list(TEMPLATES)
 
@@ -51,8 +43,8 @@ class WorkflowsState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            rows, self.total = workflow_service.search_workflows(
-                user_id=self.user_id, offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+            rows, self.total = app().workflows.search(
+                self._actor(), offset=(self.page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         except AgenticError as exc:
             self.error, self.loaded = error_text(exc), True
             return
@@ -80,12 +72,9 @@ class WorkflowsState(PagedMixin, AppState):
         """Create a workflow from the chosen template and open its editor."""
         if not self._resolve():
             return
-        tpl = get_template(self.template)
         try:
-            taken = {w.name for w in workflow_service.list_workflows(user_id=self.user_id)}
-            wf = workflow_service.create_workflow(
-                user_id=self.user_id, name=unique_name(self.new_name.strip() or tpl["name"], taken),
-                definition=tpl["definition"], description=tpl["description"])
+            wf = app().workflows.create_from_template(self._actor(), self.template,
+                                                      name=self.new_name.strip())
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self.new_name = ""
@@ -97,10 +86,8 @@ class WorkflowsState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            job = workflow_service.run_now(settings(), user_id=self.user_id,
-                                           workflow_id=int(workflow_id),
-                                           redis=redis_client(),
-                                           trigger_payload={"source": "ui"})
+            job = app().workflows.run_now(self._actor(), int(workflow_id),
+                                          trigger_payload={"source": "ui"})
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         return rx.redirect(f"{routes.MONITOR}/{job.execution_id}")
@@ -121,7 +108,7 @@ class WorkflowEditState(AppState):
     loaded: bool = False
     dirty: bool = False
 
-    def _show(self, view: editor.EditorView) -> None:
+    def _show(self, view: EditorView) -> None:
         """Put an analysed definition into the editor."""
         params, self.problems, self.levels = view
         if params is not None:
@@ -134,14 +121,13 @@ class WorkflowEditState(AppState):
             return
         try:
             self.workflow_id = last_path_int(self)
-            wf = workflow_service.get_workflow(user_id=self.user_id,
-                                               workflow_id=self.workflow_id)
+            wf = app().workflows.get(self._actor(), self.workflow_id)
         except (AgenticError, ValueError) as exc:
             self.error, self.loaded = str(getattr(exc, "message", exc)), True
             return
         self.name, self.description, self.version = wf.name, wf.description, str(wf.version)
         self.definition_text = json.dumps(wf.definition, indent=2)
-        self._show(await editor.view_of_definition(wf.definition))
+        self._show(await app().editor.view_of_definition(wf.definition))
         self.error, self.loaded, self.dirty = "", True, False
 
     @rx.event
@@ -163,7 +149,7 @@ class WorkflowEditState(AppState):
             return rx.toast.error(error_text(exc))
         self.definition_text, self.dirty = value, True
         try:
-            self._show(await editor.view_of_text(value))
+            self._show(await app().editor.view_of_text(value))
         except InvalidInputError as exc:
             self.problems = [{"field": "definition", "node": "", "message": error_text(exc)}]
 
@@ -172,7 +158,7 @@ class WorkflowEditState(AppState):
         """Edit one node param in the form (JSON values accepted, else text); refused when
         the JSON does not parse or the result would be over the size limit."""
         try:
-            text, view = await editor.view_with_param(self.definition_text, node_id, key,
+            text, view = await app().editor.view_with_param(self.definition_text, node_id, key,
                                                       value)
         except InvalidInputError as exc:
             return rx.toast.error(error_text(exc))
@@ -187,11 +173,10 @@ class WorkflowEditState(AppState):
         try:
             definition = await asyncio.to_thread(parse_definition_text, self.definition_text)
             wf = await asyncio.to_thread(
-                workflow_service.update_workflow, user_id=self.user_id,
-                workflow_id=self.workflow_id, name=self.name.strip() or None,
-                definition=definition)
+                app().workflows.update, self._actor(), self.workflow_id,
+                name=self.name.strip() or None, definition=definition)
         except WorkflowValidationError as exc:
-            self._show(await editor.view_of_definition(definition))
+            self._show(await app().editor.view_of_definition(definition))
             return rx.toast.error(error_text(exc))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))

@@ -10,8 +10,7 @@ from fastapi.testclient import TestClient
 
 from agentic_app.api.app import create_api
 from agentic_app.domain.templates import get_template
-from agentic_app.services.auth import issue_token
-from agentic_app.services.users import create_user
+from agentic_app.services.app import AppServices
 from agentic_app.settings import Settings, load_settings
 
 API = "/api/agentic"
@@ -31,15 +30,15 @@ class ApiEnv:
         self.redis_url = redis_url
         self.settings: Settings = load_settings(database_url=db_url, redis_url=redis_url,
                                                 **overrides)
-        self.app = create_api(self.settings, lambda: redis_url)
+        self.services = AppServices(self.settings, redis_url=redis_url)
+        self.app = create_api(self.services)
         self.client = TestClient(self.app)
 
     def user(self, name: str, *, admin: bool = False) -> tuple[int, dict[str, str]]:
         """Create a user; (id, Authorization headers of an API token of theirs)."""
-        user = create_user(username=name, password=PASSWORD, is_admin=admin,
-                           database_url=self.db_url)
-        token = issue_token(user_id=user.id, name="test", database_url=self.db_url)
-        return user.id, {"Authorization": f"Bearer {token}"}
+        actor = self.services.users.create(username=name, password=PASSWORD, is_admin=admin)
+        _, token = self.services.tokens.create(actor, name="test")
+        return actor.id, {"Authorization": f"Bearer {token}"}
 
     def workflow(self, headers: dict[str, str], template: str = CRON_TEMPLATE,
                  definition: dict | None = None) -> int:

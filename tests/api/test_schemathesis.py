@@ -15,8 +15,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from agentic_app.api.app import create_api
-from agentic_app.api.deps import RedisClients
-from agentic_app.services.auth import issue_token
+from agentic_app.services.app import Actor, AppServices
 from agentic_app.settings import load_settings
 from tests.api.conftest import API, ApiEnv
 
@@ -30,7 +29,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # The schema is loaded at collection time from an app whose state each test points at its
 # own database and Redis (schemathesis' lazy ``from_fixture`` loader does not run on
 # pytest 9: it sets ``Function._nodeid``, which pytest 9 no longer has).
-APP = create_api(load_settings(database_url="sqlite://"), lambda: None)
+APP = create_api(AppServices(load_settings(database_url="sqlite://"), redis_url=lambda: None))
 schema = schemathesis.openapi.from_asgi(f"{API}/openapi.json", APP)
 
 
@@ -42,8 +41,7 @@ def world(sqlite_db_url, redis_url):
     wf = env.workflow(headers)
     env.schedule(headers, wf, "cron", cron_expression="0 9 * * *")
     env.run(headers, wf)
-    APP.state.settings = env.settings
-    APP.state.redis_clients = RedisClients(lambda: redis_url)
+    APP.state.services = env.services
     return env, user_id
 
 
@@ -53,5 +51,5 @@ def world(sqlite_db_url, redis_url):
 def test_api_conforms_to_its_schema(case, world):
     """No generated request gets a 5xx or a response outside the documented schema."""
     env, user_id = world
-    token = issue_token(user_id=user_id, name="schemathesis", database_url=env.db_url)
+    _, token = env.services.tokens.create(Actor(id=user_id), name="schemathesis")
     case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)

@@ -37,10 +37,13 @@ ID_ROUTES: dict[tuple[str, str], dict | None] = {
     ("PUT", p("/workflows/{workflow_id}")): {"name": "hijacked", "is_active": False},
     ("DELETE", p("/workflows/{workflow_id}")): None,
     ("POST", p("/workflows/{workflow_id}/run")): None,
+    ("PUT", p("/workflows/{workflow_id}/trigger")): {
+        "trigger_type": "cron", "params": {"cron_expression": "0 10 * * *"}},
     ("GET", p("/scheduler/jobs/{job_id}")): None,
     ("PUT", p("/scheduler/jobs/{job_id}")): {"name": "hijacked"},
     ("DELETE", p("/scheduler/jobs/{job_id}")): None,
     ("POST", p("/scheduler/jobs/{job_id}/toggle")): None,
+    ("POST", p("/scheduler/jobs/{job_id}/run")): None,
     ("GET", p("/scheduler/jobs/{job_id}/history")): None,
     ("GET", p("/monitoring/executions/{execution_id}")): None,
     ("GET", p("/monitoring/executions/{execution_id}/timeline")): None,
@@ -60,9 +63,14 @@ LIST_ROUTES = {
 NO_ID_ROUTES = {
     ("POST", p("/workflows")): "creates the caller's own workflow",
     ("POST", p("/workflows/validate")): "stores nothing",
+    ("GET", p("/workflows/templates")): "the shared templates",
+    ("POST", p("/workflows/from-template")): "creates the caller's own workflow",
     ("POST", p("/scheduler/jobs")): "workflow_id in the body: walked below",
     ("GET", p("/scheduler/preview")): "stores nothing",
+    ("POST", p("/scheduler/preview/chart")): "stores nothing",
     ("GET", p("/queue/status")): "the caller's own counts: walked below",
+    ("POST", p("/queue/jobs/bulk-retry")): "job ids in the body: walked below",
+    ("POST", p("/queue/jobs/bulk-cancel")): "job ids in the body: walked below",
     ("POST", p("/auth/login")): "public",
     ("POST", p("/auth/logout")): "revokes the caller's own token",
     ("GET", p("/auth/me")): "the caller",
@@ -128,6 +136,12 @@ def test_second_user_gets_404_and_nothing_changes(world):
         "workflow_id": ids["workflow_id"], "trigger_type": "cron",
         "trigger_config": {"cron_expression": "0 9 * * *"}})
     assert resp.status_code == 404
+    for action in ("bulk-retry", "bulk-cancel"):
+        resp = c.post(f"{API}/queue/jobs/{action}", headers=bob,
+                      json={"job_ids": [job_ids["queue"]]})
+        assert resp.status_code == 200, resp.text
+        assert [(r["job_id"], r["outcome"]) for r in resp.json()["results"]] == [
+            (job_ids["queue"], "not_found")]
     for method, path in LIST_ROUTES:
         items = c.request(method, path, headers=bob).json()["items"]
         assert all(item.get("name") != "extra" for item in items), path

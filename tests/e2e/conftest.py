@@ -61,6 +61,18 @@ class RunningApp:
         self.proc, self.frontend, self.backend = proc, frontend, backend
         self.data_dir, self.log = data_dir, log
 
+    @property
+    def db_url(self) -> str:
+        """The app's SQLite database."""
+        return f"sqlite:///{self.data_dir / 'agentic.db'}"
+
+    def services(self):
+        """A facade on the app's database (to set up users and workflows directly)."""
+        from agentic_app.services.app import AppServices
+        from agentic_app.settings import load_settings
+
+        return AppServices(load_settings(database_url=self.db_url, data_dir=self.data_dir))
+
     def group_pids(self) -> list[int]:
         """PIDs of every process still in the app's process group."""
         out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True)

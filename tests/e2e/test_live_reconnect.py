@@ -10,8 +10,6 @@ import redis as redis_lib
 
 from agentic_app.db.engine import Database
 from agentic_app.engine.queue.enqueue import enqueue_execution
-from agentic_app.services import users
-from agentic_app.services import workflows as workflow_service
 from agentic_app.settings import get_settings
 from tests.e2e.conftest import ARTIFACTS, login
 
@@ -42,9 +40,10 @@ def _db(app) -> str:
 def _start_execution(app, redis_url: str, name: str, flow: dict) -> int:
     """Create the workflow for the demo user and enqueue it; the execution id."""
     db = _db(app)
-    user_id = users.get_user_by_name(username="demo", database_url=db).id
-    wf = workflow_service.create_workflow(user_id=user_id, name=name, definition=flow,
-                                          database_url=db)
+    services = app.services()
+    demo = services.users.by_name("demo")
+    user_id = demo.id
+    wf = services.workflows.create(demo, name=name, definition=flow)
     settings = get_settings().model_copy(update={"database_url": db})
     row = enqueue_execution(db=Database(db), redis=redis_lib.Redis.from_url(redis_url),
                             workflow_id=wf.id, user_id=user_id, settings=settings)

@@ -10,9 +10,7 @@ import redis as redis_lib
 
 from agentic_app.db.engine import Database
 from agentic_app.engine.queue.enqueue import enqueue_execution
-from agentic_app.services import users
-from agentic_app.services import workflows as workflow_service
-from agentic_app.services.queue import owned_job
+from agentic_app.services.app import Actor
 from agentic_app.settings import get_settings
 from tests.e2e.conftest import ARTIFACTS, login, watch_run_now
 
@@ -38,13 +36,17 @@ def _db(app) -> str:
 
 
 def _demo_id(app) -> int:
-    return users.get_user_by_name(username="demo", database_url=_db(app)).id
+    return app.services().users.by_name("demo").id
 
 
 def _workflow(app, user_id: int, name: str, definition: dict) -> int:
-    wf = workflow_service.create_workflow(user_id=user_id, name=name, definition=definition,
-                                          database_url=_db(app))
-    return wf.id
+    return app.services().workflows.create(Actor(id=user_id), name=name,
+                                           definition=definition).id
+
+
+def owned_job(app, *, user_id: int, job_id: int):
+    """One of the user's queue rows, read through the facade."""
+    return app.services().queue.get(Actor(id=user_id), job_id)
 
 
 def _enqueue(app, redis_url: str, user_id: int, workflow_id: int) -> int:
@@ -140,10 +142,10 @@ def test_queue_cancel_pending_and_retry_failed(running_app, page, redis_base_url
     failed_job = _enqueue(running_app, redis_base_url, user_id, broken)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:  # the broken job fails first (worker free)
-        if owned_job(_db(running_app), user_id=user_id, job_id=failed_job).status == "failed":
+        if owned_job(running_app, user_id=user_id, job_id=failed_job).status == "failed":
             break
         time.sleep(0.3)
-    job = owned_job(_db(running_app), user_id=user_id, job_id=failed_job)
+    job = owned_job(running_app, user_id=user_id, job_id=failed_job)
     assert job.status == "failed", (job.status, job.retry_count, job.error_message)
     running_job = _enqueue(running_app, redis_base_url, user_id, blocker)
     pending_job = _enqueue(running_app, redis_base_url, user_id, blocker)
@@ -167,14 +169,14 @@ def test_queue_cancel_pending_and_retry_failed(running_app, page, redis_base_url
         page.get_by_text(f"Job {failed_job} re-enqueued").wait_for()
     finally:
         page.screenshot(path=str(ARTIFACTS / "queue-after-actions.png"), full_page=True)
-    job = owned_job(_db(running_app), user_id=user_id, job_id=failed_job)
+    job = owned_job(running_app, user_id=user_id, job_id=failed_job)
     assert job.attempt >= 2  # the manual retry ran a new attempt (it may have failed again)
 
 
 def test_second_user_sees_none_of_the_first_users_rows(running_app, page):
     """Another user's scheduler, queue, monitor and workflows pages are empty, and the first
     user's execution page answers 'not found'."""
-    users.create_user(username="eve", password="eve-pass-phrase", database_url=_db(running_app))
+    running_app.services().users.create(username="eve", password="eve-pass-phrase")
     login(page, running_app, "eve", "eve-pass-phrase")
     page.get_by_text("No scheduled jobs").wait_for()
     page.goto(f"{running_app.frontend}/workflows")

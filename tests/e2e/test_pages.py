@@ -76,10 +76,9 @@ def test_list_pages_page_through(running_app, page):
     are disabled at either end (the paging shared by the list pages)."""
     from agentic_app.db.engine import session_scope
     from agentic_app.db.models import Workflow
-    from agentic_app.services import users
 
     db = f"sqlite:///{running_app.data_dir / 'agentic.db'}"
-    user = users.create_user(username="paula", password="paula-pass-phrase", database_url=db)
+    user = running_app.services().users.create(username="paula", password="paula-pass-phrase")
     with session_scope(db) as s:
         for i in range(25):
             s.add(Workflow(user_id=user.id, name=f"wf-{i:02d}", definition={"nodes": []}))

@@ -10,8 +10,6 @@ import pytest
 import redis as redis_lib
 from rq import Worker
 
-from agentic_app.services import users
-from agentic_app.services import workflows as workflow_service
 from agentic_app.services.runtime import RUNTIME_LEASE_KEY
 from tests.conftest import _with_db
 from tests.e2e.conftest import ARTIFACTS, login, poll_until, start_app, watch_run_now
@@ -61,10 +59,9 @@ def test_redis_state_with_several_workers(prod_app, page, redis_url):
     assert sum(" supervise " in c for c in cmdlines) == 1, cmdlines  # one pool, not one per worker
     assert len(Worker.all(connection=conn)) == 1  # WORKER_PROCESSES=1, started once
 
-    db = f"sqlite:///{prod_app.data_dir / 'agentic.db'}"
-    user_id = users.get_user_by_name(username="demo", database_url=db).id
-    wf_id = workflow_service.create_workflow(user_id=user_id, name="Prod chain",
-                                             definition=SLOW_FLOW, database_url=db).id
+    services = prod_app.services()
+    wf_id = services.workflows.create(services.users.by_name("demo"), name="Prod chain",
+                                      definition=SLOW_FLOW).id
     login(page, prod_app)
     watch_run_now(page, prod_app, wf_id)
     page.screenshot(path=str(ARTIFACTS / "monitor-prod-redis.png"), full_page=True)

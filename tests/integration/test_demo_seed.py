@@ -7,8 +7,7 @@ from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import ScheduledJob, User, Workflow
-from agentic_app.services import schedules
-from agentic_app.services.demo import seed_demo
+from agentic_app.services.app import AppServices
 from agentic_app.settings import load_settings
 
 
@@ -16,6 +15,11 @@ from agentic_app.settings import load_settings
 def settings(sqlite_db_url, tmp_path):
     """Local-mode settings on a migrated SQLite database (demo market, 60x clock)."""
     return load_settings(database_url=sqlite_db_url, data_dir=tmp_path)
+
+
+def seed_demo(settings, *, fill_missing: bool = False):
+    """Seed the demo data through the facade (what every local start does)."""
+    return AppServices(settings).demo.seed(fill_missing=fill_missing)
 
 
 def _jobs(settings) -> dict[str, ScheduledJob]:
@@ -41,7 +45,7 @@ def test_restart_does_not_bring_back_what_the_user_deleted(settings):
     """Deleted demo schedules stay deleted on the next start; seed-demo refills only on ask."""
     user, _ = seed_demo(settings)
     cron = _jobs(settings)["RSI Oversold Strategy (demo)"]
-    schedules.delete_schedule(settings, user_id=user.id, job_id=cron.id)
+    AppServices(settings).schedules.delete(user, cron.id)
     seed_demo(settings)  # next start of the app
     assert "RSI Oversold Strategy (demo)" not in _jobs(settings)
     with session_scope(settings.database_url) as s:

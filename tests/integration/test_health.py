@@ -7,6 +7,7 @@ import socket
 from fastapi.testclient import TestClient
 
 from agentic_app.api.app import create_api
+from agentic_app.services.app import AppServices
 from agentic_app.settings import load_settings
 
 
@@ -18,7 +19,7 @@ def _closed_port() -> int:
 
 def _client(db_url: str, redis_url: str) -> TestClient:
     settings = load_settings(database_url=db_url, redis_url=redis_url)
-    return TestClient(create_api(settings, lambda: redis_url))
+    return TestClient(create_api(AppServices(settings, redis_url=redis_url)))
 
 
 def test_health_up(sqlite_db_url, redis_url):

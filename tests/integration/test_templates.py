@@ -15,13 +15,19 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.trading_models import Notification, PaperOrder
 from agentic_app.market.simulated import SimulatedFeed
-from agentic_app.services.workflow_run import run_workflow
+from agentic_app.services.app import AppServices
 from agentic_app.settings import REPO_ROOT, load_settings
 
 OVERSOLD_AT = "2025-01-11T09:00:00Z"
 """EURUSD 1h RSI(14) over 100 bars is about 19 here (below 30: an order is placed)."""
 NOT_OVERSOLD_AT = "2025-01-15T09:00:00Z"
 """EURUSD 1h RSI(14) is above 30 here (no order)."""
+
+
+def run_workflow(settings, name: str, **options):
+    """Run a workflow once in-process through the facade (what `python -m agentic_app run`
+    does)."""
+    return AppServices(settings).runs.run_once(name, **options)
 
 
 def _rsi_at(at: str) -> float:

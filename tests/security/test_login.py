@@ -139,10 +139,10 @@ def test_only_admins_create_accounts(env):
 def test_seeded_demo_account_keeps_its_short_password(env, tmp_path):
     """The seeded local-mode demo account still logs in with DEMO_PASSWORD 'demo' (the only
     account exempt from the policy); creating an account with it is refused."""
-    from agentic_app.services.demo import seed_demo
+    from agentic_app.services.app import AppServices
     from agentic_app.settings import load_settings
 
-    seed_demo(load_settings(database_url=env.db_url, data_dir=tmp_path))
+    AppServices(load_settings(database_url=env.db_url, data_dir=tmp_path)).demo.seed()
     assert _login(env, "demo", "demo").status_code == 200
     _, admin = env.user("root-admin", admin=True)
     resp = env.client.post(f"{API}/auth/users", headers=admin,

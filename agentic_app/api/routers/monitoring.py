@@ -24,7 +24,7 @@ from fastapi import APIRouter, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from agentic_app.api.deps import CurrentUser, DateRangeDep, IdPath, PageDep, SettingsDep
+from agentic_app.api.deps import AppDep, CurrentUser, DateRangeDep, IdPath, PageDep
 from agentic_app.api.errors import COMMON_ERRORS
 from agentic_app.api.schemas import (
     MAX_ID,
@@ -35,7 +35,7 @@ from agentic_app.api.schemas import (
     Timeline,
 )
 from agentic_app.domain.errors import NotFoundError
-from agentic_app.services import monitoring as service
+from agentic_app.services.app import AppServices
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=COMMON_ERRORS)
 
@@ -50,19 +50,18 @@ StatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
 
 
 @router.get("/active", response_model=Page[ActiveExecution])
-def active(user: CurrentUser, settings: SettingsDep, page: PageDep,
+def active(user: CurrentUser, app: AppDep, page: PageDep,
            workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
            ) -> Page[ActiveExecution]:
     """The user's pending and running executions, newest first, with their running nodes."""
-    views, total = service.active_executions(settings.database_url, user_id=user.id,
-                                              workflow_id=workflow_id, offset=page.offset,
-                                              limit=page.limit)
+    views, total = app.monitoring.active(user, workflow_id=workflow_id, offset=page.offset,
+                                         limit=page.limit)
     return Page[ActiveExecution](items=[ActiveExecution.model_validate(v) for v in views],
                                  total=total, offset=page.offset, limit=page.limit)
 
 
 @router.get("/executions", response_model=Page[ExecutionPublic])
-def list_executions(user: CurrentUser, settings: SettingsDep, page: PageDep,
+def list_executions(user: CurrentUser, app: AppDep, page: PageDep,
                     dates: DateRangeDep,
                     status: Annotated[list[StatusName] | None, Query()] = None,
                     workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
@@ -70,8 +69,8 @@ def list_executions(user: CurrentUser, settings: SettingsDep, page: PageDep,
                     ) -> Page[ExecutionPublic]:
     """The user's executions, newest first; filter by status (repeatable), workflow,
     scheduled job and creation date."""
-    views, total = service.list_executions(
-        settings.database_url, user_id=user.id, statuses=list(status or []) or None,
+    views, total = app.monitoring.list(
+        user, statuses=list(status or []) or None,
         workflow_id=workflow_id, scheduled_job_id=scheduled_job_id,
         created_after=dates.created_after, created_before=dates.created_before,
         offset=page.offset, limit=page.limit)
@@ -80,27 +79,22 @@ def list_executions(user: CurrentUser, settings: SettingsDep, page: PageDep,
 
 
 @router.get("/executions/{execution_id}", response_model=ExecutionPublic)
-def get_execution(execution_id: IdPath, user: CurrentUser,
-                  settings: SettingsDep) -> ExecutionPublic:
+def get_execution(execution_id: IdPath, user: CurrentUser, app: AppDep) -> ExecutionPublic:
     """One of the user's executions."""
-    return ExecutionPublic.model_validate(service.get_execution(
-        settings.database_url, user_id=user.id, execution_id=execution_id))
+    return ExecutionPublic.model_validate(app.monitoring.get(user, execution_id))
 
 
 @router.get("/executions/{execution_id}/timeline", response_model=Timeline)
-def execution_timeline(execution_id: IdPath, user: CurrentUser,
-                       settings: SettingsDep) -> Timeline:
+def execution_timeline(execution_id: IdPath, user: CurrentUser, app: AppDep) -> Timeline:
     """Per node and attempt: start, end, duration, status, error; in start order."""
-    return Timeline.model_validate(service.timeline(
-        settings.database_url, user_id=user.id, execution_id=execution_id))
+    return Timeline.model_validate(app.monitoring.timeline(user, execution_id))
 
 
 @router.get("/executions/{execution_id}/metrics", response_model=ExecutionMetricsPublic)
 def execution_metrics(execution_id: IdPath, user: CurrentUser,
-                      settings: SettingsDep) -> ExecutionMetricsPublic:
+                      app: AppDep) -> ExecutionMetricsPublic:
     """Node counts, total and average node time, memory (final once the execution ended)."""
-    return ExecutionMetricsPublic.model_validate(service.execution_metrics(
-        settings.database_url, user_id=user.id, execution_id=execution_id))
+    return ExecutionMetricsPublic.model_validate(app.monitoring.metrics(user, execution_id))
 
 
 # -- WebSocket ---------------------------------------------------------------------------------
@@ -134,19 +128,6 @@ async def _wait_for_disconnect(websocket: WebSocket) -> None:
             return
 
 
-async def _final_status(database_url: str, user_id: int, execution_id: int,
-                        last_event: dict[str, Any] | None) -> str:
-    """The status the closing ExecutionFinished carries (the queue may not have written it
-    to the execution row yet), else the row's."""
-    if last_event is not None and last_event.get("type") == "ExecutionFinished":
-        status = (last_event.get("data") or {}).get("status")
-        if isinstance(status, str):
-            return status
-    row = await run_in_threadpool(service.owned_execution, database_url, user_id=user_id,
-                                  execution_id=execution_id)
-    return row.status
-
-
 @router.websocket("/executions/{execution_id}")
 async def watch_execution(
     websocket: WebSocket,
@@ -155,34 +136,24 @@ async def watch_execution(
     after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> None:
     """Stream one execution's events: stored, then live, in order; then ``closed``."""
-    from agentic_app.db.engine import Database
-    from agentic_app.engine.events.stream import stream_execution_events
-    from agentic_app.services.auth import user_for_token
-
-    settings = websocket.app.state.settings
+    app: AppServices = websocket.app.state.services
     await websocket.accept()
     token = token or _header_token(websocket) or await _first_message_token(websocket)
-    user = None
-    if token and len(token) <= 512 and "\x00" not in token:
-        user = await run_in_threadpool(user_for_token, token,
-                                       database_url=settings.database_url)
+    user = await run_in_threadpool(app.auth.actor_for_token, token)
     if user is None:
         await _close(websocket, CLOSE_UNAUTHENTICATED, "not authenticated")
         return
     try:
         if not 1 <= execution_id <= MAX_ID:  # out of the id column's range: unknown
             raise NotFoundError(f"execution {execution_id} not found", field="execution_id")
-        await run_in_threadpool(service.owned_execution, settings.database_url,
-                                user_id=user.id, execution_id=execution_id)
+        await run_in_threadpool(app.monitoring.owned, user, execution_id)
     except NotFoundError:
         await _close(websocket, CLOSE_NOT_FOUND, f"execution {execution_id} not found")
         return
     last: dict[str, Any] = {"seq": after_seq, "event": None}
 
     async def pump() -> None:
-        stream = stream_execution_events(
-            execution_id, after_seq=after_seq, db=Database(settings.database_url),
-            redis_url=websocket.app.state.redis_clients.url())
+        stream = app.monitoring.stream_execution(user, execution_id, after_seq=after_seq)
         async with contextlib.aclosing(stream) as events:
             async for event in events:
                 await websocket.send_json(event)
@@ -203,8 +174,8 @@ async def watch_execution(
             raise pump_task.exception()  # type: ignore[misc]
         return
     final: dict[str, Any] = {"type": "closed", "execution_id": execution_id,
-                             "status": await _final_status(settings.database_url, user.id,
-                                                           execution_id, last["event"]),
+                             "status": await app.monitoring.final_status(user, execution_id,
+                                                                         last["event"]),
                              "last_seq": last["seq"]}
     if websocket.client_state == WebSocketState.CONNECTED:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):

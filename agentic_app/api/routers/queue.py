@@ -1,4 +1,4 @@
-"""Queue routes: status, pending and all jobs, cancel and retry."""
+"""Queue routes: status, pending and all jobs, cancel and retry, one job or many."""
 
 from __future__ import annotations
 
@@ -6,18 +6,16 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from agentic_app.api.deps import (
-    CurrentUser,
-    DateRangeDep,
-    IdPath,
-    OptionalRedisDep,
-    PageDep,
-    RedisDep,
-    SettingsDep,
-)
+from agentic_app.api.deps import AppDep, CurrentUser, DateRangeDep, IdPath, PageDep
 from agentic_app.api.errors import COMMON_ERRORS, error_responses
-from agentic_app.api.schemas import MAX_ID, JobPublic, Page, QueueStatus
-from agentic_app.services import queue as service
+from agentic_app.api.queue_schemas import (
+    BulkJobResult,
+    BulkJobs,
+    BulkJobsResult,
+    JobPublic,
+    QueueStatus,
+)
+from agentic_app.api.schemas import MAX_ID, Page
 
 router = APIRouter(prefix="/queue", tags=["queue"], responses=COMMON_ERRORS)
 
@@ -25,70 +23,87 @@ StatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
 PriorityName = Literal["high", "normal", "low"]
 
 
-def _page(rows, total, page) -> Page[JobPublic]:
-    return Page[JobPublic](items=[JobPublic.model_validate(service.job_view(r)) for r in rows],
+def _page(app, rows, total, page) -> Page[JobPublic]:
+    return Page[JobPublic](items=[JobPublic.model_validate(app.queue.view(r)) for r in rows],
                            total=total, offset=page.offset, limit=page.limit)
 
 
+def _bulk(results: list[dict]) -> BulkJobsResult:
+    ok = sum(1 for r in results if r["ok"])
+    return BulkJobsResult(results=[BulkJobResult.model_validate(r) for r in results],
+                          succeeded=ok, failed=len(results) - ok)
+
+
 @router.get("/status", response_model=QueueStatus)
-def queue_status(user: CurrentUser, settings: SettingsDep, redis: OptionalRedisDep,
+def queue_status(user: CurrentUser, app: AppDep,
                  window_minutes: Annotated[int, Query(ge=1, le=1440)] = 15) -> QueueStatus:
     """The user's jobs per status and priority, slot waits, throughput over the last
     ``window_minutes``, the shared queue depth and cap, and the workers online."""
-    return QueueStatus.model_validate(service.queue_status(
-        settings, user_id=user.id, redis=redis, window_minutes=window_minutes))
+    return QueueStatus.model_validate(app.queue.status(user, window_minutes=window_minutes))
 
 
 @router.get("/pending", response_model=Page[JobPublic])
-def pending_jobs(user: CurrentUser, settings: SettingsDep, page: PageDep, dates: DateRangeDep,
+def pending_jobs(user: CurrentUser, app: AppDep, page: PageDep, dates: DateRangeDep,
                  workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
                  priority: PriorityName | None = None) -> Page[JobPublic]:
     """The user's pending jobs in the order workers take them (priority, then FIFO)."""
-    rows, total = service.list_jobs(
-        settings.database_url, user_id=user.id, statuses=["pending"], workflow_id=workflow_id,
-        priority=priority, created_after=dates.created_after,
-        created_before=dates.created_before, offset=page.offset, limit=page.limit,
-        oldest_first=True)
-    return _page(rows, total, page)
+    rows, total = app.queue.list(
+        user, statuses=["pending"], workflow_id=workflow_id, priority=priority,
+        created_after=dates.created_after, created_before=dates.created_before,
+        offset=page.offset, limit=page.limit, oldest_first=True)
+    return _page(app, rows, total, page)
 
 
 @router.get("/jobs", response_model=Page[JobPublic])
-def list_jobs(user: CurrentUser, settings: SettingsDep, page: PageDep, dates: DateRangeDep,
+def list_jobs(user: CurrentUser, app: AppDep, page: PageDep, dates: DateRangeDep,
               status: Annotated[list[StatusName] | None, Query()] = None,
               workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
               scheduled_job_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
               priority: PriorityName | None = None) -> Page[JobPublic]:
     """The user's jobs, newest first; filter by status (repeatable), workflow, scheduled
     job, priority band and creation date."""
-    rows, total = service.list_jobs(
-        settings.database_url, user_id=user.id, statuses=list(status or []) or None,
-        workflow_id=workflow_id, scheduled_job_id=scheduled_job_id, priority=priority,
+    rows, total = app.queue.list(
+        user, statuses=list(status or []) or None, workflow_id=workflow_id,
+        scheduled_job_id=scheduled_job_id, priority=priority,
         created_after=dates.created_after, created_before=dates.created_before,
         offset=page.offset, limit=page.limit)
-    return _page(rows, total, page)
+    return _page(app, rows, total, page)
+
+
+@router.post("/jobs/bulk-retry", response_model=BulkJobsResult,
+             responses=error_responses(503))
+def bulk_retry(body: BulkJobs, user: CurrentUser, app: AppDep) -> BulkJobsResult:
+    """Retry many failed or cancelled jobs: one result per job, in request order (200 even
+    when some are refused). ``outcome``: ``ok``, ``not_found`` (unknown or another user's:
+    left unchanged), ``not_retryable`` (not failed or cancelled), ``limit_exceeded`` (queue
+    full) or ``error``, with ``reason``. At most 500 ids."""
+    return _bulk(app.queue.bulk_retry(user, body.job_ids))
+
+
+@router.post("/jobs/bulk-cancel", response_model=BulkJobsResult,
+             responses=error_responses(503))
+def bulk_cancel(body: BulkJobs, user: CurrentUser, app: AppDep) -> BulkJobsResult:
+    """Cancel many pending or running jobs (each running one gets 1 s to stop by itself):
+    one result per job like bulk-retry; already finished jobs are ``not_cancellable``."""
+    return _bulk(app.queue.bulk_cancel(user, body.job_ids))
 
 
 @router.get("/jobs/{job_id}", response_model=JobPublic)
-def get_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep) -> JobPublic:
+def get_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> JobPublic:
     """One of the user's jobs."""
-    job = service.owned_job(settings.database_url, user_id=user.id, job_id=job_id)
-    return JobPublic.model_validate(service.job_view(job))
+    return JobPublic.model_validate(app.queue.view(app.queue.get(user, job_id)))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobPublic,
              responses=error_responses(409))
-def cancel_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep,
-               redis: RedisDep) -> JobPublic:
+def cancel_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> JobPublic:
     """Cancel a pending job at once, or stop a running one (waits up to 5 s for it to stop
     by itself, then RQ stops it); 409 when it already finished."""
-    job = service.cancel(settings, user_id=user.id, job_id=job_id, redis=redis)
-    return JobPublic.model_validate(service.job_view(job))
+    return JobPublic.model_validate(app.queue.view(app.queue.cancel(user, job_id)))
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobPublic, status_code=202,
              responses=error_responses(409, 429))
-def retry_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep,
-              redis: RedisDep) -> JobPublic:
+def retry_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> JobPublic:
     """Retry a failed or cancelled job: a new attempt of the same execution; 409 otherwise."""
-    job = service.retry(settings, user_id=user.id, job_id=job_id, redis=redis)
-    return JobPublic.model_validate(service.job_view(job))
+    return JobPublic.model_validate(app.queue.view(app.queue.retry(user, job_id)))

@@ -1,4 +1,5 @@
-"""Scheduler routes: scheduled jobs CRUD, pause/resume, history, and the schedule preview."""
+"""Scheduler routes: scheduled jobs CRUD, pause/resume, run now, history, and the previews
+(next fire times; where a price or indicator trigger would have fired)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,13 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
-from agentic_app.api.deps import CurrentUser, IdPath, PageDep, SettingsDep, as_utc
-from agentic_app.api.errors import COMMON_ERRORS
+from agentic_app.api.deps import AppDep, CurrentUser, IdPath, PageDep, as_utc
+from agentic_app.api.errors import COMMON_ERRORS, error_responses
+from agentic_app.api.queue_schemas import JobPublic
 from agentic_app.api.schemas import (
     MAX_ID,
+    ChartPublic,
+    ChartRequest,
     Page,
     ScheduleCreate,
     ScheduleCreated,
@@ -21,18 +25,17 @@ from agentic_app.api.schemas import (
 )
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.triggers import MAX_PREVIEW_COUNT
-from agentic_app.services import schedules as service
+from agentic_app.services.app import AppServices
 
 router = APIRouter(prefix="/scheduler", tags=["scheduler"], responses=COMMON_ERRORS)
 
 
-def _public(job) -> SchedulePublic:
-    return SchedulePublic.model_validate(service.schedule_view(job))
+def _public(app: AppServices, job) -> SchedulePublic:
+    return SchedulePublic.model_validate(app.schedules.view(job))
 
 
 @router.post("/jobs", response_model=ScheduleCreated, status_code=201)
-def create_job(body: ScheduleCreate, user: CurrentUser, settings: SettingsDep,
-               ) -> ScheduleCreated:
+def create_job(body: ScheduleCreate, user: CurrentUser, app: AppDep) -> ScheduleCreated:
     """Create a scheduled job for one of the user's workflows.
 
     The config is merged with the workflow's trigger node (they must agree) and validated:
@@ -40,35 +43,34 @@ def create_job(body: ScheduleCreate, user: CurrentUser, settings: SettingsDep,
     with ``position``, ``trigger_config.symbol``, ``trigger_config.interval_minutes``,
     ``trigger_type`` when the workflow has no matching trigger node). A webhook job's
     ``webhook_secret`` is returned here only."""
-    job = service.create_schedule(settings, user_id=user.id, workflow_id=body.workflow_id,
-                                  trigger_type=body.trigger_type,
-                                  trigger_config=body.trigger_config, name=body.name)
+    job = app.schedules.create(user, workflow_id=body.workflow_id,
+                               trigger_type=body.trigger_type,
+                               trigger_config=body.trigger_config, name=body.name)
     extra = {}
     if job.webhook_token:
         extra = {"webhook_secret": job.webhook_secret,
-                 "webhook_path": f"/api/agentic/webhooks/{job.webhook_token}"}
-    return ScheduleCreated(**_public(job).model_dump(), **extra)
+                 "webhook_path": app.triggers.webhook_path(job)}
+    return ScheduleCreated(**_public(app, job).model_dump(), **extra)
 
 
 @router.get("/jobs", response_model=Page[SchedulePublic])
-def list_jobs(user: CurrentUser, settings: SettingsDep, page: PageDep,
+def list_jobs(user: CurrentUser, app: AppDep, page: PageDep,
               status: Literal["active", "paused"] | None = None,
               workflow_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
               trigger_type: Literal["cron", "time", "price", "indicator", "webhook"]
               | None = None) -> Page[SchedulePublic]:
     """The user's scheduled jobs, newest first; filter by status, workflow, trigger type."""
     active = None if status is None else status == "active"
-    rows, total = service.list_schedules(settings, user_id=user.id, trigger_type=trigger_type,
-                                         workflow_id=workflow_id, is_active=active,
-                                         offset=page.offset, limit=page.limit)
-    return Page[SchedulePublic](items=[_public(r) for r in rows], total=total,
+    rows, total = app.schedules.list(user, trigger_type=trigger_type, workflow_id=workflow_id,
+                                     is_active=active, offset=page.offset, limit=page.limit)
+    return Page[SchedulePublic](items=[_public(app, r) for r in rows], total=total,
                                 offset=page.offset, limit=page.limit)
 
 
 @router.get("/preview", response_model=SchedulePreview)
 def preview(
     user: CurrentUser,
-    settings: SettingsDep,
+    app: AppDep,
     cron_expression: Annotated[str | None, Query(max_length=200)] = None,
     interval_minutes: Annotated[int | None, Query(ge=-MAX_ID, le=MAX_ID)] = None,
     timezone: Annotated[str | None, Query(max_length=64)] = None,
@@ -90,8 +92,8 @@ def preview(
     if start_utc is not None and not 1970 <= start_utc.year <= 2200:
         raise InvalidInputError("start must be between 1970 and 2200", field="start")
     try:
-        result = service.preview(settings, trigger_type=kind, trigger_config=config,
-                                 start=start_utc, count=count)
+        result = app.schedules.preview(trigger_type=kind, trigger_config=config,
+                                       start=start_utc, count=count)
     except InvalidInputError as exc:
         field = (exc.field or "").removeprefix("trigger_config.")
         raise type(exc)(exc.message.replace("trigger_config.", ""), field=field,
@@ -101,38 +103,56 @@ def preview(
     return SchedulePreview.model_validate(result)
 
 
+@router.post("/preview/chart", response_model=ChartPublic)
+def preview_chart(body: ChartRequest, user: CurrentUser, app: AppDep) -> ChartPublic:
+    """Where a price or indicator trigger would have fired over the last days of the feed
+    (close, indicator value, fire marks), without creating anything; 422 names the bad field
+    (a condition error carries its ``position``)."""
+    return ChartPublic.model_validate(app.triggers.chart(trigger_type=body.trigger_type,
+                                                         config=body.trigger_config))
+
+
 @router.get("/jobs/{job_id}", response_model=SchedulePublic)
-def get_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep) -> SchedulePublic:
+def get_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> SchedulePublic:
     """One of the user's scheduled jobs, with description and next runs."""
-    return _public(service.get_schedule(settings, user_id=user.id, job_id=job_id))
+    return _public(app, app.schedules.get(user, job_id))
 
 
 @router.put("/jobs/{job_id}", response_model=SchedulePublic)
 def update_job(job_id: IdPath, body: ScheduleUpdate, user: CurrentUser,
-               settings: SettingsDep) -> SchedulePublic:
+               app: AppDep) -> SchedulePublic:
     """Change the trigger config (validated like create) and/or the name."""
-    job = service.update_schedule(settings, user_id=user.id, job_id=job_id,
-                                  trigger_config=body.trigger_config, name=body.name)
-    return _public(job)
+    job = app.schedules.update(user, job_id, trigger_config=body.trigger_config,
+                               name=body.name)
+    return _public(app, job)
 
 
 @router.delete("/jobs/{job_id}", status_code=204, response_class=Response)
-def delete_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep) -> Response:
+def delete_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> Response:
     """Delete a scheduled job; its past executions stay in history."""
-    service.delete_schedule(settings, user_id=user.id, job_id=job_id)
+    app.schedules.delete(user, job_id)
     return Response(status_code=204)
 
 
 @router.post("/jobs/{job_id}/toggle", response_model=SchedulePublic)
-def toggle_job(job_id: IdPath, user: CurrentUser, settings: SettingsDep) -> SchedulePublic:
+def toggle_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> SchedulePublic:
     """Pause an active job or resume a paused one (resumed from now, no catch-up)."""
-    return _public(service.toggle_schedule(settings, user_id=user.id, job_id=job_id))
+    return _public(app, app.schedules.toggle(user, job_id))
+
+
+@router.post("/jobs/{job_id}/run", response_model=JobPublic, status_code=202,
+             responses=error_responses(409, 429))
+def run_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> JobPublic:
+    """Run the job's workflow now (trigger type ``manual``, the job's priority, listed in
+    the job's history); watch ``execution_id`` on the WebSocket
+    ``/monitoring/executions/{execution_id}``. 409 when the workflow is inactive, 429 names
+    the limit hit."""
+    return JobPublic.model_validate(app.queue.view(app.schedules.run_now(user, job_id)))
 
 
 @router.get("/jobs/{job_id}/history", response_model=ScheduleHistory)
-def job_history(job_id: IdPath, user: CurrentUser, settings: SettingsDep,
+def job_history(job_id: IdPath, user: CurrentUser, app: AppDep,
                 page: PageDep) -> ScheduleHistory:
     """The job's executions (newest first, paginated) and its recent missed runs."""
-    data = service.schedule_history(settings, user_id=user.id, job_id=job_id,
-                                    offset=page.offset, limit=page.limit)
+    data = app.schedules.history(user, job_id, offset=page.offset, limit=page.limit)
     return ScheduleHistory.model_validate({**data, "offset": page.offset, "limit": page.limit})

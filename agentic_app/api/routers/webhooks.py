@@ -1,7 +1,7 @@
 """Webhook route: ``POST /webhooks/{token}`` (no bearer token: the signature authenticates).
 
 The raw body is read (at most the absolute webhook limit) and handed, with the headers, to
-:func:`agentic_app.services.webhooks.receive`, which verifies the HMAC signature (or the
+the facade's ``app.webhooks.receive``, which verifies the HMAC signature (or the
 shared secret), refuses replays and enqueues the execution: the answer is 202 right after
 the enqueue. Header format and modes: docs/API.md and ``domain/webhook_signing.py``.
 """
@@ -13,12 +13,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from agentic_app.api.deps import RedisDep, SettingsDep
+from agentic_app.api.deps import AppDep
 from agentic_app.api.errors import error_responses
-from agentic_app.api.schemas import WebhookAccepted
+from agentic_app.api.queue_schemas import WebhookAccepted
 from agentic_app.domain.errors import PayloadTooLargeError
-from agentic_app.services import queue as queue_service
-from agentic_app.services.webhooks import ABSOLUTE_MAX_BODY, receive
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"],
                    responses=error_responses(400, 401, 404, 405, 409, 413, 422, 429, 500, 503))
@@ -44,8 +42,7 @@ async def read_body(request: Request, limit: int) -> bytes:
 async def webhook(
     token: Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")],
     request: Request,
-    settings: SettingsDep,
-    redis: RedisDep,
+    app: AppDep,
     secret: Annotated[str | None, Query(max_length=256,
                                         description="shared-secret mode only")] = None,
 ) -> WebhookAccepted:
@@ -56,9 +53,9 @@ async def webhook(
     Shared-secret mode (weaker): ``X-Agentic-Secret: <secret>`` or ``?secret=``.
     401 bad/missing signature, 404 unknown token, 409 replay or paused job, 413 body over
     the job's limit, 429 a queue limit."""
-    body = await read_body(request, ABSOLUTE_MAX_BODY)
-    job = await run_in_threadpool(receive, settings, redis=redis, token=token, body=body,
+    body = await read_body(request, app.webhooks.max_body)
+    job = await run_in_threadpool(app.webhooks.receive, token=token, body=body,
                                   headers=dict(request.headers), secret_param=secret)
-    view = queue_service.job_view(job)
+    view = app.queue.view(job)
     return WebhookAccepted(job_id=view["id"], execution_id=view["execution_id"],
                            status=view["status"])

@@ -6,25 +6,25 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agentic_app.api.app import create_api
-from agentic_app.services.auth import SESSION_COOKIE, issue_token, revoke_token
-from agentic_app.services.users import create_user
+from agentic_app.services.app import SESSION_COOKIE, AppServices
 from agentic_app.settings import load_settings
 
 
 @pytest.fixture
 def api(sqlite_db_url, redis_url):
     """(TestClient of the API, a valid token) on a migrated SQLite DB and the test Redis."""
-    user = create_user(username="ann", password="not-a-secret-42", is_admin=True,
-                       database_url=sqlite_db_url)
-    token = issue_token(user_id=user.id, name="t", database_url=sqlite_db_url)
     settings = load_settings(database_url=sqlite_db_url, redis_url=redis_url)
-    client = TestClient(create_api(settings, lambda: redis_url), follow_redirects=False)
-    return client, token, settings
+    app = AppServices(settings, redis_url=redis_url)
+    user = app.users.create(username="ann", password="not-a-secret-42", is_admin=True)
+    _, token = app.tokens.create(user, name="t")
+    client = TestClient(create_api(app), follow_redirects=False)
+    return client, token, app
 
 
 def test_page_without_session_redirects_to_login(api):
     """A browser page load without a session is sent to the frontend's /login."""
-    client, _, settings = api
+    client, _, app = api
+    settings = app.settings
     resp = client.get("/rq/", headers={"Accept": "text/html,application/xhtml+xml"})
     assert resp.status_code == 303
     assert resp.headers["location"].startswith(
@@ -55,7 +55,7 @@ def test_bearer_token_reads_queue_data_until_revoked(api, redis_url):
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    client, token, sqlite_url = api[0], api[1], api[2].database_url
+    client, token, app = api
     Queue("dashboard-probe", connection=Redis.from_url(redis_url),
           serializer=JSONSerializer).enqueue("builtins.len", [1])
     headers = {"Authorization": f"Bearer {token}"}
@@ -63,14 +63,14 @@ def test_bearer_token_reads_queue_data_until_revoked(api, redis_url):
     assert resp.status_code == 200
     queues = {q["name"]: q["count"] for q in resp.json()["queues"]}
     assert queues["dashboard-probe"] == 1  # a queue no worker serves
-    assert revoke_token(token, database_url=sqlite_url)
+    assert app.auth.logout(token)
     assert client.get("/rq/0/data/queues.json", headers=headers).status_code == 401
 
 
-def test_non_admin_is_refused(api, sqlite_db_url):
+def test_non_admin_is_refused(api):
     """A valid session of a user who is not an admin gets 403: the dashboard shows all jobs."""
-    client = api[0]
-    user = create_user(username="bob", password="not-a-secret-42", database_url=sqlite_db_url)
-    token = issue_token(user_id=user.id, name="t", database_url=sqlite_db_url)
+    client, _, app = api
+    _, token = app.tokens.create(app.users.create(username="bob", password="not-a-secret-42"),
+                                 name="t")
     resp = client.get("/rq/0/data/queues.json", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 403

@@ -10,18 +10,24 @@ import pytest
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import Workflow
 from agentic_app.market.base import Quote
-from agentic_app.services.users import create_user
+from agentic_app.services.app import Actor, AppServices
 from agentic_app.settings import load_settings
 
 
 @dataclass
 class Env:
-    """Database, Redis, settings and the ids a test needs."""
+    """Database, Redis, settings, the facade, and the user a test acts as."""
 
     db: str
     redis: str
     settings: object
-    user_id: int
+    app: AppServices
+    actor: Actor
+
+    @property
+    def user_id(self) -> int:
+        """The acting user's id."""
+        return self.actor.id
 
     def workflow(self, trigger: dict, name: str = "wf") -> int:
         """Create a workflow whose trigger node is ``trigger`` followed by a log node."""
@@ -39,8 +45,9 @@ class Env:
 def env(sqlite_db_url, redis_url) -> Env:
     """A fresh scheduler environment on SQLite and the test Redis."""
     settings = load_settings(database_url=sqlite_db_url, redis_url=redis_url)
-    user = create_user(username="ann", password="not-a-secret-42", database_url=sqlite_db_url)
-    return Env(sqlite_db_url, redis_url, settings, user.id)
+    app = AppServices(settings, redis_url=redis_url)
+    return Env(sqlite_db_url, redis_url, settings, app,
+               app.users.create(username="ann", password="not-a-secret-42"))
 
 
 class PathFeed:

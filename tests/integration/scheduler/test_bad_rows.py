@@ -15,8 +15,7 @@ from agentic_app.db.engine import get_engine, session_scope
 from agentic_app.db.models import JobQueueEntry
 from agentic_app.engine.scheduler.service import SchedulerService
 from agentic_app.market.simulated import SimulatedFeed
-from agentic_app.services import schedules
-from agentic_app.services.auth import issue_token
+from agentic_app.services.app import AppServices
 
 EVERY_SECOND = {"type": "schedule_trigger", "params": {"cron_expression": "* * * * * *"}}
 PRICE = {"type": "price_trigger", "params": {"symbol": "EURUSD", "condition": "price > 0"}}
@@ -74,14 +73,15 @@ def test_corrupt_and_failing_rows_are_marked_while_the_others_fire(env):
     the scheduler runs starts firing and loses its problem."""
     settings = env.settings.model_copy(deep=True)
     settings.scheduler_config.check_interval_seconds = 1
-    good_cron = schedules.create_schedule(
-        settings, user_id=env.user_id, workflow_id=env.workflow(EVERY_SECOND),
+    app = AppServices(settings, redis_url=env.redis)
+    good_cron = app.schedules.create(
+        env.actor, workflow_id=env.workflow(EVERY_SECOND),
         trigger_type="cron", trigger_config={"overlap_policy": "allow"})
-    good_price = schedules.create_schedule(
-        settings, user_id=env.user_id, workflow_id=env.workflow(PRICE), trigger_type="price",
+    good_price = app.schedules.create(
+        env.actor, workflow_id=env.workflow(PRICE), trigger_type="price",
         trigger_config={"fire_if_true_at_start": True})
-    failing = schedules.create_schedule(  # accepted: it parses; it divides by zero when run
-        settings, user_id=env.user_id,
+    failing = app.schedules.create(  # accepted: it parses; it divides by zero when run
+        env.actor,
         workflow_id=env.workflow({"type": "price_trigger", "params": {
             "symbol": "EURUSD", "condition": "1 / (price - price) > 0"}}),
         trigger_type="price")
@@ -120,8 +120,8 @@ def test_corrupt_and_failing_rows_are_marked_while_the_others_fire(env):
     assert _fires(env, good_price.id) >= 1
     del corrupt["bad cron"]
 
-    token = issue_token(user_id=env.user_id, name="t", database_url=env.db)
-    client = TestClient(create_api(settings, lambda: env.redis))
+    _, token = app.tokens.create(env.actor, name="t")
+    client = TestClient(create_api(app))
     resp = client.get(f"{API}/scheduler/jobs?limit=100",
                       headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 200, resp.text

@@ -17,7 +17,6 @@ from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry
 from agentic_app.db.scheduler_models import MissedRun
 from agentic_app.engine.scheduler.service import LEADER_KEY, LEASE_TTL_MS
-from agentic_app.services import schedules
 from agentic_app.settings import REPO_ROOT
 
 pytestmark = pytest.mark.slow
@@ -55,10 +54,10 @@ def test_two_schedulers_one_fire_per_time_and_failover(env):
     """Both run: each second fires once. Leader SIGKILLed: the standby takes over in the TTL,
     and every second of the window is either enqueued once or recorded as missed."""
     (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
-    job = schedules.create_schedule(env.settings, user_id=env.user_id,
-                                    workflow_id=env.workflow(EVERY_SECOND), trigger_type="cron",
-                                    trigger_config={"overlap_policy": "allow",
-                                                    "misfire_grace_seconds": 30})
+    job = env.app.schedules.create(env.actor, workflow_id=env.workflow(EVERY_SECOND),
+                                   trigger_type="cron",
+                                   trigger_config={"overlap_policy": "allow",
+                                                   "misfire_grace_seconds": 30})
     client = redis.Redis.from_url(env.redis)
     first = _start(env, "a")
     second = None

@@ -9,7 +9,6 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, ScheduledJob, WorkflowExecution
 from agentic_app.engine.scheduler.service import SchedulerService
-from agentic_app.services import schedules
 from tests.integration.scheduler.conftest import PathFeed
 
 STEP = 5.0
@@ -30,8 +29,8 @@ def _price_job(env, trigger_config: dict | None = None):
     """A 'price > 1.10' job on EURUSD: (workflow id, scheduled job)."""
     wf = env.workflow({"type": "price_trigger",
                        "params": {"symbol": "EURUSD", "condition": "price > 1.10"}})
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="price", trigger_config=trigger_config)
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="price", trigger_config=trigger_config)
     return wf, job
 
 

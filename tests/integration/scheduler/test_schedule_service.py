@@ -10,8 +10,7 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import ScheduledJob
 from agentic_app.domain.errors import InvalidInputError, NotFoundError
-from agentic_app.services import schedules
-from agentic_app.services.users import create_user
+from agentic_app.services.app import AppServices
 
 CRON = {"type": "schedule_trigger", "params": {"cron_expression": "0 9 * * *",
                                                 "timezone": "Europe/Berlin"}}
@@ -28,12 +27,11 @@ def _count(env) -> int:
 
 def test_cron_job_takes_config_from_trigger_node(env):
     """The job's config is the node's; next_run is the next 09:00 Berlin in UTC."""
-    job = schedules.create_schedule(env.settings, user_id=env.user_id,
-                                    workflow_id=env.workflow(CRON), trigger_type="cron")
+    job = env.app.schedules.create(env.actor, workflow_id=env.workflow(CRON), trigger_type="cron")
     assert job.trigger_config["cron_expression"] == "0 9 * * *"
     assert job.trigger_config["timezone"] == "Europe/Berlin"
     assert job.next_run.astimezone(timezone.utc).hour in (7, 8)  # 09:00 CET/CEST
-    view = schedules.schedule_view(job)
+    view = env.app.schedules.view(job)
     assert len(view["next_runs"]) == 5 and "09:00" in view["description"]
     assert "webhook_secret" not in view
 
@@ -41,9 +39,9 @@ def test_cron_job_takes_config_from_trigger_node(env):
 def test_request_config_must_agree_with_node(env):
     """A request that contradicts the trigger node is refused naming the field; nothing saved."""
     with pytest.raises(InvalidInputError) as err:
-        schedules.create_schedule(env.settings, user_id=env.user_id,
-                                  workflow_id=env.workflow(CRON), trigger_type="cron",
-                                  trigger_config={"cron_expression": "0 10 * * *"})
+        env.app.schedules.create(env.actor, workflow_id=env.workflow(CRON),
+                                 trigger_type="cron",
+                                 trigger_config={"cron_expression": "0 10 * * *"})
     assert err.value.field == "trigger_config.cron_expression"
     assert _count(env) == 0
 
@@ -61,8 +59,8 @@ def test_bad_input_names_the_field(env, trigger, trigger_type, config, field):
     """Each bad input is a 4xx-class error naming its field, and nothing is created."""
     wf = env.workflow(trigger)
     with pytest.raises(InvalidInputError) as err:
-        schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                  trigger_type=trigger_type, trigger_config=config)
+        env.app.schedules.create(env.actor, workflow_id=wf,
+                                 trigger_type=trigger_type, trigger_config=config)
     assert err.value.field == field
     assert _count(env) == 0
 
@@ -70,25 +68,23 @@ def test_bad_input_names_the_field(env, trigger, trigger_type, config, field):
 def test_malformed_condition_has_position(env):
     """A malformed condition given with the request carries its position."""
     with pytest.raises(InvalidInputError) as err:
-        schedules.preview(env.settings, trigger_type="price",
-                          trigger_config={"symbol": "EURUSD", "condition": "price >> 1"})
+        env.app.schedules.preview(trigger_type="price",
+                                  trigger_config={"symbol": "EURUSD", "condition": "price >> 1"})
     assert err.value.field == "trigger_config.condition" and err.value.position == 7
 
 
 def test_interval_below_minimum(env):
     """An interval of 0 minutes is refused naming interval_minutes."""
     with pytest.raises(InvalidInputError) as err:
-        schedules.preview(env.settings, trigger_type="time",
-                          trigger_config={"interval_minutes": 0})
+        env.app.schedules.preview(trigger_type="time", trigger_config={"interval_minutes": 0})
     assert err.value.field == "trigger_config.interval_minutes"
 
 
 def test_indicator_call_form_is_accepted(env):
     """'RSI(14) < 30' in the request fills indicator and params and agrees with the node."""
-    job = schedules.create_schedule(env.settings, user_id=env.user_id,
-                                    workflow_id=env.workflow(INDICATOR),
-                                    trigger_type="indicator",
-                                    trigger_config={"condition": "RSI(14) < 30"})
+    job = env.app.schedules.create(env.actor, workflow_id=env.workflow(INDICATOR),
+                                   trigger_type="indicator",
+                                   trigger_config={"condition": "RSI(14) < 30"})
     assert job.trigger_config["indicator"] == "rsi"
     assert job.trigger_config["params"] == {"period": 14}
     assert job.trigger_config["condition"] == "rsi < 30"
@@ -96,26 +92,28 @@ def test_indicator_call_form_is_accepted(env):
 
 def test_other_users_workflow_and_job_are_not_found(env):
     """Another user's workflow or job is 'not found', and nothing changes."""
-    job = schedules.create_schedule(env.settings, user_id=env.user_id,
-                                    workflow_id=env.workflow(CRON), trigger_type="cron")
-    other = create_user(username="bob", password="not-a-secret-42", database_url=env.db)
+    job = env.app.schedules.create(env.actor, workflow_id=env.workflow(CRON), trigger_type="cron")
+    other = env.app.users.create(username="bob", password="not-a-secret-42")
     with pytest.raises(NotFoundError):
-        schedules.create_schedule(env.settings, user_id=other.id,
-                                  workflow_id=job.workflow_id, trigger_type="cron")
-    for call in (schedules.toggle_schedule, schedules.delete_schedule, schedules.get_schedule):
+        env.app.schedules.create(other, workflow_id=job.workflow_id, trigger_type="cron")
+    service = env.app.schedules
+    for call in (service.toggle, service.delete, service.get, service.history,
+                 service.run_now):
         with pytest.raises(NotFoundError):
-            call(env.settings, user_id=other.id, job_id=job.id)
-    assert schedules.get_schedule(env.settings, user_id=env.user_id, job_id=job.id).is_active
+            call(other, job.id)
+    with pytest.raises(NotFoundError):
+        service.update(other, job.id, name="hijacked")
+    assert service.get(env.actor, job.id).is_active
 
 
 def test_preview_in_timezone():
     """The preview lists fire times in UTC for a cron in New York, across the DST change."""
     from agentic_app.settings import load_settings
 
-    out = schedules.preview(load_settings(), trigger_type="cron",
-                            trigger_config={"cron_expression": "30 8 * * *",
-                                            "timezone": "America/New_York"},
-                            start=datetime(2026, 3, 6, tzinfo=timezone.utc), count=4)
+    out = AppServices(load_settings()).schedules.preview(
+        trigger_type="cron",
+        trigger_config={"cron_expression": "30 8 * * *", "timezone": "America/New_York"},
+        start=datetime(2026, 3, 6, tzinfo=timezone.utc), count=4)
     assert out["next_runs"] == ["2026-03-06T13:30:00+00:00", "2026-03-07T13:30:00+00:00",
                                 "2026-03-08T12:30:00+00:00", "2026-03-09T12:30:00+00:00"]
     assert "08:30" in out["description"]
@@ -123,10 +121,8 @@ def test_preview_in_timezone():
 
 def test_webhook_job_gets_token_and_secret(env):
     """A webhook job gets a URL token and a signing secret."""
-    job = schedules.create_schedule(env.settings, user_id=env.user_id,
-                                    workflow_id=env.workflow({"type": "webhook_trigger",
-                                                              "params": {}}),
-                                    trigger_type="webhook")
+    wf = env.workflow({"type": "webhook_trigger", "params": {}})
+    job = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="webhook")
     assert len(job.webhook_token) >= 24 and job.webhook_secret.startswith("whsec_")
     assert job.next_run is None
 
@@ -136,16 +132,13 @@ def test_would_have_fired_chart_uses_the_watchers_edge_rules(env):
     at most max_fires with them, never two inside the cooldown, no re-arm inside the band."""
     from itertools import pairwise
 
-    from agentic_app.services import dashboard
-
     def fires(**extra) -> list[int]:
-        chart = dashboard.condition_chart(env.settings, trigger_type="price",
-                                          config={"symbol": "EURUSD", **extra})
+        chart = env.app.triggers.chart(trigger_type="price",
+                                       config={"symbol": "EURUSD", **extra})
         return [i for i, p in enumerate(chart["points"]) if p["fire"] is not None]
 
-    closes = [p["close"] for p in dashboard.condition_chart(
-        env.settings, trigger_type="price",
-        config={"symbol": "EURUSD", "condition": "price > 0"})["points"]]
+    closes = [p["close"] for p in env.app.triggers.chart(
+        trigger_type="price", config={"symbol": "EURUSD", "condition": "price > 0"})["points"]]
     level = max(closes, key=lambda x: sum(a <= x < b for a, b in pairwise(closes)))
     condition = f"price > {level}"
     plain = fires(condition=condition)
@@ -154,7 +147,7 @@ def test_would_have_fired_chart_uses_the_watchers_edge_rules(env):
     assert len(plain) >= 3
     assert fires(condition=condition, max_fires=2) == plain[:2]
     gap = min(b - a for a, b in pairwise(plain))
-    ts = dashboard.market(env.settings).bars("EURUSD", "1h", 2).ts
+    ts = env.app.market.bars("EURUSD", "1h", 2).ts
     bar_seconds = int(ts[1] - ts[0])  # an accelerated demo feed packs "1h" bars closer
     cooled = fires(condition=condition, cooldown_seconds=(gap + 1) * bar_seconds)
     assert cooled != plain and cooled[0] == plain[0]

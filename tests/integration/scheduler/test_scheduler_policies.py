@@ -12,7 +12,6 @@ from agentic_app.db.models import JobQueueEntry, ScheduledJob
 from agentic_app.db.scheduler_models import MissedRun
 from agentic_app.engine.scheduler.firing import fire_key
 from agentic_app.engine.scheduler.service import SchedulerService
-from agentic_app.services import schedules
 from tests.integration.scheduler.conftest import T0
 
 CRON = {"type": "schedule_trigger", "params": {"cron_expression": "*/5 * * * *"}}
@@ -50,9 +49,9 @@ def _five_minute_marks(now):
 def test_downtime_within_grace_runs_latest_once_and_records_rest(env):
     """After 30+ min down (grace 10 min), one catch-up for the latest fire; the rest missed."""
     wf = env.workflow(CRON)
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="cron",
-                                    trigger_config={"misfire_grace_seconds": 600,
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="cron",
+                                   trigger_config={"misfire_grace_seconds": 600,
                                                     "overlap_policy": "allow"})
     now = datetime.now(timezone.utc)
     latest = _five_minute_marks(now)
@@ -78,9 +77,9 @@ def test_downtime_within_grace_runs_latest_once_and_records_rest(env):
 def test_downtime_beyond_grace_runs_nothing(env):
     """When the latest missed fire is older than the grace time, nothing runs; all recorded."""
     wf = env.workflow(CRON)
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="cron",
-                                    trigger_config={"misfire_grace_seconds": 1})
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="cron",
+                                   trigger_config={"misfire_grace_seconds": 1})
     now = datetime.now(timezone.utc)
     latest = _five_minute_marks(now)
     if (now - latest).total_seconds() < 2:
@@ -100,9 +99,9 @@ def test_downtime_beyond_grace_runs_nothing(env):
 def test_catch_up_is_idempotent_across_restarts(env):
     """Two activations after the same downtime enqueue the catch-up once and record once."""
     wf = env.workflow(CRON)
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="cron",
-                                    trigger_config={"misfire_grace_seconds": 600})
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="cron",
+                                   trigger_config={"misfire_grace_seconds": 600})
     now = datetime.now(timezone.utc)
     latest = _five_minute_marks(now)
     for _ in range(2):
@@ -116,9 +115,9 @@ def test_catch_up_is_idempotent_across_restarts(env):
 
 def _fire_three(env, policy):
     wf = env.workflow(CRON, name=policy)
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="cron",
-                                    trigger_config={"overlap_policy": policy})
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="cron",
+                                   trigger_config={"overlap_policy": policy})
     svc = SchedulerService(env.settings, redis_url=env.redis)
     results = [svc.fire(job.id, T0 + timedelta(minutes=5 * i), {}) for i in range(3)]
     return job, results
@@ -155,9 +154,9 @@ def test_overlap_allow(env):
 def test_same_fire_time_never_enqueued_twice(env):
     """The deterministic key makes a second fire of the same (job, time) a no-op."""
     wf = env.workflow(CRON)
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="cron",
-                                    trigger_config={"overlap_policy": "allow"})
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="cron",
+                                   trigger_config={"overlap_policy": "allow"})
     a = SchedulerService(env.settings, redis_url=env.redis)
     b = SchedulerService(env.settings, redis_url=env.redis)
     assert a.fire(job.id, T0, {}) == 1
@@ -173,20 +172,20 @@ def test_follows_pause_resume_update_delete_within_a_second(env):
     svc.leader = True
     svc._activate()
     try:
-        job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                        trigger_type="cron",
-                                        trigger_config={"overlap_policy": "allow"})
+        job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                       trigger_type="cron",
+                                       trigger_config={"overlap_policy": "allow"})
         time.sleep(2.5)
         assert len(_jobs(env, job.id)) >= 1  # created while running: picked up
-        schedules.toggle_schedule(env.settings, user_id=env.user_id, job_id=job.id)
+        env.app.schedules.toggle(env.actor, job.id)
         time.sleep(1.0)
         paused_count = len(_jobs(env, job.id))
         time.sleep(2.0)
         assert len(_jobs(env, job.id)) == paused_count  # paused: no more fires
-        schedules.toggle_schedule(env.settings, user_id=env.user_id, job_id=job.id)
+        env.app.schedules.toggle(env.actor, job.id)
         time.sleep(2.5)
         assert len(_jobs(env, job.id)) > paused_count  # resumed
-        schedules.delete_schedule(env.settings, user_id=env.user_id, job_id=job.id)
+        env.app.schedules.delete(env.actor, job.id)
         time.sleep(1.0)
         assert str(job.id) not in {j.id for j in svc._aps.get_jobs()}
     finally:

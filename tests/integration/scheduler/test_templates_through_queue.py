@@ -18,7 +18,6 @@ from agentic_app.domain.templates import TEMPLATES
 from agentic_app.engine.scheduler.service import SchedulerService
 from agentic_app.market.clock import FixedClock
 from agentic_app.market.simulated import SimulatedFeed
-from agentic_app.services import schedules
 from agentic_app.settings import REPO_ROOT
 from tests.integration.scheduler.conftest import PathFeed
 
@@ -60,8 +59,8 @@ def _wait_done(env, job_id: int, timeout: float = 60) -> JobQueueEntry:
 
 def test_cron_template_fires_and_completes(env, worker):
     """RSI Oversold Strategy, fired by its cron schedule, completes through the queue."""
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, trigger_type="cron",
-                                    workflow_id=_template_workflow(env, "RSI Oversold Strategy"))
+    job = env.app.schedules.create(env.actor, trigger_type="cron",
+                                   workflow_id=_template_workflow(env, "RSI Oversold Strategy"))
     svc = SchedulerService(env.settings, redis_url=env.redis)
     fire_time = datetime.now(timezone.utc).replace(microsecond=0)
     assert svc.fire(job.id, fire_time, {}) == 1
@@ -72,8 +71,8 @@ def test_cron_template_fires_and_completes(env, worker):
 def test_price_template_fires_on_crossing_and_orders(env, worker):
     """EURUSD Price Alert fires when EURUSD crosses 1.10 and places its order once."""
     wf = _template_workflow(env, "EURUSD Price Alert")
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="price")
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="price")
     start = job.created_at + timedelta(seconds=1)
     feed = PathFeed(start, 5.0, {"EURUSD": [1.098, 1.099, 1.1012]})
     svc = SchedulerService(env.settings, redis_url=env.redis, market=feed,
@@ -96,8 +95,8 @@ def test_price_template_fires_on_crossing_and_orders(env, worker):
 def test_indicator_template_fires_once_per_bar_and_completes(env, worker):
     """RSI Signal Auto-trade fires on a 15m bar close where RSI(14) crosses below 30."""
     wf = _template_workflow(env, "RSI Signal Auto-trade")
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="indicator")
+    job = env.app.schedules.create(env.actor, workflow_id=wf,
+                                   trigger_type="indicator")
     feed = SimulatedFeed(seed=42)
     when = datetime(2025, 1, 1, tzinfo=timezone.utc)
     with session_scope(env.db) as s:  # let the trigger watch from the start of the window

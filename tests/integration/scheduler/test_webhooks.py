@@ -18,7 +18,7 @@ from agentic_app.domain.errors import (
     PayloadTooLargeError,
 )
 from agentic_app.domain.webhook_signing import signature_header
-from agentic_app.services import schedules, webhooks
+from agentic_app.services import webhooks
 
 WEBHOOK = {"type": "webhook_trigger", "params": {"max_body_bytes": 1024}}
 
@@ -26,10 +26,9 @@ WEBHOOK = {"type": "webhook_trigger", "params": {"max_body_bytes": 1024}}
 @pytest.fixture
 def hook(env):
     """A webhook job and a function that posts a body to it."""
-    job = schedules.create_schedule(env.settings, user_id=env.user_id,
-                                    workflow_id=env.workflow(WEBHOOK), trigger_type="webhook",
-                                    trigger_config={"overlap_policy": "allow"})
-    client = redis.Redis.from_url(env.redis)
+    job = env.app.schedules.create(env.actor, workflow_id=env.workflow(WEBHOOK),
+                                   trigger_type="webhook",
+                                   trigger_config={"overlap_policy": "allow"})
 
     def post(body: bytes, *, ts: float | None = None, secret: str | None = None,
              delivery: str | None = "d-1", headers: dict | None = None):
@@ -38,8 +37,7 @@ def hook(env):
         if delivery:
             h["X-Agentic-Delivery"] = delivery
         h.update(headers or {})
-        return webhooks.receive(env.settings, redis=client, token=job.webhook_token, body=body,
-                                headers=h)
+        return env.app.webhooks.receive(token=job.webhook_token, body=body, headers=h)
 
     return job, post
 
@@ -83,8 +81,7 @@ def test_tampered_body_is_refused(env, hook):
     ts = int(time.time())
     headers = {"X-Agentic-Signature": signature_header(job.webhook_secret, ts, b'{"qty": 1}')}
     with pytest.raises(AuthenticationError):
-        webhooks.receive(env.settings, redis=redis.Redis.from_url(env.redis),
-                         token=job.webhook_token, body=b'{"qty": 100}', headers=headers)
+        env.app.webhooks.receive(token=job.webhook_token, body=b'{"qty": 100}', headers=headers)
 
 
 def test_replay_is_409(env, hook):
@@ -110,31 +107,25 @@ def test_oversized_body_is_413(env, hook):
 def test_unknown_token_is_404(env):
     """A token no job has is not found."""
     with pytest.raises(NotFoundError):
-        webhooks.receive(env.settings, redis=redis.Redis.from_url(env.redis), token="nope",
-                         body=b"{}", headers={})
+        env.app.webhooks.receive(token="nope", body=b"{}", headers={})
 
 
 def test_paused_job_is_409(env, hook):
     """A paused webhook job refuses deliveries (even correctly signed ones)."""
     job, post = hook
-    schedules.toggle_schedule(env.settings, user_id=env.user_id, job_id=job.id)
+    env.app.schedules.toggle(env.actor, job.id)
     with pytest.raises(ConflictError):
         post(b"{}")
 
 
 def test_shared_secret_mode(env):
     """TradingView-style shared secret: accepted with the secret, 401 without it."""
-    job = schedules.create_schedule(env.settings, user_id=env.user_id,
-                                    workflow_id=env.workflow({"type": "webhook_trigger",
-                                                              "params": {"mode": "shared_secret"}}),
-                                    trigger_type="webhook")
-    client = redis.Redis.from_url(env.redis)
+    wf = env.workflow({"type": "webhook_trigger", "params": {"mode": "shared_secret"}})
+    job = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="webhook")
     with pytest.raises(AuthenticationError):
-        webhooks.receive(env.settings, redis=client, token=job.webhook_token, body=b"{}",
-                         headers={})
-    entry = webhooks.receive(env.settings, redis=client, token=job.webhook_token,
-                             body=b'{"alert": "x"}', headers={},
-                             secret_param=job.webhook_secret)
+        env.app.webhooks.receive(token=job.webhook_token, body=b"{}", headers={})
+    entry = env.app.webhooks.receive(token=job.webhook_token, body=b'{"alert": "x"}',
+                                     headers={}, secret_param=job.webhook_secret)
     assert entry.status == "pending"
 
 
@@ -156,14 +147,13 @@ def test_replay_with_new_delivery_id_or_extra_signature_is_409(env, hook):
 def test_shared_secret_same_body_again_after_the_window(env):
     """Unsigned senders repeat identical alerts: after the replay window a body is new."""
     wf = env.workflow({"type": "webhook_trigger", "params": {"mode": "shared_secret"}})
-    job = schedules.create_schedule(env.settings, user_id=env.user_id, workflow_id=wf,
-                                    trigger_type="webhook",
-                                    trigger_config={"overlap_policy": "allow"})
+    job = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="webhook",
+                                   trigger_config={"overlap_policy": "allow"})
     client = redis.Redis.from_url(env.redis)
 
     def post():
-        return webhooks.receive(env.settings, redis=client, token=job.webhook_token,
-                                body=b"BUY EURUSD", headers={}, secret_param=job.webhook_secret)
+        return env.app.webhooks.receive(token=job.webhook_token, body=b"BUY EURUSD",
+                                        headers={}, secret_param=job.webhook_secret)
 
     post()
     with pytest.raises(ConflictError):

@@ -8,6 +8,7 @@ import inspect
 from types import SimpleNamespace
 from typing import Any
 
+from agentic_app.services.app import Actor
 from agentic_app.state import live, monitor
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import MonitorState
@@ -39,17 +40,22 @@ def _blocking_stream(opened: list, release: asyncio.Event):
     return factory
 
 
+def _facade(**monitoring: Any) -> Any:
+    """Stands in for the facade: ``app().monitoring`` with the given stream methods."""
+    services = SimpleNamespace(monitoring=SimpleNamespace(**monitoring))
+    return lambda: services
+
+
 def test_user_watcher_runs_once_per_tab_and_only_logged_in(monkeypatch) -> None:
     """A second watch_user_events for the same tab, or one without a login, opens nothing."""
     opened: list = []
 
     async def scenario() -> None:
         release = asyncio.Event()
-        monkeypatch.setattr(live, "stream_user_events", _blocking_stream(opened, release))
-        monkeypatch.setattr(live, "redis_url", lambda: None)
-        monkeypatch.setattr(live, "settings", lambda: SimpleNamespace(database_url="sqlite://"))
+        monkeypatch.setattr(live, "app", _facade(stream_user=_blocking_stream(opened, release)))
         tab = dict(router=SimpleNamespace(session=SimpleNamespace(client_token="tab-1")),
-                   user_id=7, auth_token="session-token", watching=False)
+                   user_id=7, auth_token="session-token", watching=False,
+                   _actor=lambda: Actor(id=7))
         first = FakeState(**tab, _resolve=lambda: True)
         task = asyncio.create_task(_collect(LiveState.watch_user_events.fn(first)))
         await asyncio.sleep(0.05)
@@ -82,14 +88,13 @@ def test_follow_streams_a_view_once(monkeypatch) -> None:
 
     async def scenario() -> None:
         release = asyncio.Event()
-        monkeypatch.setattr(monitor, "stream_execution_events",
-                            _blocking_stream(opened, release))
-        monkeypatch.setattr(monitor, "redis_url", lambda: None)
-        monkeypatch.setattr(monitor, "settings", lambda: SimpleNamespace(database_url="sqlite://"))
+        monkeypatch.setattr(monitor, "app",
+                            _facade(stream_execution=_blocking_stream(opened, release)))
         monkeypatch.setattr(monitor, "_final_metrics", lambda *a: {})
         state = FakeState(_gen=3, _follow_gen=-1, execution={"id": "11"}, _last_seq=0,
                           router=SimpleNamespace(session=SimpleNamespace(client_token="t")),
-                          user_id=7, auth_token="session-token", live=False)
+                          user_id=7, auth_token="session-token", live=False,
+                          _actor=lambda: Actor(id=7))
         task = asyncio.create_task(_collect(MonitorState.follow.fn(state, 3)))
         await asyncio.sleep(0.05)
         assert state.live and len(opened) == 1
@@ -101,8 +106,8 @@ def test_follow_streams_a_view_once(monkeypatch) -> None:
         assert state._follow_gen == -1 and not state.live
         release2 = asyncio.Event()
         release2.set()
-        monkeypatch.setattr(monitor, "stream_execution_events",
-                            _blocking_stream(opened, release2))
+        monkeypatch.setattr(monitor, "app",
+                            _facade(stream_execution=_blocking_stream(opened, release2)))
         await _collect(MonitorState.follow.fn(state, 3))
         assert len(opened) == 2
 
