@@ -163,6 +163,10 @@ class TriggerDesigner(Service):
         self.check_condition(kind, str(config.get("condition") or ""),
                              str(config.get("indicator") or "rsi"))
         self._app.schedules.preview(trigger_type=kind, trigger_config=config)
+        try:
+            self._app.market.instrument(str(config.get("symbol") or ""))
+        except InvalidInputError as exc:
+            raise InvalidInputError(exc.message, field="trigger_config.symbol") from None
         return condition_chart(self._app.market, trigger_type=kind, config=config, days=days)
 
     def template_trigger(self, template: str) -> tuple[str | None, dict[str, Any]]:

@@ -60,3 +60,82 @@ def test_lists_filter_by_workflow_priority_and_date(env):
     assert earlier["total"] == 2
     page = c.get(f"{API}/queue/jobs?limit=1&offset=1", headers=alice).json()
     assert page["total"] == 2 and len(page["items"]) == 1
+
+
+def _mark(env, job_id: int, status: str) -> None:
+    """Set a job's status straight in the database (no worker runs in these tests)."""
+    from agentic_app.db.engine import session_scope
+    from agentic_app.db.models import JobQueueEntry
+
+    with session_scope(env.db_url) as s:
+        s.get(JobQueueEntry, job_id).status = status
+
+
+def _outcomes(resp) -> list[tuple[int, str]]:
+    return [(r["job_id"], r["outcome"]) for r in resp.json()["results"]]
+
+
+def test_bulk_cancel_reports_each_job(any_env):
+    """Bulk cancel answers one result per distinct id, in order: the caller's pending jobs
+    are cancelled, a finished one is not_cancellable with its reason, another user's and an
+    unknown id are not_found - and the other user's job is left pending."""
+    env, c = any_env, any_env.client
+    _, alice = env.user("alice")
+    _, bob = env.user("bob")
+    first, second, done = (env.run(alice, env.workflow(alice)) for _ in range(3))
+    _mark(env, done["id"], "completed")
+    bobs = env.run(bob, env.workflow(bob))
+    ids = [first["id"], bobs["id"], second["id"], 987654, done["id"], first["id"]]
+    resp = c.post(f"{API}/queue/jobs/bulk-cancel", headers=alice, json={"job_ids": ids})
+    assert resp.status_code == 200, resp.text
+    assert _outcomes(resp) == [(first["id"], "ok"), (bobs["id"], "not_found"),
+                               (second["id"], "ok"), (987654, "not_found"),
+                               (done["id"], "not_cancellable")]
+    body = resp.json()
+    assert (body["succeeded"], body["failed"]) == (2, 3)
+    results = {r["job_id"]: r for r in body["results"]}
+    assert results[first["id"]]["ok"] and results[first["id"]]["job"]["status"] == "cancelled"
+    assert results[done["id"]]["reason"] and results[done["id"]]["job"] is None
+    assert results[bobs["id"]]["reason"] and not results[bobs["id"]]["ok"]
+    assert c.get(f"{API}/queue/jobs/{bobs['id']}", headers=bob).json()["status"] == "pending"
+    status = c.get(f"{API}/queue/status", headers=alice).json()["counts"]
+    assert (status["cancelled"], status["completed"], status["pending"]) == (2, 1, 0)
+
+
+def test_bulk_retry_reports_each_job(any_env):
+    """Bulk retry re-enqueues the caller's cancelled and failed jobs (new attempt, same
+    execution); a pending job is not_retryable, another user's is not_found and unchanged."""
+    env, c = any_env, any_env.client
+    _, alice = env.user("alice")
+    _, bob = env.user("bob")
+    wf = env.workflow(alice)
+    cancelled, failed, pending = env.run(alice, wf), env.run(alice, wf), env.run(alice, wf)
+    c.post(f"{API}/queue/jobs/{cancelled['id']}/cancel", headers=alice)
+    _mark(env, failed["id"], "failed")
+    bobs = env.run(bob, env.workflow(bob))
+    c.post(f"{API}/queue/jobs/{bobs['id']}/cancel", headers=bob)
+    ids = [cancelled["id"], failed["id"], pending["id"], bobs["id"]]
+    resp = c.post(f"{API}/queue/jobs/bulk-retry", headers=alice, json={"job_ids": ids})
+    assert resp.status_code == 200, resp.text
+    assert _outcomes(resp) == [(cancelled["id"], "ok"), (failed["id"], "ok"),
+                               (pending["id"], "not_retryable"), (bobs["id"], "not_found")]
+    results = resp.json()["results"]
+    for result, original in zip(results[:2], (cancelled, failed), strict=True):
+        assert result["job"]["status"] == "pending" and result["job"]["attempt"] == 2
+        assert result["job"]["execution_id"] == original["execution_id"]
+    assert "pending" in results[2]["reason"]
+    bob_job = c.get(f"{API}/queue/jobs/{bobs['id']}", headers=bob).json()
+    assert (bob_job["status"], bob_job["attempt"]) == ("cancelled", 1)
+
+
+def test_bulk_request_is_validated(env):
+    """An empty list, more than 500 ids, or an id out of range is a 422 naming job_ids;
+    nothing changes."""
+    c = env.client
+    _, alice = env.user("alice")
+    job = env.run(alice, env.workflow(alice))
+    for body in ({"job_ids": []}, {"job_ids": list(range(1, 502))}, {"job_ids": [0]}, {}):
+        resp = c.post(f"{API}/queue/jobs/bulk-cancel", headers=alice, json=body)
+        assert resp.status_code == 422, body
+        assert resp.json()["field"].startswith("job_ids"), resp.json()
+    assert c.get(f"{API}/queue/jobs/{job['id']}", headers=alice).json()["status"] == "pending"

@@ -1,4 +1,5 @@
-"""Scheduler routes: jobs CRUD, pause/resume, history, preview, and bad input naming fields."""
+"""Scheduler routes: jobs CRUD, pause/resume, run now, history, previews, and bad input
+naming fields."""
 
 from __future__ import annotations
 
@@ -118,3 +119,52 @@ def test_bad_job_input_names_the_field(env):
                   json={"workflow_id": cron_wf, "trigger_type": "hourly"})
     assert resp.status_code == 422 and resp.json()["field"] == "trigger_type"
     assert c.get(f"{API}/scheduler/jobs", headers=alice).json()["total"] == 0
+
+
+def test_run_a_scheduled_job_now(env):
+    """POST /scheduler/jobs/{id}/run enqueues the job's workflow at once (202, manual, the
+    job's priority, linked to the job): its execution id is what the WebSocket watches, and
+    the run is in the job's history; an inactive workflow is 409 and enqueues nothing."""
+    c = env.client
+    _, alice = env.user("alice")
+    wf = env.workflow(alice, PRICE_TEMPLATE)
+    sched = env.schedule(alice, wf, "price", priority="high")
+    resp = c.post(f"{API}/scheduler/jobs/{sched['id']}/run", headers=alice)
+    assert resp.status_code == 202, resp.text
+    job = resp.json()
+    assert (job["status"], job["workflow_id"], job["scheduled_job_id"]) == (
+        "pending", wf, sched["id"])
+    assert job["priority"] == 5 and job["execution_id"] is not None
+    execution = c.get(f"{API}/monitoring/executions/{job['execution_id']}",
+                      headers=alice).json()
+    assert execution["trigger_type"] == "manual"
+    assert execution["trigger_payload"]["scheduled_job_id"] == sched["id"]
+    history = c.get(f"{API}/scheduler/jobs/{sched['id']}/history", headers=alice).json()
+    assert [r["execution_id"] for r in history["runs"]] == [job["execution_id"]]
+    c.put(f"{API}/workflows/{wf}", headers=alice, json={"is_active": False})
+    refused = c.post(f"{API}/scheduler/jobs/{sched['id']}/run", headers=alice)
+    assert refused.status_code == 409 and refused.json()["field"] == "workflow_id"
+    assert c.get(f"{API}/queue/jobs", headers=alice).json()["total"] == 1
+
+
+def test_chart_preview(env):
+    """The chart preview shows where a price condition would have fired over the feed's
+    history; a bad condition is 422 with its position, an unknown symbol names the field."""
+    c = env.client
+    _, alice = env.user("alice")
+    resp = c.post(f"{API}/scheduler/preview/chart", headers=alice, json={
+        "trigger_type": "price", "trigger_config": {"symbol": "EURUSD",
+                                                   "condition": "price > 0.5"}})
+    assert resp.status_code == 200, resp.text
+    chart = resp.json()
+    assert chart["points"] and chart["indicator"] == ""
+    assert all(p["close"] > 0 for p in chart["points"])
+    assert chart["fires"] == sum(1 for p in chart["points"] if p["fire"] is not None)
+    bad = c.post(f"{API}/scheduler/preview/chart", headers=alice, json={
+        "trigger_type": "price", "trigger_config": {"symbol": "EURUSD",
+                                                   "condition": "price >> 1"}})
+    assert bad.status_code == 422 and bad.json()["position"] == 7
+    unknown = c.post(f"{API}/scheduler/preview/chart", headers=alice, json={
+        "trigger_type": "price", "trigger_config": {"symbol": "NOPE",
+                                                   "condition": "price > 1"}})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "trigger_config.symbol"

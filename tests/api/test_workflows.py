@@ -1,4 +1,5 @@
-"""Workflow routes: CRUD, validation, run now, and the errors they answer."""
+"""Workflow routes: CRUD, templates, the trigger node, validation, run now, and the errors
+they answer."""
 
 from __future__ import annotations
 
@@ -78,3 +79,64 @@ def test_daily_limit_is_429_naming_the_limit(sqlite_db_url, redis_url):
     resp = env.client.post(f"{API}/workflows/{wf_id}/run", headers=alice)
     assert resp.status_code == 429
     assert resp.json()["limit"] == "max_executions_per_day"
+
+
+def test_templates_and_create_from_template(env):
+    """The templates are listed with their trigger type; a workflow made from one gets a
+    unique name and, when asked, another trigger written into its trigger node; a bad
+    trigger or an unknown template is 422 naming the field and creates nothing."""
+    c = env.client
+    _, alice = env.user("alice")
+    templates = {t["name"]: t for t in c.get(f"{API}/workflows/templates",
+                                             headers=alice).json()}
+    assert templates[PRICE_TEMPLATE]["trigger_type"] == "price"
+    first = c.post(f"{API}/workflows/from-template", headers=alice,
+                   json={"template": PRICE_TEMPLATE})
+    assert first.status_code == 201 and first.json()["name"] == PRICE_TEMPLATE
+    second = c.post(f"{API}/workflows/from-template", headers=alice, json={
+        "template": PRICE_TEMPLATE, "trigger_type": "price",
+        "params": {"symbol": "EURUSD", "condition": "price > 1.25"}}).json()
+    assert second["name"] == f"{PRICE_TEMPLATE} (2)"
+    trigger = second["definition"]["nodes"][0]
+    assert (trigger["type"], trigger["params"]["condition"]) == ("price_trigger",
+                                                                 "price > 1.25")
+    bad = c.post(f"{API}/workflows/from-template", headers=alice, json={
+        "template": PRICE_TEMPLATE, "trigger_type": "price",
+        "params": {"symbol": "EURUSD", "condition": "price >> 1"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "trigger_config.condition"
+    assert bad.json()["position"] == 7
+    unknown = c.post(f"{API}/workflows/from-template", headers=alice,
+                     json={"template": "No Such Strategy"})
+    assert unknown.status_code == 422 and unknown.json()["field"] == "template"
+    assert c.get(f"{API}/workflows", headers=alice).json()["total"] == 2
+
+
+def test_set_the_trigger_node(env):
+    """PUT /workflows/{id}/trigger writes the trigger node (bumping the version) so that the
+    workflow can be scheduled as it is; a condition the trigger cannot run is 422 and the
+    workflow stays as it was."""
+    c = env.client
+    _, alice = env.user("alice")
+    wf = env.workflow(alice)  # a cron workflow
+    resp = c.put(f"{API}/workflows/{wf}/trigger", headers=alice, json={
+        "trigger_type": "price", "params": {"symbol": "EURUSD", "condition": "price > 1.2"}})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["version"] == 2 and body["definition"]["nodes"][0]["type"] == "price_trigger"
+    assert env.schedule(alice, wf, "price")["trigger_config"]["condition"] == "price > 1.2"
+    bad = c.put(f"{API}/workflows/{wf}/trigger", headers=alice, json={
+        "trigger_type": "price", "params": {"symbol": "EURUSD", "condition": "rsi < 30"}})
+    assert bad.status_code == 422 and bad.json()["field"] == "trigger_config.condition"
+    assert c.get(f"{API}/workflows/{wf}", headers=alice).json()["version"] == 2
+
+
+def test_validate_gives_parallel_levels(env):
+    """Validation answers the trigger node type and the nodes by parallel level."""
+    c = env.client
+    _, alice = env.user("alice")
+    wf = c.get(f"{API}/workflows/{env.workflow(alice, PRICE_TEMPLATE)}", headers=alice).json()
+    check = c.post(f"{API}/workflows/validate", headers=alice,
+                   json={"definition": wf["definition"]}).json()
+    assert check["valid"] and check["trigger_node_type"] == "price_trigger"
+    assert [n["id"] for n in check["levels"][0]] == ["trigger"]
+    assert sum(len(level) for level in check["levels"]) == len(wf["definition"]["nodes"])
