@@ -54,6 +54,15 @@ class QueueFacts(Public):
     rq_lengths: dict[str, int]
 
 
+class ThroughputPoint(Public):
+    """One minute of the user's finished jobs."""
+
+    minute: str = Field(description="HH:MM (UTC)")
+    completed: int
+    failed: int
+    failure_rate: float = Field(description="failed / (completed + failed), in %")
+
+
 class WorkerPublic(Public):
     """An RQ worker registered in Redis."""
 

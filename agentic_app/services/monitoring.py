@@ -195,10 +195,12 @@ class MonitoringService(Service):
         finally:
             await stream.aclose()
 
-    async def stream_user(self, actor: Actor) -> AsyncIterator[dict[str, Any]]:
-        """Events of all of the user's executions as they happen (never ends by itself)."""
+    async def stream_user(self, actor: Actor, *, since: datetime | None = None,
+                          ) -> AsyncIterator[dict[str, Any]]:
+        """Events of all of the user's executions as they happen (stored ones with
+        ``ts >= since`` first, when given); never ends by itself."""
         redis_url = await asyncio.to_thread(self._app.redis_url)
-        stream = stream_user_events(actor.id, db=self.db, redis_url=redis_url)
+        stream = stream_user_events(actor.id, db=self.db, redis_url=redis_url, since=since)
         try:
             async for event in stream:
                 yield event

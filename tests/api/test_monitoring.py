@@ -147,3 +147,29 @@ def test_websocket_refuses_missing_token_and_other_users(env):
     assert closed.value.code == 4404
     with c.websocket_connect(f"{WS}/{ex_id + 999}", headers=alice) as ws:
         assert ws.receive_json()["code"] == 4404
+
+
+def test_user_events_websocket_streams_only_the_users_executions(env):
+    """/monitoring/events sends the events of the caller's executions (stored ones since
+    ``since`` first), none of another user's; without a valid token it closes with 4401."""
+    from datetime import UTC, datetime, timedelta
+
+    c = env.client
+    alice_id, alice = env.user("alice")
+    bob_id, bob = env.user("bob")
+    since = (datetime.now(UTC) - timedelta(seconds=5)).isoformat().replace("+00:00", "Z")
+    bus = EventBus(redis.Redis.from_url(env.redis_url))
+    for user_id, headers in ((bob_id, bob), (alice_id, alice)):
+        ex_id = env.run(headers, env.workflow(headers))["execution_id"]
+        sink = DatabaseEventSink(env.db_url, after_commit=bus.publisher(user_id))
+        for event in _events(ex_id, 1, 4, 3):
+            sink.emit(event)
+        sink.close()
+    token = alice["Authorization"].split()[1]
+    with c.websocket_connect(f"{API}/monitoring/events?token={token}&since={since}") as ws:
+        received = [ws.receive_json() for _ in range(3)]
+    assert {e["user_id"] for e in received} == {alice_id}
+    assert [(e["execution_id"], e["seq"]) for e in received] == [(ex_id, 1), (ex_id, 2),
+                                                                (ex_id, 3)]
+    with c.websocket_connect(f"{API}/monitoring/events?token=nope") as ws:
+        assert ws.receive_json()["code"] == 4401

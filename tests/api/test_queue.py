@@ -139,3 +139,24 @@ def test_bulk_request_is_validated(env):
         assert resp.status_code == 422, body
         assert resp.json()["field"].startswith("job_ids"), resp.json()
     assert c.get(f"{API}/queue/jobs/{job['id']}", headers=alice).json()["status"] == "pending"
+
+
+def test_throughput_per_minute_is_the_users_own(env):
+    """The per-minute series counts the caller's finished jobs only (oldest minute first)."""
+    from agentic_app.db.engine import session_scope
+    from agentic_app.db.models import JobQueueEntry, utcnow
+
+    c = env.client
+    _, alice = env.user("alice")
+    _, bob = env.user("bob")
+    done, failed = env.run(alice, env.workflow(alice)), env.run(alice, env.workflow(alice))
+    with session_scope(env.db_url) as s:
+        for job_id, status in ((done["id"], "completed"), (failed["id"], "failed")):
+            row = s.get(JobQueueEntry, job_id)
+            row.status, row.completed_at = status, utcnow()
+    series = c.get(f"{API}/queue/throughput?minutes=5", headers=alice).json()
+    assert len(series) == 5
+    assert (series[-1]["completed"], series[-1]["failed"]) == (1, 1)
+    assert series[-1]["failure_rate"] == 50.0
+    assert sum(m["completed"] for m in c.get(f"{API}/queue/throughput",
+                                             headers=bob).json()) == 0

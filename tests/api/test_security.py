@@ -69,6 +69,7 @@ NO_ID_ROUTES = {
     ("GET", p("/scheduler/preview")): "stores nothing",
     ("POST", p("/scheduler/preview/chart")): "stores nothing",
     ("GET", p("/queue/status")): "the caller's own counts: walked below",
+    ("GET", p("/queue/throughput")): "the caller's own counts: walked below",
     ("POST", p("/queue/jobs/bulk-retry")): "job ids in the body: walked below",
     ("POST", p("/queue/jobs/bulk-cancel")): "job ids in the body: walked below",
     ("POST", p("/auth/login")): "public",
@@ -80,6 +81,7 @@ NO_ID_ROUTES = {
     ("GET", p("/metrics")): "admins only, aggregate figures",
     ("POST", p("/webhooks/{token}")): "public, authenticated by the job's signature",
     ("WS", p("/monitoring/executions/{execution_id}")): "walked below (close 4404)",
+    ("WS", p("/monitoring/events")): "the caller's own executions (tests/api/test_monitoring)",
 }
 
 
@@ -149,6 +151,8 @@ def test_second_user_gets_404_and_nothing_changes(world):
             assert items == [], path
     counts = c.get(f"{API}/queue/status", headers=bob).json()["counts"]
     assert set(counts.values()) == {0}
+    series = c.get(f"{API}/queue/throughput", headers=bob).json()
+    assert {(m["completed"], m["failed"]) for m in series} == {(0, 0)}
     url = _url(p("/monitoring/executions/{execution_id}"), ids, job_ids)
     with c.websocket_connect(url, headers=bob) as ws:
         assert ws.receive_json()["code"] == 4404

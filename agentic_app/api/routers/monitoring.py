@@ -1,5 +1,5 @@
 """Monitoring routes: active executions, execution lists, timelines, metrics, and the
-WebSocket that streams one execution's events.
+WebSockets that stream one execution's events or every event of the user's executions.
 
 WebSocket ``/monitoring/executions/{id}`` protocol:
 
@@ -11,6 +11,10 @@ WebSocket ``/monitoring/executions/{id}`` protocol:
 * when the execution is over it sends ``{"type": "closed", "status": <final status>,
   "last_seq": N}`` and closes with code 1000.
 * Close codes: 4401 not authenticated, 4404 unknown execution or another user's.
+
+WebSocket ``/monitoring/events`` (authenticated the same way) sends every event of the user's
+executions as it happens (``?since=<ISO time>``: stored ones from then first); it never ends
+by itself.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, WebSocket
 from fastapi.concurrency import run_in_threadpool
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
-from agentic_app.api.deps import AppDep, CurrentUser, DateRangeDep, IdPath, PageDep
+from agentic_app.api.deps import AppDep, CurrentUser, DateRangeDep, IdPath, PageDep, as_utc
 from agentic_app.api.errors import COMMON_ERRORS
 from agentic_app.api.schemas import (
     MAX_ID,
@@ -34,8 +40,8 @@ from agentic_app.api.schemas import (
     Page,
     Timeline,
 )
-from agentic_app.domain.errors import NotFoundError
-from agentic_app.services.app import AppServices
+from agentic_app.domain.errors import InvalidInputError, NotFoundError
+from agentic_app.services.app import Actor, AppServices
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=COMMON_ERRORS)
 
@@ -128,36 +134,26 @@ async def _wait_for_disconnect(websocket: WebSocket) -> None:
             return
 
 
-@router.websocket("/executions/{execution_id}")
-async def watch_execution(
-    websocket: WebSocket,
-    execution_id: int,
-    token: Annotated[str | None, Query(max_length=512)] = None,
-    after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
-) -> None:
-    """Stream one execution's events: stored, then live, in order; then ``closed``."""
-    app: AppServices = websocket.app.state.services
-    await websocket.accept()
+async def _authenticate(websocket: WebSocket, app: AppServices,
+                        token: str | None) -> Actor | None:
+    """The user of the query token, the Authorization header or the first message; None
+    (after closing with 4401) when there is no valid one."""
     token = token or _header_token(websocket) or await _first_message_token(websocket)
     user = await run_in_threadpool(app.auth.actor_for_token, token)
     if user is None:
         await _close(websocket, CLOSE_UNAUTHENTICATED, "not authenticated")
-        return
-    try:
-        if not 1 <= execution_id <= MAX_ID:  # out of the id column's range: unknown
-            raise NotFoundError(f"execution {execution_id} not found", field="execution_id")
-        await run_in_threadpool(app.monitoring.owned, user, execution_id)
-    except NotFoundError:
-        await _close(websocket, CLOSE_NOT_FOUND, f"execution {execution_id} not found")
-        return
-    last: dict[str, Any] = {"seq": after_seq, "event": None}
+    return user
+
+
+async def _relay(websocket: WebSocket, stream: AsyncIterator[dict[str, Any]],
+                 on_event: Callable[[dict[str, Any]], None] = lambda _event: None) -> bool:
+    """Send every event of ``stream`` until it ends (True) or the client goes (False)."""
 
     async def pump() -> None:
-        stream = app.monitoring.stream_execution(user, execution_id, after_seq=after_seq)
         async with contextlib.aclosing(stream) as events:
             async for event in events:
                 await websocket.send_json(event)
-                last["seq"], last["event"] = event["seq"], event
+                on_event(event)
 
     pump_task = asyncio.create_task(pump())
     watch_task = asyncio.create_task(_wait_for_disconnect(websocket))
@@ -172,6 +168,37 @@ async def watch_execution(
         if pump_task in done and not isinstance(pump_task.exception(),
                                                 WebSocketDisconnect | RuntimeError):
             raise pump_task.exception()  # type: ignore[misc]
+        return False
+    return True
+
+
+@router.websocket("/executions/{execution_id}")
+async def watch_execution(
+    websocket: WebSocket,
+    execution_id: int,
+    token: Annotated[str | None, Query(max_length=512)] = None,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> None:
+    """Stream one execution's events: stored, then live, in order; then ``closed``."""
+    app: AppServices = websocket.app.state.services
+    await websocket.accept()
+    user = await _authenticate(websocket, app, token)
+    if user is None:
+        return
+    try:
+        if not 1 <= execution_id <= MAX_ID:  # out of the id column's range: unknown
+            raise NotFoundError(f"execution {execution_id} not found", field="execution_id")
+        await run_in_threadpool(app.monitoring.owned, user, execution_id)
+    except NotFoundError:
+        await _close(websocket, CLOSE_NOT_FOUND, f"execution {execution_id} not found")
+        return
+    last: dict[str, Any] = {"seq": after_seq, "event": None}
+
+    def seen(event: dict[str, Any]) -> None:
+        last["seq"], last["event"] = event["seq"], event
+
+    stream = app.monitoring.stream_execution(user, execution_id, after_seq=after_seq)
+    if not await _relay(websocket, stream, seen):
         return
     final: dict[str, Any] = {"type": "closed", "execution_id": execution_id,
                              "status": await app.monitoring.final_status(user, execution_id,
@@ -181,3 +208,24 @@ async def watch_execution(
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await websocket.send_json(final)
             await websocket.close(code=1000)
+
+
+@router.websocket("/events")
+async def watch_my_events(
+    websocket: WebSocket,
+    token: Annotated[str | None, Query(max_length=512)] = None,
+    since: Annotated[datetime | None, Query(description="ISO-8601; naive = UTC")] = None,
+) -> None:
+    """Stream every event of the user's executions as it happens (stored ones since
+    ``since`` first); it ends only when the client goes."""
+    app: AppServices = websocket.app.state.services
+    await websocket.accept()
+    user = await _authenticate(websocket, app, token)
+    if user is None:
+        return
+    try:
+        start = as_utc(since, "since")
+    except InvalidInputError as exc:
+        await _close(websocket, 4422, exc.message)
+        return
+    await _relay(websocket, app.monitoring.stream_user(user, since=start))

@@ -14,6 +14,7 @@ from agentic_app.api.queue_schemas import (
     BulkJobsResult,
     JobPublic,
     QueueStatus,
+    ThroughputPoint,
 )
 from agentic_app.api.schemas import MAX_ID, Page
 
@@ -40,6 +41,15 @@ def queue_status(user: CurrentUser, app: AppDep,
     """The user's jobs per status and priority, slot waits, throughput over the last
     ``window_minutes``, the shared queue depth and cap, and the workers online."""
     return QueueStatus.model_validate(app.queue.status(user, window_minutes=window_minutes))
+
+
+@router.get("/throughput", response_model=list[ThroughputPoint])
+def throughput(user: CurrentUser, app: AppDep,
+               minutes: Annotated[int, Query(ge=1, le=1440)] = 60) -> list[ThroughputPoint]:
+    """The user's completed and failed jobs per minute over the last ``minutes``, oldest
+    first (what the queue page charts)."""
+    return [ThroughputPoint.model_validate(p)
+            for p in app.queue.throughput_series(user, minutes=minutes)]
 
 
 @router.get("/pending", response_model=Page[JobPublic])
