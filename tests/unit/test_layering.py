@@ -13,7 +13,7 @@ MODULES = [
     "agentic_app.engine", "agentic_app.engine.runtime.tasks", "agentic_app.engine.runtime.worker",
     "agentic_app.engine.scheduler.service", "agentic_app.engine.queue.maintenance",
     "agentic_app.engine.executor.runner", "agentic_app.domain.workflow",
-    "agentic_app.services.runtime",
+    "agentic_app.services.runtime", "agentic_app.services.app",
     "agentic_app.api.app",
 ]
 
