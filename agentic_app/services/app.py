@@ -37,7 +37,12 @@ from agentic_app.domain.errors import (
     ServiceUnavailableError,
 )
 from agentic_app.engine.per_process import PerProcess
-from agentic_app.services.auth import SESSION_COOKIE, SESSION_LIFETIME, AuthService
+from agentic_app.services.auth import (
+    MAX_TOKEN_LENGTH,
+    SESSION_COOKIE,
+    SESSION_LIFETIME,
+    AuthService,
+)
 from agentic_app.services.base import Actor
 from agentic_app.services.dashboard import INDICATOR_NAMES, TriggerDesigner
 from agentic_app.services.demo import DemoService
@@ -58,6 +63,7 @@ from agentic_app.settings import Settings, get_settings
 __all__ = [
     "INDICATOR_NAMES",
     "MAX_BULK",
+    "MAX_TOKEN_LENGTH",
     "SESSION_COOKIE",
     "SESSION_LIFETIME",
     "TERMINAL_STATUSES",

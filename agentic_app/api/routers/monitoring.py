@@ -41,7 +41,7 @@ from agentic_app.api.schemas import (
     Timeline,
 )
 from agentic_app.domain.errors import InvalidInputError, NotFoundError
-from agentic_app.services.app import Actor, AppServices
+from agentic_app.services.app import MAX_TOKEN_LENGTH, Actor, AppServices
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=COMMON_ERRORS)
 
@@ -176,7 +176,7 @@ async def _relay(websocket: WebSocket, stream: AsyncIterator[dict[str, Any]],
 async def watch_execution(
     websocket: WebSocket,
     execution_id: int,
-    token: Annotated[str | None, Query(max_length=512)] = None,
+    token: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH)] = None,
     after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> None:
     """Stream one execution's events: stored, then live, in order; then ``closed``."""
@@ -213,7 +213,7 @@ async def watch_execution(
 @router.websocket("/events")
 async def watch_my_events(
     websocket: WebSocket,
-    token: Annotated[str | None, Query(max_length=512)] = None,
+    token: Annotated[str | None, Query(max_length=MAX_TOKEN_LENGTH)] = None,
     since: Annotated[datetime | None, Query(description="ISO-8601; naive = UTC")] = None,
 ) -> None:
     """Stream every event of the user's executions as it happens (stored ones since
