@@ -30,8 +30,8 @@ def app(sqlite_db_url, redis_url) -> AppServices:
 @pytest.fixture
 def world(app):
     """Alice's workflow, scheduled job, queued job (+ execution) and API token; Bob."""
-    alice = app.users.create(username="alice", password="secret")
-    bob = app.users.create(username="bob", password="secret")
+    alice = app.users.create(username="alice", password="not-a-secret-42")
+    bob = app.users.create(username="bob", password="not-a-secret-42")
     template = get_template(PRICE_TEMPLATE)
     wf = app.workflows.create(alice, name="mine",
                               definition=copy.deepcopy(template["definition"]))
@@ -109,12 +109,16 @@ def test_streams_check_ownership_before_any_event(app, world):
     assert app.monitoring.owned_events(alice, events) == events
 
 
-def test_metrics_are_for_admins(app, world):
-    """A user who is not an admin is refused the Prometheus scrape; an admin gets it."""
+def test_admin_only_methods(app, world):
+    """A user who is not an admin is refused the Prometheus scrape and creating accounts
+    (nothing created); an admin gets the scrape."""
     _alice, bob, _ids = world
     with pytest.raises(ForbiddenError):
         app.metrics.render(bob)
-    admin = app.users.create(username="root", password="secret", is_admin=True)
+    with pytest.raises(ForbiddenError):
+        app.users.create_by(bob, username="mallory", password="a long unusual phrase")
+    assert app.users.by_name("mallory") is None
+    admin = app.users.create(username="root", password="not-a-secret-42", is_admin=True)
     assert b"agentic_queue_depth" in app.metrics.render(admin)
 
 
@@ -122,7 +126,7 @@ def test_no_redis_is_service_unavailable(sqlite_db_url):
     """Without a Redis, actions that need one raise ServiceUnavailableError (HTTP 503)
     naming redis, and nothing is written; read-only views still answer."""
     app = AppServices(load_settings(database_url=sqlite_db_url), redis_url=lambda: None)
-    alice = app.users.create(username="alice", password="secret")
+    alice = app.users.create(username="alice", password="not-a-secret-42")
     wf = app.workflows.create(alice, name="w",
                               definition=copy.deepcopy(get_template(PRICE_TEMPLATE)["definition"]))
     with pytest.raises(ServiceUnavailableError) as err:
