@@ -57,9 +57,12 @@ def cmd_create_user(args) -> int:
 
 def cmd_worker(args) -> int:
     """Run RQ workers (one in-process, or a pool of --processes N)."""
+    from agentic_app.engine.runtime import clients
     from agentic_app.engine.runtime.worker import start_workers
 
     app = _app()
+    # executions use the facade's market, broker and notifier (built before any fork)
+    clients.configure(services_factory=lambda _settings, _db: app.node_services)
     start_workers(app.ensure_redis(), app.settings, processes=args.processes,
                   worker_class=args.worker_class, pool=args.pool, burst=args.burst)
     return 0
