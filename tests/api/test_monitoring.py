@@ -161,13 +161,18 @@ def test_user_events_websocket_streams_only_the_users_executions(env):
     bus = EventBus(redis.Redis.from_url(env.redis_url))
     for user_id, headers in ((bob_id, bob), (alice_id, alice)):
         ex_id = env.run(headers, env.workflow(headers))["execution_id"]
-        sink = DatabaseEventSink(env.db_url, after_commit=bus.publisher(user_id))
+        sink = DatabaseEventSink(env.services.db, after_commit=bus.publisher(user_id))
         for event in _events(ex_id, 1, 4, 3):
             sink.emit(event)
         sink.close()
     token = alice["Authorization"].split()[1]
+    received: list[dict] = []
     with c.websocket_connect(f"{API}/monitoring/events?token={token}&since={since}") as ws:
-        received = [ws.receive_json() for _ in range(3)]
+        reader = threading.Thread(  # the stream never ends: bound the wait
+            target=lambda: received.extend(ws.receive_json() for _ in range(3)), daemon=True)
+        reader.start()
+        reader.join(30)
+    assert len(received) == 3, received
     assert {e["user_id"] for e in received} == {alice_id}
     assert [(e["execution_id"], e["seq"]) for e in received] == [(ex_id, 1), (ex_id, 2),
                                                                 (ex_id, 3)]
