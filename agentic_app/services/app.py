@@ -132,9 +132,9 @@ class AppServices:
         if url is not None and time.monotonic() - at < REDIS_RESOLVE_TTL_S:
             return url
         if source is None:
-            from agentic_app.services.runtime import effective_redis_url
+            from agentic_app.engine.runtime.local_redis import find_redis
 
-            url = effective_redis_url(self.settings)
+            url = find_redis(self.settings.redis_url, self.settings.data_dir)
         else:
             url = source()
         self._resolved = (url, time.monotonic()) if url is not None else (None, -math.inf)

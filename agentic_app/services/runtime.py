@@ -27,10 +27,9 @@ from typing import Any
 
 import redis
 
-from agentic_app.db.migrate import upgrade_to_head
 from agentic_app.engine.leader import Lease
 from agentic_app.engine.redis_conn import connect
-from agentic_app.engine.runtime.local_redis import ensure_redis, find_redis
+from agentic_app.engine.runtime.local_redis import ensure_redis
 from agentic_app.engine.runtime.supervisor import child_preexec, python_module_argv
 from agentic_app.settings import Settings
 
@@ -50,11 +49,6 @@ SETUP_LOCK_KEY = "agentic:local-setup"
 """Lock serialising migrate + seed between backend workers starting at once."""
 SETUP_LOCK_S = 120
 """Longest a migrate + seed may hold (and be waited for on) the setup lock."""
-
-
-def effective_redis_url(settings: Settings) -> str | None:
-    """The Redis URL in use: the configured one, or the private one in the data dir."""
-    return find_redis(settings.redis_url, settings.data_dir)
 
 
 @dataclass
@@ -86,7 +80,7 @@ class LocalRuntime:
         # seeds, the next ones find it done (both are idempotent, not concurrency-safe)
         with connect(self.redis_url).lock(SETUP_LOCK_KEY, timeout=SETUP_LOCK_S,
                                           blocking_timeout=SETUP_LOCK_S):
-            upgrade_to_head(s.database_url, s.data_dir)
+            self._app().migrate()
             if s.is_local:
                 self._app().demo.seed()
         if s.start_local_services:
