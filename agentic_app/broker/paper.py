@@ -33,7 +33,7 @@ from agentic_app.broker.base import (
     OrderType,
     Position,
 )
-from agentic_app.db.engine import get_engine
+from agentic_app.db.engine import Database
 from agentic_app.db.trading_models import PaperAccount, PaperFill, PaperOrder, PaperPosition
 from agentic_app.domain.errors import InvalidInputError, NotFoundError
 from agentic_app.market.base import Instrument, MarketData
@@ -136,7 +136,7 @@ class PaperBroker:
 
     def __init__(
         self,
-        database_url: str | None,
+        db: Database,
         market: MarketData,
         slippage_bps: float = 1.0,
         starting_cash: float = 100_000.0,
@@ -150,7 +150,7 @@ class PaperBroker:
                 raise InvalidInputError(f"{name} must be >= 0, got {value}", field=name)
         if not math.isfinite(starting_cash) or starting_cash < 0:
             raise InvalidInputError("starting_cash must be >= 0", field="starting_cash")
-        self._engine = get_engine(database_url)
+        self._engine = db.engine
         self._market = market
         self.slippage_bps = float(slippage_bps)
         self.fee_bps = float(fee_bps)

@@ -10,7 +10,7 @@ from sqlmodel import Session, SQLModel, func, select
 
 from agentic_app.broker.base import Broker, OrderRequest, OrderStatus, idempotency_key
 from agentic_app.broker.paper import PaperBroker
-from agentic_app.db.engine import get_engine
+from agentic_app.db.engine import Database, get_engine
 from agentic_app.db.models import User
 from agentic_app.db.trading_models import PaperAccount, PaperFill, PaperOrder, PaperPosition
 from agentic_app.domain.errors import InvalidInputError, NotFoundError, UnknownSymbolError
@@ -82,7 +82,7 @@ def market(clock):
 
 def make_broker(db_url, market, clock, **kwargs) -> PaperBroker:
     """A paper broker on the test database, starting cash 100000."""
-    return PaperBroker(db_url, market, clock=clock, **kwargs)
+    return PaperBroker(Database(db_url), market, clock=clock, **kwargs)
 
 
 def order(key: str, symbol="AAPL", side="buy", quantity=10.0, **kwargs) -> OrderRequest:

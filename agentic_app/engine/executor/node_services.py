@@ -40,5 +40,5 @@ def build_node_services(settings: Settings, *, db: Database,
                         market: Any = None) -> NodeServices:
     """Feed (``market`` or the one of settings), paper broker and notifier on ``db``."""
     market = market or build_market(settings, clock=clock)
-    return NodeServices(market=market, broker=PaperBroker(db.url, market, clock=clock),
+    return NodeServices(market=market, broker=PaperBroker(db, market, clock=clock),
                         notifier=Notifier(db, settings.outbound.policy()))
