@@ -2,8 +2,9 @@
 
 Every front end (REST routers, Reflex states, the CLI) does everything through it; the
 scheduler and workers build the same object (:meth:`AppServices.for_process`) to get the
-clients. It owns the clients - the database handle, the Redis clients, the market feed and
-the node services (broker, notifier) - and is organised by concern, one service per module::
+clients. It owns the clients - the database handle, the Redis clients, the shared pub/sub
+connection of each event loop (``live_hub``), the market feed and the node services (broker,
+notifier) - and is organised by concern, one service per module::
 
     app.auth  app.users  app.tokens  app.workflows  app.schedules  app.triggers
     app.queue  app.monitoring  app.webhooks  app.metrics  app.health  app.demo  app.runs
@@ -18,6 +19,7 @@ modules, the engine or the database directly.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import threading
@@ -36,6 +38,7 @@ from agentic_app.domain.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
+from agentic_app.engine.events.hub import PubSubHub
 from agentic_app.engine.per_process import PerProcess
 from agentic_app.services.auth import (
     MAX_TOKEN_LENGTH,
@@ -96,6 +99,8 @@ class AppServices:
         self._redis_source = redis_url
         self._resolved: tuple[str | None, float] = (None, -math.inf)
         self._redis_clients: dict[str, redis_lib.Redis] = {}
+        self._hubs: weakref.WeakKeyDictionary[Any, dict[str, PubSubHub]] = (
+            weakref.WeakKeyDictionary())
         self._market = market
         self._node_services: Any = None
         self._lock = threading.RLock()
@@ -168,6 +173,17 @@ class AppServices:
                 client = self._redis_clients[url] = connect(url)
             return client
 
+    def live_hub(self, url: str) -> PubSubHub:
+        """The running event loop's shared pub/sub connection to ``url``, through which every
+        live stream of the loop subscribes (one per loop and URL; call it from the loop)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            hubs = self._hubs.setdefault(loop, {})
+            hub = hubs.get(url)
+            if hub is None:
+                hub = hubs[url] = PubSubHub(url)
+            return hub
+
     @property
     def redis(self) -> redis_lib.Redis:
         """The shared Redis client; ServiceUnavailableError (503) when no Redis is known."""
@@ -219,6 +235,7 @@ class AppServices:
         (the parent still uses those sockets)."""
         self.db.engine.dispose(close=False)
         self._redis_clients = {}
+        self._hubs = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:

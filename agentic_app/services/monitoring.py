@@ -24,6 +24,7 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.queries import count_rows, filter_owned
 from agentic_app.domain.errors import AgenticError, NotFoundError
+from agentic_app.engine.events.hub import PubSubHub
 from agentic_app.engine.events.stream import (
     TERMINAL_STATUSES,
     stream_execution_events,
@@ -188,7 +189,7 @@ class MonitoringService(Service):
         await asyncio.to_thread(self.owned, actor, execution_id)
         redis_url = await asyncio.to_thread(self._app.redis_url)
         stream = stream_execution_events(execution_id, db=self.db, after_seq=after_seq,
-                                         redis_url=redis_url)
+                                         redis_url=redis_url, hub=self._hub(redis_url))
         try:
             async for event in stream:
                 yield event
@@ -200,12 +201,17 @@ class MonitoringService(Service):
         """Events of all of the user's executions as they happen (stored ones with
         ``ts >= since`` first, when given); never ends by itself."""
         redis_url = await asyncio.to_thread(self._app.redis_url)
-        stream = stream_user_events(actor.id, db=self.db, redis_url=redis_url, since=since)
+        stream = stream_user_events(actor.id, db=self.db, redis_url=redis_url,
+                                    hub=self._hub(redis_url), since=since)
         try:
             async for event in stream:
                 yield event
         finally:
             await stream.aclose()
+
+    def _hub(self, redis_url: str | None) -> PubSubHub | None:
+        """The loop's shared pub/sub connection (None without Redis: database polling)."""
+        return self._app.live_hub(redis_url) if redis_url else None
 
     def owned_events(self, actor: Actor, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The events whose execution is the user's (blocking)."""

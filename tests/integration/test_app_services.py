@@ -161,3 +161,15 @@ def test_one_facade_per_process_rebuilt_after_fork(monkeypatch, sqlite_db_url):
         assert AppServices.for_process() is parent
     finally:
         get_settings.cache_clear()
+
+
+def test_one_shared_pubsub_connection_per_event_loop(app, redis_url):
+    """Within an event loop every live stream gets the same hub; another loop its own."""
+
+    async def hubs():
+        return app.live_hub(redis_url), app.live_hub(redis_url)
+
+    first, again = asyncio.run(hubs())
+    assert first is again
+    other, _ = asyncio.run(hubs())
+    assert other is not first

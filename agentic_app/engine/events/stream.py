@@ -23,6 +23,9 @@ Redis outage: if subscribing fails or the connection drops, the stream keeps goi
 the database every ``fallback_poll_s`` seconds and tries to subscribe again at that pace;
 once back it re-subscribes, then re-reads the database (same order as at start).
 
+Subscriptions use a connection of their own, or - given ``hub`` - the event loop's shared
+pub/sub connection (:mod:`agentic_app.engine.events.hub`); the guarantees are the same.
+
 Yielded items are dicts shaped like ``Event.to_dict()`` plus ``user_id``. Database rows have
 no attempt column: ``attempt`` is the number of ``ExecutionStarted`` events up to that seq.
 Close early with ``contextlib.aclosing(stream)`` so the subscription is released at once.
@@ -50,6 +53,7 @@ from agentic_app.engine.events.bus import (
     execution_channel,
     user_channel,
 )
+from agentic_app.engine.events.hub import PubSubHub
 
 logger = logging.getLogger(__name__)
 
@@ -149,34 +153,65 @@ def ends_stream(event: dict[str, Any]) -> bool | None:
     return True
 
 
-class _LiveChannel:
-    """One asyncio subscription that can be lost and re-opened (at most every ``retry_s``)."""
+class _OwnSubscription:
+    """A subscription on a connection of its own (when no hub is shared)."""
 
-    def __init__(self, redis_url: str | None, channel: str, retry_s: float) -> None:
+    def __init__(self, client: Any, pubsub: Any) -> None:
+        self.client, self.pubsub = client, pubsub
+
+    @classmethod
+    async def open(cls, redis_url: str, channel: str) -> _OwnSubscription:
+        client = async_client(redis_url)
+        sub = cls(client, client.pubsub(ignore_subscribe_messages=True))
+        try:
+            await sub.pubsub.subscribe(channel)
+        except BaseException:
+            await sub.close()
+            raise
+        return sub
+
+    async def get(self, timeout: float) -> dict[str, Any] | None:
+        return await self.pubsub.get_message(ignore_subscribe_messages=True, timeout=timeout)
+
+    async def close(self) -> None:
+        for closable in (self.pubsub, self.client):
+            try:
+                await closable.aclose()
+            except Exception:  # closing a broken connection may fail; nothing to keep
+                logger.debug("closing a subscription failed", exc_info=True)
+
+
+class _LiveChannel:
+    """One asyncio subscription that can be lost and re-opened (at most every ``retry_s``),
+    on a connection of its own or through a shared ``hub``."""
+
+    def __init__(self, redis_url: str | None, channel: str, retry_s: float,
+                 hub: PubSubHub | None = None) -> None:
         self.redis_url = redis_url
         self.channel = channel
         self.retry_s = retry_s
-        self._client: Any = None
-        self._pubsub: Any = None
+        self.hub = hub
+        self._sub: Any = None
         self._next_try = 0.0
         self._pending: deque[dict[str, Any]] = deque()  # rest of the last batch message
 
     @property
     def up(self) -> bool:
         """True while subscribed."""
-        return self._pubsub is not None
+        return self._sub is not None
 
     async def ensure(self) -> bool:
         """Subscribe if not subscribed (rate-limited); True when subscribed."""
-        if self._pubsub is not None:
+        if self._sub is not None:
             return True
         loop = asyncio.get_running_loop()
-        if self.redis_url is None or loop.time() < self._next_try:
+        if (self.redis_url is None and self.hub is None) or loop.time() < self._next_try:
             return False
         try:
-            self._client = async_client(self.redis_url)
-            self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-            await self._pubsub.subscribe(self.channel)
+            if self.hub is not None:
+                self._sub = await self.hub.subscribe(self.channel)
+            else:
+                self._sub = await _OwnSubscription.open(self.redis_url, self.channel)
             return True
         except _REDIS_ERRORS as exc:
             logger.info("subscribe to %s failed (%s); polling the database", self.channel, exc)
@@ -192,9 +227,8 @@ class _LiveChannel:
         deadline = loop.time() + timeout
         while (remaining := deadline - loop.time()) > 0:
             try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=remaining)
-            except _REDIS_ERRORS as exc:
+                message = await self._sub.get(remaining)
+            except (*_REDIS_ERRORS, ConnectionError) as exc:
                 logger.info("lost %s (%s); polling the database", self.channel, exc)
                 await self.drop(retry_after=True)
                 raise ConnectionError(str(exc)) from exc
@@ -205,16 +239,15 @@ class _LiveChannel:
 
     async def drop(self, *, retry_after: bool = False) -> None:
         """Close the subscription (and wait ``retry_s`` before the next try when asked)."""
-        pubsub, client, self._pubsub, self._client = self._pubsub, self._client, None, None
+        sub, self._sub = self._sub, None
         self._pending.clear()
         if retry_after:
             self._next_try = asyncio.get_running_loop().time() + self.retry_s
-        for closable in (pubsub, client):
-            if closable is not None:
-                try:
-                    await closable.aclose()
-                except Exception:  # closing a broken connection may fail; nothing to keep
-                    logger.debug("closing %s failed", self.channel, exc_info=True)
+        if sub is not None:
+            try:
+                await sub.close()
+            except Exception:  # leaving a broken connection may fail; nothing to keep
+                logger.debug("closing %s failed", self.channel, exc_info=True)
 
 
 async def stream_execution_events(
@@ -223,13 +256,16 @@ async def stream_execution_events(
     db: Database,
     after_seq: int = 0,
     redis_url: str | None = None,
+    hub: PubSubHub | None = None,
     idle_poll_s: float = 5.0,
     fallback_poll_s: float = 1.0,
 ) -> AsyncIterator[dict[str, Any]]:
     """Every event of ``execution_id`` with ``seq > after_seq``, in seq order, each once:
     stored ones first, then live ones, until the execution is over (see module docstring).
-    ``redis_url=None`` means database polling only."""
-    live = _LiveChannel(redis_url, execution_channel(execution_id), retry_s=fallback_poll_s)
+    Live through ``hub`` when given, else on a connection to ``redis_url``; neither means
+    database polling only."""
+    live = _LiveChannel(redis_url, execution_channel(execution_id), retry_s=fallback_poll_s,
+                        hub=hub)
     last = after_seq
     maybe_final = False
     try:
@@ -293,6 +329,7 @@ async def stream_user_events(
     *,
     db: Database,
     redis_url: str | None,
+    hub: PubSubHub | None = None,
     since: datetime | None = None,
     idle_poll_s: float = 5.0,
     fallback_poll_s: float = 1.0,
@@ -301,8 +338,9 @@ async def stream_user_events(
     notifications); never ends by itself. With ``since`` (aware datetime), stored events
     with ``ts >= since`` come first. Each (execution, seq) is yielded at most once. While
     Redis is down, the database is polled every ``fallback_poll_s`` seconds; live delivery
-    itself does not fill gaps (use :func:`stream_execution_events` for a complete history)."""
-    live = _LiveChannel(redis_url, user_channel(user_id), retry_s=fallback_poll_s)
+    itself does not fill gaps (use :func:`stream_execution_events` for a complete history).
+    Live through ``hub`` when given, else on a connection to ``redis_url``."""
+    live = _LiveChannel(redis_url, user_channel(user_id), retry_s=fallback_poll_s, hub=hub)
     seen: dict[Any, int] = {}
     floor = since or datetime.now(UTC)
     cursor = floor
