@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import redis
 
 from agentic_app.db.engine import Database
@@ -34,16 +35,21 @@ async def _until(predicate, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.02)
 
 
-def test_streams_of_a_loop_share_one_connection(sqlite_db_url, redis_url):
+@pytest.fixture
+def two_runs(sqlite_db_url, redis_url):
+    """(db url, Database, user id, two running executions, a Redis client, an EventBus)."""
+    user_id, flow_id = make_user_and_workflow(sqlite_db_url)
+    ex_a, ex_b = (make_execution(sqlite_db_url, user_id, flow_id) for _ in range(2))
+    client = redis.Redis.from_url(redis_url)
+    return (sqlite_db_url, Database(sqlite_db_url), user_id, ex_a, ex_b, client,
+            EventBus(client))
+
+
+def test_streams_of_a_loop_share_one_connection(two_runs, redis_url):
     """Two execution streams and a user stream subscribe through one connection (three
     channels on it), each gets exactly its own events in order, and the hub leaves every
     channel when the streams end."""
-    url = sqlite_db_url
-    db = Database(url)
-    user_id, flow_id = make_user_and_workflow(url)
-    ex_a, ex_b = (make_execution(url, user_id, flow_id) for _ in range(2))
-    client = redis.Redis.from_url(redis_url)
-    bus = EventBus(client)
+    url, db, user_id, ex_a, ex_b, client, bus = two_runs
 
     async def scenario():
         hub = PubSubHub(redis_url)
@@ -72,15 +78,10 @@ def test_streams_of_a_loop_share_one_connection(sqlite_db_url, redis_url):
     assert _pubsub_clients(client) == []
 
 
-def test_killed_hub_connection_loses_nothing(sqlite_db_url, redis_url):
+def test_killed_hub_connection_loses_nothing(two_runs, redis_url):
     """Killing the hub's connection mid-run: both streams poll the database, subscribe again
     through a new hub connection, and still deliver every event once, in order."""
-    url = sqlite_db_url
-    db = Database(url)
-    user_id, flow_id = make_user_and_workflow(url)
-    ex_a, ex_b = (make_execution(url, user_id, flow_id) for _ in range(2))
-    client = redis.Redis.from_url(redis_url)
-    bus = EventBus(client)
+    url, db, user_id, ex_a, ex_b, client, bus = two_runs
     events = {ex: run_events(ex, 10) for ex in (ex_a, ex_b)}
     for ex in (ex_a, ex_b):
         store(url, events[ex][:2], bus, user_id)
