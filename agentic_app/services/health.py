@@ -1,13 +1,27 @@
-"""Liveness of the database and Redis, for /api/agentic/health."""
+"""Liveness of the database and Redis, for /api/agentic/health.
+
+Anyone may ask whether the app is up (``status`` only); the details (latencies, the
+connection URLs with their passwords hidden, the errors) are for admins alone, since raw
+errors and URLs tell an attacker where the databases are and how they fail.
+"""
 
 from __future__ import annotations
 
 import time
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from agentic_app.engine.redis_conn import redis_answers
-from agentic_app.services.base import Service
+from agentic_app.services.base import Actor, Service
+
+
+def hide_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (unparseable: ``<hidden>``)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is hidden whole rather than risk leaking it
+        return "<hidden>"
 
 
 def _timed(check) -> dict:
@@ -41,14 +55,19 @@ class HealthService(Service):
             if not url:
                 return False, "no Redis URL resolved"
             return ((True, None) if redis_answers(url, timeout=1.0)
-                    else (False, f"no answer at {url}"))
+                    else (False, f"no answer at {hide_password(url)}"))
 
         return _timed(_check)
 
-    def report(self) -> tuple[bool, dict]:
-        """Overall health and the per-dependency details (blocking)."""
+    def report(self, viewer: Actor | None = None) -> tuple[bool, dict]:
+        """Overall health (blocking): ``{"status": "ok"|"degraded"}`` for anyone; an admin
+        ``viewer`` also gets per-dependency details, URLs with passwords hidden."""
         db, rd = self.database(), self.redis()
         ok = db["ok"] and rd["ok"]
+        body: dict = {"status": "ok" if ok else "degraded"}
+        if viewer is None or not viewer.is_admin:
+            return ok, body
+        db["url"] = hide_password(self.settings.database_url)
+        rd["url"] = hide_password(self._app.redis_url() or self.settings.redis_url)
         failed = [name for name, r in (("database", db), ("redis", rd)) if not r["ok"]]
-        return ok, {"status": "ok" if ok else "degraded", "database": db, "redis": rd,
-                    "failed": failed}
+        return ok, {**body, "database": db, "redis": rd, "failed": failed}
