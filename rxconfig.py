@@ -8,10 +8,13 @@ import os
 
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
+from reflex_base.constants.installer import PackageJson
 
 from agentic_app.settings import get_settings
 
 _settings = get_settings()
+if _problem := _settings.unsafe_exposure():
+    raise SystemExit(_problem)  # a clear message on stderr and exit status 1
 _bun = _settings.bun_path
 os.environ.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
 _settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -21,11 +24,17 @@ if _settings.is_local:
     _settings.resolved_secret_key()  # generated and kept in the data dir on the first run
     upgrade_to_head(_settings.database_url, _settings.data_dir)
 
+# Reflex's dev server command is `react-router dev --host` (every interface): serve the
+# frontend on the same address as the backend instead.
+PackageJson.Commands.DEV = f"react-router dev --host {_settings.bind_host}"
+
 config = rx.Config(
     app_name="agentic_app",
     db_url=_settings.database_url,
     frontend_port=_settings.frontend_port,
     backend_port=_settings.backend_port,
+    backend_host=_settings.bind_host,
+    cors_allowed_origins=_settings.frontend_origins,
     api_url=_settings.api_base_url,
     telemetry_enabled=False,
     **({"bun_path": _bun} if _bun.exists() else {}),

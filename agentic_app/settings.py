@@ -7,6 +7,7 @@ a message naming the setting.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from enum import Enum
@@ -20,6 +21,10 @@ from agentic_app.domain.outbound import OutboundPolicy, parse_host_entry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """Directory holding ``rxconfig.py``; default home of the data dir."""
+
+
+DEFAULT_DEMO_PASSWORD = "demo"
+"""The demo user's well-known password: fine on loopback, refused when reachable from elsewhere."""
 
 
 class AppMode(str, Enum):
@@ -154,7 +159,7 @@ class Settings(BaseSettings):
     secret_key: str = Field("", validation_alias="SECRET_KEY")
     start_local_services: bool | None = Field(None, validation_alias="START_LOCAL_SERVICES")
     worker_processes: int = Field(2, ge=1, le=64, validation_alias="WORKER_PROCESSES")
-    demo_password: str = Field("demo", validation_alias="DEMO_PASSWORD")
+    demo_password: str = Field(DEFAULT_DEMO_PASSWORD, validation_alias="DEMO_PASSWORD")
     market_feed: str = Field("", validation_alias="MARKET_FEED")
     market_seed: int = Field(42, validation_alias="MARKET_SEED")
     market_speed: float | None = Field(None, gt=0, le=3600, validation_alias="MARKET_SPEED")
@@ -162,6 +167,8 @@ class Settings(BaseSettings):
     api_base_url: str = Field("", validation_alias="API_BASE_URL")
     frontend_port: int = Field(3000, ge=1, le=65535, validation_alias="FRONTEND_PORT")
     backend_port: int = Field(8000, ge=1, le=65535, validation_alias="BACKEND_PORT")
+    bind_host: str = Field("", validation_alias="BIND_HOST")
+    frontend_origins: list[str] = Field(default_factory=list, validation_alias="FRONTEND_ORIGINS")
     scheduler_config: SchedulerConfig = Field(
         default_factory=SchedulerConfig, validation_alias="SCHEDULER_CONFIG"
     )
@@ -196,6 +203,11 @@ class Settings(BaseSettings):
                 raise ValueError("SECRET_KEY must be at least 32 characters")
         if not self.api_base_url:
             self.api_base_url = f"http://localhost:{self.backend_port}"
+        if not self.bind_host:  # local mode serves this machine only
+            self.bind_host = "127.0.0.1" if self.is_local else "0.0.0.0"
+        if not self.frontend_origins:
+            self.frontend_origins = [f"http://localhost:{self.frontend_port}",
+                                     f"http://127.0.0.1:{self.frontend_port}"]
         if self.start_local_services is None:
             self.start_local_services = self.mode is AppMode.local
         if not self.market_feed:  # the local demo market, or the realistic simulation
@@ -210,6 +222,26 @@ class Settings(BaseSettings):
     def bun_path(self) -> Path:
         """The bun binary that ``make setup`` installs from the npm registry."""
         return REPO_ROOT / ".tools" / "bun" / "bin" / "bun"
+
+    @property
+    def loopback_only(self) -> bool:
+        """True when the backend and frontend listen on a loopback address only."""
+        if self.bind_host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.bind_host).is_loopback
+        except ValueError:
+            return False
+
+    def unsafe_exposure(self) -> str | None:
+        """Why the app must not start as configured (None when it may): reachable beyond
+        loopback while the demo account keeps its well-known default password."""
+        if self.is_local and not self.loopback_only and self.demo_password == DEFAULT_DEMO_PASSWORD:
+            return (f"refusing to start: BIND_HOST={self.bind_host} makes the app reachable "
+                    f"beyond this machine while the demo user still has the default password "
+                    f"{DEFAULT_DEMO_PASSWORD!r}. Set DEMO_PASSWORD to a strong password, or "
+                    f"BIND_HOST=127.0.0.1.")
+        return None
 
     @property
     def is_local(self) -> bool:

@@ -2,12 +2,14 @@
 
 Routes live in :mod:`agentic_app.api.routers` (auth, workflows, scheduler, monitoring,
 queue, webhooks, metrics), all under :data:`API_PREFIX`; errors are mapped centrally in
-:mod:`agentic_app.api.errors`; bodies over 1 MiB are refused with 413 before parsing.
+:mod:`agentic_app.api.errors`; bodies over 1 MiB are refused with 413 before parsing;
+cross-origin browser calls are allowed from ``FRONTEND_ORIGINS`` only.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from agentic_app.api.body_limit import MAX_REQUEST_BYTES, BodySizeLimitMiddleware
@@ -50,6 +52,9 @@ def create_api(app: AppServices | None = None) -> FastAPI:
     api.state.services = app
     install_error_handlers(api)
     api.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
+    # browsers may call the API from the configured frontend origins only (not ``*``)
+    api.add_middleware(CORSMiddleware, allow_origins=app.settings.frontend_origins,
+                       allow_credentials=True, allow_methods=["*"], allow_headers=["*"])
 
     router = APIRouter(prefix=API_PREFIX)
 

@@ -1,4 +1,5 @@
-"""Demo data (local mode only): user ``demo``, the three template workflows, and their schedules.
+"""Demo data (local mode only): user ``demo`` (never an admin), the three template workflows,
+and their schedules.
 
 The demo copies of the templates use demo-friendly triggers so a user sees all three fire
 within a minute on the local demo market (MARKET_SPEED, 60x by default in local mode):
@@ -62,8 +63,11 @@ class DemoService(Service):
         with self.db.session() as session:
             user = session.exec(select(User).where(User.username == DEMO_USERNAME)).first()
             create = user is None or fill_missing
+            if user is not None and user.is_admin:  # older data dirs seeded an admin demo
+                log.warning("the demo user is no longer an admin")
+                user.is_admin = False
             if user is None:
-                user = User(username=DEMO_USERNAME, is_admin=True,
+                user = User(username=DEMO_USERNAME, is_admin=False,
                             password_hash=hash_password(settings.demo_password))
                 session.add(user)
                 session.flush()

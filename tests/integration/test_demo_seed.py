@@ -28,9 +28,10 @@ def _jobs(settings) -> dict[str, ScheduledJob]:
 
 
 def test_first_run_seeds_user_workflows_and_three_schedules(settings):
-    """An admin demo user, the three templates and one demo schedule of each trigger kind."""
+    """A demo user who is not an admin, the three templates and one demo schedule of each
+    trigger kind."""
     user, created = seed_demo(settings)
-    assert user.is_admin and len(created) == 3
+    assert not user.is_admin and len(created) == 3
     jobs = _jobs(settings)
     assert {j.trigger_type for j in jobs.values()} == {"cron", "price", "indicator"}
     cron = jobs["RSI Oversold Strategy (demo)"]
