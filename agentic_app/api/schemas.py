@@ -319,6 +319,13 @@ class ScheduleCreated(SchedulePublic):
     webhook_path: str | None = None
 
 
+class WebhookSecretRotated(Public):
+    """A webhook job's new secret, shown this once only (the old one no longer works)."""
+
+    job_id: int
+    webhook_secret: str
+
+
 class SchedulePreview(Public):
     """Description and next fire times of a schedule, nothing created."""
 

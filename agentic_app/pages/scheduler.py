@@ -320,9 +320,8 @@ def _run_row(row) -> rx.Component:
 def _webhook_info() -> rx.Component:
     return rx.card(rx.vstack(
         rx.hstack(rx.heading("Webhook", size="4"), rx.spacer(),
-                  rx.button(rx.cond(H.show_secret, "Hide secret", "Reveal secret"),
-                            size="1", variant="soft", on_click=H.reveal_secret,
-                            id="reveal-secret")),
+                  rx.button("Rotate secret", size="1", variant="soft", on_click=H.rotate_secret,
+                            id="rotate-secret")),
         _field("URL", code_box(H.webhook["url"], id="webhook-url")),
         _field("Secret (" + H.webhook["mode"] + ")", code_box(H.webhook["secret"])),
         _field("curl", code_box(H.webhook["curl"], id="webhook-curl")),

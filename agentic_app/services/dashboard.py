@@ -243,17 +243,17 @@ class TriggerDesigner(Service):
         """Path of a webhook job's URL (under the API's base URL)."""
         return f"{WEBHOOK_PATH}{job.webhook_token}"
 
-    def webhook(self, job: ScheduledJob, *, show_secret: bool = True) -> dict[str, str]:
-        """URL, mode, secret (masked unless ``show_secret``) and copyable examples of a webhook
-        job; {} for other jobs."""
+    def webhook(self, job: ScheduledJob, *, secret: str | None = None) -> dict[str, str]:
+        """URL, mode, secret and copyable examples of a webhook job; {} for other jobs.
+
+        The secret is shown only when passed in (just created or rotated), masked otherwise:
+        a stored secret is never shown again."""
         if job.trigger_type != "webhook":
             return {}
         url = webhook_url(self.settings, job.webhook_token or "")
         mode = str(job.trigger_config.get("mode", "hmac"))
-        secret = (job.webhook_secret or "") if show_secret else "<your secret>"
-        return {"url": url, "mode": mode,
-                "secret": (job.webhook_secret or "") if show_secret else "••••••••",
-                **webhook_examples(url, secret, mode)}
+        return {"url": url, "mode": mode, "secret": secret or "••••••••",
+                **webhook_examples(url, secret or "<your secret>", mode)}
 
 
 def _template(name: str) -> dict[str, Any]:

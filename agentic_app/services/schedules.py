@@ -22,7 +22,7 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.queries import count_rows
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
-from agentic_app.domain.errors import InvalidInputError, NotFoundError
+from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.domain.triggers import (
     CronTriggerConfig,
     IntervalTriggerConfig,
@@ -152,6 +152,10 @@ def preview(settings: Settings, *, trigger_type: str = "cron", trigger_config: d
     return {"description": describe(config), "next_runs": [t.isoformat() for t in runs]}
 
 
+def _new_webhook_secret() -> str:
+    """A fresh random webhook secret."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
 class ScheduleService(Service):
     """The acting user's scheduled jobs."""
 
@@ -182,13 +186,26 @@ class ScheduleService(Service):
                                trigger_type=trigger_type, trigger_config=_config_dict(config))
             if isinstance(config, WebhookTriggerConfig):
                 job.webhook_token = secrets.token_urlsafe(24)
-                job.webhook_secret = "whsec_" + secrets.token_urlsafe(32)
+                job.webhook_secret = _new_webhook_secret()
             s.add(job)
             s.flush()
             job.next_run = _first_run(config, job.id, job.created_at, utcnow())
             s.flush()
             s.refresh(job)
             return job
+
+    def rotate_webhook_secret(self, actor: Actor, job_id: int) -> tuple[ScheduledJob, str]:
+        """Give the user's webhook job a new secret (the old one stops working at once);
+        the new secret is returned this once and never shown again. 409 for other jobs."""
+        with self.db.session() as s:
+            job = self.owned(s, actor, job_id)
+            if job.trigger_type != "webhook" or not job.webhook_token:
+                raise ConflictError(f"scheduled job {job_id} is not a webhook job", field="id")
+            job.webhook_secret = _new_webhook_secret()
+            job.updated_at = utcnow()
+            s.flush()
+            s.refresh(job)
+            return job, job.webhook_secret
 
     def update(self, actor: Actor, job_id: int, *, trigger_config: dict | None = None,
                name: str | None = None) -> ScheduledJob:

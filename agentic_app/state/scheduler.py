@@ -390,7 +390,7 @@ class SchedulerState(PagedMixin, AppState):
             self.form_error = str(getattr(exc, "message", exc))
             return
         if job.trigger_type == "webhook" and not self.editing_id:
-            self.created_webhook = triggers.webhook(job)
+            self.created_webhook = triggers.webhook(job, secret=job.webhook_secret)
         else:
             self.dialog_open = False
         yield SchedulerState.load_jobs
@@ -409,7 +409,6 @@ class JobHistoryState(PagedMixin, AppState):
     error: str = ""
     loaded: bool = False
     webhook: dict[str, str] = {}
-    show_secret: bool = False
 
     def _job_id(self) -> int:
         return last_path_int(self)
@@ -443,14 +442,21 @@ class JobHistoryState(PagedMixin, AppState):
                       "payload": _short(r["trigger_payload"])} for r in history["runs"]]
         self.missed = [{"fire_time": fmt_time(m["fire_time"]), "reason": m["reason"],
                         "detail": m.get("detail", "")} for m in history["missed"]]
-        self.webhook = services.triggers.webhook(job, show_secret=self.show_secret)
+        self.webhook = services.triggers.webhook(job)
         self.error, self.loaded = "", True
 
     @rx.event
-    def reveal_secret(self):
-        """Show the webhook secret (and use it in the examples)."""
-        self.show_secret = not self.show_secret
-        return JobHistoryState.load_history
+    def rotate_secret(self):
+        """Give the webhook a new secret and show it (and the examples with it) this once."""
+        if not self._resolve():
+            return
+        services = app()
+        try:
+            job, secret = services.schedules.rotate_webhook_secret(self._actor(), self._job_id())
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        self.webhook = services.triggers.webhook(job, secret=secret)
+        return rx.toast.success("New secret: copy it now, it is not shown again")
 
     @rx.event
     def back(self):

@@ -45,6 +45,7 @@ ID_ROUTES: dict[tuple[str, str], dict | None] = {
     ("POST", p("/scheduler/jobs/{job_id}/toggle")): None,
     ("POST", p("/scheduler/jobs/{job_id}/run")): None,
     ("GET", p("/scheduler/jobs/{job_id}/history")): None,
+    ("POST", p("/scheduler/jobs/{job_id}/webhook-secret/rotate")): None,
     ("GET", p("/monitoring/executions/{execution_id}")): None,
     ("GET", p("/monitoring/executions/{execution_id}/timeline")): None,
     ("GET", p("/monitoring/executions/{execution_id}/metrics")): None,

@@ -45,3 +45,46 @@ def test_cors_allows_only_the_frontend_origin(env: ApiEnv):
     resp = env.client.get(f"{API}/workflows", headers={"Origin": own, **user})
     assert resp.headers["access-control-allow-origin"] == own
     assert own == f"http://localhost:{env.settings.frontend_port}"
+
+
+def test_webhook_secret_is_shown_once_then_rotate_only(env: ApiEnv):
+    """The secret comes back at creation only; no listing or detail route returns it; POST
+    rotate returns a new one once (the old one is refused, the new one accepted); another
+    user cannot rotate it, and a non-webhook job has nothing to rotate."""
+    import time
+
+    from agentic_app.domain.webhook_signing import SIGNATURE_HEADER, signature_header
+
+    _, alice = env.user("alice")
+    _, mallory = env.user("mallory")
+    wf = env.workflow(alice, definition={"nodes": [
+        {"id": "hook", "type": "webhook_trigger", "params": {}}]})
+    created = env.schedule(alice, wf, "webhook")
+    first, job_id = created["webhook_secret"], created["id"]
+    assert first.startswith("whsec_")
+    for path in (f"/scheduler/jobs/{job_id}", "/scheduler/jobs",
+                 f"/scheduler/jobs/{job_id}/history"):
+        resp = env.client.get(f"{API}{path}", headers=alice)
+        assert resp.status_code == 200 and first not in resp.text, path
+    rotate = f"{API}/scheduler/jobs/{job_id}/webhook-secret/rotate"
+    assert env.client.get(rotate, headers=alice).status_code == 405
+    assert env.client.post(rotate, headers=mallory).status_code == 404
+    resp = env.client.post(rotate, headers=alice)
+    assert resp.status_code == 200
+    second = resp.json()["webhook_secret"]
+    assert second.startswith("whsec_") and second != first
+    for path in (f"/scheduler/jobs/{job_id}", "/scheduler/jobs"):
+        assert second not in env.client.get(f"{API}{path}", headers=alice).text
+
+    def deliver(secret: str) -> int:
+        body = b'{"n": 1}'
+        header = signature_header(secret, int(time.time()), body)
+        return env.client.post(created["webhook_path"], content=body,
+                               headers={SIGNATURE_HEADER: header}).status_code
+
+    assert deliver(first) == 401
+    assert deliver(second) == 202
+    cron = env.schedule(alice, env.workflow(alice), "cron")
+    resp = env.client.post(f"{API}/scheduler/jobs/{cron['id']}/webhook-secret/rotate",
+                           headers=alice)
+    assert resp.status_code == 409

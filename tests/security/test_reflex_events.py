@@ -42,7 +42,7 @@ FOREGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] 
      (WorkflowsState, "new_name", "")),
     (SchedulerState.set_field, {"field": "name", "value": "pwned"}, "/scheduler",
      (SchedulerState, "name", "")),
-    (JobHistoryState.reveal_secret, {}, "/scheduler/1", (JobHistoryState, "show_secret", False)),
+    (JobHistoryState.rotate_secret, {}, "/scheduler/1", (JobHistoryState, "webhook", {})),
     (QueueState.set_tab, {"value": "failed"}, "/queue", (QueueState, "tab", "pending")),
     (MonitorState.set_log_level, {"value": "error"}, "/monitor/1",
      (MonitorState, "log_level", "all")),

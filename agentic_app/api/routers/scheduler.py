@@ -22,6 +22,7 @@ from agentic_app.api.schemas import (
     SchedulePreview,
     SchedulePublic,
     ScheduleUpdate,
+    WebhookSecretRotated,
 )
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.triggers import MAX_PREVIEW_COUNT
@@ -51,6 +52,16 @@ def create_job(body: ScheduleCreate, user: CurrentUser, app: AppDep) -> Schedule
         extra = {"webhook_secret": job.webhook_secret,
                  "webhook_path": app.triggers.webhook_path(job)}
     return ScheduleCreated(**_public(app, job).model_dump(), **extra)
+
+
+@router.post("/jobs/{job_id}/webhook-secret/rotate", response_model=WebhookSecretRotated,
+             responses=error_responses(409))
+def rotate_webhook_secret(job_id: IdPath, user: CurrentUser,
+                          app: AppDep) -> WebhookSecretRotated:
+    """Replace a webhook job's secret; the new one is returned here only (no route shows a
+    secret again). 404 not the user's job, 409 not a webhook job."""
+    job, secret = app.schedules.rotate_webhook_secret(user, job_id)
+    return WebhookSecretRotated(job_id=job.id, webhook_secret=secret)
 
 
 @router.get("/jobs", response_model=Page[SchedulePublic])
