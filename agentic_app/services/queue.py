@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis as redis_lib
-from sqlmodel import col, func, select
+from sqlmodel import col, func, select, true
 
 from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
 from agentic_app.db.queries import count_rows, filter_owned
@@ -126,29 +126,30 @@ class QueueService(Service):
 
     def status(self, actor: Actor, *, window_minutes: int = 15,
                now: datetime | None = None) -> dict[str, Any]:
-        """Counts per status and per priority band (the user's), waiting-for-slot count,
-        throughput over the last ``window_minutes``, the queue depth and cap, and the
-        workers (empty, with ``redis_ok`` false, while Redis does not answer)."""
+        """Counts per status and per priority band (the user's; every user's for an admin),
+        waiting-for-slot count, throughput over the last ``window_minutes``, the queue depth
+        and cap, and the workers (empty, with ``redis_ok`` false, while Redis does not
+        answer); a worker's current job is named to an admin or to that job's owner only."""
         now = now or utcnow()
         since = now - timedelta(minutes=window_minutes)
         counts = dict.fromkeys(STATUSES, 0)
         by_priority = {level: dict.fromkeys(STATUSES, 0) for level in PRIORITY_LEVELS}
+        mine = true() if actor.is_admin else JobQueueEntry.user_id == actor.id
         with self.db.session() as s:
             rows = s.exec(select(JobQueueEntry.priority, JobQueueEntry.status, func.count())
-                          .where(JobQueueEntry.user_id == actor.id)
+                          .where(mine)
                           .group_by(JobQueueEntry.priority, JobQueueEntry.status)).all()
             for prio, status, n in rows:
                 counts[status] = counts.get(status, 0) + n
                 band = by_priority[priority_level(prio)]
                 band[status] = band.get(status, 0) + n
             waiting = s.exec(select(func.count()).select_from(JobQueueEntry).where(
-                JobQueueEntry.user_id == actor.id,
+                mine,
                 JobQueueEntry.status == JobStatus.pending.value,
                 col(JobQueueEntry.rq_job_id).is_(None))).one()
             finished = dict(s.exec(
                 select(JobQueueEntry.status, func.count())
-                .where(JobQueueEntry.user_id == actor.id,
-                       col(JobQueueEntry.completed_at) >= since)
+                .where(mine, col(JobQueueEntry.completed_at) >= since)
                 .group_by(JobQueueEntry.status)).all())
         workers: list[dict[str, Any]] = []
         rq_lengths: dict[str, int] = {}
@@ -157,6 +158,8 @@ class QueueService(Service):
         if redis is not None:
             try:
                 workers, rq_lengths = _workers(redis), _rq_lengths(redis)
+                if not actor.is_admin:
+                    self._hide_others_jobs(actor, workers)
             except (redis_lib.RedisError, OSError) as exc:
                 log.warning("queue status without Redis facts: %s", exc)
                 redis_ok = False
@@ -179,6 +182,18 @@ class QueueService(Service):
             "workers_online": len(workers),
             "redis_ok": redis_ok,
         }
+
+    def _hide_others_jobs(self, actor: Actor, workers: list[dict[str, Any]]) -> None:
+        """Blank each worker's current job unless it is one of ``actor``'s jobs."""
+        busy = [w["current_job_id"] for w in workers if w["current_job_id"]]
+        if not busy:
+            return
+        with self.db.session() as s:
+            own = set(s.exec(select(JobQueueEntry.rq_job_id).where(
+                JobQueueEntry.user_id == actor.id, col(JobQueueEntry.rq_job_id).in_(busy))))
+        for worker in workers:
+            if worker["current_job_id"] not in own:
+                worker["current_job_id"] = None
 
     def throughput_series(self, actor: Actor, *, minutes: int = 60,
                           now: datetime | None = None) -> list[dict[str, Any]]:

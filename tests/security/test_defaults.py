@@ -88,3 +88,40 @@ def test_webhook_secret_is_shown_once_then_rotate_only(env: ApiEnv):
     resp = env.client.post(f"{API}/scheduler/jobs/{cron['id']}/webhook-secret/rotate",
                            headers=alice)
     assert resp.status_code == 409
+
+
+def test_queue_status_shows_other_users_jobs_to_admins_only(env: ApiEnv):
+    """/queue/status: a worker busy with Alice's job names it to Alice and to an admin, not
+    to Bob; Bob's counts hold none of Alice's jobs, the admin's hold everyone's."""
+    import redis
+    from rq import Queue, Worker
+
+    _, alice = env.user("alice")
+    _, bob = env.user("bob")
+    _, admin = env.user("root", admin=True)
+    job = env.run(alice, env.workflow(alice))
+    rq_id = env.services.queue.get(env.services.users.by_name("alice"), job["id"]).rq_job_id
+    assert rq_id
+    conn = redis.Redis.from_url(env.redis_url)
+    worker = Worker([Queue("default", connection=conn)], connection=conn, name="busy-worker")
+    worker.register_birth()
+    try:
+        worker.set_current_job_id(rq_id)
+
+        def status(headers: dict[str, str]) -> dict:
+            resp = env.client.get(f"{API}/queue/status", headers=headers)
+            assert resp.status_code == 200, resp.text
+            return resp.json()
+
+        def current(body: dict) -> str | None:
+            return {w["name"]: w["current_job_id"] for w in body["workers"]}["busy-worker"]
+
+        assert current(status(alice)) == rq_id and current(status(admin)) == rq_id
+        seen_by_bob = status(bob)
+        assert current(seen_by_bob) is None and rq_id not in str(seen_by_bob)
+        assert set(seen_by_bob["counts"].values()) == {0}
+        assert status(alice)["counts"]["pending"] == 1
+        assert status(admin)["counts"]["pending"] == 1
+    finally:
+        worker.register_death()
+        conn.close()

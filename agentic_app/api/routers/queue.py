@@ -38,8 +38,9 @@ def _bulk(results: list[dict]) -> BulkJobsResult:
 @router.get("/status", response_model=QueueStatus)
 def queue_status(user: CurrentUser, app: AppDep,
                  window_minutes: Annotated[int, Query(ge=1, le=1440)] = 15) -> QueueStatus:
-    """The user's jobs per status and priority, slot waits, throughput over the last
-    ``window_minutes``, the shared queue depth and cap, and the workers online."""
+    """The user's jobs (an admin: everyone's) per status and priority, slot waits,
+    throughput over the last ``window_minutes``, the shared queue depth and cap, and the
+    workers online; a worker's current job id only when it is the caller's (or to admins)."""
     return QueueStatus.model_validate(app.queue.status(user, window_minutes=window_minutes))
 
 
