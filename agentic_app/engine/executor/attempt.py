@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import threading
 import time
 import traceback
@@ -47,6 +48,8 @@ from agentic_app.engine.executor.results import (
 )
 from agentic_app.nodes.base import NodeContext, NodeRegistry, NodeType
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -84,7 +87,6 @@ class AttemptRun:
         self.thread_futures: dict[str, Future] = {}
         self.t_start: dict[str, float] = {}
         self.node_errors: list[tuple[str, AgenticError]] = []
-        self.tracebacks: dict[str, str] = {}
         self.abort_reason: str | None = None
         self.abort_error: AgenticError | None = None
         self.stopping = False
@@ -267,10 +269,10 @@ class AttemptRun:
                 )
             else:
                 error = classify_error(exc, memory_limit_mb=self.opts.memory_limit_mb)
-                if not isinstance(exc, AgenticError):
-                    self.tracebacks[node_id] = "".join(
-                        traceback.format_exception(exc, limit=-TRACEBACK_FRAMES)
-                    )
+                if not isinstance(exc, AgenticError):  # the traceback: server log only
+                    log.error("node %r of execution %s raised:\n%s", node_id,
+                              self.opts.execution_id, "".join(
+                                  traceback.format_exception(exc, limit=-TRACEBACK_FRAMES)))
             release_traceback(exc)
             return False, error
 
@@ -314,8 +316,7 @@ class AttemptRun:
         res.error = error.message
         res.error_type = type(error).__name__
         self.node_errors.append((node_id, error))
-        self.emitter.emit(events.node_failed(self.opts.execution_id, res, error,
-                                             self.tracebacks.get(node_id)))
+        self.emitter.emit(events.node_failed(self.opts.execution_id, res, error))
 
     def _skip(self, node_id: str, reason: str) -> None:
         res = self.results[node_id]

@@ -57,13 +57,11 @@ def node_succeeded(execution_id: int | str, res: NodeResult,
         message=f"node {res.node_id!r} succeeded in {res.duration_ms:.0f} ms", data=data)
 
 
-def node_failed(execution_id: int | str, res: NodeResult, error: AgenticError,
-                traceback_text: str | None) -> NodeFailed:
-    """A node failed with ``error`` (and the traceback of an unexpected exception)."""
+def node_failed(execution_id: int | str, res: NodeResult, error: AgenticError) -> NodeFailed:
+    """A node failed with ``error`` (its type and message; a traceback never reaches a
+    user-visible event: the executor logs it on the server)."""
     data: dict[str, Any] = {"node_type": res.node_type, "duration_ms": _ms(res.duration_ms),
                             "error": error.to_dict(), "retryable": error.retryable}
-    if traceback_text is not None:
-        data["traceback"] = traceback_text
     return NodeFailed(
         execution_id=execution_id, node_id=res.node_id, level="error",
         message=f"node {res.node_id!r} failed: {error.message}", data=data)

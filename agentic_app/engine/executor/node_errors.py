@@ -17,7 +17,8 @@ from agentic_app.domain.errors import (
 )
 
 TRACEBACK_FRAMES = 8
-"""Innermost frames kept in NodeFailed data for unexpected (non-AgenticError) exceptions."""
+"""Innermost frames of an unexpected (non-AgenticError) exception's traceback written to the
+server log (never to events)."""
 
 
 def classify_error(exc: BaseException, *, memory_limit_mb: float | None = None) -> AgenticError:
