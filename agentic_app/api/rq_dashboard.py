@@ -7,10 +7,17 @@ page, and anything else (the dashboard's JSON polling, API clients) gets 401.
 rq-dashboard shows every user's RQ jobs, so only admins (``users.is_admin``) get in; other
 logged-in users get 403. The Redis URL is the facade's (``app.redis_url()``); 503 while no
 Redis answers.
+
+Mutating actions (requeue, delete, empty, compact) are POST only, with a CSRF check: every
+answer to an admin sets the cookie ``_csrf_token`` (an HMAC of the session token), which
+rq-dashboard's own scripts send back as ``X-CSRFToken``; a POST without the matching value is
+403, and the one mutating GET rq-dashboard offers (requeue a whole queue) is 405.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import warnings
 from pathlib import Path
@@ -47,6 +54,20 @@ def request_token() -> str | None:
     return request.cookies.get(SESSION_COOKIE) or None
 
 
+CSRF_COOKIE = "_csrf_token"
+"""Cookie rq-dashboard's scripts read and send back as the CSRF_HEADER."""
+CSRF_HEADER = "X-CSRFToken"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MUTATING_GET_ENDPOINTS = frozenset({"rq_dashboard.requeue_all"})
+"""rq-dashboard routes that change data yet accept GET: refused on GET."""
+
+
+def csrf_token(secret: str, session_token: str) -> str:
+    """The CSRF token of one session: bound to it, useless with any other."""
+    return hmac.new(secret.encode(), b"rq-dashboard-csrf:" + session_token.encode(),
+                    hashlib.sha256).hexdigest()
+
+
 def _wants_html() -> bool:
     """A browser navigation: GET naming text/html explicitly (XHR and API clients do not)."""
     return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
@@ -64,6 +85,7 @@ def create_rq_dashboard_app(app: AppServices, *, login_url: str) -> Flask:
     flask_app = Flask(__name__, static_folder=str(static), static_url_path="/static")
     flask_app.config["RQ_DASHBOARD_REDIS_URL"] = None
     flask_app.register_blueprint(blueprint, url_prefix="")
+    secret = app.settings.resolved_secret_key()
 
     @flask_app.before_request
     def _require_login_and_redis() -> Response | None:
@@ -79,6 +101,14 @@ def create_rq_dashboard_app(app: AppServices, *, login_url: str) -> Flask:
             return Response('{"detail":"rq-dashboard is for admins"}', status=403,
                             mimetype="application/json")
         g.agentic_user = user
+        g.csrf_token = csrf_token(secret, request_token() or "")
+        if request.method == "GET" and request.endpoint in MUTATING_GET_ENDPOINTS:
+            return Response('{"detail":"use POST for this action"}', status=405,
+                            mimetype="application/json", headers={"Allow": "POST"})
+        if request.method not in SAFE_METHODS and not hmac.compare_digest(
+                request.headers.get(CSRF_HEADER, ""), g.csrf_token):
+            return Response('{"detail":"missing or wrong CSRF token"}', status=403,
+                            mimetype="application/json")
         url = app.redis_url()
         if url is None:
             return Response("Redis is not available", status=503, mimetype="text/plain")
@@ -88,6 +118,14 @@ def create_rq_dashboard_app(app: AppServices, *, login_url: str) -> Flask:
             current_app.config["RQ_DASHBOARD_REDIS_URL"] = url
             setup_rq_connection(current_app)  # stores (url,) and current_app.redis_conn
         return None
+
+    @flask_app.after_request
+    def _set_csrf_cookie(response: Response) -> Response:
+        token = g.get("csrf_token")
+        if token and request.cookies.get(CSRF_COOKIE) != token:
+            response.set_cookie(CSRF_COOKIE, token, samesite="Strict",
+                                path=request.script_root or "/")
+        return response
 
     return flask_app
 
