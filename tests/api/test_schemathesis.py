@@ -1,6 +1,7 @@
 """Property-based run of schemathesis against the app's own OpenAPI spec: for every
-operation, generated requests (fixed seed, bounded examples, a valid bearer token) never get
-a 5xx, and every response matches its documented status code, content type and schema."""
+operation, generated requests (fixed seed, bounded examples, the bearer token of a user and,
+in a second run, of an admin) never get a 5xx, and every response matches its documented
+status code, content type and schema."""
 
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ APP = create_api(AppServices(load_settings(database_url="sqlite://"), redis_url=
 schema = schemathesis.openapi.from_asgi(f"{API}/openapi.json", APP)
 
 
-@pytest.fixture
-def world(sqlite_db_url, redis_url):
-    """APP on a fresh database where a user owns a workflow, a scheduled job and a job."""
+@pytest.fixture(params=["user", "admin"])
+def world(request, sqlite_db_url, redis_url):
+    """APP on a fresh database where a user (or an admin: admin-only routes and details)
+    owns a workflow, a scheduled job and a job."""
     env = ApiEnv(sqlite_db_url, redis_url)
-    user_id, headers = env.user("alice")
+    user_id, headers = env.user("alice", admin=request.param == "admin")
     wf = env.workflow(headers)
     env.schedule(headers, wf, "cron", cron_expression="0 9 * * *")
     env.run(headers, wf)
