@@ -100,6 +100,13 @@ def test_list_pages_page_through(running_app, page):
 
 
 def test_backend_health_through_reflex(running_app):
-    """The API mounted in the Reflex backend reports database and Redis up."""
-    body = httpx.get(f"{running_app.backend}/api/agentic/health", timeout=5).json()
+    """The API mounted in the Reflex backend reports database and Redis up: ``ok`` to anyone,
+    the details to an admin."""
+    url = f"{running_app.backend}/api/agentic/health"
+    assert httpx.get(url, timeout=5).json() == {"status": "ok"}
+    services = running_app.services()
+    admin = services.users.create(username="health-admin", password="Zq8-health-admin-pw",
+                                  is_admin=True)
+    _, token = services.tokens.create(admin, name="health")
+    body = httpx.get(url, timeout=5, headers={"Authorization": f"Bearer {token}"}).json()
     assert body["database"]["ok"] and body["redis"]["ok"]
