@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from agentic_app.api.body_limit import MAX_REQUEST_BYTES, BodySizeLimitMiddleware
-from agentic_app.api.deps import AppDep, OptionalUser
+from agentic_app.api.deps import AppDep, OptionalToken
 from agentic_app.api.errors import install_error_handlers
 from agentic_app.api.routers import (
     auth,
@@ -61,10 +61,10 @@ def create_api(app: AppServices | None = None) -> FastAPI:
     @router.get("/health", tags=["health"], responses={
         200: {"description": "Database and Redis answer"},
         503: {"description": "Degraded: for admins ``failed`` names what did not answer"}})
-    def health(services: AppDep, viewer: OptionalUser) -> JSONResponse:
+    def health(services: AppDep, token: OptionalToken) -> JSONResponse:
         """Database and Redis liveness: 200 when both answer, else 503. Anonymous callers
         get ``status`` only; admins (bearer token) also get details, passwords hidden."""
-        ok, body = services.health.report(viewer)
+        ok, body = services.health.report(token)
         return JSONResponse(body, status_code=200 if ok else 503)
 
     for module in (auth, workflows, scheduler, monitoring, queue, webhooks, metrics):

@@ -43,11 +43,10 @@ def get_current_user(app: Annotated[AppServices, Depends(get_app)],
     return app.auth.require(token)
 
 
-def get_optional_user(app: Annotated[AppServices, Depends(get_app)],
-                      credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                             Depends(bearer_scheme)]) -> Actor | None:
-    """The acting user of a valid bearer token, or None (anonymous or invalid token)."""
-    return app.auth.actor_for_token(credentials.credentials.strip() if credentials else None)
+def get_optional_token(credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                              Depends(bearer_scheme)]) -> str | None:
+    """The bearer token of the request, or None (public routes)."""
+    return credentials.credentials.strip() or None if credentials else None
 
 
 AppDep = Annotated[AppServices, Depends(get_app)]
@@ -56,8 +55,8 @@ TokenDep = Annotated[str, Depends(get_token)]
 """The request's bearer token (401 when missing)."""
 CurrentUser = Annotated[Actor, Depends(get_current_user)]
 """The authenticated user (401 otherwise)."""
-OptionalUser = Annotated[Actor | None, Depends(get_optional_user)]
-"""The authenticated user, or None for an anonymous caller (public routes)."""
+OptionalToken = Annotated[str | None, Depends(get_optional_token)]
+"""The request's bearer token, or None (public routes; not checked here)."""
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="object id")]
 """An object id in a path."""
 

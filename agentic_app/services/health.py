@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from agentic_app.engine.redis_conn import redis_answers
-from agentic_app.services.base import Actor, Service
+from agentic_app.services.base import Service
 
 
 def hide_password(url: str) -> str:
@@ -59,12 +59,14 @@ class HealthService(Service):
 
         return _timed(_check)
 
-    def report(self, viewer: Actor | None = None) -> tuple[bool, dict]:
-        """Overall health (blocking): ``{"status": "ok"|"degraded"}`` for anyone; an admin
-        ``viewer`` also gets per-dependency details, URLs with passwords hidden."""
+    def report(self, token: str | None = None) -> tuple[bool, dict]:
+        """Overall health (blocking): ``{"status": "ok"|"degraded"}`` for anyone; the caller
+        of an admin's ``token`` also gets per-dependency details, URLs with passwords hidden
+        (while the database is down no token can be checked: status only)."""
         db, rd = self.database(), self.redis()
         ok = db["ok"] and rd["ok"]
         body: dict = {"status": "ok" if ok else "degraded"}
+        viewer = self._app.auth.actor_for_token(token) if token and db["ok"] else None
         if viewer is None or not viewer.is_admin:
             return ok, body
         db["url"] = hide_password(self.settings.database_url)

@@ -125,3 +125,12 @@ def test_queue_status_shows_other_users_jobs_to_admins_only(env: ApiEnv):
     finally:
         worker.register_death()
         conn.close()
+
+
+def test_health_answers_503_to_a_token_while_the_database_is_down(redis_url):
+    """Database down: a caller sending a bearer token still gets a plain 503 ``degraded``
+    (no 500, no details, no URL)."""
+    env = ApiEnv("postgresql+psycopg://nobody:s3cret-pw@127.0.0.1:1/none", redis_url)
+    resp = env.client.get(f"{API}/health", headers={"Authorization": "Bearer agt_whatever"})
+    assert resp.status_code == 503
+    assert resp.json() == {"status": "degraded"}
