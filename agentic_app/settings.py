@@ -81,6 +81,16 @@ class Limits(BaseModel):
     auto_pause_after_failures: int = Field(5, ge=1)
 
 
+class ScheduleLimits(BaseModel):
+    """Bounds on scheduled jobs: how many a user may have, how often one may fire, and how
+    many missed-run records each keeps."""
+
+    max_per_user: int = Field(200, ge=1, le=100000)
+    min_period_seconds: int = Field(10, ge=1, le=86400)
+    allow_seconds_cron: bool = False
+    max_missed_runs: int = Field(100, ge=1, le=100000)
+
+
 class Retention(BaseModel):
     """How long finished jobs, their events and RQ results are kept."""
 
@@ -175,6 +185,8 @@ class Settings(BaseSettings):
     queue_config: QueueConfig = Field(default_factory=QueueConfig, validation_alias="QUEUE_CONFIG")
     limits: Limits = Field(default_factory=Limits, validation_alias="LIMITS")
     retention: Retention = Field(default_factory=Retention, validation_alias="RETENTION")
+    schedules: ScheduleLimits = Field(default_factory=ScheduleLimits,
+                                      validation_alias="SCHEDULES")
     outbound: Outbound = Field(default_factory=Outbound, validation_alias="OUTBOUND")
     login: LoginLimits = Field(default_factory=LoginLimits, validation_alias="LOGIN")
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agentic_app.domain.password_policy import MAX_PASSWORD_LENGTH
+from agentic_app.domain.workflow import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
 MAX_ID = 2**31 - 1
 """Largest id accepted anywhere (32-bit signed integer columns)."""
@@ -159,8 +160,8 @@ class ApiTokenCreated(ApiTokenPublic):
 class WorkflowBase(BaseModel):
     """Fields a user sets on a workflow."""
 
-    name: Text = Field(min_length=1, max_length=200)
-    description: Text = Field("", max_length=2000)
+    name: Text = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    description: Text = Field("", max_length=MAX_DESCRIPTION_LENGTH)
 
 
 class WorkflowCreate(WorkflowBase):
@@ -173,8 +174,8 @@ class WorkflowCreate(WorkflowBase):
 class WorkflowUpdate(BaseModel):
     """Fields to change (omitted ones stay); a new definition bumps ``version``."""
 
-    name: Text | None = Field(None, min_length=1, max_length=200)
-    description: Text | None = Field(None, max_length=2000)
+    name: Text | None = Field(None, min_length=1, max_length=MAX_NAME_LENGTH)
+    description: Text | None = Field(None, max_length=MAX_DESCRIPTION_LENGTH)
     definition: JsonObject | None = None
     is_active: bool | None = None
 
@@ -227,8 +228,8 @@ class TemplatePublic(Public):
 class WorkflowFromTemplate(BaseModel):
     """A new workflow from a template; optionally with another trigger."""
 
-    template: Text = Field(min_length=1, max_length=200)
-    name: Text = Field("", max_length=200, description="default: the template's name "
+    template: Text = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    name: Text = Field("", max_length=MAX_NAME_LENGTH, description="default: the template's name "
                                                        "(made unique among yours)")
     trigger_type: TriggerTypeName | None = None
     params: JsonObject | None = Field(None, description="the trigger node's params (with "
@@ -252,14 +253,14 @@ class ScheduleCreate(BaseModel):
     workflow_id: IdInt
     trigger_type: TriggerTypeName
     trigger_config: JsonObject = Field(default_factory=dict)
-    name: Text = Field("", max_length=200)
+    name: Text = Field("", max_length=MAX_NAME_LENGTH)
 
 
 class ScheduleUpdate(BaseModel):
     """New trigger config and/or name (omitted ones stay)."""
 
     trigger_config: JsonObject | None = None
-    name: Text | None = Field(None, max_length=200)
+    name: Text | None = Field(None, max_length=MAX_NAME_LENGTH)
 
 
 class SchedulePublic(Public):

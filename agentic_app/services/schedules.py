@@ -28,6 +28,7 @@ from agentic_app.domain.triggers import (
     IntervalTriggerConfig,
     WebhookTriggerConfig,
     canonical_type,
+    check_schedule_period,
     describe,
     next_fire_time,
     next_fire_times,
@@ -94,6 +95,8 @@ def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
     # condition is reported as such, with its position), then against the trigger node
     config = parse_trigger_config(trigger_type, candidate,
                                   default_timezone=settings.scheduler_config.timezone)
+    check_schedule_period(config, min_period_seconds=settings.schedules.min_period_seconds,
+                          allow_seconds_cron=settings.schedules.allow_seconds_cron)
     for key, value in requested.items():
         if key in merged and not _same(merged[key], value):
             raise InvalidInputError(
@@ -176,9 +179,11 @@ class ScheduleService(Service):
 
     def create(self, actor: Actor, *, workflow_id: int, trigger_type: str,
                trigger_config: dict | None = None, name: str = "") -> ScheduledJob:
-        """Validate and create a scheduled job (webhook jobs get a URL token and a secret)."""
+        """Validate and create a scheduled job (webhook jobs get a URL token and a secret);
+        ConflictError(field="schedules.max_per_user") past the user's cap (HTTP 409)."""
         with self.db.session() as s:
             wf = self._app.workflows.owned(s, actor, workflow_id)
+            self._check_count(s, actor)
             trigger_type, config = self.resolve(definition=wf.definition,
                                                 trigger_type=trigger_type,
                                                 trigger_config=trigger_config)
@@ -206,6 +211,15 @@ class ScheduleService(Service):
             s.flush()
             s.refresh(job)
             return job, job.webhook_secret
+
+    def _check_count(self, session: Any, actor: Actor) -> None:
+        """Refuse a new job when the user already has ``schedules.max_per_user`` of them."""
+        cap = self.settings.schedules.max_per_user
+        have = count_rows(session, select(ScheduledJob).where(ScheduledJob.user_id == actor.id))
+        if have >= cap:
+            raise ConflictError(
+                f"you have {have} scheduled jobs, the limit is {cap} (setting "
+                "SCHEDULES__MAX_PER_USER); delete one first", field="schedules.max_per_user")
 
     def update(self, actor: Actor, job_id: int, *, trigger_config: dict | None = None,
                name: str | None = None) -> ScheduledJob:

@@ -52,7 +52,9 @@ from agentic_app.domain.triggers.rules import MarketRule, compile_rule, replay
 from agentic_app.domain.triggers.schedule import (
     CronTriggerConfig,
     IntervalTriggerConfig,
+    check_schedule_period,
     describe_cron,
+    shortest_cron_period,
     validate_cron,
 )
 from agentic_app.domain.triggers.webhook import WebhookTriggerConfig
@@ -78,6 +80,7 @@ __all__ = [
     "WebhookTriggerConfig",
     "canonical_type",
     "check_condition",
+    "check_schedule_period",
     "compile_rule",
     "condition_names",
     "describe",
@@ -89,6 +92,7 @@ __all__ = [
     "parse_trigger_config",
     "priority_level",
     "replay",
+    "shortest_cron_period",
     "validate_cron",
     "validate_timezone",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from itertools import islice
+from itertools import islice, pairwise
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -203,3 +203,52 @@ def _interval_text(minutes: int) -> str:
     if minutes % 60 == 0:
         return f"Every {_plural(minutes // 60, 'hour')}"
     return f"Every {_plural(minutes, 'minute')}"
+
+
+def _shortest_step(values: list, span: int) -> int | None:
+    """Smallest gap between consecutive values of one cron field (wrapping around ``span``),
+    or None when the field holds a single value."""
+    points = sorted(set(range(span) if "*" in values else (int(v) % span for v in values)))
+    if len(points) < 2:
+        return None
+    gaps = [b - a for a, b in pairwise(points)]
+    return min([*gaps, span - points[-1] + points[0]])
+
+
+def shortest_cron_period(expression: str) -> int:
+    """A lower bound, in seconds, of the time between two fires of a valid cron expression
+    (5 fields, or 6 with seconds first): read from the seconds, minute and hour fields."""
+    parts = " ".join(expression.split())
+    seconds = len(parts.split()) == 6
+    fields = croniter.expand(parts, second_at_beginning=seconds)[0]
+    minute, hour = fields[0], fields[1]
+    for values, span, unit in ((fields[5] if seconds else [0], 60, 1), (minute, 60, 60),
+                               (hour, 24, 3600)):
+        step = _shortest_step(values, span)
+        if step is not None:
+            return step * unit
+    return 86400
+
+
+def check_schedule_period(config: object, *, min_period_seconds: int,
+                          allow_seconds_cron: bool) -> None:
+    """The one rule on how often a time trigger may fire: a 6-field (seconds) cron only when
+    ``allow_seconds_cron``, and no cron or interval firing more often than every
+    ``min_period_seconds``. ``InvalidInputError`` naming the field otherwise; other trigger
+    types pass."""
+    if isinstance(config, CronTriggerConfig):
+        field = "trigger_config.cron_expression"
+        if len(config.cron_expression.split()) == 6 and not allow_seconds_cron:
+            raise InvalidInputError(
+                f"{field}: seconds-level cron (6 fields) is disabled on this server "
+                "(setting SCHEDULES__ALLOW_SECONDS_CRON); use 5 fields", field=field)
+        period = shortest_cron_period(config.cron_expression)
+    elif isinstance(config, IntervalTriggerConfig):
+        field = "trigger_config.interval_minutes"
+        period = config.interval_minutes * 60
+    else:
+        return
+    if period < min_period_seconds:
+        raise InvalidInputError(
+            f"{field}: fires every {period} s, more often than the minimum period of "
+            f"{min_period_seconds} s (setting SCHEDULES__MIN_PERIOD_SECONDS)", field=field)
