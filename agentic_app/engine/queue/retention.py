@@ -8,6 +8,8 @@ found by reflecting the database, so tables added later are handled), unless the
 still pending/running or another job row of it is not old yet. Orders and notifications keep
 their ``execution_id`` as a plain column and are never touched. RQ job hashes and results of
 the deleted rows are removed afterwards (best effort: RQ also expires them by itself).
+Missed-run records of scheduled jobs are purged with them: older than ``failed_days``, and
+beyond the newest ``max_missed_runs`` of each job.
 The scheduler/worker loop calls :func:`run_retention` periodically.
 """
 
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 
 from agentic_app.db.engine import Database
 from agentic_app.db.models import JobQueueEntry, JobStatus, WorkflowExecution, utcnow
+from agentic_app.db.scheduler_models import MissedRun
 from agentic_app.engine.queue.names import QUEUE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ DEFAULT_COMPLETED_DAYS = 7
 """Days completed and cancelled jobs are kept (until settings provide RETENTION__...)."""
 DEFAULT_FAILED_DAYS = 30
 """Days failed jobs are kept."""
+DEFAULT_MAX_MISSED_RUNS = 100
+"""Missed-run records kept per scheduled job."""
 BATCH_SIZE = 500
 """Executions deleted per transaction."""
 _ACTIVE = (JobStatus.pending.value, JobStatus.running.value)
@@ -62,17 +67,38 @@ def _execution_children(engine: sa.Engine) -> list[tuple[str, str]]:
     return found
 
 
+def trim_missed_runs(conn: sa.Connection, keep: int, *, job_id: int | None = None,
+                     before: datetime | None = None) -> int:
+    """Delete missed-run records recorded before ``before`` and all but the newest ``keep``
+    (by fire time) of one job, or of every job; returns how many were deleted."""
+    table = MissedRun.__table__
+    deleted = 0
+    if before is not None:
+        deleted += conn.execute(sa.delete(table).where(table.c.recorded_at < before)).rowcount
+    ranked = sa.select(
+        table.c.id, sa.func.row_number().over(
+            partition_by=table.c.scheduled_job_id,
+            order_by=(table.c.fire_time.desc(), table.c.id.desc())).label("rank"))
+    if job_id is not None:
+        ranked = ranked.where(table.c.scheduled_job_id == job_id)
+    ranked = ranked.subquery()
+    doomed = sa.select(ranked.c.id).where(ranked.c.rank > keep)
+    return deleted + conn.execute(sa.delete(table).where(table.c.id.in_(doomed))).rowcount
+
+
 def purge_old(
     db: Database,
     redis_client: redis.Redis | None,
     *,
     completed_days: float = DEFAULT_COMPLETED_DAYS,
     failed_days: float = DEFAULT_FAILED_DAYS,
+    max_missed_runs: int = DEFAULT_MAX_MISSED_RUNS,
     now: datetime | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> dict[str, int]:
     """Delete old completed/cancelled (``completed_days``) and failed (``failed_days``) jobs,
-    their executions with all dependent rows, and their RQ jobs and results.
+    their executions with all dependent rows, and their RQ jobs and results; and missed-run
+    records older than ``failed_days`` or past each job's newest ``max_missed_runs``.
     Returns deleted counts: one key per table, plus ``rq_jobs``."""
     now = now or utcnow()
     old = sa.or_(
@@ -116,6 +142,9 @@ def purge_old(
                 job_table.c.id.in_(chunk))).scalars().all()
             counts[job_table.name] += conn.execute(
                 sa.delete(job_table).where(job_table.c.id.in_(chunk))).rowcount
+    with db.write() as conn:
+        counts[MissedRun.__tablename__] += trim_missed_runs(
+            conn, max_missed_runs, before=now - timedelta(days=failed_days))
     counts["rq_jobs"] = delete_rq_jobs(redis_client, [i for i in rq_ids if i])
     result = {name: int(n) for name, n in counts.items()}
     if any(result.values()):
@@ -165,6 +194,7 @@ def run_retention(
     from agentic_app.engine.redis_conn import connect
 
     config = getattr(settings, "retention", None)
+    schedules = getattr(settings, "schedules", None)
     if completed_days is None:
         completed_days = getattr(config, "completed_days", DEFAULT_COMPLETED_DAYS)
     if failed_days is None:
@@ -172,6 +202,8 @@ def run_retention(
     client = connect(redis_url or settings.redis_url)
     try:
         return purge_old(Database(settings.database_url), client, completed_days=completed_days,
-                         failed_days=failed_days, now=now)
+                         failed_days=failed_days, now=now,
+                         max_missed_runs=getattr(schedules, "max_missed_runs",
+                                                 DEFAULT_MAX_MISSED_RUNS))
     finally:
         client.close()

@@ -42,7 +42,8 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
     if (policy == "skip" and pending + running) or (policy == "queue_one" and pending):
         store.record_missed(db, job_id, [fire_time], "overlap",
                             f"previous execution still {'running' if running else 'pending'}"
-                            f" (overlap policy {policy})")
+                            f" (overlap policy {policy})",
+                            keep=settings.schedules.max_missed_runs)
         return 0
     body = {"fired_at": fire_time.isoformat(), "scheduled_job_id": job_id,
             "trigger_type": row.trigger_type, **store.jsonable_payload(payload)}
@@ -56,7 +57,8 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
         log.info("job %s fire %s already enqueued", job_id, fire_time.isoformat())
         return 0
     except (LimitExceededError, NotFoundError, ConflictError) as exc:
-        store.record_missed(db, job_id, [fire_time], "refused", exc.message)
+        store.record_missed(db, job_id, [fire_time], "refused", exc.message,
+                            keep=settings.schedules.max_missed_runs)
         log.warning("job %s fire %s refused: %s", job_id, fire_time.isoformat(), exc.message)
         return 0
     nxt = None

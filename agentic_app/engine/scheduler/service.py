@@ -193,7 +193,8 @@ class SchedulerService:
         try:
             counts = purge_old(self.db, self.redis,
                                completed_days=self.settings.retention.completed_days,
-                               failed_days=self.settings.retention.failed_days)
+                               failed_days=self.settings.retention.failed_days,
+                               max_missed_runs=self.settings.schedules.max_missed_runs)
             log.info("retention: %s", counts)
         except Exception:
             log.exception("retention failed")
@@ -314,13 +315,15 @@ class SchedulerService:
         grace = timedelta(seconds=config.misfire_grace_seconds)
         if now - latest <= grace:
             store.record_missed(self.db, row.id, missed[:-1], "downtime",
-                                "after downtime only the latest fire within the grace time runs")
+                                "after downtime only the latest fire within the grace time runs",
+                                keep=self.settings.schedules.max_missed_runs)
             log.info("job %s: catch-up run for %s (%d older fire times recorded as missed)",
                      row.id, latest.isoformat(), len(missed) - 1)
             self.fire_guarded(row.id, latest, {"catch_up": True})
         else:
             store.record_missed(self.db, row.id, missed, "downtime",
-                                f"beyond the misfire grace time of {grace.total_seconds():g} s")
+                                f"beyond the misfire grace time of {grace.total_seconds():g} s",
+                                keep=self.settings.schedules.max_missed_runs)
             log.warning("job %s: %d fire times missed during downtime", row.id, len(missed))
 
     def _due(self, job_id: int, fire_time: datetime) -> None:
@@ -344,7 +347,8 @@ class SchedulerService:
         when = event.scheduled_run_time
         try:
             store.record_missed(self.db, job_id, [when], "misfire",
-                                "the scheduler could not run it within the grace time")
+                                "the scheduler could not run it within the grace time",
+                                keep=self.settings.schedules.max_missed_runs)
             with self._lock:
                 row = self._known.get(job_id)
                 if row is not None and row.is_active and self._active():

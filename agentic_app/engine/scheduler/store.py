@@ -23,6 +23,7 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
 from agentic_app.domain.triggers.edge import TriggerState
+from agentic_app.engine.queue.retention import trim_missed_runs
 
 ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
 """Statuses of a job_queue row that counts as 'still running' for the overlap policy."""
@@ -110,19 +111,25 @@ def set_next_run(db: Database, job_id: int, next_run: datetime | None) -> None:
 
 
 def record_missed(db: Database, job_id: int, fire_times: Iterable[datetime], reason: str,
-                  detail: str = "") -> int:
-    """Record fire times that did not run (idempotent per job and fire time); returns how many."""
+                  detail: str = "", *, keep: int) -> int:
+    """Record fire times that did not run (idempotent per job and fire time), keeping only the
+    job's newest ``keep`` records (schedules.max_missed_runs); returns how many were added."""
+    newest = sorted(set(fire_times))[-keep:]
+    if not newest:
+        return 0
     count = 0
     with db.session() as s:
         known = set(s.exec(select(MissedRun.fire_time).where(
-            MissedRun.scheduled_job_id == job_id)).all())
-        for when in fire_times:
+            MissedRun.scheduled_job_id == job_id,
+            col(MissedRun.fire_time).in_(newest))).all())
+        for when in newest:
             if when in known:
                 continue
             s.add(MissedRun(scheduled_job_id=job_id, fire_time=when, reason=reason,
                             detail=detail[:500]))
-            known.add(when)
             count += 1
+        s.flush()
+        trim_missed_runs(s.connection(), keep, job_id=job_id)
     return count
 
 

@@ -136,3 +136,41 @@ def test_run_retention_uses_settings_and_survives_redis_down(sqlite_db_url):
     counts = run_retention(settings, completed_days=8, now=NOW)
     assert counts["workflow_executions"] == 1 and counts["rq_jobs"] == 0
     assert not _exists(sqlite_db_url, old)
+
+
+def test_missed_runs_capped_per_job_and_purged(db_url, redis_url):
+    """record_missed keeps a job's newest ``keep`` records (a long downtime records at most
+    that many); retention drops records older than failed_days and trims each job to
+    max_missed_runs, leaving other jobs' records alone."""
+    from agentic_app.db.models import ScheduledJob
+    from agentic_app.db.scheduler_models import MissedRun
+    from agentic_app.engine.scheduler import store
+
+    user_id, flow_id = make_user_and_workflow(db_url)
+    with Session(get_engine(db_url)) as session:
+        jobs = [ScheduledJob(workflow_id=flow_id, user_id=user_id, trigger_type="cron",
+                             trigger_config={"cron_expression": "* * * * *"})
+                for _ in range(2)]
+        session.add_all(jobs)
+        session.commit()
+        first, second = (j.id for j in jobs)
+    db = Database(db_url)
+    fires = [NOW - timedelta(minutes=m) for m in range(500, 0, -1)]
+    assert store.record_missed(db, first, fires, "downtime", keep=20) == 20
+    assert store.record_missed(db, first, fires[-5:], "downtime", keep=20) == 0  # idempotent
+
+    def times(job_id: int) -> list:
+        with Session(get_engine(db_url)) as session:
+            return list(session.exec(select(MissedRun.fire_time).where(
+                MissedRun.scheduled_job_id == job_id).order_by(MissedRun.fire_time)).all())
+
+    assert len(times(first)) == 20
+    assert times(first)[-1].replace(tzinfo=None) == fires[-1].replace(tzinfo=None)
+    assert store.record_missed(db, second, fires[-3:], "overlap", keep=20) == 3
+    with Session(get_engine(db_url)) as session:  # one old record of the second job
+        session.add(MissedRun(scheduled_job_id=second, fire_time=NOW - timedelta(days=50),
+                              reason="downtime", recorded_at=NOW - timedelta(days=40)))
+        session.commit()
+    counts = purge_old(db, None, completed_days=7, failed_days=30, now=NOW, max_missed_runs=5)
+    assert counts["missed_runs"] == 15 + 1
+    assert len(times(first)) == 5 and len(times(second)) == 3

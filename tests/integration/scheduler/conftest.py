@@ -43,8 +43,10 @@ class Env:
 
 @pytest.fixture
 def env(sqlite_db_url, redis_url) -> Env:
-    """A fresh scheduler environment on SQLite and the test Redis."""
-    settings = load_settings(database_url=sqlite_db_url, redis_url=redis_url)
+    """A fresh scheduler environment on SQLite and the test Redis; every-second cron jobs are
+    allowed (SCHEDULES allow_seconds_cron, min_period_seconds 1) so fires come fast."""
+    settings = load_settings(database_url=sqlite_db_url, redis_url=redis_url,
+                             schedules={"allow_seconds_cron": True, "min_period_seconds": 1})
     app = AppServices(settings, redis_url=redis_url)
     return Env(sqlite_db_url, redis_url, settings, app,
                app.users.create(username="ann", password="not-a-secret-42"))
