@@ -136,6 +136,21 @@ class WorkflowExecution(SQLModel, table=True):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     error: str | None = Field(default=None, sa_type=sa.Text)
+    # the definition this execution runs, copied when it is created: every attempt (manual
+    # retries too) runs it, whatever the workflow became since (None: rows from before 0006)
+    definition: dict | None = Field(default=None, sa_column=json_column())
+    workflow_version: int | None = None
+
+
+class ManualRetry(SQLModel, table=True):
+    """A manual retry of an execution: counted with new executions against the daily cap."""
+
+    __tablename__ = "manual_retries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    execution_id: int = Field(foreign_key="workflow_executions.id", index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
 class NodeExecution(SQLModel, table=True):

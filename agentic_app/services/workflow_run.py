@@ -93,7 +93,8 @@ class RunService(Service):
                 session.flush()
                 ex = WorkflowExecution(workflow_id=wf.id, user_id=user.id, status="running",
                                        trigger_type="manual", started_at=now,
-                                       trigger_payload={"source": "cli"})
+                                       trigger_payload={"source": "cli"},
+                                       definition=wf.definition, workflow_version=wf.version)
                 session.add(ex)
                 session.flush()
                 ids = (user.id, wf.id, ex.id)

@@ -60,6 +60,16 @@ def test_seed_columns_present(db_url):
     assert any(set(u["column_names"]) == {"execution_id", "seq"} for u in uniques)
 
 
+def _seed_user_and_workflow(conn: sa.Connection) -> None:
+    """One user 'u' with one workflow 'w', in plain SQL (no model of a later revision)."""
+    conn.execute(sa.text("INSERT INTO users (username, password_hash, is_active, is_admin, "
+                         "created_at) VALUES ('u', 'x', true, false, CURRENT_TIMESTAMP)"))
+    conn.execute(sa.text(
+        "INSERT INTO workflows (user_id, name, description, definition, version, is_active, "
+        "created_at, updated_at) SELECT id, 'w', '', '{}', 1, true, CURRENT_TIMESTAMP, "
+        "CURRENT_TIMESTAMP FROM users"))
+
+
 def test_config_error_column_down_and_up(db_url):
     """0005 adds scheduled_jobs.config_error; downgrading to 0004 drops it and keeps the rows,
     upgrading adds it back (empty)."""
@@ -70,12 +80,7 @@ def test_config_error_column_down_and_up(db_url):
         return {c["name"] for c in sa.inspect(get_engine(db_url)).get_columns("scheduled_jobs")}
 
     with get_engine(db_url).begin() as conn:
-        conn.execute(sa.text("INSERT INTO users (username, password_hash, is_active, is_admin, "
-                             "created_at) VALUES ('u', 'x', true, false, CURRENT_TIMESTAMP)"))
-        conn.execute(sa.text(
-            "INSERT INTO workflows (user_id, name, description, definition, version, is_active, "
-            "created_at, updated_at) SELECT id, 'w', '', '{}', 1, true, CURRENT_TIMESTAMP, "
-            "CURRENT_TIMESTAMP FROM users"))
+        _seed_user_and_workflow(conn)
         conn.execute(sa.text(
             "INSERT INTO scheduled_jobs (workflow_id, user_id, name, trigger_type, "
             "trigger_config, is_active, consecutive_failures, run_count, created_at, "
@@ -89,3 +94,40 @@ def test_config_error_column_down_and_up(db_url):
     with get_engine(db_url).connect() as conn:
         rows = conn.execute(sa.text("SELECT name, config_error FROM scheduled_jobs")).all()
     assert [tuple(r) for r in rows] == [("j", None)]
+
+
+def test_execution_snapshot_and_manual_retries_down_and_up(db_url):
+    """0006 adds workflow_executions.definition / workflow_version and the manual_retries
+    table; downgrading to 0005 drops them and keeps the executions, upgrading adds them back
+    (empty for old rows, which then run their workflow's current definition)."""
+    cfg = alembic_config(db_url)
+
+    def shape() -> tuple[set[str], bool]:
+        get_engine.cache_clear()
+        insp = sa.inspect(get_engine(db_url))
+        return ({c["name"] for c in insp.get_columns("workflow_executions")},
+                insp.has_table("manual_retries"))
+
+    with get_engine(db_url).begin() as conn:
+        _seed_user_and_workflow(conn)
+        conn.execute(sa.text(
+            "INSERT INTO workflow_executions (workflow_id, user_id, status, trigger_type, "
+            "trigger_payload, attempt, created_at, definition, workflow_version) SELECT w.id, "
+            "w.user_id, 'failed', 'manual', '{}', 1, CURRENT_TIMESTAMP, '{\"nodes\": []}', 1 "
+            "FROM workflows w"))
+        conn.execute(sa.text(
+            "INSERT INTO manual_retries (execution_id, user_id, created_at) SELECT id, user_id, "
+            "CURRENT_TIMESTAMP FROM workflow_executions"))
+    columns, table = shape()
+    assert {"definition", "workflow_version"} <= columns and table
+    command.downgrade(cfg, "0005")
+    columns, table = shape()
+    assert not {"definition", "workflow_version"} & columns and not table
+    command.upgrade(cfg, "head")
+    columns, table = shape()
+    assert {"definition", "workflow_version"} <= columns and table
+    with get_engine(db_url).connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT status, definition, workflow_version FROM workflow_executions")).all()
+        retries = conn.execute(sa.text("SELECT count(*) FROM manual_retries")).scalar()
+    assert [tuple(r) for r in rows] == [("failed", None, None)] and retries == 0

@@ -83,11 +83,17 @@ def _max_seq() -> Any:
 
 
 def _definition() -> Any:
+    """The definition stored with the execution (the version it was created with), or for
+    rows from before that snapshot existed the workflow's current one. Each subquery reads
+    one table (see the RETURNING note below)."""
     executions = _EX.alias("ex")
-    return (sa.select(_WF.c.definition)
-            .where(_WF.c.id == sa.select(executions.c.workflow_id)
-                   .where(executions.c.id == _P("execution_id")).scalar_subquery())
-            .scalar_subquery())
+    snapshot = (sa.select(executions.c.definition)
+                .where(executions.c.id == _P("execution_id")).scalar_subquery())
+    current = (sa.select(_WF.c.definition)
+               .where(_WF.c.id == sa.select(executions.c.workflow_id)
+                      .where(executions.c.id == _P("execution_id")).scalar_subquery())
+               .scalar_subquery())
+    return sa.func.coalesce(snapshot, current)
 
 
 # the execution goes running and returns what the attempt needs, in one statement

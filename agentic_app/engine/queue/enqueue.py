@@ -38,7 +38,8 @@ _EX = WorkflowExecution.__table__
 _WF = Workflow.__table__
 _P = sa.bindparam
 _SQL_DEDUPE = sa.select(_JQ.c.id).where(_JQ.c.dedupe_key == _P("dedupe_key"))
-_SQL_OWNER = sa.select(_WF.c.user_id, _WF.c.is_active).where(_WF.c.id == _P("workflow_id"))
+_SQL_OWNER = sa.select(_WF.c.user_id, _WF.c.is_active, _WF.c.definition, _WF.c.version).where(
+    _WF.c.id == _P("workflow_id"))
 _SQL_INSERT_EX = sa.insert(_EX)
 _SQL_INSERT_JQ = sa.insert(_JQ)
 _SQL_SET_RQ_ID = sa.update(_JQ).where(_JQ.c.id == _P("job_id")).values(
@@ -135,8 +136,8 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
     execution_id = conn.execute(_SQL_INSERT_EX, dict(
         workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
         status=ExecutionStatus.pending.value, trigger_type=trigger_type,
-        trigger_payload=dict(trigger_payload or {}), attempt=1,
-        created_at=now)).inserted_primary_key[0]
+        trigger_payload=dict(trigger_payload or {}), attempt=1, created_at=now,
+        definition=owner.definition, workflow_version=owner.version)).inserted_primary_key[0]
     values: dict[str, Any] = dict(
         workflow_id=workflow_id, user_id=user_id, execution_id=execution_id,
         scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, rq_job_id=None,

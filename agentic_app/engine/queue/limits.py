@@ -12,7 +12,7 @@ import redis as redis_lib
 import sqlalchemy as sa
 
 from agentic_app.db.engine import begin_immediate
-from agentic_app.db.models import WorkflowExecution
+from agentic_app.db.models import ManualRetry, WorkflowExecution
 from agentic_app.domain.errors import LimitExceededError
 from agentic_app.engine.queue.keys import (
     REDIS_ERRORS,
@@ -43,9 +43,17 @@ _FLAG_AND_GATE_LUA = "redis.call('SET', KEYS[2], 1, 'EX', ARGV[3])\n" + _GATE_LU
 finds no slot is then seen by the next slot freed (see enqueue_execution)."""
 
 _EX = WorkflowExecution.__table__
-_SQL_TODAY = sa.select(sa.func.count()).select_from(_EX).where(
-    _EX.c.user_id == sa.bindparam("user_id"),
-    _EX.c.created_at >= sa.bindparam("since", type_=_EX.c.created_at.type))
+_MR = ManualRetry.__table__
+_SQL_TODAY = sa.select(
+    sa.select(sa.func.count()).select_from(_EX).where(
+        _EX.c.user_id == sa.bindparam("user_id"),
+        _EX.c.created_at >= sa.bindparam("since", type_=_EX.c.created_at.type))
+    .scalar_subquery()
+    + sa.select(sa.func.count()).select_from(_MR).where(
+        _MR.c.user_id == sa.bindparam("user_id"),
+        _MR.c.created_at >= sa.bindparam("since", type_=_MR.c.created_at.type))
+    .scalar_subquery())
+"""Runs a user started today: executions created plus manual retries (each one counts)."""
 
 
 def lock_writes(s: Any) -> None:
@@ -70,7 +78,7 @@ def check_queue_size(conn: sa.Connection, settings: Settings) -> None:
 def check_daily_cap(conn: sa.Connection, settings: Settings, user_id: int,
                     now: datetime) -> None:
     """LimitExceededError(limit="max_executions_per_day") when the user's executions
-    created since 00:00 UTC reached the cap."""
+    created plus manual retries made since 00:00 UTC reached the cap."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     today = conn.execute(_SQL_TODAY, {"user_id": user_id, "since": midnight}).scalar()
     daily = settings.limits.max_executions_per_day

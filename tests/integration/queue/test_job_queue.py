@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
-from agentic_app.db.models import ExecutionEvent, JobQueueEntry, WorkflowExecution
+from agentic_app.db.models import ExecutionEvent, JobQueueEntry, Workflow, WorkflowExecution
 from agentic_app.engine.queue.cancel import cancel_job
 from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.queue.keys import DUE_KEY, rq_job_id, slots_key
@@ -165,6 +165,30 @@ def test_manual_retry_runs_a_new_attempt_of_the_same_execution(qenv: QueueEnv) -
     finished = [e for e in events if e.type == "ExecutionFinished"]
     assert [e.data["status"] for e in finished] == ["failed", "completed"]
     assert [e.seq for e in events] == list(range(1, len(events) + 1))
+
+
+def test_manual_retry_runs_the_definition_that_failed(qenv: QueueEnv) -> None:
+    """The user edits the workflow after a failure (new version, another node): the retry,
+    run by a real worker, runs the definition the failed execution ran, not the edit."""
+    uid = qenv.user("alice")
+    wf = qenv.workflow(uid, record_workflow("v1", fail="fatal", fail_attempts=1))
+    job = _enqueue(qenv, uid, wf)
+    qenv.start_workers(1)
+    wait_for(lambda: _status(qenv, job.id) == "failed", 20, message="failure")
+    with session_scope(qenv.db_url) as s:
+        row = s.get(Workflow, wf)
+        row.definition = record_workflow("v2")
+        row.version += 1
+    retry_job(db=qenv.db, redis=qenv.redis, job_id=job.id, settings=qenv.settings)
+    wait_for(lambda: _status(qenv, job.id) == "completed", 20, message="retry completion")
+    assert [s["attempt"] for s in _starts(qenv, "v1")] == [1, 2]
+    assert _starts(qenv, "v2") == []
+    fresh = _enqueue(qenv, uid, wf)  # a new run takes the edited version
+    wait_for(lambda: _status(qenv, fresh.id) == "completed", 20, message="new run")
+    assert len(_starts(qenv, "v2")) == 1
+    with session_scope(qenv.db_url) as s:
+        assert s.get(WorkflowExecution, job.execution_id).workflow_version == 1
+        assert s.get(WorkflowExecution, fresh.execution_id).workflow_version == 2
 
 
 @pytest.mark.slow

@@ -40,6 +40,7 @@ class RecordNode(NodeType):
         sleep_s: float = Field(0.0, ge=0)
         fail: Literal["no", "retryable", "fatal"] = "no"
         fail_attempts: int = 99
+        ignore_cancel: bool = False  # sleep through a cancel request (a stubborn node)
 
     def run(self, ctx: NodeContext, params: Any, inputs: dict[str, dict]) -> dict:
         import redis
@@ -53,7 +54,10 @@ class RecordNode(NodeType):
         except redis.RedisError:
             pass
         try:
-            ctx.sleep(params.sleep_s)
+            if params.ignore_cancel:
+                time.sleep(params.sleep_s)
+            else:
+                ctx.sleep(params.sleep_s)
         finally:
             try:  # the Redis-restart test kills Redis while this node sleeps
                 r.decr(f"{params.key}:running:{ctx.user_id}")
