@@ -79,6 +79,7 @@ class Limits(BaseModel):
     max_executions_per_day: int = Field(100, ge=1)
     memory_limit_mb: int = Field(500, ge=16)
     auto_pause_after_failures: int = Field(5, ge=1)
+    max_live_subscriptions_per_user: int = Field(20, ge=1, le=10000)
 
 
 class ScheduleLimits(BaseModel):

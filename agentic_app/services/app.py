@@ -51,6 +51,7 @@ from agentic_app.services.dashboard import INDICATOR_NAMES, TriggerDesigner
 from agentic_app.services.demo import DemoService
 from agentic_app.services.editor import EditorService, EditorView
 from agentic_app.services.health import HealthService
+from agentic_app.services.live_slots import LiveSlots
 from agentic_app.services.login_limit import LoginThrottledError
 from agentic_app.services.metrics import MetricsService
 from agentic_app.services.monitoring import TERMINAL_STATUSES, MonitoringService
@@ -104,6 +105,7 @@ class AppServices:
         self._market = market
         self._node_services: Any = None
         self._lock = threading.RLock()
+        self.live_slots = LiveSlots(settings.limits.max_live_subscriptions_per_user)
         self.auth = AuthService(self)
         self.users = UserService(self)
         self.tokens = TokenService(self)

@@ -185,29 +185,33 @@ class MonitoringService(Service):
                                after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
         """Every event of one of the user's executions with ``seq > after_seq``: stored ones,
         then live ones, in order, each once, until the execution is over. NotFoundError
-        (before any event) when it is not the user's. Close it with ``aclosing``."""
+        (before any event) when it is not the user's, LimitExceededError when the user holds
+        all their live subscriptions (:mod:`.live_slots`). Close it with ``aclosing``."""
         await asyncio.to_thread(self.owned, actor, execution_id)
-        redis_url = await asyncio.to_thread(self._app.redis_url)
-        stream = stream_execution_events(execution_id, db=self.db, after_seq=after_seq,
-                                         redis_url=redis_url, hub=self._hub(redis_url))
-        try:
-            async for event in stream:
-                yield event
-        finally:
-            await stream.aclose()
+        with self._app.live_slots.hold(actor.id):
+            redis_url = await asyncio.to_thread(self._app.redis_url)
+            stream = stream_execution_events(execution_id, db=self.db, after_seq=after_seq,
+                                             redis_url=redis_url, hub=self._hub(redis_url))
+            try:
+                async for event in stream:
+                    yield event
+            finally:
+                await stream.aclose()
 
     async def stream_user(self, actor: Actor, *, since: datetime | None = None,
                           ) -> AsyncIterator[dict[str, Any]]:
         """Events of all of the user's executions as they happen (stored ones with
-        ``ts >= since`` first, when given); never ends by itself."""
-        redis_url = await asyncio.to_thread(self._app.redis_url)
-        stream = stream_user_events(actor.id, db=self.db, redis_url=redis_url,
-                                    hub=self._hub(redis_url), since=since)
-        try:
-            async for event in stream:
-                yield event
-        finally:
-            await stream.aclose()
+        ``ts >= since`` first, when given); never ends by itself. LimitExceededError when the
+        user holds all their live subscriptions."""
+        with self._app.live_slots.hold(actor.id):
+            redis_url = await asyncio.to_thread(self._app.redis_url)
+            stream = stream_user_events(actor.id, db=self.db, redis_url=redis_url,
+                                        hub=self._hub(redis_url), since=since)
+            try:
+                async for event in stream:
+                    yield event
+            finally:
+                await stream.aclose()
 
     def _hub(self, redis_url: str | None) -> PubSubHub | None:
         """The loop's shared pub/sub connection (None without Redis: database polling)."""

@@ -40,7 +40,7 @@ from agentic_app.api.schemas import (
     Page,
     Timeline,
 )
-from agentic_app.domain.errors import InvalidInputError, NotFoundError
+from agentic_app.domain.errors import InvalidInputError, LimitExceededError, NotFoundError
 from agentic_app.services.app import MAX_TOKEN_LENGTH, Actor, AppServices
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=COMMON_ERRORS)
@@ -51,6 +51,8 @@ CLOSE_UNAUTHENTICATED = 4401
 """WebSocket close code: no valid token."""
 CLOSE_NOT_FOUND = 4404
 """WebSocket close code: unknown execution, or another user's."""
+CLOSE_LIMIT = 4429
+"""WebSocket close code: a limit was hit (all live subscriptions of the user are open)."""
 
 StatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
 
@@ -165,9 +167,11 @@ async def _relay(websocket: WebSocket, stream: AsyncIterator[dict[str, Any]],
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
     if pump_task not in done or pump_task.exception() is not None:
-        if pump_task in done and not isinstance(pump_task.exception(),
-                                                WebSocketDisconnect | RuntimeError):
-            raise pump_task.exception()  # type: ignore[misc]
+        error = pump_task.exception() if pump_task in done else None
+        if isinstance(error, LimitExceededError):
+            await _close(websocket, CLOSE_LIMIT, error.message)
+        elif error is not None and not isinstance(error, WebSocketDisconnect | RuntimeError):
+            raise error
         return False
     return True
 
