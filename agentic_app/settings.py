@@ -18,6 +18,12 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentic_app.domain.outbound import OutboundPolicy, parse_host_entry
+from agentic_app.domain.workflow import (
+    MAX_DEFINITION_BYTES,
+    MAX_EDGES,
+    MAX_NODES,
+    WorkflowLimits,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 """Directory holding ``rxconfig.py``; default home of the data dir."""
@@ -80,6 +86,18 @@ class Limits(BaseModel):
     memory_limit_mb: int = Field(500, ge=16)
     auto_pause_after_failures: int = Field(5, ge=1)
     max_live_subscriptions_per_user: int = Field(20, ge=1, le=10000)
+
+
+class WorkflowSize(BaseModel):
+    """Size caps of a workflow, at most the domain's ceilings (see domain/workflow.py)."""
+
+    max_nodes: int = Field(MAX_NODES, ge=1, le=MAX_NODES)
+    max_edges: int = Field(MAX_EDGES, ge=0, le=MAX_EDGES)
+    max_definition_bytes: int = Field(MAX_DEFINITION_BYTES, ge=1024, le=MAX_DEFINITION_BYTES)
+
+    def limits(self) -> WorkflowLimits:
+        """The limits the facade validates definitions against."""
+        return WorkflowLimits(self.max_nodes, self.max_edges, self.max_definition_bytes)
 
 
 class ScheduleLimits(BaseModel):
@@ -188,6 +206,7 @@ class Settings(BaseSettings):
     retention: Retention = Field(default_factory=Retention, validation_alias="RETENTION")
     schedules: ScheduleLimits = Field(default_factory=ScheduleLimits,
                                       validation_alias="SCHEDULES")
+    workflows: WorkflowSize = Field(default_factory=WorkflowSize, validation_alias="WORKFLOWS")
     outbound: Outbound = Field(default_factory=Outbound, validation_alias="OUTBOUND")
     login: LoginLimits = Field(default_factory=LoginLimits, validation_alias="LOGIN")
 

@@ -56,6 +56,20 @@ MAX_NAME_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 2000
 """Longest workflow description."""
 
+
+@dataclass(frozen=True)
+class WorkflowLimits:
+    """The size caps a front end validates against: the ceilings above by default; the
+    facade passes lower ones from the settings (``WORKFLOWS__*``)."""
+
+    max_nodes: int = MAX_NODES
+    max_edges: int = MAX_EDGES
+    max_definition_bytes: int = MAX_DEFINITION_BYTES
+
+
+DEFAULT_LIMITS = WorkflowLimits()
+"""The ceilings themselves."""
+
 JOIN_MODES = ("all", "any")
 """``join`` param: run when *all* incoming edges are live (default) or when *any* is."""
 
@@ -211,8 +225,10 @@ class WorkflowValidationError(InvalidInputError):
         return out
 
 
-def validate_workflow(spec: WorkflowSpec | Mapping[str, Any], catalog: NodeCatalog) -> WorkflowSpec:
-    """Parse and check a workflow; raise :class:`WorkflowValidationError` listing every problem."""
+def validate_workflow(spec: WorkflowSpec | Mapping[str, Any], catalog: NodeCatalog,
+                      limits: WorkflowLimits = DEFAULT_LIMITS) -> WorkflowSpec:
+    """Parse and check a workflow within ``limits`` (node and edge counts); raise
+    :class:`WorkflowValidationError` listing every problem."""
     if isinstance(spec, WorkflowSpec):
         parsed = spec
     else:
@@ -223,6 +239,11 @@ def validate_workflow(spec: WorkflowSpec | Mapping[str, Any], catalog: NodeCatal
     problems: list[WorkflowProblem] = []
     if not parsed.nodes:
         problems.append(WorkflowProblem("empty_workflow", "workflow has no nodes", "nodes"))
+    if len(parsed.nodes) > limits.max_nodes or len(parsed.edges) > limits.max_edges:
+        raise WorkflowValidationError([WorkflowProblem(
+            "too_large", f"workflow has {len(parsed.nodes)} nodes and {len(parsed.edges)} "
+            f"edges; at most {limits.max_nodes} nodes and {limits.max_edges} edges are allowed",
+            "nodes" if len(parsed.nodes) > limits.max_nodes else "edges")])
     known = _check_nodes(parsed, catalog, problems)
     _check_edges(parsed, known, problems)
     _check_cycles(parsed, known, problems)
@@ -231,18 +252,18 @@ def validate_workflow(spec: WorkflowSpec | Mapping[str, Any], catalog: NodeCatal
     return parsed
 
 
-def check_definition_size(text: str) -> None:
-    """Refuse definition JSON text over :data:`MAX_DEFINITION_BYTES` (field ``definition``);
-    cheap, so front ends call it before any other work on the text."""
-    if len(text) > MAX_DEFINITION_BYTES or len(text.encode()) > MAX_DEFINITION_BYTES:
-        raise InvalidInputError(f"definition is larger than {MAX_DEFINITION_BYTES} bytes",
+def check_definition_size(text: str, max_bytes: int = MAX_DEFINITION_BYTES) -> None:
+    """Refuse definition JSON text over ``max_bytes`` (field ``definition``); cheap, so front
+    ends call it before any other work on the text."""
+    if len(text) > max_bytes or len(text.encode()) > max_bytes:
+        raise InvalidInputError(f"definition is larger than {max_bytes} bytes",
                                 field="definition")
 
 
-def parse_definition_text(text: str) -> Any:
-    """Parse a definition typed or uploaded as JSON text, refusing one over
-    :data:`MAX_DEFINITION_BYTES` before any parsing work (field ``definition``)."""
-    check_definition_size(text)
+def parse_definition_text(text: str, max_bytes: int = MAX_DEFINITION_BYTES) -> Any:
+    """Parse a definition typed or uploaded as JSON text, refusing one over ``max_bytes``
+    before any parsing work (field ``definition``)."""
+    check_definition_size(text, max_bytes)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:

@@ -118,7 +118,7 @@ class AppServices:
         self.metrics = MetricsService(self)
         self.health = HealthService(self)
         self.demo = DemoService(self)
-        self.editor = EditorService()
+        self.editor = EditorService(settings.workflows.limits())
         self.runs = RunService(self)
         _LIVE.add(self)
 

@@ -7,6 +7,7 @@ Definitions are validated against the node registry before anything is written.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -16,15 +17,23 @@ from agentic_app.db.models import JobQueueEntry, ScheduledJob, Workflow, Workflo
 from agentic_app.db.queries import count_rows
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.domain.templates import TEMPLATES, get_template
-from agentic_app.domain.workflow import WorkflowSpec, WorkflowValidationError, validate_workflow
+from agentic_app.domain.workflow import (
+    DEFAULT_LIMITS,
+    WorkflowLimits,
+    WorkflowSpec,
+    WorkflowValidationError,
+    check_definition_size,
+    validate_workflow,
+)
 from agentic_app.nodes.library import registry
 from agentic_app.services.base import Actor, Service
 
 
-def validate_definition(definition: Any) -> WorkflowSpec:
-    """The parsed workflow; WorkflowValidationError (every problem listed) when invalid.
-    Module level: the editor runs it in a worker process."""
-    return validate_workflow(definition, registry)
+def validate_definition(definition: Any,
+                        limits: WorkflowLimits = DEFAULT_LIMITS) -> WorkflowSpec:
+    """The parsed workflow within ``limits``; WorkflowValidationError (every problem listed)
+    when invalid. Module level: the editor runs it in a worker process."""
+    return validate_workflow(definition, registry, limits)
 
 
 def levels_view(spec: WorkflowSpec) -> list[list[dict[str, str]]]:
@@ -45,8 +54,12 @@ class WorkflowService(Service):
     """The acting user's workflows."""
 
     def validate(self, definition: Any) -> WorkflowSpec:
-        """The parsed workflow; WorkflowValidationError (every problem listed) when invalid."""
-        return validate_definition(definition)
+        """The parsed workflow within the configured size caps (``WORKFLOWS__*``):
+        InvalidInputError over the byte cap, WorkflowValidationError (every problem listed)
+        when invalid."""
+        limits = self.settings.workflows.limits()
+        check_definition_size(json.dumps(definition), limits.max_definition_bytes)
+        return validate_definition(definition, limits)
 
     def check(self, definition: Any) -> dict[str, Any]:
         """Check a definition without storing it: ``valid``, every problem, the trigger node
