@@ -57,5 +57,5 @@ def test_editor_path_uses_the_same_caps(sqlite_db_url, redis_url):
 
 def test_caps_cannot_exceed_the_domain_ceilings(tmp_path):
     """Settings may lower the caps, not raise them past the domain's ceilings."""
-    with pytest.raises(SettingsError, match="WORKFLOWS.MAX_NODES"):
+    with pytest.raises(SettingsError, match=r"WORKFLOWS\.MAX_NODES"):
         load_settings(data_dir=tmp_path, workflows={"max_nodes": 100000})
