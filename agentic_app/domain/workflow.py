@@ -19,7 +19,6 @@ Rules checked by :func:`validate_workflow` (every problem is reported, not just 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -250,25 +249,6 @@ def validate_workflow(spec: WorkflowSpec | Mapping[str, Any], catalog: NodeCatal
     if problems:
         raise WorkflowValidationError(problems)
     return parsed
-
-
-def check_definition_size(text: str, max_bytes: int = MAX_DEFINITION_BYTES) -> None:
-    """Refuse definition JSON text over ``max_bytes`` (field ``definition``); cheap, so front
-    ends call it before any other work on the text."""
-    if len(text) > max_bytes or len(text.encode()) > max_bytes:
-        raise InvalidInputError(f"definition is larger than {max_bytes} bytes",
-                                field="definition")
-
-
-def parse_definition_text(text: str, max_bytes: int = MAX_DEFINITION_BYTES) -> Any:
-    """Parse a definition typed or uploaded as JSON text, refusing one over ``max_bytes``
-    before any parsing work (field ``definition``)."""
-    check_definition_size(text, max_bytes)
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"definition is not valid JSON: {exc.msg} (line {exc.lineno}, "
-                                f"column {exc.colno})", field="definition") from None
 
 
 def check_workflow_fields(*, name: str | None = None, description: str | None = None) -> None:

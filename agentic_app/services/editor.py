@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from agentic_app.domain.definition_text import check_definition_size, parse_definition_text
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.workflow import (
     DEFAULT_LIMITS,
     WorkflowLimits,
     WorkflowSpec,
     WorkflowValidationError,
-    check_definition_size,
-    parse_definition_text,
 )
 from agentic_app.services.offload import run_cpu
 from agentic_app.services.workflows import levels_view, validate_definition

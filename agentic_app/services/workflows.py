@@ -15,6 +15,7 @@ from sqlmodel import col, func, select
 
 from agentic_app.db.models import JobQueueEntry, ScheduledJob, Workflow, WorkflowExecution, utcnow
 from agentic_app.db.queries import count_rows
+from agentic_app.domain.definition_text import check_definition_size
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.domain.templates import TEMPLATES, get_template
 from agentic_app.domain.workflow import (
@@ -22,7 +23,6 @@ from agentic_app.domain.workflow import (
     WorkflowLimits,
     WorkflowSpec,
     WorkflowValidationError,
-    check_definition_size,
     validate_workflow,
 )
 from agentic_app.nodes.library import registry

@@ -9,13 +9,12 @@ import json
 import reflex as rx
 
 from agentic_app import routes
+from agentic_app.domain.definition_text import check_definition_size, parse_definition_text
 from agentic_app.domain.errors import AgenticError, InvalidInputError
 from agentic_app.domain.templates import TEMPLATES
 from agentic_app.domain.workflow import (
     WorkflowValidationError,
-    check_definition_size,
     check_workflow_fields,
-    parse_definition_text,
 )
 from agentic_app.services.app import EditorView
 from agentic_app.state.base import AppState

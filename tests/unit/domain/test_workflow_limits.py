@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from agentic_app.domain.definition_text import parse_definition_text
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.graph import cycle_through, longest_path_levels, strong_components
 from agentic_app.domain.workflow import (
@@ -18,7 +19,6 @@ from agentic_app.domain.workflow import (
     WorkflowSpec,
     WorkflowValidationError,
     check_workflow_fields,
-    parse_definition_text,
     validate_workflow,
 )
 from tests.unit.domain.test_workflow import CATALOG
