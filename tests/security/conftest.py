@@ -22,8 +22,7 @@ import pytest
 from agentic_app.settings import REPO_ROOT, get_settings
 from tests.api.conftest import ApiEnv
 from tests.api.conftest import redis_url as redis_url  # re-exported: the API tests' Redis db
-from tests.e2e.conftest import RunningApp, start_app
-from tests.e2e.conftest import browser as browser  # re-exported: Debian chromium
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, RunningApp, start_app
 from tests.e2e.conftest import page as page  # re-exported: a page per test
 
 API = "/api/agentic"
@@ -178,3 +177,16 @@ def reflex_app(tmp_path_factory, redis_base_url) -> RunningApp:
 def account(reflex_app: RunningApp) -> Account:
     """A fresh signed-in user of the running app."""
     return create_account(reflex_app)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian chromium for the modules that need one, closed at the end of each module:
+    while Playwright's sync API is open it keeps an event loop running in the main thread,
+    and a later test of the package that calls ``asyncio.run`` would fail."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

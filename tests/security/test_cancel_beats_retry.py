@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import time
 
-import tests.integration.queue.worker_entry  # noqa: F401  (registers t.record here too)
 from agentic_app.engine.queue.keys import DUE_KEY
 from tests.api.conftest import API, ApiEnv
 from tests.integration.queue.conftest import QueueEnv, wait_for
@@ -17,6 +16,10 @@ def test_retryable_failure_during_cancel_grace_leaves_no_retry(sqlite_db_url, re
                                                                 tmp_path):
     """Retry delay 0 (the tightest race): one attempt starts, the cancel answers cancelled,
     and three seconds later there is still one start, no due retry and no queued RQ job."""
+    # registers t.record here too; imported in the test, not at collection, so the test
+    # node types do not join the default registry before other test modules run
+    import tests.integration.queue.worker_entry  # noqa: F401
+
     queue = {"max_retries": 3, "retry_delay_seconds": [0]}
     workers = QueueEnv(sqlite_db_url, redis_url, tmp_path)
     workers.configure(queue_config=queue)
