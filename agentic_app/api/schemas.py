@@ -286,6 +286,8 @@ class SchedulePublic(Public):
         "('invalid config: ...', 'evaluation failed: ...'); null while it runs fine")
     description: str
     next_runs: list[datetime]
+    dst_note: str | None = Field(
+        None, description="cron: what happens at the next DST change of its timezone")
 
 
 class ChartRequest(BaseModel):
@@ -332,6 +334,8 @@ class SchedulePreview(Public):
 
     description: str
     next_runs: list[datetime]
+    dst_note: str | None = Field(
+        None, description="cron: what happens at the next DST change of its timezone")
 
 
 class HistoryRun(Public):

@@ -20,6 +20,12 @@ matching wall time into zero, one or two UTC instants. The rule (also in docs/SC
 
 So a daily wall-clock job runs exactly once per local date, and a sub-daily elapsed-time job
 keeps its real spacing, like cronie/Vixie cron.
+
+A schedule's DST policy may override the rule for either case (``None`` keeps it):
+
+* ``ambiguous``: ``"first"`` or ``"second"`` occurrence of a wall time that occurs twice;
+* ``nonexistent``: ``"shift"`` (run the wall time moved forward by the gap, 02:30 -> 03:30 on a
+  one-hour spring-forward) or ``"skip"`` for a wall time that does not exist.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from croniter import croniter
@@ -37,6 +44,11 @@ MAX_SCAN_YEARS = 30
 #: How far ahead of ``after`` to look for an offset drop (fall-back) that could repeat wall times.
 _FALLBACK_LOOKAHEAD = timedelta(hours=4)
 _FALLBACK_STEP = timedelta(minutes=15)
+
+Ambiguous = Literal["first", "second"]
+"""Which occurrence of a wall time that occurs twice (fall-back) runs."""
+Nonexistent = Literal["shift", "skip"]
+"""What happens to a wall time that does not exist (spring-forward)."""
 
 
 def cron_fields(expression: str) -> list[str]:
@@ -74,18 +86,28 @@ def _gap_end(low: datetime, high: datetime, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(hi, UTC)
 
 
-def wall_to_instants(wall: datetime, tz: ZoneInfo, *, wall_clock: bool) -> list[datetime]:
-    """The UTC instants at which a matching naive wall time fires, by the module's DST rule."""
+def wall_to_instants(wall: datetime, tz: ZoneInfo, *, wall_clock: bool,
+                     ambiguous: Ambiguous | None = None,
+                     nonexistent: Nonexistent | None = None) -> list[datetime]:
+    """The UTC instants at which a matching naive wall time fires: by the module's DST rule,
+    overridden by ``ambiguous`` / ``nonexistent`` when given."""
     first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
     second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
     if first == second:
         return [first]
+    low, high = min(first, second), max(first, second)
     exists = _local_wall(first, tz) == wall
     if exists:  # occurs twice (fall-back overlap)
-        return [first] if wall_clock else sorted((first, second))
-    if not wall_clock:  # in the gap; elapsed-time schedules skip it
-        return []
-    return [_gap_end(min(first, second), max(first, second), tz)]
+        if ambiguous == "first":
+            return [low]
+        if ambiguous == "second":
+            return [high]
+        return [low] if wall_clock else [low, high]
+    if nonexistent == "skip" or (nonexistent is None and not wall_clock):
+        return []  # in the gap: that real time never happened
+    if nonexistent == "shift":
+        return [high]  # the wall time read with the offset before the change: 02:30 -> 03:30
+    return [_gap_end(low, high, tz)]
 
 
 def _scan_start(after: datetime, tz: ZoneInfo) -> datetime:
@@ -100,8 +122,11 @@ def _scan_start(after: datetime, tz: ZoneInfo) -> datetime:
     return wall.replace(microsecond=0) - timedelta(seconds=1)
 
 
-def iter_cron_instants(expression: str, tz: ZoneInfo, after: datetime) -> Iterator[datetime]:
-    """Yield the UTC fire instants of ``expression`` in ``tz`` strictly after ``after``, in order.
+def iter_cron_instants(expression: str, tz: ZoneInfo, after: datetime, *,
+                       ambiguous: Ambiguous | None = None,
+                       nonexistent: Nonexistent | None = None) -> Iterator[datetime]:
+    """Yield the UTC fire instants of ``expression`` in ``tz`` strictly after ``after``, in order
+    (DST rule of the module; ``ambiguous`` / ``nonexistent``: the schedule's DST policy).
 
     ``after`` must be timezone-aware. Iteration ends when croniter finds no further match or the
     scan passes ``MAX_SCAN_YEARS``; otherwise it is infinite, so take what you need.
@@ -120,7 +145,8 @@ def iter_cron_instants(expression: str, tz: ZoneInfo, after: datetime) -> Iterat
             break
         if wall.year > stop_year:
             break
-        instants = wall_to_instants(wall, tz, wall_clock=wall_clock)
+        instants = wall_to_instants(wall, tz, wall_clock=wall_clock, ambiguous=ambiguous,
+                                    nonexistent=nonexistent)
         if not instants:
             continue
         main, *later = instants

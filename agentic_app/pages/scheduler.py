@@ -103,6 +103,14 @@ def _cron_form() -> rx.Component:
             _field("Timezone", _select(S.timezone, TIMEZONES,
                                        lambda v: S.set_field("timezone", v), "cron-timezone")),
             width="100%", spacing="3"),
+        rx.hstack(
+            _field("Time occurring twice (DST ends)", _select(
+                S.dst_ambiguous, ["default", "first", "second"],
+                lambda v: S.set_field("dst_ambiguous", v), "dst-ambiguous")),
+            _field("Time skipped (DST starts)", _select(
+                S.dst_nonexistent, ["default", "shift", "skip"],
+                lambda v: S.set_field("dst_nonexistent", v), "dst-nonexistent")),
+            width="100%", spacing="3"),
         width="100%",
     )
 
@@ -207,6 +215,7 @@ def _preview() -> rx.Component:
                 rx.text(S.preview_error, color_scheme="red", size="2", id="preview-error")),
         rx.cond(S.preview_description != "",
                 rx.text(S.preview_description, weight="medium", id="preview-description")),
+        rx.cond(S.preview_dst != "", rx.text(S.preview_dst, size="1", id="preview-dst")),
         rx.cond(S.preview_runs.length() > 0, rx.vstack(
             rx.text("Next runs", size="1", color_scheme="gray"),
             rx.foreach(S.preview_runs, lambda r: rx.text(r, size="2", font_family="monospace",

@@ -138,8 +138,14 @@ def schedule_view(job: ScheduledJob, *, now: datetime | None = None) -> dict:
     if job.is_active and isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
         runs = next_fire_times(config, after, PREVIEW_COUNT, jitter_key=str(job.id),
                                anchor=job.created_at)
-    data.update(description=describe(config), next_runs=[t.isoformat() for t in runs])
+    data.update(description=describe(config), next_runs=[t.isoformat() for t in runs],
+                dst_note=_dst_note(config, after))
     return data
+
+
+def _dst_note(config, after: datetime) -> str | None:
+    """What a cron schedule does at the next DST change (None for other triggers)."""
+    return config.dst_note(after) if isinstance(config, CronTriggerConfig) else None
 
 
 def preview(settings: Settings, *, trigger_type: str = "cron", trigger_config: dict,
@@ -152,7 +158,8 @@ def preview(settings: Settings, *, trigger_type: str = "cron", trigger_config: d
     runs = []
     if isinstance(config, CronTriggerConfig | IntervalTriggerConfig):
         runs = next_fire_times(config, start, count, anchor=start)
-    return {"description": describe(config), "next_runs": [t.isoformat() for t in runs]}
+    return {"description": describe(config), "next_runs": [t.isoformat() for t in runs],
+            "dst_note": _dst_note(config, start)}
 
 
 def _new_webhook_secret() -> str:

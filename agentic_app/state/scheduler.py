@@ -63,6 +63,9 @@ class SchedulerState(PagedMixin, AppState):
     name: str = ""
     cron_expression: str = "0 9 * * *"
     timezone: str = "UTC"
+    dst_ambiguous: str = "default"
+    dst_nonexistent: str = "default"
+    preview_dst: str = ""
     interval_minutes: str = "60"
     symbol: str = "EURUSD"
     symbols: list[str] = []
@@ -189,6 +192,9 @@ class SchedulerState(PagedMixin, AppState):
         if trigger_type == "cron":
             self.cron_expression = str(params.get("cron_expression", self.cron_expression))
             self.timezone = str(params.get("timezone", "UTC"))
+            policy = params.get("dst_policy") or {}
+            self.dst_ambiguous = str(policy.get("ambiguous") or "default")
+            self.dst_nonexistent = str(policy.get("nonexistent") or "default")
         elif trigger_type == "time":
             self.interval_minutes = str(params.get("interval_minutes", self.interval_minutes))
         elif trigger_type in ("price", "indicator"):
@@ -282,7 +288,8 @@ class SchedulerState(PagedMixin, AppState):
     @rx.event
     def set_field(self, field: str, value: str):
         """Change one form field and refresh the previews."""
-        if field in ("name", "cron_expression", "timezone", "interval_minutes", "symbol",
+        if field in ("name", "cron_expression", "timezone", "dst_ambiguous", "dst_nonexistent",
+                     "interval_minutes", "symbol",
                      "condition", "indicator", "period", "timeframe", "webhook_mode",
                      "priority"):
             setattr(self, field, value)
@@ -294,6 +301,9 @@ class SchedulerState(PagedMixin, AppState):
         out: dict[str, Any] = {}
         if t == "cron":
             out = {"cron_expression": self.cron_expression.strip(), "timezone": self.timezone}
+            policy = {"ambiguous": self.dst_ambiguous, "nonexistent": self.dst_nonexistent}
+            if set(policy.values()) != {"default"}:
+                out["dst_policy"] = {k: v for k, v in policy.items() if v != "default"}
         elif t == "time":
             try:
                 out = {"interval_minutes": int(self.interval_minutes)}
@@ -323,7 +333,7 @@ class SchedulerState(PagedMixin, AppState):
         and the where-it-would-have-fired chart (price, indicator)."""
         self.preview_error = self.condition_error = self.condition_caret = ""
         self.chart_error = ""
-        self.preview_runs, self.preview_description = [], ""
+        self.preview_runs, self.preview_description, self.preview_dst = [], "", ""
         t = self.trigger_type
         try:
             params = self._params()
@@ -340,6 +350,7 @@ class SchedulerState(PagedMixin, AppState):
         try:
             preview = app().schedules.preview(trigger_type=t, trigger_config=params)
             self.preview_description = preview["description"]
+            self.preview_dst = preview.get("dst_note") or ""
             self.preview_runs = [fmt_time(r, self.timezone if t == "cron" else "UTC")
                                  for r in preview["next_runs"]]
         except InvalidInputError as exc:

@@ -85,15 +85,21 @@ def preview(
     cron_expression: Annotated[str | None, Query(max_length=200)] = None,
     interval_minutes: Annotated[int | None, Query(ge=-MAX_ID, le=MAX_ID)] = None,
     timezone: Annotated[str | None, Query(max_length=64)] = None,
+    dst_ambiguous: Annotated[str | None, Query(max_length=16)] = None,
+    dst_nonexistent: Annotated[str | None, Query(max_length=16)] = None,
     start: Annotated[datetime | None, Query(description="ISO-8601; default now")] = None,
     count: Annotated[int, Query(ge=1, le=MAX_PREVIEW_COUNT)] = 5,
 ) -> SchedulePreview:
     """Description and next ``count`` fire times (UTC) of a cron expression (in
-    ``timezone``) or an interval, without creating anything; 422 names the bad field."""
+    ``timezone``, with its DST policy) or an interval, and for cron what happens at the next
+    DST change, without creating anything; 422 names the bad field."""
     if cron_expression is not None:
         kind, config = "cron", {"cron_expression": cron_expression}
         if timezone is not None:
             config["timezone"] = timezone
+        policy = {"ambiguous": dst_ambiguous, "nonexistent": dst_nonexistent}
+        if any(policy.values()):
+            config["dst_policy"] = policy
     elif interval_minutes is not None:
         kind, config = "time", {"interval_minutes": interval_minutes}
     else:
@@ -107,7 +113,11 @@ def preview(
                                        start=start_utc, count=count)
     except InvalidInputError as exc:
         field = (exc.field or "").removeprefix("trigger_config.")
-        raise type(exc)(exc.message.replace("trigger_config.", ""), field=field,
+        message = exc.message.replace("trigger_config.", "")
+        if field.startswith("dst_policy."):  # the query names them dst_ambiguous/_nonexistent
+            field = field.replace("dst_policy.", "dst_")
+            message = message.replace("dst_policy.", "dst_")
+        raise type(exc)(message, field=field,
                         position=exc.position) from None
     except (OverflowError, ValueError) as exc:
         raise InvalidInputError(f"no fire time can be computed: {exc}", field="start") from None

@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from cron_descriptor import ExpressionDescriptor, Options
 from croniter import croniter
 from croniter.croniter import CroniterBadDateError, CroniterError
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from agentic_app.domain.cron_dst import iter_cron_instants
+from agentic_app.domain.cron_dst import Ambiguous, Nonexistent, iter_cron_instants
+from agentic_app.domain.dst_preview import transition_note
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.triggers.base import (
     MAX_INTERVAL_MINUTES,
@@ -90,14 +91,26 @@ class ScheduledBase(TriggerBase):
 
     misfire_grace_seconds: int = Field(300, ge=0, le=86400)
 
+class DstPolicy(BaseModel):
+    """A cron schedule's answer to daylight-saving changes; ``None`` keeps the default rule of
+    ``cron_dst`` (wall-clock schedules run once per local date)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ambiguous: Ambiguous | None = None
+    nonexistent: Nonexistent | None = None
+
+
 class CronTriggerConfig(ScheduledBase):
-    """A cron schedule in an IANA timezone, optionally bounded by ``start_at``/``end_at``."""
+    """A cron schedule in an IANA timezone, optionally bounded by ``start_at``/``end_at``,
+    with an optional DST policy."""
 
     type: Literal["cron"] = "cron"
     cron_expression: str
     timezone: str = "UTC"
     start_at: UtcDatetime | None = None
     end_at: UtcDatetime | None = None
+    dst_policy: DstPolicy | None = None
 
     @field_validator("cron_expression")
     @classmethod
@@ -122,11 +135,19 @@ class CronTriggerConfig(ScheduledBase):
         """Fire times strictly after ``after`` (UTC) within [start_at, end_at]."""
         if self.start_at is not None and self.start_at > after:
             after = self.start_at - timedelta(microseconds=1)
-        times = iter_cron_instants(self.cron_expression, ZoneInfo(self.timezone), after)
+        policy = self.dst_policy or DstPolicy()
+        times = iter_cron_instants(self.cron_expression, ZoneInfo(self.timezone), after,
+                                   ambiguous=policy.ambiguous, nonexistent=policy.nonexistent)
         if self.end_at is not None:
             end = self.end_at
             return [t for t in islice(times, count) if t <= end]
         return list(islice(times, count))
+
+    def dst_note(self, after: datetime) -> str | None:
+        """What happens at the next DST change of the timezone after ``after`` (None: none)."""
+        policy = self.dst_policy or DstPolicy()
+        return transition_note(self.cron_expression, self.timezone, after,
+                               ambiguous=policy.ambiguous, nonexistent=policy.nonexistent)
 
     def describe(self) -> str:
         """'At 09:00 (Europe/Berlin)'."""
