@@ -7,9 +7,10 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
+import agentic_app.db.broker_models
 import agentic_app.db.models
 import agentic_app.db.scheduler_models
-import agentic_app.db.trading_models  # noqa: F401  (registers the trading tables)
+import agentic_app.db.trading_models  # noqa: F401  (registers the trading and live trading tables)
 from agentic_app.db.engine import get_engine, normalize_url
 from agentic_app.settings import get_settings
 

@@ -31,10 +31,13 @@ class OrderType(str, Enum):
 
 
 class OrderStatus(str, Enum):
-    """Lifecycle of an order: new -> filled | open -> filled | cancelled; or rejected."""
+    """Lifecycle of an order: new -> filled | open -> filled | cancelled; or rejected.
+
+    A live order may be ``partially_filled`` (still open, ``filled_quantity`` > 0)."""
 
     new = "new"
     open = "open"
+    partially_filled = "partially_filled"
     filled = "filled"
     cancelled = "cancelled"
     rejected = "rejected"
@@ -133,6 +136,7 @@ class OrderResult:
     execution_id: int | None = None
     node_id: str | None = None
     duplicate: bool = False
+    reason: str | None = None
 
     @property
     def is_filled(self) -> bool:

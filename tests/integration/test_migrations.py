@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
+import agentic_app.db.broker_models
 import agentic_app.db.models
 import agentic_app.db.scheduler_models
 import agentic_app.db.trading_models  # noqa: F401
@@ -131,3 +132,17 @@ def test_execution_snapshot_and_manual_retries_down_and_up(db_url):
             "SELECT status, definition, workflow_version FROM workflow_executions")).all()
         retries = conn.execute(sa.text("SELECT count(*) FROM manual_retries")).scalar()
     assert [tuple(r) for r in rows] == [("failed", None, None)] and retries == 0
+
+
+def test_live_broker_tables_down_and_up(db_url):
+    """live_broker_tables adds the credentials, live orders, limits and kill-switch tables;
+    downgrading to 0006 drops exactly those, upgrading brings them back."""
+    cfg = alembic_config(db_url)
+    tables = {"exchange_credentials", "live_orders", "trading_limits", "trading_halts"}
+    assert tables <= _tables(db_url)
+    command.downgrade(cfg, "0006")
+    get_engine.cache_clear()
+    assert not tables & _tables(db_url) and STEP1_TABLES <= _tables(db_url)
+    command.upgrade(cfg, "head")
+    get_engine.cache_clear()
+    assert tables <= _tables(db_url)
