@@ -5,11 +5,13 @@ schema check, so a fresh clone starts without "database not up to date" noise.
 """
 
 import os
+import sys
 
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 from reflex_base.constants.installer import PackageJson
 
+from agentic_app.serving import reflex_ports, run_mode
 from agentic_app.settings import get_settings
 
 _settings = get_settings()
@@ -28,14 +30,17 @@ if _settings.is_local:
 # frontend on the same address as the backend instead.
 PackageJson.Commands.DEV = f"react-router dev --host {_settings.bind_host}"
 
+# only the ports of the ends this command runs (see agentic_app/serving.py)
+_ports = reflex_ports(run_mode(sys.argv, os.environ), frontend_port=_settings.frontend_port,
+                      backend_port=_settings.backend_port, api_url=_settings.api_base_url,
+                      api_url_given=_settings.api_base_url_given)
+
 config = rx.Config(
     app_name="agentic_app",
     db_url=_settings.database_url,
-    frontend_port=_settings.frontend_port,
-    backend_port=_settings.backend_port,
+    **_ports,
     backend_host=_settings.bind_host,
     cors_allowed_origins=_settings.frontend_origins,
-    api_url=_settings.api_base_url,
     telemetry_enabled=False,
     **({"bun_path": _bun} if _bun.exists() else {}),
     show_built_with_reflex=False,

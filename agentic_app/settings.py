@@ -14,7 +14,14 @@ from enum import Enum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentic_app.domain.outbound import OutboundPolicy, parse_host_entry
@@ -209,6 +216,7 @@ class Settings(BaseSettings):
     workflows: WorkflowSize = Field(default_factory=WorkflowSize, validation_alias="WORKFLOWS")
     outbound: Outbound = Field(default_factory=Outbound, validation_alias="OUTBOUND")
     login: LoginLimits = Field(default_factory=LoginLimits, validation_alias="LOGIN")
+    _api_base_url_derived: bool = PrivateAttr(False)
 
     @field_validator("market_feed")
     @classmethod
@@ -235,6 +243,7 @@ class Settings(BaseSettings):
                 raise ValueError("SECRET_KEY must be at least 32 characters")
         if not self.api_base_url:
             self.api_base_url = f"http://localhost:{self.backend_port}"
+            self._api_base_url_derived = True
         if not self.bind_host:  # local mode serves this machine only
             self.bind_host = "127.0.0.1" if self.is_local else "0.0.0.0"
         if not self.frontend_origins:
@@ -254,6 +263,11 @@ class Settings(BaseSettings):
     def bun_path(self) -> Path:
         """The bun binary that ``make setup`` installs from the npm registry."""
         return REPO_ROOT / ".tools" / "bun" / "bin" / "bun"
+
+    @property
+    def api_base_url_given(self) -> bool:
+        """True when API_BASE_URL was set (not derived from BACKEND_PORT)."""
+        return not self._api_base_url_derived
 
     @property
     def loopback_only(self) -> bool:
