@@ -13,6 +13,11 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from agentic_app.domain.accounts import (
+    MAX_TOKEN_NAME_LENGTH,
+    MAX_USERNAME_LENGTH,
+    MIN_USERNAME_LENGTH,
+)
 from agentic_app.domain.password_policy import MAX_PASSWORD_LENGTH
 from agentic_app.domain.workflow import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
@@ -99,7 +104,7 @@ class Page(Public, Generic[T]):
 class LoginRequest(BaseModel):
     """Username and password."""
 
-    username: Text = Field(min_length=1, max_length=200)
+    username: Text = Field(min_length=1, max_length=MAX_USERNAME_LENGTH)
     password: Text = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
 
 
@@ -107,7 +112,7 @@ class UserCreate(BaseModel):
     """A new account: the password must pass the password policy (at least 10 characters,
     not one of the most common passwords, not the username)."""
 
-    username: Text = Field(min_length=3, max_length=64)
+    username: Text = Field(min_length=MIN_USERNAME_LENGTH, max_length=MAX_USERNAME_LENGTH)
     password: Text = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH)
     is_admin: bool = False
 
@@ -132,7 +137,7 @@ class LoginPublic(Public):
 class ApiTokenCreate(BaseModel):
     """A new named API token; without ``expires_in_days`` it never expires (revoke it)."""
 
-    name: Text = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=MAX_TOKEN_NAME_LENGTH)
     expires_in_days: int | None = Field(None, ge=1, le=3650)
 
 

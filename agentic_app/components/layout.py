@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from agentic_app import routes
+from agentic_app.domain.accounts import MAX_TOKEN_NAME_LENGTH
 from agentic_app.state.base import AppState
 from agentic_app.state.tokens import TokensState
 
@@ -32,7 +33,8 @@ def tokens_dialog() -> rx.Component:
                           rx.code(T.created_token, id="created-token")),
                 icon="key-round", color_scheme="green", width="100%")),
             rx.hstack(rx.input(placeholder="Token name", value=T.new_name,
-                               on_change=T.set_new_name, id="token-name"),
+                               on_change=T.set_new_name, id="token-name",
+                               max_length=MAX_TOKEN_NAME_LENGTH),
                       rx.button("Create", on_click=T.create, id="create-token"),
                       width="100%"),
             rx.cond(T.rows.length() > 0, rx.table.root(

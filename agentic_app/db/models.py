@@ -16,6 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
+from agentic_app.domain.accounts import MAX_TOKEN_NAME_LENGTH, MAX_USERNAME_LENGTH
+
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 CONFIG_ERROR_MAX_LENGTH = 1000
 """Longest problem the scheduler stores on a scheduled job (``scheduled_jobs.config_error``)."""
@@ -79,7 +81,8 @@ class User(SQLModel, table=True):
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
-    username: str = Field(max_length=64, sa_column_kwargs={"unique": True}, index=True)
+    username: str = Field(max_length=MAX_USERNAME_LENGTH, sa_column_kwargs={"unique": True},
+                          index=True)
     password_hash: str = Field(max_length=255)
     is_active: bool = Field(default=True)
     is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
@@ -93,7 +96,7 @@ class ApiToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
-    name: str = Field(max_length=100)
+    name: str = Field(max_length=MAX_TOKEN_NAME_LENGTH)
     kind: str = Field(default="api", max_length=16)
     token_hash: str = Field(max_length=128, sa_column_kwargs={"unique": True})
     created_at: datetime = Field(default_factory=utcnow)

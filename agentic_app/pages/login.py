@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from agentic_app.domain.accounts import MAX_USERNAME_LENGTH
 from agentic_app.state.login import LoginState
 
 
@@ -14,7 +15,8 @@ def login_page() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.heading("Sign in to agentic", size="6", id="page-heading"),
-                    rx.input(placeholder="Username", name="username", id="username", width="100%"),
+                    rx.input(placeholder="Username", name="username", id="username", width="100%",
+                             max_length=MAX_USERNAME_LENGTH),
                     rx.input(placeholder="Password", name="password", id="password",
                              type="password", width="100%"),
                     rx.cond(LoginState.error != "",

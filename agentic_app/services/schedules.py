@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
+from agentic_app.db.locks import SCHEDULES_LOCK_KEY, lock_writes
 from agentic_app.db.models import (
     JobQueueEntry,
     ScheduledJob,
@@ -189,6 +190,7 @@ class ScheduleService(Service):
         """Validate and create a scheduled job (webhook jobs get a URL token and a secret);
         ConflictError(field="schedules.max_per_user") past the user's cap (HTTP 409)."""
         with self.db.session() as s:
+            lock_writes(s, SCHEDULES_LOCK_KEY, actor.id)  # count + insert exact per user
             wf = self._app.workflows.owned(s, actor, workflow_id)
             self._check_count(s, actor)
             trigger_type, config = self.resolve(definition=wf.definition,

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from agentic_app.db.models import ApiToken
 from agentic_app.db.queries import count_rows
+from agentic_app.domain.accounts import check_token_name
 from agentic_app.domain.errors import NotFoundError
 from agentic_app.services.base import Actor, Service
 
@@ -30,7 +31,9 @@ class TokenService(Service):
 
     def create(self, actor: Actor, *, name: str,
                expires_in_days: int | None = None) -> tuple[ApiToken, str]:
-        """A new named API token: (row, token in clear; the only time it is visible)."""
+        """A new named API token: (row, token in clear; the only time it is visible);
+        InvalidInputError(field="name") for an empty or too long name."""
+        check_token_name(name)
         lifetime = timedelta(days=expires_in_days) if expires_in_days else None
         token, row = self._app.auth.issue_token(user_id=actor.id, name=name, kind="api",
                                                 lifetime=lifetime)

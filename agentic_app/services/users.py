@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlmodel import select
 
 from agentic_app.db.models import User
+from agentic_app.domain.accounts import check_username
 from agentic_app.domain.errors import ForbiddenError, InvalidInputError
 from agentic_app.domain.password_policy import password_problem
 from agentic_app.services.base import Actor, Service
 from agentic_app.services.passwords import dummy_hash, hash_password, verify_password
-
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,64}$")
 
 
 class UserService(Service):
@@ -22,9 +19,7 @@ class UserService(Service):
         """Create a user (the operator's CLI); InvalidInputError when the name is malformed
         or taken, or the password fails the policy
         (:mod:`agentic_app.domain.password_policy`)."""
-        if not USERNAME_RE.match(username or ""):
-            raise InvalidInputError("username must be 3-64 letters, digits, '_', '.' or '-'",
-                                    field="username")
+        check_username(username)
         problem = password_problem(password or "", username=username)
         if problem is not None:
             raise InvalidInputError(problem, field="password")

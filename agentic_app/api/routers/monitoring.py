@@ -136,15 +136,18 @@ async def _wait_for_disconnect(websocket: WebSocket) -> None:
             return
 
 
-async def _authenticate(websocket: WebSocket, app: AppServices,
-                        token: str | None) -> Actor | None:
-    """The user of the query token, the Authorization header or the first message; None
-    (after closing with 4401) when there is no valid one."""
+async def _accept(websocket: WebSocket,
+                  token: str | None) -> tuple[AppServices, Actor] | None:
+    """Accept the socket and find its user: the query token, the Authorization header or the
+    first message. (facade, user), or None (after closing with 4401) without a valid one."""
+    app: AppServices = websocket.app.state.services
+    await websocket.accept()
     token = token or _header_token(websocket) or await _first_message_token(websocket)
     user = await run_in_threadpool(app.auth.actor_for_token, token)
     if user is None:
         await _close(websocket, CLOSE_UNAUTHENTICATED, "not authenticated")
-    return user
+        return None
+    return app, user
 
 
 async def _relay(websocket: WebSocket, stream: AsyncIterator[dict[str, Any]],
@@ -184,11 +187,10 @@ async def watch_execution(
     after_seq: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> None:
     """Stream one execution's events: stored, then live, in order; then ``closed``."""
-    app: AppServices = websocket.app.state.services
-    await websocket.accept()
-    user = await _authenticate(websocket, app, token)
-    if user is None:
+    opened = await _accept(websocket, token)
+    if opened is None:
         return
+    app, user = opened
     try:
         if not 1 <= execution_id <= MAX_ID:  # out of the id column's range: unknown
             raise NotFoundError(f"execution {execution_id} not found", field="execution_id")
@@ -222,11 +224,10 @@ async def watch_my_events(
 ) -> None:
     """Stream every event of the user's executions as it happens (stored ones since
     ``since`` first); it ends only when the client goes."""
-    app: AppServices = websocket.app.state.services
-    await websocket.accept()
-    user = await _authenticate(websocket, app, token)
-    if user is None:
+    opened = await _accept(websocket, token)
+    if opened is None:
         return
+    app, user = opened
     try:
         start = as_utc(since, "since")
     except InvalidInputError as exc:

@@ -25,6 +25,7 @@ from agentic_app.domain.errors import (
     NodeTimeoutError,
 )
 from agentic_app.domain.events import utcnow
+from agentic_app.domain.runs import RunSubject
 from agentic_app.domain.workflow import (
     WorkflowSpec,
     WorkflowValidationError,
@@ -52,15 +53,10 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class RunOptions:
+class RunOptions(RunSubject):
     """What one attempt runs with (see ``runner.execute`` for each option)."""
 
-    execution_id: int | str
-    user_id: int | None
-    workflow_id: int | None
-    trigger_payload: dict[str, Any]
     now: datetime
-    attempt: int
     execution_timeout_s: float
     memory_limit_mb: float | None
     max_threads: int

@@ -23,6 +23,7 @@ from agentic_app.db.models import (
     WorkflowExecution,
     utcnow,
 )
+from agentic_app.domain.runs import RunSubject
 from agentic_app.engine.queue.dispatch import dispatch_waiting, take_next_waiting
 from agentic_app.engine.queue.keys import (
     DUE_KEY,
@@ -42,16 +43,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Attempt:
-    """What a task needs to run one claimed attempt."""
+class Attempt(RunSubject):
+    """What a task needs to run one claimed attempt (ids are ints here)."""
 
     job_id: int
-    attempt: int
-    execution_id: int
-    user_id: int
-    workflow_id: int
     definition: dict[str, Any]
-    trigger_payload: dict[str, Any]
     first_seq: int
     state: Any = None
     """The job row as claimed (the columns of a job-state read): the finish of this attempt

@@ -11,7 +11,7 @@ from typing import Any
 import redis as redis_lib
 import sqlalchemy as sa
 
-from agentic_app.db.engine import begin_immediate
+from agentic_app.db import locks as db_locks
 from agentic_app.db.models import ManualRetry, WorkflowExecution
 from agentic_app.domain.errors import LimitExceededError
 from agentic_app.engine.queue.keys import (
@@ -60,11 +60,7 @@ def lock_writes(s: Any) -> None:
     """Make this fresh session's (or Core connection's) transaction hold the database's
     write lock from now on, so limit checks and the inserts they allow are serialised
     across processes."""
-    conn = s.connection() if hasattr(s, "exec") else s
-    if conn.dialect.name == "sqlite":
-        begin_immediate(conn)
-    elif conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": ENQUEUE_LOCK_KEY})
+    db_locks.lock_writes(s, ENQUEUE_LOCK_KEY)
 
 
 def check_queue_size(conn: sa.Connection, settings: Settings) -> None:
