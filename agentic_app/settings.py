@@ -93,6 +93,7 @@ class Limits(BaseModel):
     memory_limit_mb: int = Field(500, ge=16)
     auto_pause_after_failures: int = Field(5, ge=1)
     max_live_subscriptions_per_user: int = Field(20, ge=1, le=10000)
+    live_subscription_lease_seconds: float = Field(30.0, ge=1, le=3600)
 
 
 class WorkflowSize(BaseModel):
@@ -272,21 +273,19 @@ class Settings(BaseSettings):
     @property
     def loopback_only(self) -> bool:
         """True when the backend and frontend listen on a loopback address only."""
-        if self.bind_host == "localhost":
-            return True
-        try:
-            return ipaddress.ip_address(self.bind_host).is_loopback
-        except ValueError:
-            return False
+        return _is_loopback(self.bind_host)
 
-    def unsafe_exposure(self) -> str | None:
-        """Why the app must not start as configured (None when it may): reachable beyond
-        loopback while the demo account keeps its well-known default password."""
-        if self.is_local and not self.loopback_only and self.demo_password == DEFAULT_DEMO_PASSWORD:
-            return (f"refusing to start: BIND_HOST={self.bind_host} makes the app reachable "
+    def unsafe_exposure(self, host: str | None = None) -> str | None:
+        """Why the app must not start as configured (None when it may): listening on
+        ``host`` (default BIND_HOST) makes it reachable beyond loopback while the demo
+        account keeps its well-known default password."""
+        host = host or self.bind_host
+        if self.is_local and not _is_loopback(host) and \
+                self.demo_password == DEFAULT_DEMO_PASSWORD:
+            return (f"refusing to start: listening on {host} makes the app reachable "
                     f"beyond this machine while the demo user still has the default password "
                     f"{DEFAULT_DEMO_PASSWORD!r}. Set DEMO_PASSWORD to a strong password, or "
-                    f"BIND_HOST=127.0.0.1.")
+                    f"listen on 127.0.0.1 (BIND_HOST, reflex run --backend-host).")
         return None
 
     @property
@@ -307,6 +306,16 @@ class Settings(BaseSettings):
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (or ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(RuntimeError):

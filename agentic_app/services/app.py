@@ -105,7 +105,9 @@ class AppServices:
         self._market = market
         self._node_services: Any = None
         self._lock = threading.RLock()
-        self.live_slots = LiveSlots(settings.limits.max_live_subscriptions_per_user)
+        self.live_slots = LiveSlots(settings.limits.max_live_subscriptions_per_user,
+                                    lease_s=settings.limits.live_subscription_lease_seconds,
+                                    redis=self.redis_or_none)
         self.auth = AuthService(self)
         self.users = UserService(self)
         self.tokens = TokenService(self)

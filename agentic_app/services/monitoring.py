@@ -188,7 +188,7 @@ class MonitoringService(Service):
         (before any event) when it is not the user's, LimitExceededError when the user holds
         all their live subscriptions (:mod:`.live_slots`). Close it with ``aclosing``."""
         await asyncio.to_thread(self.owned, actor, execution_id)
-        with self._app.live_slots.hold(actor.id):
+        async with self._app.live_slots.hold(actor.id):
             redis_url = await asyncio.to_thread(self._app.redis_url)
             stream = stream_execution_events(execution_id, db=self.db, after_seq=after_seq,
                                              redis_url=redis_url, hub=self._hub(redis_url))
@@ -203,7 +203,7 @@ class MonitoringService(Service):
         """Events of all of the user's executions as they happen (stored ones with
         ``ts >= since`` first, when given); never ends by itself. LimitExceededError when the
         user holds all their live subscriptions."""
-        with self._app.live_slots.hold(actor.id):
+        async with self._app.live_slots.hold(actor.id):
             redis_url = await asyncio.to_thread(self._app.redis_url)
             stream = stream_user_events(actor.id, db=self.db, redis_url=redis_url,
                                         hub=self._hub(redis_url), since=since)

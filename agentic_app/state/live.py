@@ -13,10 +13,11 @@ from typing import Any
 import reflex as rx
 
 from agentic_app import routes
-from agentic_app.services.app import Actor
+from agentic_app.services.app import Actor, AgenticError
 from agentic_app.state.base import AppState
-from agentic_app.state.common import app, fmt_ms
+from agentic_app.state.common import app, error_text, fmt_ms
 from agentic_app.state.guard import SESSION_CHECK_S, session_alive
+from agentic_app.state.offloop import off_loop
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ async def client_connected_anywhere(token: str) -> bool:
 async def batches(stream: AsyncIterator[dict[str, Any]], idle_s: float = IDLE_CHECK_S,
                   linger_s: float = BURST_LINGER_S) -> AsyncIterator[list[dict[str, Any]]]:
     """Items of ``stream`` grouped in the batches that arrived together; an empty batch every
-    ``idle_s`` seconds without items (so the consumer can check whether to stop).
+    ``idle_s`` seconds without items (so the consumer can check whether to stop). An
+    AgenticError of the stream (a refusal such as the live-subscription cap) is raised to the
+    consumer after the items before it; other stream errors are logged and end the batches.
 
     A lone item is yielded at once; when several were already waiting (a burst), the batch
     waits ``linger_s`` more for the rest of the burst, so a burst costs one state update."""
@@ -115,8 +118,11 @@ async def batches(stream: AsyncIterator[dict[str, Any]], idle_s: float = IDLE_CH
             if batch:
                 yield batch
             if finished:
-                if task.done() and task.exception() is not None:
-                    log.warning("event stream ended with %r", task.exception())
+                error = task.exception() if task.done() else None
+                if isinstance(error, AgenticError):  # refused (e.g. the live cap): tell them
+                    raise error
+                if error is not None:
+                    log.warning("event stream ended with %r", error)
                 return
     finally:
         task.cancel()
@@ -148,6 +154,12 @@ class Presence:
         return now - self.away_since > GONE_AFTER_S
 
 
+def live_refused(exc: AgenticError) -> Any:
+    """The toast of a live view the facade refused (the message names the limit)."""
+    return rx.toast.error(f"Live updates stopped: {error_text(exc)}", duration=10000,
+                          id="live-refused")
+
+
 def active_rows(actor: Actor) -> list[dict[str, str]]:
     """The user's active executions as table rows."""
     views, _ = app().monitoring.active(actor, limit=ACTIVE_LIMIT)
@@ -167,6 +179,7 @@ class LiveState(AppState):
     watching: bool = False
 
     @rx.event
+    @off_loop
     def load_active(self):
         """Read the user's active executions once (then the watcher keeps them fresh)."""
         if not self._resolve():
@@ -226,6 +239,8 @@ class LiveState(AppState):
                         f"Execution #{event['execution_id']} failed{retry}: "
                         f"{data.get('error') or event.get('message') or 'error'}",
                         duration=8000, id=f"exec-failed-{event['execution_id']}")
+        except AgenticError as exc:  # refused, e.g. all the user's live subscriptions taken
+            yield live_refused(exc)
         finally:
             _USER_WATCHERS.discard(token)
             async with self:

@@ -24,7 +24,8 @@ from agentic_app.state.common import (
     last_path_int,
     pages,
 )
-from agentic_app.state.live import Presence, batches
+from agentic_app.state.live import Presence, batches, live_refused
+from agentic_app.state.offloop import off_loop
 
 MAX_LOGS = 2000
 """Log lines kept per execution on the server (the filters pick from these)."""
@@ -119,6 +120,7 @@ class MonitorState(AppState):
 
     # ------------------------------------------------------------------ list
     @rx.event
+    @off_loop
     def load_recent(self):
         """Load a page of the user's recent executions."""
         if not self._resolve():
@@ -151,6 +153,7 @@ class MonitorState(AppState):
         return last_path_int(self)
 
     @rx.event
+    @off_loop
     def load_execution(self):
         """Check ownership and follow the execution's events. The same tab coming back to the
         same execution (a WebSocket reconnect re-runs on_load) keeps its view and resumes
@@ -227,6 +230,8 @@ class MonitorState(AppState):
             async with self:
                 if gen == self._gen and metrics:
                     self.metrics = metrics
+        except AgenticError as exc:  # refused, e.g. all the user's live subscriptions taken
+            yield live_refused(exc)
         finally:
             async with self:
                 if self._follow_gen == gen:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import reflex as rx
 
@@ -11,6 +12,7 @@ from agentic_app.services.app import MAX_BULK, Actor
 from agentic_app.state.base import AppState
 from agentic_app.state.common import PAGE_SIZE, app, error_text, fmt_time
 from agentic_app.state.live import Presence
+from agentic_app.state.offloop import off_loop
 from agentic_app.state.paging import PagedMixin
 
 TABS = ["pending", "running", "completed", "failed", "cancelled"]
@@ -53,16 +55,16 @@ class QueueState(PagedMixin, AppState):
         return ""
 
     def _load(self) -> None:
-        services, actor = app(), self._actor()
-        try:
-            status = services.queue.status(actor, window_minutes=60)
-            rows, self.total = services.queue.list(
-                actor, statuses=[self.tab], offset=(self.page - 1) * PAGE_SIZE,
-                limit=PAGE_SIZE, oldest_first=self.tab == "pending")
-            series = services.queue.throughput_series(actor)
-        except AgenticError as exc:
-            self.error = error_text(exc)
+        """Read and show the figures and the current tab (blocking: call it off the loop)."""
+        self._apply(_fetch(self._actor(), self.tab, self.page))
+
+    def _apply(self, fetched: dict[str, Any] | AgenticError) -> None:
+        """Show what :func:`_fetch` read (or its error)."""
+        if isinstance(fetched, AgenticError):
+            self.error = error_text(fetched)
             return
+        status, rows, series = fetched["status"], fetched["rows"], fetched["series"]
+        self.total = fetched["total"]
         self.counts = status["counts"]
         self.by_priority = [{"band": band, **{k: str(v) for k, v in counts.items()}}
                             for band, counts in status["by_priority"].items()]
@@ -84,6 +86,7 @@ class QueueState(PagedMixin, AppState):
         self.error, self.loaded = "", True
 
     @rx.event
+    @off_loop
     def load_queue(self):
         """Load the figures and the current tab; start the periodic refresh."""
         if not self._resolve():
@@ -108,7 +111,11 @@ class QueueState(PagedMixin, AppState):
                 async with self:
                     if not str(self.router.url.path).startswith("/queue") or not self.user_id:
                         return
-                    self._load()
+                    actor, tab, page = self._actor(), self.tab, self.page
+                fetched = await asyncio.to_thread(_fetch, actor, tab, page)
+                async with self:
+                    if self.user_id == actor.id and (self.tab, self.page) == (tab, page):
+                        self._apply(fetched)
         finally:
             async with self:
                 self.refreshing = False
@@ -130,7 +137,7 @@ class QueueState(PagedMixin, AppState):
                                     grace_s=1.0)
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
-        self._load()
+        await asyncio.to_thread(self._load)
         return rx.toast.success(f"Job {job_id} cancelled")
 
     @rx.event
@@ -142,7 +149,7 @@ class QueueState(PagedMixin, AppState):
             await asyncio.to_thread(app().queue.retry, self._actor(), int(job_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
-        self._load()
+        await asyncio.to_thread(self._load)
         return rx.toast.success(f"Job {job_id} re-enqueued")
 
     @rx.event
@@ -170,7 +177,7 @@ class QueueState(PagedMixin, AppState):
         done = sum(1 for r in results if r["ok"])
         errors = [r["reason"] for r in results if not r["ok"]]
         self.bulk_action = ""
-        self._load()
+        await asyncio.to_thread(self._load)
         verb = "re-enqueued" if action == "retry" else "cancelled"
         if errors:
             return rx.toast.warning(f"{done} job(s) {verb}; {len(errors)} failed: {errors[0]}")
@@ -184,3 +191,17 @@ def _bulk(action: str, actor: Actor) -> list[dict]:
     if action == "retry":
         return queue.bulk_retry(actor, queue.ids(actor, status="failed", limit=MAX_BULK))
     return queue.bulk_cancel(actor, queue.ids(actor, status="pending", limit=MAX_BULK))
+
+
+def _fetch(actor: Actor, tab: str, page: int) -> dict[str, Any] | AgenticError:
+    """The dashboard figures and one page of a tab, or the error that stopped the read.
+    Blocking: run in a worker thread."""
+    queue = app().queue
+    try:
+        status = queue.status(actor, window_minutes=60)
+        rows, total = queue.list(actor, statuses=[tab], offset=(page - 1) * PAGE_SIZE,
+                                 limit=PAGE_SIZE, oldest_first=tab == "pending")
+        series = queue.throughput_series(actor)
+    except AgenticError as exc:
+        return exc
+    return {"status": status, "rows": rows, "total": total, "series": series}

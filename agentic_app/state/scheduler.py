@@ -20,6 +20,7 @@ from agentic_app.state.common import (
     fmt_time,
     last_path_int,
 )
+from agentic_app.state.offloop import off_loop
 from agentic_app.state.paging import PagedMixin
 
 TRIGGER_TYPES = [["cron", "Cron"], ["time", "Interval"], ["price", "Price"],
@@ -94,6 +95,7 @@ class SchedulerState(PagedMixin, AppState):
 
     # ------------------------------------------------------------------ table
     @rx.event
+    @off_loop
     def load_jobs(self):
         """Load the current page of the user's jobs (ownership checked by the services)."""
         if not self._resolve():
@@ -126,6 +128,7 @@ class SchedulerState(PagedMixin, AppState):
         self.loaded = True
 
     @rx.event
+    @off_loop
     def toggle(self, job_id: str):
         """Pause or resume one of the user's jobs."""
         if not self._resolve():
@@ -138,6 +141,7 @@ class SchedulerState(PagedMixin, AppState):
         yield rx.toast.success(f"{job.name}: {'resumed' if job.is_active else 'paused'}")
 
     @rx.event
+    @off_loop
     def run_now(self, job_id: str):
         """Run one of the user's jobs now and open its live monitor."""
         if not self._resolve():
@@ -159,6 +163,7 @@ class SchedulerState(PagedMixin, AppState):
         self.confirm_delete_id, self.confirm_delete_name = 0, ""
 
     @rx.event
+    @off_loop
     def confirm_delete(self):
         """Delete the job the confirmation is about."""
         if not self._resolve() or not self.confirm_delete_id:
@@ -219,6 +224,7 @@ class SchedulerState(PagedMixin, AppState):
         self.saving = False
 
     @rx.event
+    @off_loop
     def open_create(self):
         """Open the dialog to schedule a workflow (or a new one from a template)."""
         if not self._resolve():
@@ -231,6 +237,7 @@ class SchedulerState(PagedMixin, AppState):
         return SchedulerState.set_source(self.source_options[0][0])
 
     @rx.event
+    @off_loop
     def open_edit(self, job_id: str):
         """Open the dialog on one of the user's jobs."""
         if not self._resolve():
@@ -260,6 +267,7 @@ class SchedulerState(PagedMixin, AppState):
         self.dialog_open = value
 
     @rx.event
+    @off_loop
     def set_source(self, value: str):
         """Pick the workflow or template; the form takes its trigger node's settings."""
         self.source = value
@@ -328,6 +336,7 @@ class SchedulerState(PagedMixin, AppState):
         return out
 
     @rx.event
+    @off_loop
     def refresh_preview(self):
         """Live description and next fire times (cron, interval), positioned condition errors
         and the where-it-would-have-fired chart (price, indicator)."""
@@ -374,6 +383,7 @@ class SchedulerState(PagedMixin, AppState):
             self.condition_caret = " " * position + "^"
 
     @rx.event
+    @off_loop
     def save(self):
         """Create or update the job; the trigger is written into the workflow's trigger node
         (the node is the source of truth for what the schedule does)."""
@@ -425,6 +435,7 @@ class JobHistoryState(PagedMixin, AppState):
         return last_path_int(self)
 
     @rx.event
+    @off_loop
     def load_history(self):
         """Load the job and a page of its runs and missed runs (owner only)."""
         if not self._resolve():
@@ -457,6 +468,7 @@ class JobHistoryState(PagedMixin, AppState):
         self.error, self.loaded = "", True
 
     @rx.event
+    @off_loop
     def rotate_secret(self):
         """Give the webhook a new secret and show it (and the examples with it) this once."""
         if not self._resolve():

@@ -7,6 +7,7 @@ import reflex as rx
 from agentic_app.domain.errors import AgenticError
 from agentic_app.state.base import AppState
 from agentic_app.state.common import app, error_text, fmt_time
+from agentic_app.state.offloop import off_loop
 
 
 class TokensState(AppState):
@@ -23,6 +24,7 @@ class TokensState(AppState):
                       "expires": fmt_time(getattr(t, "expires_at", None))} for t in rows]
 
     @rx.event
+    @off_loop
     def open_tokens(self):
         """Open the dialog with the user's API tokens."""
         if not self._resolve():
@@ -41,6 +43,7 @@ class TokensState(AppState):
         self.new_name = value
 
     @rx.event
+    @off_loop
     def create(self):
         """Create a token and show it once."""
         if not self._resolve():
@@ -53,6 +56,7 @@ class TokensState(AppState):
         self._load()
 
     @rx.event
+    @off_loop
     def revoke(self, token_id: str):
         """Revoke one of the user's tokens."""
         if not self._resolve():

@@ -19,6 +19,7 @@ from agentic_app.domain.workflow import (
 from agentic_app.services.app import EditorView
 from agentic_app.state.base import AppState
 from agentic_app.state.common import PAGE_SIZE, app, error_text, last_path_int
+from agentic_app.state.offloop import off_loop
 from agentic_app.state.paging import PagedMixin
 
 TEMPLATE_NAMES = list(TEMPLATES)
@@ -37,6 +38,7 @@ class WorkflowsState(PagedMixin, AppState):
     new_name: str = ""
 
     @rx.event
+    @off_loop
     def load_workflows(self):
         """Load a page of the logged-in user's workflows (ownership checked on the server)."""
         if not self._resolve():
@@ -67,6 +69,7 @@ class WorkflowsState(PagedMixin, AppState):
         self.new_name = value
 
     @rx.event
+    @off_loop
     def create_from_template(self):
         """Create a workflow from the chosen template and open its editor."""
         if not self._resolve():
@@ -80,6 +83,7 @@ class WorkflowsState(PagedMixin, AppState):
         return rx.redirect(f"{routes.WORKFLOWS}/{wf.id}")
 
     @rx.event
+    @off_loop
     def run_now(self, workflow_id: str):
         """Enqueue a manual execution and open its live monitor."""
         if not self._resolve():
@@ -120,7 +124,7 @@ class WorkflowEditState(AppState):
             return
         try:
             self.workflow_id = last_path_int(self)
-            wf = app().workflows.get(self._actor(), self.workflow_id)
+            wf = await asyncio.to_thread(app().workflows.get, self._actor(), self.workflow_id)
         except (AgenticError, ValueError) as exc:
             self.error, self.loaded = str(getattr(exc, "message", exc)), True
             return

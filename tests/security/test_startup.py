@@ -8,9 +8,10 @@ import subprocess
 from urllib.parse import urlsplit
 
 import psutil
+import pytest
 
 from agentic_app.settings import REPO_ROOT
-from tests.e2e.conftest import RunningApp
+from tests.e2e.conftest import RunningApp, _free_port
 
 
 def _listen_addresses(port: int) -> set[str]:
@@ -28,19 +29,35 @@ def test_local_mode_listens_on_loopback_only(reflex_app: RunningApp):
         assert addresses == {"127.0.0.1"}, (url, addresses)
 
 
-def test_exposed_app_with_default_demo_password_refuses_to_start(tmp_path, redis_base_url):
-    """The real `reflex run` with BIND_HOST=0.0.0.0 and the default demo password exits
-    non-zero before listening, saying why and what to set."""
-    env = dict(os.environ, DATA_DIR=str(tmp_path), BIND_HOST="0.0.0.0", BACKEND_PORT="8391",
-               REDIS_URL=redis_base_url, REFLEX_TELEMETRY_ENABLED="false")
-    for name in ("DEMO_PASSWORD", "DATABASE_URL", "AGENTIC_MODE"):
-        env.pop(name, None)
-    done = subprocess.run([str(REPO_ROOT / ".venv/bin/reflex"), "run", "--backend-only"],
-                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180)
+EXPOSURES = {
+    "bind-host": ({"BIND_HOST": "0.0.0.0"}, []),
+    "cli-backend-host": ({}, ["--backend-host", "0.0.0.0"]),
+    "reflex-env-backend-host": ({"REFLEX_BACKEND_HOST": "::"}, []),
+}
+"""Ways to make the backend listen beyond loopback: the app's setting, Reflex's CLI option,
+Reflex's own environment variable."""
+
+
+@pytest.mark.parametrize("exposure", EXPOSURES, ids=list(EXPOSURES))
+def test_exposed_app_with_default_demo_password_refuses_to_start(tmp_path, redis_base_url,
+                                                                 exposure):
+    """The real `reflex run` told to listen beyond loopback (by BIND_HOST, by
+    `--backend-host` or by REFLEX_BACKEND_HOST) with the default demo password exits
+    non-zero before listening or setting anything up, saying why and what to set."""
+    extra_env, extra_args = EXPOSURES[exposure]
+    port = _free_port()
+    env = dict(os.environ, DATA_DIR=str(tmp_path), BACKEND_PORT=str(port),
+               REDIS_URL=redis_base_url, REFLEX_TELEMETRY_ENABLED="false", **extra_env)
+    for name in ("DEMO_PASSWORD", "DATABASE_URL", "AGENTIC_MODE", "BIND_HOST"):
+        if name not in extra_env:
+            env.pop(name, None)
+    done = subprocess.run([str(REPO_ROOT / ".venv/bin/reflex"), "run", "--backend-only",
+                           *extra_args], cwd=REPO_ROOT, env=env, capture_output=True,
+                          text=True, timeout=180)
     output = done.stdout + done.stderr
     assert done.returncode != 0, output
     assert "refusing to start" in output and "DEMO_PASSWORD" in output, output
-    assert not _listen_addresses(8391)
+    assert not _listen_addresses(port)
     assert not (tmp_path / "agentic.db").exists()  # nothing was set up
 
 
