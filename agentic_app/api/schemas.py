@@ -11,7 +11,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from agentic_app.domain.accounts import (
     MAX_TOKEN_NAME_LENGTH,
@@ -19,6 +19,7 @@ from agentic_app.domain.accounts import (
     MIN_USERNAME_LENGTH,
 )
 from agentic_app.domain.password_policy import MAX_PASSWORD_LENGTH
+from agentic_app.domain.triggers import MAX_PREVIEW_COUNT
 from agentic_app.domain.workflow import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
 MAX_ID = 2**31 - 1
@@ -293,6 +294,16 @@ class SchedulePublic(Public):
     next_runs: list[datetime]
     dst_note: str | None = Field(
         None, description="cron: what happens at the next DST change of its timezone")
+
+
+class PreviewRequest(BaseModel):
+    """Any trigger config to preview: description, next fire times (with its trading session
+    and DST policy applied) and the DST note, nothing created."""
+
+    trigger_type: TriggerTypeName = "cron"
+    trigger_config: JsonObject
+    start: AwareDatetime | None = Field(None, description="default now")
+    count: int = Field(5, ge=1, le=MAX_PREVIEW_COUNT)
 
 
 class ChartRequest(BaseModel):

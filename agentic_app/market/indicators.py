@@ -14,8 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-import talib
-from talib import abstract
 
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.indicators import (
@@ -25,6 +23,28 @@ from agentic_app.domain.indicators import (
     indicator_schema,
 )
 from agentic_app.market.base import Bars
+
+
+def _import_talib():
+    """TA-Lib, imported as if pandas were absent. TA-Lib wraps its functions for pandas
+    Series when pandas is importable, which loads pandas (~0.5 s) in every worker and
+    scheduler; pandas is installed for the trading calendars (``exchange_calendars``, loaded
+    only where a calendar is used) and this module never passes pandas objects."""
+    import sys
+
+    hide = "pandas" not in sys.modules
+    if hide:
+        sys.modules["pandas"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import talib
+        from talib import abstract
+    finally:
+        if hide and sys.modules.get("pandas", 0) is None:
+            del sys.modules["pandas"]
+    return talib, abstract
+
+
+talib, abstract = _import_talib()
 
 
 @dataclass(frozen=True)

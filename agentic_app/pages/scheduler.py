@@ -13,6 +13,7 @@ from agentic_app.components.widgets import (
     pager,
     status_badge,
 )
+from agentic_app.state.schedule_form import CALENDARS, SESSION_RULES
 from agentic_app.state.scheduler import (
     INDICATORS,
     TIMEFRAMES,
@@ -112,6 +113,23 @@ def _cron_form() -> rx.Component:
                 lambda v: S.set_field("dst_nonexistent", v), "dst-nonexistent")),
             width="100%", spacing="3"),
         width="100%",
+    )
+
+
+def _session_form() -> rx.Component:
+    """Limit to a market's trading sessions (calendar, rule, minutes from open/close)."""
+    return rx.hstack(
+        _field("Trading session", _select(S.session_rule, SESSION_RULES,
+                                          lambda v: S.set_field("session_rule", v),
+                                          "session-rule")),
+        _field("Calendar", _select(S.session_calendar, CALENDARS,
+                                   lambda v: S.set_field("session_calendar", v),
+                                   "session-calendar")),
+        rx.cond((S.session_rule == "after_open") | (S.session_rule == "before_close"),
+                _field("Minutes", rx.input(
+                    value=S.session_offset, type="number", min=0, id="session-offset",
+                    debounce_timeout=250, on_change=lambda v: S.set_field("session_offset", v)))),
+        width="100%", spacing="3",
     )
 
 
@@ -255,6 +273,7 @@ def _dialog() -> rx.Component:
                  ("cron", _cron_form()), ("time", _interval_form()),
                  ("price", _market_form()), ("indicator", _market_form()),
                  ("webhook", _webhook_form()), rx.fragment()),
+        rx.cond(S.trigger_type != "webhook", _session_form()),
         _field("Priority", _select(S.priority, ["high", "normal", "low"],
                                    lambda v: S.set_field("priority", v), "priority-select")),
         _preview(),

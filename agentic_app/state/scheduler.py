@@ -22,6 +22,7 @@ from agentic_app.state.common import (
 )
 from agentic_app.state.offloop import off_loop
 from agentic_app.state.paging import PagedMixin
+from agentic_app.state.schedule_form import FORM_FIELDS, NO_SESSION, extra_params, fill_extras
 
 TRIGGER_TYPES = [["cron", "Cron"], ["time", "Interval"], ["price", "Price"],
                  ["indicator", "Indicator"], ["webhook", "Webhook"]]
@@ -66,6 +67,9 @@ class SchedulerState(PagedMixin, AppState):
     timezone: str = "UTC"
     dst_ambiguous: str = "default"
     dst_nonexistent: str = "default"
+    session_rule: str = NO_SESSION
+    session_calendar: str = "XNYS"
+    session_offset: str = "0"
     preview_dst: str = ""
     interval_minutes: str = "60"
     symbol: str = "EURUSD"
@@ -194,12 +198,10 @@ class SchedulerState(PagedMixin, AppState):
 
     def _fill_from(self, params: dict[str, Any], trigger_type: str) -> None:
         self.trigger_type = trigger_type
+        fill_extras(self, params)
         if trigger_type == "cron":
             self.cron_expression = str(params.get("cron_expression", self.cron_expression))
             self.timezone = str(params.get("timezone", "UTC"))
-            policy = params.get("dst_policy") or {}
-            self.dst_ambiguous = str(policy.get("ambiguous") or "default")
-            self.dst_nonexistent = str(policy.get("nonexistent") or "default")
         elif trigger_type == "time":
             self.interval_minutes = str(params.get("interval_minutes", self.interval_minutes))
         elif trigger_type in ("price", "indicator"):
@@ -296,7 +298,7 @@ class SchedulerState(PagedMixin, AppState):
     @rx.event
     def set_field(self, field: str, value: str):
         """Change one form field and refresh the previews."""
-        if field in ("name", "cron_expression", "timezone", "dst_ambiguous", "dst_nonexistent",
+        if field in ("name", "cron_expression", "timezone", *FORM_FIELDS,
                      "interval_minutes", "symbol",
                      "condition", "indicator", "period", "timeframe", "webhook_mode",
                      "priority"):
@@ -309,9 +311,6 @@ class SchedulerState(PagedMixin, AppState):
         out: dict[str, Any] = {}
         if t == "cron":
             out = {"cron_expression": self.cron_expression.strip(), "timezone": self.timezone}
-            policy = {"ambiguous": self.dst_ambiguous, "nonexistent": self.dst_nonexistent}
-            if set(policy.values()) != {"default"}:
-                out["dst_policy"] = {k: v for k, v in policy.items() if v != "default"}
         elif t == "time":
             try:
                 out = {"interval_minutes": int(self.interval_minutes)}
@@ -333,7 +332,7 @@ class SchedulerState(PagedMixin, AppState):
             out = {"mode": self.webhook_mode}
         if self.priority != "normal":
             out["priority"] = self.priority
-        return out
+        return {**out, **extra_params(self, t)}
 
     @rx.event
     @off_loop

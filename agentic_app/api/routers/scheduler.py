@@ -16,6 +16,7 @@ from agentic_app.api.schemas import (
     ChartPublic,
     ChartRequest,
     Page,
+    PreviewRequest,
     ScheduleCreate,
     ScheduleCreated,
     ScheduleHistory,
@@ -121,6 +122,20 @@ def preview(
                         position=exc.position) from None
     except (OverflowError, ValueError) as exc:
         raise InvalidInputError(f"no fire time can be computed: {exc}", field="start") from None
+    return SchedulePreview.model_validate(result)
+
+
+@router.post("/preview", response_model=SchedulePreview)
+def preview_config(body: PreviewRequest, user: CurrentUser, app: AppDep) -> SchedulePreview:
+    """Description, next ``count`` fire times (UTC) and DST note of any trigger config as a
+    schedule would hold it (``session``, ``dst_policy`` included), without creating
+    anything; 422 names ``trigger_config.<field>``."""
+    start = body.start
+    if start is not None and not 1970 <= start.year <= 2200:
+        raise InvalidInputError("start must be between 1970 and 2200", field="start")
+    result = app.schedules.preview(trigger_type=body.trigger_type,
+                                   trigger_config=body.trigger_config, start=start,
+                                   count=body.count)
     return SchedulePreview.model_validate(result)
 
 

@@ -134,13 +134,16 @@ def next_fire_times(
     *,
     jitter_key: str = "",
     anchor: datetime | None = None,
+    sessions: bool = True,
 ) -> list[datetime]:
     """The next ``count`` (1..100) fire times strictly after ``after``, as aware UTC datetimes.
 
     Cron: by the DST rule of ``cron_dst``. Interval: ``start_at + k * interval`` (k >= 0); with no
     ``start_at`` the schedule is anchored at ``anchor`` (the job's creation time; defaults to
     ``after``) and first fires one interval later. Jitter depends only on (``jitter_key``, k),
-    so previews are stable. Price, indicator and webhook triggers have no schedule: ``[]``.
+    so previews are stable. A ``session`` limit is applied (``sessions=False``: only an
+    anchored one, so the scheduler meets and records the closed fires). Price, indicator and
+    webhook triggers have no schedule: ``[]``.
     """
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_PREVIEW_COUNT:
         raise InvalidInputError(f"count must be 1..{MAX_PREVIEW_COUNT}", field="count")
@@ -152,7 +155,7 @@ def next_fire_times(
             anchor.tzinfo is None or anchor.utcoffset() is None):
         raise InvalidInputError("anchor must be timezone-aware", field="anchor")
     after = after.astimezone(UTC)
-    return config.fire_times(after, count, jitter_key, anchor or after)
+    return config.fire_times(after, count, jitter_key, anchor or after, sessions=sessions)
 
 
 def next_fire_time(
@@ -161,12 +164,22 @@ def next_fire_time(
     *,
     jitter_key: str = "",
     anchor: datetime | None = None,
+    sessions: bool = True,
 ) -> datetime | None:
     """The first fire time strictly after ``after`` (UTC), or None if there is none."""
-    times = next_fire_times(config, after, 1, jitter_key=jitter_key, anchor=anchor)
+    times = next_fire_times(config, after, 1, jitter_key=jitter_key, anchor=anchor,
+                            sessions=sessions)
     return times[0] if times else None
 
 
 def describe(config: TriggerConfig) -> str:
-    """A one-line human-readable description of a trigger config."""
-    return config.describe()
+    """A one-line human-readable description of a trigger config (with its session limit)."""
+    limit = getattr(config, "session", None)
+    if limit is None:
+        return config.describe()
+    symbol = getattr(config, "symbol", None)
+    if limit.anchored and isinstance(config, CronTriggerConfig):
+        days = " ".join(config.cron_expression.split()[-3:])
+        which = "every trading day" if days == "* * *" else f"trading days matching '{days}'"
+        return f"{limit.describe(symbol)}, {which}"
+    return config.describe() + limit.describe(symbol)

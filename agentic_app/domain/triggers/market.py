@@ -31,6 +31,7 @@ from agentic_app.domain.conditions import Condition
 from agentic_app.domain.errors import ConditionError, InvalidInputError
 from agentic_app.domain.indicators import INDICATOR_SCHEMAS, TIMEFRAMES, indicator_schema
 from agentic_app.domain.triggers.base import TriggerBase, UtcDatetime, field_error
+from agentic_app.domain.triggers.session import SessionLimit, check_session
 
 PRICE_NAME = "price"
 """The name of the current price in every market condition (the close for indicators)."""
@@ -153,7 +154,13 @@ class MarketBase(TriggerBase):
     cooldown_seconds: int = Field(0, ge=0, le=7 * 86400)
     expires_at: UtcDatetime | None = None
     max_fires: int | None = Field(None, ge=1)
+    session: SessionLimit | None = None
     _condition: Condition | None = PrivateAttr(None)
+
+    @field_validator("session")
+    @classmethod
+    def _check_session(cls, value: SessionLimit | None) -> SessionLimit | None:
+        return check_session(value, anchors=False, needs_calendar=False)
 
     @property
     def compiled_condition(self) -> Condition:

@@ -10,9 +10,10 @@ docs/SCHEDULING.md) and returned as aware UTC datetimes. Interval fire times are
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from itertools import islice, pairwise
-from typing import Literal
+from itertools import islice, pairwise, takewhile
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo
 
 from cron_descriptor import ExpressionDescriptor, Options
@@ -30,6 +31,12 @@ from agentic_app.domain.triggers.base import (
     UtcDatetime,
     as_value_error,
     validate_timezone,
+)
+from agentic_app.domain.triggers.session import (
+    SessionLimit,
+    anchor_times,
+    check_session,
+    filter_times,
 )
 
 _CRON_FIELD_NAMES = {
@@ -87,9 +94,26 @@ def validate_cron(expression: str) -> None:
 
 
 class ScheduledBase(TriggerBase):
-    """Fields of time-based triggers."""
+    """Fields of time-based triggers: grace time and the optional trading-session limit."""
 
     misfire_grace_seconds: int = Field(300, ge=0, le=86400)
+    session: SessionLimit | None = None
+    session_anchors: ClassVar[bool] = False
+
+    @field_validator("session")
+    @classmethod
+    def _check_session(cls, value: SessionLimit | None) -> SessionLimit | None:
+        return check_session(value, anchors=cls.session_anchors, needs_calendar=True)
+
+    def session_times(self, raw: Callable[[datetime], Iterator[datetime]], after: datetime,
+                      count: int, *, sessions: bool) -> list[datetime]:
+        """The first ``count`` times of ``raw(after)`` with the session limit applied
+        (``sessions=False``: as they are, for the scheduler, which records the closed ones as
+        skipped)."""
+        if self.session is None or not sessions:
+            return list(islice(raw(after), count))
+        return filter_times(self.session, raw, after, count)
+
 
 class DstPolicy(BaseModel):
     """A cron schedule's answer to daylight-saving changes; ``None`` keeps the default rule of
@@ -111,6 +135,7 @@ class CronTriggerConfig(ScheduledBase):
     start_at: UtcDatetime | None = None
     end_at: UtcDatetime | None = None
     dst_policy: DstPolicy | None = None
+    session_anchors: ClassVar[bool] = True
 
     @field_validator("cron_expression")
     @classmethod
@@ -131,20 +156,32 @@ class CronTriggerConfig(ScheduledBase):
         return value
 
     def fire_times(self, after: datetime, count: int, jitter_key: str,
-                   anchor: datetime) -> list[datetime]:
-        """Fire times strictly after ``after`` (UTC) within [start_at, end_at]."""
+                   anchor: datetime, *, sessions: bool = True) -> list[datetime]:
+        """Fire times strictly after ``after`` (UTC) within [start_at, end_at], with the
+        session limit applied (anchored sessions always)."""
         if self.start_at is not None and self.start_at > after:
             after = self.start_at - timedelta(microseconds=1)
+        if self.session is not None and self.session.anchored:
+            return anchor_times(self.session, self.cron_expression, after, count, self.end_at)
         policy = self.dst_policy or DstPolicy()
-        times = iter_cron_instants(self.cron_expression, ZoneInfo(self.timezone), after,
-                                   ambiguous=policy.ambiguous, nonexistent=policy.nonexistent)
-        if self.end_at is not None:
+        zone = ZoneInfo(self.timezone)
+
+        def raw(start: datetime) -> Iterator[datetime]:
+            times = iter_cron_instants(self.cron_expression, zone, start,
+                                       ambiguous=policy.ambiguous,
+                                       nonexistent=policy.nonexistent)
+            if self.end_at is None:
+                return times
             end = self.end_at
-            return [t for t in islice(times, count) if t <= end]
-        return list(islice(times, count))
+            return takewhile(lambda t: t <= end, times)
+
+        return self.session_times(raw, after, count, sessions=sessions)
 
     def dst_note(self, after: datetime) -> str | None:
-        """What happens at the next DST change of the timezone after ``after`` (None: none)."""
+        """What happens at the next DST change of the timezone after ``after`` (None: none,
+        or the runs follow a market's sessions)."""
+        if self.session is not None and self.session.anchored:
+            return None
         policy = self.dst_policy or DstPolicy()
         return transition_note(self.cron_expression, self.timezone, after,
                                ambiguous=policy.ambiguous, nonexistent=policy.nonexistent)
@@ -171,19 +208,22 @@ class IntervalTriggerConfig(ScheduledBase):
         return value
 
     def fire_times(self, after: datetime, count: int, jitter_key: str,
-                   anchor: datetime) -> list[datetime]:
+                   anchor: datetime, *, sessions: bool = True) -> list[datetime]:
         """Fire times strictly after ``after``: base + k * interval + jitter(k), where base is
-        ``start_at`` or one interval after ``anchor`` (the job's creation time)."""
+        ``start_at`` or one interval after ``anchor`` (the job's creation time), with the
+        session limit applied."""
         step = timedelta(minutes=self.interval_minutes)
         base = self.start_at or (anchor.astimezone(UTC) + step)
-        index = max(0, (after - base) // step)
-        out: list[datetime] = []
-        while len(out) < count:
-            fire = base + index * step + _jitter(jitter_key, index, self.jitter_seconds)
-            if fire > after:
-                out.append(fire)
-            index += 1
-        return out
+
+        def raw(start: datetime) -> Iterator[datetime]:
+            index = max(0, (start - base) // step)
+            while True:
+                fire = base + index * step + _jitter(jitter_key, index, self.jitter_seconds)
+                if fire > start:
+                    yield fire
+                index += 1
+
+        return self.session_times(raw, after, count, sessions=sessions)
 
     def describe(self) -> str:
         """'Every 5 minutes, from 2025-06-02 08:00 UTC, jitter up to 30 s'."""

@@ -4,6 +4,8 @@ Every fire is enqueued with the key ``job:<id>:<fire time UTC>`` (unique in ``jo
 even a paused former leader cannot enqueue a duplicate cron/interval fire. Overlap policy per
 job: ``skip`` (default; the fire is recorded as missed when an execution of the job is still
 pending or running), ``queue_one`` (enqueue unless one is already waiting) or ``allow``.
+A fire outside the trading session its trigger is limited to is recorded as skipped with
+reason ``market_closed`` (``domain.triggers.session``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import redis as redis_lib
 from agentic_app.db.engine import Database
 from agentic_app.domain.errors import ConflictError, LimitExceededError, NotFoundError
 from agentic_app.domain.triggers import ScheduledTriggerConfig, TriggerConfig, next_fire_time
+from agentic_app.domain.triggers.session import MARKET_CLOSED, allows, closed_detail
 from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.scheduler import store
 from agentic_app.settings import Settings
@@ -28,6 +31,18 @@ def fire_key(job_id: int, fire_time: datetime) -> str:
     return f"job:{job_id}:{fire_time.astimezone(UTC).isoformat()}"
 
 
+def wake_and_next(config: TriggerConfig, after: datetime, job_id: int,
+                  anchor: datetime) -> tuple[datetime | None, datetime | None]:
+    """(when the scheduler wakes next, the next run shown to users) of a time trigger after
+    ``after``: the same unless a session limit skips fires, which the scheduler still meets
+    so that it records them as ``market_closed``."""
+    shown = next_fire_time(config, after, jitter_key=str(job_id), anchor=anchor)
+    if getattr(config, "session", None) is None:
+        return shown, shown
+    return next_fire_time(config, after, jitter_key=str(job_id), anchor=anchor,
+                          sessions=False), shown
+
+
 def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
                  row: store.JobSnapshot, config: TriggerConfig, fire_time: datetime,
                  payload: dict) -> int:
@@ -37,6 +52,10 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
     key = fire_key(job_id, fire_time)
     if store.fire_enqueued(db, key):
         return 0  # already enqueued (by us before a restart, or by a former leader)
+    if not allows(config, fire_time):
+        store.record_missed(db, job_id, [fire_time], MARKET_CLOSED, closed_detail(config),
+                            keep=settings.schedules.max_missed_runs)
+        return 0
     pending, running = store.open_job_count(db, job_id)
     policy = config.overlap_policy
     if (policy == "skip" and pending + running) or (policy == "queue_one" and pending):

@@ -46,14 +46,13 @@ from agentic_app.domain.triggers import (
     MARKET_TRIGGERS,
     TIME_TRIGGERS,
     TriggerConfig,
-    next_fire_time,
     next_fire_times,
     parse_trigger_config,
 )
 from agentic_app.engine.leader import Lease
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.scheduler import store
-from agentic_app.engine.scheduler.firing import enqueue_fire
+from agentic_app.engine.scheduler.firing import enqueue_fire, wake_and_next
 from agentic_app.engine.scheduler.market_watch import TriggerWatcher
 from agentic_app.settings import Settings
 
@@ -289,8 +288,8 @@ class SchedulerService:
         return row.created_at
 
     def _schedule_next(self, row: store.JobSnapshot, config, after: datetime) -> None:
-        when = next_fire_time(config, after, jitter_key=str(row.id), anchor=self._anchor(row))
-        store.set_next_run(self.db, row.id, when)
+        when, shown = wake_and_next(config, after, row.id, self._anchor(row))
+        store.set_next_run(self.db, row.id, shown)
         if when is None or self._aps is None:
             return
         self._aps.add_job(self._due, "date", run_date=when, args=[row.id, when], id=str(row.id),
