@@ -139,6 +139,8 @@ class Outbound(BaseModel):
 
     allowed_schemes: list[str] = Field(default_factory=lambda: list(DEFAULT_NOTIFY_SCHEMES))
     allowed_private_hosts: list[str] = Field(default_factory=list)
+    allow_loopback: bool = False
+    """Tests only: also allow 127.0.0.1 / ::1 (a local receiver or SMTP sink)."""
 
     @field_validator("allowed_schemes")
     @classmethod
@@ -158,7 +160,20 @@ class Outbound(BaseModel):
 
     def policy(self) -> OutboundPolicy:
         """The policy the notifier and notification-node validation apply."""
-        return OutboundPolicy.build(self.allowed_schemes, self.allowed_private_hosts)
+        hosts = list(self.allowed_private_hosts)
+        if self.allow_loopback:
+            hosts += ["127.0.0.1", "[::1]"]
+        return OutboundPolicy.build(self.allowed_schemes, hosts)
+
+
+class Alerts(BaseModel):
+    """Alert delivery (see :mod:`agentic_app.engine.alerts`): storm window, retries, caps."""
+
+    storm_window_minutes: float = Field(5, gt=0, le=1440)
+    max_channels_per_user: int = Field(20, ge=1, le=1000)
+    max_attempts: int = Field(4, ge=1, le=20)
+    retry_delay_seconds: list[int] = Field(default_factory=lambda: [5, 30, 120])
+    stale_after_seconds: float = Field(60, ge=1, le=3600)
 
 
 class LoginLimits(BaseModel):
@@ -217,6 +232,7 @@ class Settings(BaseSettings):
     workflows: WorkflowSize = Field(default_factory=WorkflowSize, validation_alias="WORKFLOWS")
     outbound: Outbound = Field(default_factory=Outbound, validation_alias="OUTBOUND")
     login: LoginLimits = Field(default_factory=LoginLimits, validation_alias="LOGIN")
+    alerts: Alerts = Field(default_factory=Alerts, validation_alias="ALERTS")
     _api_base_url_derived: bool = PrivateAttr(False)
 
     @field_validator("market_feed")

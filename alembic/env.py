@@ -7,6 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 from sqlmodel import SQLModel
 
+import agentic_app.db.alert_models
 import agentic_app.db.broker_models
 import agentic_app.db.models
 import agentic_app.db.scheduler_models

@@ -1,8 +1,8 @@
 """The FastAPI application that Reflex mounts through ``api_transformer``.
 
 Routes live in :mod:`agentic_app.api.routers` (auth, workflows, scheduler, monitoring,
-queue, webhooks, metrics), all under :data:`API_PREFIX`; errors are mapped centrally in
-:mod:`agentic_app.api.errors`; bodies over 1 MiB are refused with 413 before parsing;
+queue, webhooks, metrics, notifications), all under :data:`API_PREFIX`; errors are mapped
+centrally in :mod:`agentic_app.api.errors`; bodies over 1 MiB are refused with 413 before parsing;
 cross-origin browser calls are allowed from ``FRONTEND_ORIGINS`` only.
 """
 
@@ -19,6 +19,7 @@ from agentic_app.api.routers import (
     auth,
     metrics,
     monitoring,
+    notifications,
     queue,
     scheduler,
     webhooks,
@@ -67,7 +68,8 @@ def create_api(app: AppServices | None = None) -> FastAPI:
         ok, body = services.health.report(token)
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    for module in (auth, workflows, scheduler, monitoring, queue, webhooks, metrics):
+    for module in (auth, workflows, scheduler, monitoring, queue, webhooks, metrics,
+                   notifications):
         router.include_router(module.router)
     api.include_router(router)
     mount_rq_dashboard(api, app)

@@ -119,3 +119,8 @@ class Notification(SQLModel, table=True):
     read: bool = Field(default=False)
     delivered_to: list = Field(default_factory=list, sa_column=json_column())
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    # added by alerts (step 4): the alert kind (``domain.alerts.ALERT_KINDS``; "node" for a
+    # notification node's row), the schedule it concerns and links (execution, order ...)
+    kind: str = Field(default="node", max_length=32, sa_column_kwargs={"server_default": "node"})
+    scheduled_job_id: int | None = Field(default=None, index=True)
+    refs: dict | None = Field(default=None, sa_column=json_column())

@@ -8,7 +8,7 @@ notifier) - and is organised by concern, one service per module::
 
     app.auth  app.users  app.tokens  app.workflows  app.schedules  app.triggers
     app.queue  app.monitoring  app.webhooks  app.metrics  app.health  app.demo  app.runs
-    app.editor
+    app.editor  app.alerts (app.alerts.channels)
 
 Methods acting on a user's objects take the acting user (an :class:`Actor`) first and check
 ownership there, once for every front end: another user's object is a NotFoundError.
@@ -40,6 +40,7 @@ from agentic_app.domain.errors import (
 )
 from agentic_app.engine.events.hub import PubSubHub
 from agentic_app.engine.per_process import PerProcess
+from agentic_app.services.alerts import AlertService
 from agentic_app.services.auth import (
     MAX_TOKEN_LENGTH,
     SESSION_COOKIE,
@@ -122,6 +123,7 @@ class AppServices:
         self.demo = DemoService(self)
         self.editor = EditorService(settings.workflows.limits())
         self.runs = RunService(self)
+        self.alerts = AlertService(self)
         _LIVE.add(self)
 
     @classmethod

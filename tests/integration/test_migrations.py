@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
+import agentic_app.db.alert_models
 import agentic_app.db.broker_models
 import agentic_app.db.models
 import agentic_app.db.scheduler_models

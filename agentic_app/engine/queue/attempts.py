@@ -24,6 +24,9 @@ from agentic_app.db.models import (
     utcnow,
 )
 from agentic_app.domain.runs import RunSubject
+from agentic_app.engine.alerts import hooks
+from agentic_app.engine.alerts.emit import after_commit
+from agentic_app.engine.alerts.record import RecordedAlert
 from agentic_app.engine.queue.dispatch import dispatch_waiting, take_next_waiting
 from agentic_app.engine.queue.keys import (
     DUE_KEY,
@@ -202,11 +205,20 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
             conn.execute(_SQL_EX_END, {"execution_id": job.execution_id,
                                        "b_status": exec_status, "b_error": error,
                                        "b_finished_at": None if retry else now})
-        if not retry and job.scheduled_job_id is not None:
+        alerts = []
+        if not retry and (job.scheduled_job_id is not None
+                          or status == JobStatus.failed.value):
             from sqlmodel import Session
 
             with Session(bind=conn) as s:
-                _count_scheduled_outcome(s, job.scheduled_job_id, status, error, settings)
+                if status == JobStatus.failed.value:
+                    alerts.append(hooks.final_failure(
+                        s, user_id=job.user_id, job_id=job_id, execution_id=job.execution_id,
+                        scheduled_job_id=job.scheduled_job_id, error=error,
+                        settings=settings))
+                if job.scheduled_job_id is not None:
+                    alerts.append(_count_scheduled_outcome(s, job.scheduled_job_id, status,
+                                                           error, settings))
                 s.flush()
         held = job.status == JobStatus.running.value or job.rq_job_id is not None
         heir = None
@@ -214,6 +226,8 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
             heir = take_next_waiting(conn, job.user_id)
     if redis is None:
         return "retrying" if retry else status
+    for alert in alerts:
+        after_commit(redis, alert)
     try:
         _after_finish(redis, job_id=job_id, attempt=attempt, user_id=job.user_id,
                       priority=job.priority, retry=retry, delay=delay, heir=heir,
@@ -252,14 +266,13 @@ def _after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id:
 
 
 def _count_scheduled_outcome(s: Any, scheduled_job_id: int, status: str, error: str | None,
-                             settings: Settings) -> None:
+                             settings: Settings) -> RecordedAlert | None:
     """Count a scheduled job's final outcome: reset on success, else one more consecutive
-    failure, pausing it (with a notification to its owner) at the configured threshold."""
-    from agentic_app.db.trading_models import Notification, NotificationLevel
-
+    failure, pausing it (with an alert to its owner, returned) at the configured threshold."""
     sj = s.get(ScheduledJob, scheduled_job_id)
+    alert = None
     if sj is None or status == JobStatus.cancelled.value:
-        return
+        return None
     if status == JobStatus.completed.value:
         sj.consecutive_failures = 0
     else:
@@ -269,9 +282,7 @@ def _count_scheduled_outcome(s: Any, scheduled_job_id: int, status: str, error: 
             sj.is_active = False
             sj.paused_reason = (f"paused after {sj.consecutive_failures} consecutive failed "
                                 f"executions; last error: {error or 'unknown'}")[:500]
-            s.add(Notification(
-                user_id=sj.user_id, level=NotificationLevel.error.value,
-                title=f"Scheduled job {sj.name or sj.id} paused",
-                body=sj.paused_reason))
+            alert = hooks.schedule_paused(s, sj, settings)
     sj.updated_at = utcnow()
     s.add(sj)
+    return alert

@@ -10,7 +10,8 @@
 * Both listen on the agentic queues high -> normal -> low with RQ's JSON serializer, and
   appear in ``rq info`` under those queue names.
 * Each worker process runs a :class:`~agentic_app.engine.queue.maintenance.MaintenanceThread`
-  (due retries, crash/outage reconciliation).
+  (due retries, crash/outage reconciliation) and an
+  :class:`~agentic_app.engine.alerts.sweep.AlertSweepThread` (alert retries and storm summaries).
 * A Redis outage does not kill a worker: connection errors out of RQ's loop are caught and
   the worker re-registers once Redis answers again (new name, so no clash with its old key).
 * ``--processes N``: :func:`run_fork_pool` (default) forks N workers from one warmed-up parent
@@ -109,11 +110,15 @@ def run_worker(redis_url: str, *, burst: bool = False, name: str | None = None,
 
     settings = settings or get_settings()
     cls = WORKER_CLASSES[worker_class]
-    thread = None
+    threads: list = []
     if maintenance:
-        thread = MaintenanceThread(db=Database(settings.database_url), redis_url=redis_url,
-                                   settings=settings)
-        thread.start()
+        from agentic_app.engine.alerts.sweep import AlertSweepThread
+
+        db = Database(settings.database_url)
+        threads = [MaintenanceThread(db=db, redis_url=redis_url, settings=settings),
+                   AlertSweepThread(db=db, redis_url=redis_url, settings=settings)]
+        for thread in threads:
+            thread.start()
     warm_up()
     generation = 0
     try:
@@ -132,7 +137,7 @@ def run_worker(redis_url: str, *, burst: bool = False, name: str | None = None,
                 log.warning("worker lost Redis (%s); retrying in %.1fs", exc, OUTAGE_RETRY_S)
                 time.sleep(OUTAGE_RETRY_S)
     finally:
-        if thread is not None:
+        for thread in threads:
             thread.stop()
 
 

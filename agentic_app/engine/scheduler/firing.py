@@ -62,7 +62,8 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
         store.record_missed(db, job_id, [fire_time], "overlap",
                             f"previous execution still {'running' if running else 'pending'}"
                             f" (overlap policy {policy})",
-                            keep=settings.schedules.max_missed_runs)
+                            keep=settings.schedules.max_missed_runs, redis=redis,
+                            settings=settings)
         return 0
     body = {"fired_at": fire_time.isoformat(), "scheduled_job_id": job_id,
             "trigger_type": row.trigger_type, **store.jsonable_payload(payload)}
@@ -76,8 +77,11 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
         log.info("job %s fire %s already enqueued", job_id, fire_time.isoformat())
         return 0
     except (LimitExceededError, NotFoundError, ConflictError) as exc:
+        daily = getattr(exc, "limit", None) == "max_executions_per_day"
         store.record_missed(db, job_id, [fire_time], "refused", exc.message,
-                            keep=settings.schedules.max_missed_runs)
+                            keep=settings.schedules.max_missed_runs, redis=redis,
+                            settings=settings,
+                            alert_kind="daily_limit" if daily else "runs_missed")
         log.warning("job %s fire %s refused: %s", job_id, fire_time.isoformat(), exc.message)
         return 0
     nxt = None

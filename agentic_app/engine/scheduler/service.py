@@ -249,7 +249,8 @@ class SchedulerService:
         else:
             log.info("scheduled job %s runs again", job_id)
         try:
-            store.set_config_error(self.db, job_id, text)
+            store.set_config_error(self.db, job_id, text, redis=self.redis,
+                                   settings=self.settings)
             self._problems[job_id] = text
         except Exception:
             log.exception("could not store the problem of scheduled job %s", job_id)
@@ -315,14 +316,16 @@ class SchedulerService:
         if now - latest <= grace:
             store.record_missed(self.db, row.id, missed[:-1], "downtime",
                                 "after downtime only the latest fire within the grace time runs",
-                                keep=self.settings.schedules.max_missed_runs)
+                                keep=self.settings.schedules.max_missed_runs, redis=self.redis,
+                                settings=self.settings)
             log.info("job %s: catch-up run for %s (%d older fire times recorded as missed)",
                      row.id, latest.isoformat(), len(missed) - 1)
             self.fire_guarded(row.id, latest, {"catch_up": True})
         else:
             store.record_missed(self.db, row.id, missed, "downtime",
                                 f"beyond the misfire grace time of {grace.total_seconds():g} s",
-                                keep=self.settings.schedules.max_missed_runs)
+                                keep=self.settings.schedules.max_missed_runs, redis=self.redis,
+                                settings=self.settings)
             log.warning("job %s: %d fire times missed during downtime", row.id, len(missed))
 
     def _due(self, job_id: int, fire_time: datetime) -> None:
@@ -347,7 +350,8 @@ class SchedulerService:
         try:
             store.record_missed(self.db, job_id, [when], "misfire",
                                 "the scheduler could not run it within the grace time",
-                                keep=self.settings.schedules.max_missed_runs)
+                                keep=self.settings.schedules.max_missed_runs, redis=self.redis,
+                                settings=self.settings)
             with self._lock:
                 row = self._known.get(job_id)
                 if row is not None and row.is_active and self._active():

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, select
 
 from agentic_app.db.engine import Database
@@ -23,7 +22,10 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
 from agentic_app.domain.triggers.edge import TriggerState
+from agentic_app.engine.alerts import hooks
+from agentic_app.engine.alerts.emit import after_commit
 from agentic_app.engine.queue.retention import trim_missed_runs
+from agentic_app.settings import Settings, get_settings
 
 ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
 """Statuses of a job_queue row that counts as 'still running' for the overlap policy."""
@@ -66,12 +68,20 @@ def load_job(db: Database, job_id: int) -> JobSnapshot | None:
         return _snapshot(row) if row else None
 
 
-def set_config_error(db: Database, job_id: int, error: str | None) -> None:
-    """Store (or clear, with None) the problem the scheduler has with a job, shown to users."""
+def set_config_error(db: Database, job_id: int, error: str | None, *,
+                     redis: Any = None, settings: Settings | None = None) -> None:
+    """Store (or clear, with None) the problem the scheduler has with a job, shown to users;
+    a new problem (not the one already stored) also alerts the owner."""
     text = error[:CONFIG_ERROR_MAX_LENGTH] if error else None
+    alert = None
     with db.session() as s:
-        s.execute(sa.update(ScheduledJob).where(ScheduledJob.id == job_id)
-                  .values(config_error=text))
+        row = s.get(ScheduledJob, job_id)
+        if row is None:
+            return
+        if text is not None and text != row.config_error:
+            alert = hooks.schedule_invalid(s, row, text, settings or get_settings())
+        row.config_error = text
+    after_commit(redis, alert)
 
 
 def open_job_count(db: Database, scheduled_job_id: int) -> tuple[int, int]:
@@ -111,13 +121,16 @@ def set_next_run(db: Database, job_id: int, next_run: datetime | None) -> None:
 
 
 def record_missed(db: Database, job_id: int, fire_times: Iterable[datetime], reason: str,
-                  detail: str = "", *, keep: int) -> int:
+                  detail: str = "", *, keep: int, redis: Any = None,
+                  settings: Settings | None = None, alert_kind: str = "runs_missed") -> int:
     """Record fire times that did not run (idempotent per job and fire time), keeping only the
-    job's newest ``keep`` records (schedules.max_missed_runs); returns how many were added."""
+    job's newest ``keep`` records (schedules.max_missed_runs), and alert the owner
+    (``alert_kind``) when any was new; returns how many were added."""
     newest = sorted(set(fire_times))[-keep:]
     if not newest:
         return 0
     count = 0
+    alert = None
     with db.session() as s:
         known = set(s.exec(select(MissedRun.fire_time).where(
             MissedRun.scheduled_job_id == job_id,
@@ -130,6 +143,11 @@ def record_missed(db: Database, job_id: int, fire_times: Iterable[datetime], rea
             count += 1
         s.flush()
         trim_missed_runs(s.connection(), keep, job_id=job_id)
+        row = s.get(ScheduledJob, job_id) if count else None
+        if row is not None:
+            alert = hooks.runs_missed(s, row, count, reason, detail, settings or get_settings(),
+                                      kind=alert_kind)
+    after_commit(redis, alert)
     return count
 
 

@@ -291,4 +291,7 @@ def test_scheduled_job_paused_after_5_consecutive_failures(qenv: QueueEnv) -> No
         notes = s.exec(select(Notification).where(Notification.user_id == uid)).all()
     assert sj.is_active is False and sj.consecutive_failures == 5
     assert "5 consecutive" in sj.paused_reason
-    assert len(notes) == 1 and "nightly" in notes[0].title
+    paused = [n for n in notes if n.kind == "schedule_paused"]
+    assert len(paused) == 1 and "nightly" in paused[0].title
+    # and each final failure alerted once (the alerts tests follow them to the channels)
+    assert sorted(n.kind for n in notes if n is not paused[0]) == ["execution_failed"] * 9
