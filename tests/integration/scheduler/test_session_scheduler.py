@@ -15,6 +15,7 @@ from agentic_app.db.scheduler_models import MissedRun
 from agentic_app.domain.sessions import get_calendar
 from agentic_app.domain.triggers.session import MARKET_CLOSED
 from agentic_app.engine.scheduler.service import SchedulerService
+from tests.integration.scheduler.conftest import PathFeed
 
 EVERY_SECOND = {"type": "schedule_trigger", "params": {"cron_expression": "* * * * * *"}}
 WINDOW_S = 6
@@ -77,3 +78,32 @@ def test_fires_outside_the_session_are_recorded_as_market_closed(env):
     calendar = get_calendar(exchange)
     shown = shown.replace(tzinfo=UTC)
     assert calendar.is_open(shown) and shown > started + timedelta(minutes=1)
+
+
+def test_price_trigger_outside_its_symbols_session_is_skipped(env):
+    """On a Saturday (FX closed) a 'price > 1.10' trigger on EURUSD limited to its symbol's
+    session records each crossing as market_closed; the same trigger without a session runs."""
+    path = [1.095, 1.098, 1.101, 1.102, 1.099, 1.1005, 1.103, 1.097, 1.096, 1.104]
+    jobs = {}
+    for name, extra in (("limited", {"session": {"rule": "open_hours"}}), ("plain", {})):
+        wf = env.workflow({"type": "price_trigger",
+                           "params": {"symbol": "EURUSD", "condition": "price > 1.10"}}, name)
+        jobs[name] = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="price",
+                                              trigger_config={"overlap_policy": "allow",
+                                                              **extra})
+    saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    feed = PathFeed(saturday, 5.0, {"EURUSD": path})
+    clock = {"now": saturday}
+    service = SchedulerService(env.settings, redis_url=env.redis, market=feed,
+                               now=lambda: clock["now"], check_lease=False)
+    service.leader = True
+    service.sync()
+    for i in range(len(path)):
+        clock["now"] = saturday + timedelta(seconds=5 * i)
+        service.tick_market()
+    fire_ticks = [saturday + timedelta(seconds=5 * i) for i in (2, 5, 9)]
+    missed = _rows(env, MissedRun, jobs["limited"].id)
+    assert sorted(m.fire_time.replace(tzinfo=UTC) for m in missed) == fire_ticks
+    assert {(m.reason, m.detail) for m in missed} == {(MARKET_CLOSED, "FX: market not open")}
+    assert _rows(env, JobQueueEntry, jobs["limited"].id) == []
+    assert len(_rows(env, JobQueueEntry, jobs["plain"].id)) == 3
