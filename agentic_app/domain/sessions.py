@@ -210,8 +210,18 @@ def _load_sessions(name: str, first_year: int,
     with warnings.catch_warnings():  # pandas 3 deprecations inside the library: not ours
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
-        cal = exchange_calendars.get_calendar(name, start=f"{first_year}-01-01",
-                                              end=f"{last_year}-12-31")
+        try:
+            cal = exchange_calendars.get_calendar(name, start=f"{first_year}-01-01",
+                                                  end=f"{last_year}-12-31")
+        except ValueError:  # starts before the calendar's first date (XTKS: 1997-01-01)
+            default = exchange_calendars.get_calendar(name)
+            bound = type(default).bound_min()
+            if bound is None or bound.year <= first_year:
+                raise
+            if bound.year > last_year:  # the whole chunk is before it: no sessions
+                return str(default.tz), []
+            cal = exchange_calendars.get_calendar(name, start=bound.strftime("%Y-%m-%d"),
+                                                  end=f"{last_year}-12-31")
         sched = cal.schedule
 
     def column(key: str) -> list[datetime | None]:

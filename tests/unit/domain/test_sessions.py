@@ -196,3 +196,12 @@ def test_calendar_library_loads_only_where_a_calendar_is_used():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True,
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dates_before_a_calendars_first_date_have_no_sessions():
+    """XTKS can be evaluated from 1997-01-01 only: before, no runs; from then, its first
+    sessions (1997-01-06 was the first trading day of 1997)."""
+    config = {"cron_expression": "0 0 * * *",
+              "session": {"calendar": "XTKS", "rule": "after_open"}}
+    assert fires("cron", config, "1991-01-01 00:00", 1) == []
+    assert fires("cron", config, "1996-12-01 00:00", 2) == ["1997-01-06 00:00", "1997-01-07 00:00"]
