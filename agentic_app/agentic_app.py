@@ -11,6 +11,7 @@ from agentic_app import routes
 from agentic_app.api.app import create_api
 from agentic_app.pages.login import login_page
 from agentic_app.pages.monitor import execution_page, monitor_page
+from agentic_app.pages.portfolio import portfolio_page
 from agentic_app.pages.queue import queue_page
 from agentic_app.pages.scheduler import job_history_page, scheduler_page
 from agentic_app.pages.workflows import workflow_edit_page, workflows_page
@@ -19,6 +20,7 @@ from agentic_app.services.runtime import LocalRuntime
 from agentic_app.state.guard import SessionGuard
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import MonitorState
+from agentic_app.state.portfolio import ExecutionOrdersState, PortfolioState
 from agentic_app.state.queue import QueueState
 from agentic_app.state.scheduler import JobHistoryState, SchedulerState
 from agentic_app.state.workflows import WorkflowEditState, WorkflowsState
@@ -65,8 +67,11 @@ app.add_page(queue_page, route=routes.QUEUE, title="Queue · agentic",
 app.add_page(monitor_page, route=routes.MONITOR, title="Monitor · agentic",
              on_load=_guarded(LiveState.load_active, MonitorState.load_recent))
 app.add_page(execution_page, route=routes.MONITOR_EXECUTION, title="Execution · agentic",
-             on_load=_guarded(MonitorState.load_execution))
+             on_load=_guarded(MonitorState.load_execution,
+                              ExecutionOrdersState.load_execution_orders))
 app.add_page(workflows_page, route=routes.WORKFLOWS, title="Workflows · agentic",
              on_load=_guarded(WorkflowsState.load_workflows))
 app.add_page(workflow_edit_page, route=routes.WORKFLOW_EDIT, title="Workflow · agentic",
              on_load=_guarded(WorkflowEditState.load_workflow))
+app.add_page(portfolio_page, route=routes.PORTFOLIO, title="Portfolio · agentic",
+             on_load=_guarded(PortfolioState.load_portfolio))

@@ -10,11 +10,13 @@ SCHEDULER_JOB = "/scheduler/[job_id]"
 MONITOR_EXECUTION = "/monitor/[execution_id]"
 WORKFLOW_EDIT = "/workflows/[workflow_id]"
 RQ_DASHBOARD = "/rq"
+PORTFOLIO = "/portfolio"
 
 NAV = [
     ("Scheduler", SCHEDULER, "calendar-clock"),
     ("Queue", QUEUE, "list-ordered"),
     ("Monitor", MONITOR, "activity"),
     ("Workflows", WORKFLOWS, "workflow"),
+    ("Portfolio", PORTFOLIO, "wallet"),
 ]
 """Navigation entries: label, route, lucide icon."""

@@ -193,6 +193,16 @@ class LoginLimits(BaseModel):
         return self
 
 
+class PaperTrading(BaseModel):
+    """The paper broker: starting cash of a new account, fees and slippage of each fill."""
+
+    starting_cash: float = Field(100_000.0, ge=0, le=1e12)
+    fee_bps: float = Field(0.0, ge=0, le=1000)
+    fee_per_fill: float = Field(0.0, ge=0, le=1e6)
+    slippage_bps: float = Field(1.0, ge=0, le=1000)
+    currency: str = Field("USD", min_length=1, max_length=8)
+
+
 class Settings(BaseSettings):
     """All settings of agentic_app (see README for the table)."""
 
@@ -233,6 +243,7 @@ class Settings(BaseSettings):
     outbound: Outbound = Field(default_factory=Outbound, validation_alias="OUTBOUND")
     login: LoginLimits = Field(default_factory=LoginLimits, validation_alias="LOGIN")
     alerts: Alerts = Field(default_factory=Alerts, validation_alias="ALERTS")
+    paper: PaperTrading = Field(default_factory=PaperTrading, validation_alias="PAPER")
     _api_base_url_derived: bool = PrivateAttr(False)
 
     @field_validator("market_feed")

@@ -1,9 +1,10 @@
 """The FastAPI application that Reflex mounts through ``api_transformer``.
 
 Routes live in :mod:`agentic_app.api.routers` (auth, workflows, scheduler, monitoring,
-queue, webhooks, metrics, notifications), all under :data:`API_PREFIX`; errors are mapped
-centrally in :mod:`agentic_app.api.errors`; bodies over 1 MiB are refused with 413 before parsing;
-cross-origin browser calls are allowed from ``FRONTEND_ORIGINS`` only.
+queue, webhooks, metrics, notifications, portfolio, alert_mode), all under
+:data:`API_PREFIX`; errors are mapped centrally in :mod:`agentic_app.api.errors`; bodies over
+1 MiB are refused with 413 before parsing; cross-origin browser calls are allowed from
+``FRONTEND_ORIGINS`` only.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from agentic_app.api.body_limit import MAX_REQUEST_BYTES, BodySizeLimitMiddlewar
 from agentic_app.api.deps import AppDep, OptionalToken
 from agentic_app.api.errors import install_error_handlers
 from agentic_app.api.routers import (
+    alert_mode,
     auth,
     metrics,
     monitoring,
     notifications,
+    portfolio,
     queue,
     scheduler,
     webhooks,
@@ -69,7 +72,7 @@ def create_api(app: AppServices | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     for module in (auth, workflows, scheduler, monitoring, queue, webhooks, metrics,
-                   notifications):
+                   notifications, portfolio, alert_mode):
         router.include_router(module.router)
     api.include_router(router)
     mount_rq_dashboard(api, app)

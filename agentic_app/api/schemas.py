@@ -197,6 +197,7 @@ class WorkflowPublic(Public):
     is_active: bool
     created_at: datetime
     updated_at: datetime
+    alert_only: bool = Field(False, description="order nodes send alerts instead of trading")
 
 
 class WorkflowValidate(BaseModel):
@@ -294,6 +295,7 @@ class SchedulePublic(Public):
     next_runs: list[datetime]
     dst_note: str | None = Field(
         None, description="cron: what happens at the next DST change of its timezone")
+    alert_only: bool = Field(False, description="order nodes send alerts instead of trading")
 
 
 class PreviewRequest(BaseModel):
@@ -367,6 +369,7 @@ class HistoryRun(Public):
     duration_ms: float | None
     error: str | None
     trigger_payload: dict[str, Any] | None
+    alert_only: bool = False
 
 
 class MissedRunPublic(Public):
@@ -411,6 +414,7 @@ class ExecutionPublic(Public):
     finished_at: datetime | None
     duration_ms: float | None
     error: str | None
+    alert_only: bool = Field(False, description="an alert-only run: nothing was traded")
 
 
 class ActiveExecution(ExecutionPublic):

@@ -43,6 +43,11 @@ class OrderStatus(str, Enum):
     rejected = "rejected"
 
 
+ALERT_ONLY = "alert_only"
+"""Status of an order an alert-only run recorded and sent as an alert instead of placing it
+(see :mod:`agentic_app.broker.alert_only`)."""
+
+
 MAX_KEY_LENGTH = 200
 """Longest accepted idempotency key (the column's length)."""
 

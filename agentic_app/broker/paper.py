@@ -1,12 +1,9 @@
 """The paper broker: simulated fills at the market feed's price plus slippage, kept in the DB.
 
-Accounting (cash accounting, netting positions):
-
-* a buy of ``q`` at ``p`` lowers cash by ``q x p x contract_size`` (+ fee); a sell raises it;
-* a position is one signed quantity per (user, symbol) with an average entry price; fills in
-  its direction re-average it, fills against it realise P&L on the closed part, and a fill
-  larger than the position flips it (the rest opens at the fill price);
-* equity = cash + sum(quantity x mark price x contract_size).
+Accounting (cash accounting, netting positions, average cost): the rules and the math are
+in :mod:`agentic_app.domain.pnl` (``apply_fill``, ``fill_fee``); a position row's
+``realized_pnl`` is net of the fees of its fills. Fees (``fee_bps`` of the notional plus
+``fee_per_fill``) and slippage (``slippage_bps``) come from the ``PAPER__*`` settings.
 
 Idempotency: ``paper_orders.idempotency_key`` is UNIQUE. The order row is inserted first, in
 the same transaction as its fill, so of two processes racing with one key exactly one insert
@@ -36,36 +33,8 @@ from agentic_app.broker.base import (
 from agentic_app.db.engine import Database
 from agentic_app.db.trading_models import PaperAccount, PaperFill, PaperOrder, PaperPosition
 from agentic_app.domain.errors import InvalidInputError, NotFoundError
+from agentic_app.domain.pnl import apply_fill, fill_fee
 from agentic_app.market.base import Instrument, MarketData
-
-QTY_DECIMALS = 10
-"""Quantities and prices are rounded to this many decimals to keep float residue out."""
-
-
-def _clean(value: float) -> float:
-    """``value`` rounded to QTY_DECIMALS, with -0.0 turned into 0.0."""
-    return round(value, QTY_DECIMALS) + 0.0
-
-
-def apply_fill(
-    quantity: float, avg_price: float, signed_qty: float, price: float, contract_size: float = 1.0
-) -> tuple[float, float, float]:
-    """Net a fill of ``signed_qty`` (buy > 0) at ``price`` into a position.
-
-    Returns ``(new_quantity, new_avg_price, realized_pnl)``; the average price is 0 when flat.
-    """
-    new_qty = _clean(quantity + signed_qty)
-    if quantity == 0 or (quantity > 0) == (signed_qty > 0):
-        avg = (abs(quantity) * avg_price + abs(signed_qty) * price) / abs(new_qty)
-        return new_qty, avg, 0.0
-    closed = min(abs(quantity), abs(signed_qty))
-    direction = 1.0 if quantity > 0 else -1.0
-    realized = closed * (price - avg_price) * direction * contract_size
-    if new_qty == 0:
-        return 0.0, 0.0, realized
-    if (new_qty > 0) == (quantity > 0):
-        return new_qty, avg_price, realized
-    return new_qty, price, realized
 
 
 def fill_price(side: str, order_type: str, limit_price: float | None, market_price: float,
@@ -131,7 +100,8 @@ class PaperBroker:
 
     ``clock`` (a zero-argument callable returning aware UTC time) pins "now"; without one the
     feed's own clock decides (the broker asks for the price at ``None``) and fill times are
-    the quotes' times. ``fee_bps`` charges a fee on each fill's notional (default none).
+    the quotes' times. ``fee_bps`` charges a fee on each fill's notional and
+    ``fee_per_fill`` a fixed amount per fill (default none).
     """
 
     def __init__(
@@ -143,9 +113,11 @@ class PaperBroker:
         clock: Callable[[], datetime] | None = None,
         *,
         fee_bps: float = 0.0,
+        fee_per_fill: float = 0.0,
         currency: str = "USD",
     ):
-        for name, value in (("slippage_bps", slippage_bps), ("fee_bps", fee_bps)):
+        for name, value in (("slippage_bps", slippage_bps), ("fee_bps", fee_bps),
+                            ("fee_per_fill", fee_per_fill)):
             if not math.isfinite(value) or value < 0:
                 raise InvalidInputError(f"{name} must be >= 0, got {value}", field=name)
         if not math.isfinite(starting_cash) or starting_cash < 0:
@@ -154,6 +126,7 @@ class PaperBroker:
         self._market = market
         self.slippage_bps = float(slippage_bps)
         self.fee_bps = float(fee_bps)
+        self.fee_per_fill = float(fee_per_fill)
         self.starting_cash = float(starting_cash)
         self.currency = currency
         self._clock = clock
@@ -367,7 +340,8 @@ class PaperBroker:
         if position is None:
             position = PaperPosition(user_id=order.user_id, symbol=order.symbol)
         signed = order.quantity if order.side == OrderSide.buy.value else -order.quantity
-        fee = abs(order.quantity) * price * contract * self.fee_bps / 1e4
+        fee = fill_fee(order.quantity, price, contract, fee_bps=self.fee_bps,
+                       fee_per_fill=self.fee_per_fill)
         qty, avg, realized = apply_fill(position.quantity, position.avg_price, signed, price,
                                         contract)
         position.quantity, position.avg_price = qty, avg

@@ -64,3 +64,9 @@ def stat_card(label: str, value, color: str = "gray", id: str | None = None) -> 
     return rx.card(rx.vstack(rx.text(label, size="1", color_scheme="gray"),
                              rx.heading(value, size="6", color_scheme=color), spacing="1"),
                    min_width="120px", id=id)
+
+
+def alert_only_badge(text, id: str | None = None) -> rx.Component:
+    """An amber "alert-only" badge where ``text`` is non-empty (a run that traded nothing)."""
+    return rx.cond(text != "", rx.badge(rx.icon("bell-ring", size=12), "alert-only",
+                                        color_scheme="amber", variant="solid", id=id))

@@ -119,6 +119,8 @@ class Workflow(SQLModel, table=True):
     is_active: bool = Field(default=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+    # alert-only mode: order nodes send the order as an alert instead of trading
+    alert_only: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class WorkflowExecution(SQLModel, table=True):
@@ -143,6 +145,8 @@ class WorkflowExecution(SQLModel, table=True):
     # retries too) runs it, whatever the workflow became since (None: rows from before 0006)
     definition: dict | None = Field(default=None, sa_column=json_column())
     workflow_version: int | None = None
+    # alert-only run (its schedule's or workflow's flag when it was created): nothing traded
+    alert_only: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class ManualRetry(SQLModel, table=True):
@@ -224,6 +228,8 @@ class ScheduledJob(SQLModel, table=True):
     # added by step 1 (one trigger model): why the scheduler cannot schedule or evaluate this
     # job ("invalid config: ...", "evaluation failed: ..."); None while it runs fine
     config_error: str | None = Field(default=None, max_length=CONFIG_ERROR_MAX_LENGTH)
+    # alert-only mode: this schedule's runs send orders as alerts instead of trading
+    alert_only: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class JobQueueEntry(SQLModel, table=True):

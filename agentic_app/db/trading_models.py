@@ -124,3 +124,23 @@ class Notification(SQLModel, table=True):
     kind: str = Field(default="node", max_length=32, sa_column_kwargs={"server_default": "node"})
     scheduled_job_id: int | None = Field(default=None, index=True)
     refs: dict | None = Field(default=None, sa_column=json_column())
+
+
+class AlertOrder(SQLModel, table=True):
+    """An order an alert-only run would have placed: recorded and sent as an alert, never
+    traded. ``idempotency_key`` is unique like a paper order's: a retried run alerts once."""
+
+    __tablename__ = "alert_orders"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    execution_id: int | None = Field(default=None, index=True)
+    node_id: str | None = Field(default=None, max_length=100)
+    idempotency_key: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    symbol: str = Field(max_length=32)
+    side: str = Field(max_length=4)
+    order_type: str = Field(default="market", max_length=8)
+    quantity: float
+    limit_price: float | None = None
+    quote_price: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)

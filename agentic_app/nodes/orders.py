@@ -3,6 +3,9 @@
 Quantity comes from the ``quantity`` param or, when absent, from the upstream
 ``position_size`` output. A zero quantity places nothing. The idempotency key
 ``<execution_id>:<node_id>`` makes a retried execution reuse the order it placed before.
+In an alert-only run the broker records the order and sends it as an alert instead
+(``broker/alert_only.py``): the node returns ``placed: false, alert_only: true`` and the
+would-be order.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from agentic_app.broker.base import OrderRequest
+from agentic_app.broker.base import ALERT_ONLY, OrderRequest
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeType, default_registry
 
@@ -58,6 +61,13 @@ class _OrderNode(NodeType):
             node_id=ctx.node_id)
         result = ctx.services.broker.place_order(request)
         order = result.to_dict()
+        if result.status == ALERT_ONLY:
+            ctx.log(f"alert-only: would have placed {params.side} {qty:g} {params.symbol} "
+                    f"{self.order_type}; sent as an alert, nothing traded",
+                    alert_order_id=result.order_id)
+            return {"placed": False, "alert_only": True, "would_place": order,
+                    "order": order, "order_id": None, "status": ALERT_ONLY,
+                    "avg_fill_price": None, "quantity": qty, "value": qty}
         verb = "reused" if result.duplicate else "placed"
         ctx.log(f"{verb} {params.side} {qty:g} {params.symbol} {self.order_type}: "
                 f"{result.status}", order_id=result.order_id,

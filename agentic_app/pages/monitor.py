@@ -6,7 +6,15 @@ from __future__ import annotations
 import reflex as rx
 
 from agentic_app.components.layout import empty_state, page_frame
-from agentic_app.components.widgets import error_box, loading, pager, stat_card, status_badge
+from agentic_app.components.orders import execution_orders
+from agentic_app.components.widgets import (
+    alert_only_badge,
+    error_box,
+    loading,
+    pager,
+    stat_card,
+    status_badge,
+)
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import LEVELS, MonitorState
 
@@ -37,7 +45,8 @@ def _recent_row(row) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link("#" + row["id"], href="/monitor/" + row["id"])),
         rx.table.cell(row["workflow"]), rx.table.cell(status_badge(row["status"])),
-        rx.table.cell(row["trigger"]), rx.table.cell(row["created"]),
+        rx.table.cell(rx.hstack(rx.text(row["trigger"]), alert_only_badge(row["alert_only"]))),
+        rx.table.cell(row["created"]),
         rx.table.cell(row["duration"]),
         rx.table.cell(rx.text(row["error"], size="1", color_scheme="red")),
     )
@@ -194,6 +203,7 @@ def execution_page() -> rx.Component:
                    data_status=M.execution["status"]),
             rx.cond(M.live, rx.badge(rx.icon("radio", size=12), "live",
                                      color_scheme="green", id="live-badge")),
+            alert_only_badge(M.execution["alert_only"], id="alert-only-badge"),
             rx.spacer(), rx.text("trigger ", M.execution["trigger"], " · attempt ",
                                  M.execution["attempt"], " · ", M.execution["created"],
                                  size="2", color_scheme="gray"),
@@ -209,6 +219,7 @@ def execution_page() -> rx.Component:
         rx.heading("Nodes", size="4"),
         rx.vstack(rx.foreach(M.node_rows, _node_bar), width="100%", spacing="2"),
         _timeline(),
+        execution_orders(),
         _log(),
         width="100%", spacing="3",
     )

@@ -7,12 +7,14 @@ import reflex as rx
 
 from agentic_app.components.layout import empty_state, page_frame
 from agentic_app.components.widgets import (
+    alert_only_badge,
     code_box,
     error_box,
     loading,
     pager,
     status_badge,
 )
+from agentic_app.state.portfolio import AlertModeState
 from agentic_app.state.schedule_form import CALENDARS, SESSION_RULES
 from agentic_app.state.scheduler import (
     INDICATORS,
@@ -337,7 +339,7 @@ H = JobHistoryState
 def _run_row(row) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.link("#" + row["execution_id"], href="/monitor/" + row["execution_id"])),
-        rx.table.cell(status_badge(row["status"])),
+        rx.table.cell(rx.hstack(status_badge(row["status"]), alert_only_badge(row["alert_only"]))),
         rx.table.cell(row["created"]), rx.table.cell(row["duration"]),
         rx.table.cell(row["retries"]),
         rx.table.cell(rx.code(row["payload"], size="1")),
@@ -364,7 +366,11 @@ def job_history_page() -> rx.Component:
         rx.cond(~H.loaded, loading(), rx.cond(H.error != "", error_box(H.error), rx.vstack(
             rx.hstack(rx.heading(H.job["name"], size="5", id="job-name-heading"),
                       status_badge(H.job["status"]), rx.badge(H.job["trigger_type"]),
+                      alert_only_badge(H.job["alert_only"], id="job-alert-only-badge"),
                       rx.spacer(),
+                      rx.text("Alert-only", size="2"),
+                      rx.switch(checked=H.job["alert_only"] != "", size="1", id="job-alert-only",
+                                on_change=AlertModeState.set_job_alert_only),
                       rx.button(rx.icon("zap", size=14), "Run now", size="1", variant="soft",
                                 on_click=H.run_now, id="run-job-now"),
                       rx.link("← all jobs", href="/scheduler"), width="100%",

@@ -7,6 +7,7 @@ import reflex as rx
 
 from agentic_app.components.layout import empty_state, page_frame
 from agentic_app.components.widgets import error_box, loading, pager
+from agentic_app.state.portfolio import AlertModeState
 from agentic_app.state.workflows import TEMPLATE_NAMES, WorkflowEditState, WorkflowsState
 
 W = WorkflowsState
@@ -19,6 +20,9 @@ def _row(row) -> rx.Component:
         rx.table.cell(rx.text(row["description"], size="1")),
         rx.table.cell(row["nodes"]), rx.table.cell(row["version"]),
         rx.table.cell(row["active"]), rx.table.cell(row["updated"]),
+        rx.table.cell(rx.switch(checked=row["alert_only"] != "", size="1",
+                                on_change=lambda v: AlertModeState.set_workflow_alert_only(
+                                    row["id"], v), id="alert-only-wf-" + row["id"])),
         rx.table.cell(rx.button(rx.icon("play", size=14), "Run now", size="1",
                                 on_click=W.run_now(row["id"]), id="run-now-" + row["id"])),
     )
@@ -30,7 +34,7 @@ def workflows_page() -> rx.Component:
         rx.table.root(
             rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
                                            ("Name", "Description", "Nodes", "Version",
-                                            "Active", "Updated", "")])),
+                                            "Active", "Updated", "Alert-only", "")])),
             rx.table.body(rx.foreach(W.rows, _row)),
             width="100%", id="workflows-table",
         ),

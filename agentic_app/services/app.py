@@ -8,7 +8,7 @@ notifier) - and is organised by concern, one service per module::
 
     app.auth  app.users  app.tokens  app.workflows  app.schedules  app.triggers
     app.queue  app.monitoring  app.webhooks  app.metrics  app.health  app.demo  app.runs
-    app.editor  app.alerts (app.alerts.channels)
+    app.editor  app.alerts (app.alerts.channels)  app.portfolio  app.alert_mode
 
 Methods acting on a user's objects take the acting user (an :class:`Actor`) first and check
 ownership there, once for every front end: another user's object is a NotFoundError.
@@ -40,6 +40,7 @@ from agentic_app.domain.errors import (
 )
 from agentic_app.engine.events.hub import PubSubHub
 from agentic_app.engine.per_process import PerProcess
+from agentic_app.services.alert_mode import AlertModeService
 from agentic_app.services.alerts import AlertService
 from agentic_app.services.auth import (
     MAX_TOKEN_LENGTH,
@@ -56,6 +57,7 @@ from agentic_app.services.live_slots import LiveSlots
 from agentic_app.services.login_limit import LoginThrottledError
 from agentic_app.services.metrics import MetricsService
 from agentic_app.services.monitoring import TERMINAL_STATUSES, MonitoringService
+from agentic_app.services.portfolio import ACCOUNTS, MAX_CURVE_POINTS, PortfolioService
 from agentic_app.services.queue import MAX_BULK, QueueService
 from agentic_app.services.schedules import ScheduleService
 from agentic_app.services.tokens import TokenService
@@ -66,8 +68,10 @@ from agentic_app.services.workflows import WorkflowService
 from agentic_app.settings import Settings, get_settings
 
 __all__ = [
+    "ACCOUNTS",
     "INDICATOR_NAMES",
     "MAX_BULK",
+    "MAX_CURVE_POINTS",
     "MAX_TOKEN_LENGTH",
     "SESSION_COOKIE",
     "SESSION_LIFETIME",
@@ -124,6 +128,8 @@ class AppServices:
         self.editor = EditorService(settings.workflows.limits())
         self.runs = RunService(self)
         self.alerts = AlertService(self)
+        self.portfolio = PortfolioService(self)
+        self.alert_mode = AlertModeService(self)
         _LIVE.add(self)
 
     @classmethod

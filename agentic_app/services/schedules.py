@@ -329,7 +329,8 @@ class ScheduleService(Service):
                              "retry_count": q.retry_count, "created_at": q.created_at,
                              "started_at": ex.started_at, "finished_at": ex.finished_at,
                              "duration_ms": duration, "error": q.error_message,
-                             "trigger_payload": ex.trigger_payload})
+                             "trigger_payload": ex.trigger_payload,
+                             "alert_only": ex.alert_only})
             missed = s.exec(select(MissedRun).where(MissedRun.scheduled_job_id == job_id)
                             .order_by(col(MissedRun.fire_time).desc()).limit(100)).all()
             return {"total": int(total), "runs": runs,

@@ -129,6 +129,7 @@ class MonitorState(AppState):
             self._actor(), offset=(self.recent_page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
         self.recent = [{"id": str(v["id"]), "workflow": v.get("workflow_name") or "",
                         "status": v["status"], "trigger": v["trigger_type"],
+                        "alert_only": "alert-only" if v.get("alert_only") else "",
                         "created": fmt_time(v["created_at"], seconds=True),
                         "duration": fmt_ms(v["duration_ms"]),
                         "error": (v.get("error") or "")[:120]} for v in views]
@@ -184,6 +185,7 @@ class MonitorState(AppState):
                              "attempt": "", "progress": "0"} for n in spec.nodes}
         self.execution = {"id": str(execution_id), "workflow": wf.name,
                           "status": view["status"], "trigger": view["trigger_type"],
+                          "alert_only": "alert-only" if view.get("alert_only") else "",
                           "created": fmt_time(view["created_at"], seconds=True),
                           "attempt": str(view["attempt"]), "error": view.get("error") or "",
                           "duration": fmt_ms(view["duration_ms"])}

@@ -454,12 +454,14 @@ class JobHistoryState(PagedMixin, AppState):
         self.job = {"id": str(job.id), "name": job.name, "trigger_type": job.trigger_type,
                     "schedule": view["description"], "status": status, "reason": reason,
                     "run_count": str(job.run_count), "problem": view.get("config_error") or "",
+                    "alert_only": "alert-only" if job.alert_only else "",
                     "next_runs": ", ".join(fmt_time(r) for r in view["next_runs"][:3]) or "—"}
         self.total = history["total"]
         self.runs = [{"job_id": str(r["job_id"]), "execution_id": str(r["execution_id"]),
                       "status": r["status"], "retries": str(r["retry_count"]),
                       "created": fmt_time(r["created_at"], seconds=True),
                       "duration": fmt_ms(r["duration_ms"]), "error": r["error"] or "",
+                      "alert_only": "alert-only" if r.get("alert_only") else "",
                       "payload": _short(r["trigger_payload"])} for r in history["runs"]]
         self.missed = [{"fire_time": fmt_time(m["fire_time"]), "reason": m["reason"],
                         "detail": m.get("detail", "")} for m in history["missed"]]

@@ -53,6 +53,7 @@ class WorkflowsState(PagedMixin, AppState):
             {"id": str(wf.id), "name": wf.name, "description": wf.description,
              "nodes": str(len(wf.definition.get("nodes", []))), "version": str(wf.version),
              "active": "yes" if wf.is_active else "no",
+             "alert_only": "yes" if wf.alert_only else "",
              "updated": wf.updated_at.strftime("%Y-%m-%d %H:%M UTC")}
             for wf in rows
         ]

@@ -18,6 +18,7 @@ from agentic_app.state.guard import SESSION_CHECK_S
 from agentic_app.state.live import IDLE_CHECK_S, LiveState
 from agentic_app.state.login import LoginState
 from agentic_app.state.monitor import MonitorState
+from agentic_app.state.portfolio import AlertModeState, ExecutionOrdersState, PortfolioState
 from agentic_app.state.queue import QueueState
 from agentic_app.state.scheduler import JobHistoryState, SchedulerState
 from agentic_app.state.tokens import TokensState
@@ -49,6 +50,14 @@ FOREGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] 
     (TokensState.set_open, {"value": True}, "/scheduler", (TokensState, "open", False)),
     (LiveState.load_active, {}, "/monitor", (LiveState, "active_loaded", False)),
     (AppState.logout, {}, "/scheduler", (AppState, "user_id", 0)),
+    (PortfolioState.load_portfolio, {}, "/portfolio", (PortfolioState, "loaded", False)),
+    (PortfolioState.next_page, {}, "/portfolio", (PortfolioState, "page", 1)),
+    (ExecutionOrdersState.load_execution_orders, {}, "/monitor/1",
+     (ExecutionOrdersState, "alert_only", False)),
+    (AlertModeState.set_job_alert_only, {"value": True}, "/scheduler/1",
+     (AlertModeState, "last_change", "")),
+    (AlertModeState.set_workflow_alert_only, {"workflow_id": "1", "value": True},
+     "/workflows", (AlertModeState, "last_change", "")),
 ]
 BACKGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] = [
     (LiveState.watch_user_events, {}, "/monitor", (LiveState, "watching", False)),

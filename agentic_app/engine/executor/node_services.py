@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agentic_app.broker.alert_only import AlertOnlyBroker, notifier_alert
 from agentic_app.broker.paper import PaperBroker
 from agentic_app.db.engine import Database
 from agentic_app.engine.executor.notifier import Notifier
@@ -22,6 +23,7 @@ class NodeServices:
     market: Any
     broker: Any
     notifier: Any
+    alert_only: bool = False
 
 
 def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = None,
@@ -40,5 +42,26 @@ def build_node_services(settings: Settings, *, db: Database,
                         market: Any = None) -> NodeServices:
     """Feed (``market`` or the one of settings), paper broker and notifier on ``db``."""
     market = market or build_market(settings, clock=clock)
-    return NodeServices(market=market, broker=PaperBroker(db, market, clock=clock),
+    return NodeServices(market=market, broker=build_paper_broker(settings, db, market, clock),
                         notifier=Notifier(db, settings.outbound.policy()))
+
+
+def build_paper_broker(settings: Settings, db: Database, market: Any,
+                       clock: Callable[[], datetime] | None = None) -> PaperBroker:
+    """The paper broker with the fees, slippage and starting cash of settings (PAPER__*)."""
+    p = settings.paper
+    return PaperBroker(db, market, slippage_bps=p.slippage_bps, starting_cash=p.starting_cash,
+                       clock=clock, fee_bps=p.fee_bps, fee_per_fill=p.fee_per_fill,
+                       currency=p.currency)
+
+
+def alert_only_services(services: NodeServices, *, db: Database,
+                        clock: Callable[[], datetime] | None = None) -> NodeServices:
+    """``services`` for an alert-only run: the broker records orders and sends them as alerts
+    (an in-app notification through the notifier) instead of trading."""
+    if getattr(services, "alert_only", False):
+        return services
+    broker = AlertOnlyBroker(db, services.broker, services.market,
+                             notifier_alert(services.notifier), clock=clock)
+    return NodeServices(market=services.market, broker=broker, notifier=services.notifier,
+                        alert_only=True)

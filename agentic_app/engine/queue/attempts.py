@@ -55,6 +55,8 @@ class Attempt(RunSubject):
     state: Any = None
     """The job row as claimed (the columns of a job-state read): the finish of this attempt
     needs no read of its own (see ``finish_attempt(known_state=)``)."""
+    alert_only: bool = False
+    """An alert-only run: order nodes send their orders as alerts instead of trading."""
 
 
 _JQ = JobQueueEntry.__table__
@@ -103,7 +105,7 @@ _SQL_EX_RUNNING = (
         finished_at=None)
     # the subqueries use only the bound id: RETURNING renders columns unqualified, so a
     # correlated "id" would name the subquery's own table
-    .returning(_EX.c.trigger_payload, _definition().label("definition"),
+    .returning(_EX.c.trigger_payload, _EX.c.alert_only, _definition().label("definition"),
                _max_seq().label("max_seq")))
 _SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
     status=_P("b_status"), error=_P("b_error"),
@@ -140,7 +142,8 @@ def claim_attempt(*, db: Database, job_id: int, attempt: int,
                    user_id=job.user_id, workflow_id=job.workflow_id,
                    definition=dict((row.definition if row else None) or {}),
                    trigger_payload=dict((row.trigger_payload if row else None) or {}),
-                   first_seq=(max_seq or 0) + 1, state=job)
+                   first_seq=(max_seq or 0) + 1, state=job,
+                   alert_only=bool(row.alert_only) if row else False)
 
 
 def heartbeat(*, db: Database, job_id: int, attempt: int) -> bool:

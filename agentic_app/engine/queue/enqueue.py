@@ -15,6 +15,7 @@ from agentic_app.db.models import (
     ExecutionStatus,
     JobQueueEntry,
     JobStatus,
+    ScheduledJob,
     Workflow,
     WorkflowExecution,
     utcnow,
@@ -36,9 +37,15 @@ log = logging.getLogger(__name__)
 _JQ = JobQueueEntry.__table__
 _EX = WorkflowExecution.__table__
 _WF = Workflow.__table__
+_SJ = ScheduledJob.__table__
 _P = sa.bindparam
 _SQL_DEDUPE = sa.select(_JQ.c.id).where(_JQ.c.dedupe_key == _P("dedupe_key"))
-_SQL_OWNER = sa.select(_WF.c.user_id, _WF.c.is_active, _WF.c.definition, _WF.c.version).where(
+# alert-only when the workflow or the firing schedule says so (snapshot on the execution)
+_SCHEDULE_ALERT_ONLY = (sa.select(_SJ.c.alert_only)
+                        .where(_SJ.c.id == _P("scheduled_job_id")).scalar_subquery())
+_SQL_OWNER = sa.select(_WF.c.user_id, _WF.c.is_active, _WF.c.definition, _WF.c.version,
+                       _WF.c.alert_only,
+                       _SCHEDULE_ALERT_ONLY.label("schedule_alert_only")).where(
     _WF.c.id == _P("workflow_id"))
 _SQL_INSERT_EX = sa.insert(_EX)
 _SQL_INSERT_JQ = sa.insert(_JQ)
@@ -125,7 +132,8 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
         if dup is not None:
             raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
                                     job_id=dup.id)
-    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id}).first()
+    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id,
+                                      "scheduled_job_id": scheduled_job_id}).first()
     if owner is None or owner.user_id != user_id:
         raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
     if not owner.is_active:  # a deactivated workflow runs neither by hand nor by trigger
@@ -137,7 +145,9 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
         workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
         status=ExecutionStatus.pending.value, trigger_type=trigger_type,
         trigger_payload=dict(trigger_payload or {}), attempt=1, created_at=now,
-        definition=owner.definition, workflow_version=owner.version)).inserted_primary_key[0]
+        definition=owner.definition, workflow_version=owner.version,
+        alert_only=bool(owner.alert_only or owner.schedule_alert_only),
+    )).inserted_primary_key[0]
     values: dict[str, Any] = dict(
         workflow_id=workflow_id, user_id=user_id, execution_id=execution_id,
         scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, rq_job_id=None,

@@ -149,9 +149,14 @@ def run_execution(job_id: int, attempt: int) -> str:
     sink = DatabaseEventSink(clients.db,
                              after_commit=EventBus(clients.redis).publisher(claimed.user_id),
                              hold_s=EVENT_HOLD_S)
+    services = clients.node_services()
+    if claimed.alert_only:
+        from agentic_app.engine.executor.node_services import alert_only_services
+
+        services = alert_only_services(services, db=clients.db)
     try:
         result = execute_sync(
-            claimed.definition, registry=node_registry(), services=clients.node_services(),
+            claimed.definition, registry=node_registry(), services=services,
             sink=sink, execution_id=claimed.execution_id, user_id=claimed.user_id,
             workflow_id=claimed.workflow_id, trigger_payload=claimed.trigger_payload,
             attempt=attempt, first_seq=claimed.first_seq,
