@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from urllib.parse import urlsplit, urlunsplit
@@ -57,23 +58,32 @@ def _postgres_admin() -> sa.Engine | None:
         return None
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url():
-    """URL of a fresh PostgreSQL database for this test session (dropped at the end)."""
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str = "agentic_test"):
+    """A new database on the PostgreSQL server (its URL), dropped on exit; skips the test
+    when PostgreSQL does not answer."""
     admin = _postgres_admin()
     if admin is None:
         pytest.skip(f"PostgreSQL does not answer at {TEST_POSTGRES_URL}")
-    name = f"agentic_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = TEST_POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    from agentic_app.db.engine import get_engine
+    try:
+        yield TEST_POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        from agentic_app.db.engine import get_engine
 
-    get_engine.cache_clear()
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+        get_engine.cache_clear()
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url():
+    """URL of a fresh PostgreSQL database for this test session (dropped at the end)."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def _reset_postgres(url: str) -> None:

@@ -11,6 +11,7 @@ import sys
 import time
 
 import httpx
+import psutil
 
 from agentic_app.settings import REPO_ROOT
 
@@ -71,9 +72,15 @@ class Group:
             return ""
 
     def pids(self) -> list[int]:
-        """PIDs of the processes still in the group."""
+        """PIDs of the processes still in the group, and of every descendant of its leader
+        (an RQ work-horse starts its own session, yet dies with its host or container)."""
         out = subprocess.run(["pgrep", "-g", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
+        pids = {int(p) for p in out.stdout.split()}
+        try:
+            pids |= {c.pid for c in psutil.Process(self.proc.pid).children(recursive=True)}
+        except psutil.NoSuchProcess:
+            pass
+        return sorted(pids)
 
     def wait_http(self, url: str, timeout: float, ok=lambda r: r.status_code < 500) -> None:
         """Poll ``url`` until ``ok(response)``; fail with the log if the command exits or
@@ -91,27 +98,34 @@ class Group:
             time.sleep(0.5)
         raise AssertionError(f"{url} did not answer in {timeout}s ({self.name}):\n{self.tail()}")
 
-    def kill9(self) -> None:
-        """SIGKILL every process of the group at once (a host or container dying)."""
+    def _kill(self, pids: list[int]) -> None:
+        """SIGKILL the group and ``pids`` (gone ones are skipped)."""
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def kill9(self) -> None:
+        """SIGKILL every process of the group and every descendant at once (a host or
+        container dying)."""
+        self._kill(self.pids())
         self.proc.wait(timeout=10)
 
     def stop(self, timeout: float = 30) -> None:
-        """SIGINT the group (Ctrl-C), SIGKILL what is left after ``timeout``."""
+        """SIGINT the group (Ctrl-C), SIGKILL what is left of it and of the leader's
+        descendants after it exited or ``timeout`` passed."""
+        victims = self.pids()
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGINT)
                 self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
+            except (subprocess.TimeoutExpired, ProcessLookupError):
                 pass
-            except ProcessLookupError:
-                return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)  # stragglers of an exited leader
-        except ProcessLookupError:
-            pass
+        self._kill([p for p in victims if psutil.pid_exists(p)])
         if self.proc.poll() is None:
             self.proc.wait(timeout=10)
