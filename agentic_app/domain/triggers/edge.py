@@ -107,6 +107,7 @@ class EdgeResult:
     changed: np.ndarray
     exhausted: np.ndarray
     cooling: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    evaluated: np.ndarray | None = None
 
 
 class StateArrays:
@@ -192,7 +193,7 @@ class StateArrays:
 
     def apply(
         self,
-        now_s: float,
+        now_s: float | np.ndarray,
         evaluated: np.ndarray,
         in_now: np.ndarray,
         true_now: np.ndarray,
@@ -202,7 +203,8 @@ class StateArrays:
 
         ``evaluated``: slots evaluated on valid data this pass; ``in_now``: their region test;
         ``true_now``: their condition (differs from ``in_now`` for crossings); ``far``: re-arm
-        distance reached (None: no re-arm band anywhere, i.e. all True).
+        distance reached (None: no re-arm band anywhere, i.e. all True). ``now_s``: the time
+        of the evaluation (epoch seconds), one for all slots or one per slot.
 
         Rules: a slot fires iff it is evaluated, its condition is true, it is armed, it is
         primed or asks for ``fire_if_true_at_start``, and it is not within ``cooldown`` of its
@@ -235,7 +237,7 @@ class StateArrays:
         exhausted = np.empty(0, np.int64)
         if fired.size:
             self.fire_count[fired] += 1
-            self.last_fire[fired] = now_s
+            self.last_fire[fired] = now_s if np.ndim(now_s) == 0 else now_s[fired]
             done = fired[self.fire_count[fired] >= self.max_fires[fired]]
             if done.size:
                 self.finished[done] = True

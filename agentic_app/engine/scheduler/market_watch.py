@@ -9,17 +9,23 @@ Here: registration, data and speed.
 * **Expiry / max fires.** At ``now >= expires_at`` nothing fires and the trigger is reported once
   in :attr:`TickReport.expired`; after ``max_fires`` fires it is reported in
   :attr:`TickReport.exhausted`. Both stop being evaluated (the scheduler deactivates them).
-* **Data.** One ``prices(symbols, now)`` call per tick for every symbol. A quote older than
-  ``max_staleness_seconds`` (default 2 x ``check_interval_seconds``), missing, NaN, or a feed
-  error fires nothing for that symbol; it is logged and listed in
-  :attr:`TickReport.unavailable`.
+* **Data (bar semantics, ``domain.triggers.bars``).** Price triggers are evaluated on the
+  path (extremes, then close) of every one-minute bar closed since their last evaluated bar,
+  so a touch between two checks fires, with the bar and the crossing price in the payload.
+  Indicator triggers (``evaluate_on="bar_close"``, default) are evaluated once per closed bar
+  of their timeframe, at every bar closed since their last one, whatever the check interval;
+  ``"tick"`` evaluates every tick on the closed bars plus a forming bar whose
+  open/high/low/close are the current price (one ``prices()`` call per tick for those).
+  Catch-up is bounded: no bar that closed more than one timeframe plus
+  ``max_staleness_seconds`` (default 2 x ``check_interval_seconds``) ago is evaluated. A
+  feed whose newest bar is older than that (stale), that has no bars, NaN prices or an error
+  fires nothing for that symbol: it is logged and listed in :attr:`TickReport.unavailable`.
 * **Indicators.** Triggers are grouped by (symbol, timeframe, indicator, params, mode); each
   group's indicator is computed once per tick from one ``bars()`` call per (symbol, timeframe),
-  with :func:`history_bars` bars. ``evaluate_on="bar_close"`` (default) evaluates once per
-  closed bar (the newest closed bar must have closed less than one timeframe plus
-  ``max_staleness_seconds`` ago); ``"tick"`` evaluates every tick on the closed bars plus a
-  forming bar whose open/high/low/close are the current price. ``price`` is the close series
+  with :func:`history_bars` bars plus the catch-up window. ``price`` is the close series
   (with the current price as last value in tick mode).
+* **One evaluation.** Each point is evaluated by ``watch_eval.step_prices`` /
+  ``watch_eval.step_indicators``, the functions the backtest (``backtest``) calls too.
 * **Speed.** Vector-form conditions (``MarketRule.bands``) are stored as interval rows in numpy
   arrays and evaluated for every trigger at once; everything else falls back to
   ``MarketRule.test`` per trigger. Only fired triggers and changed states become Python objects.
@@ -37,6 +43,13 @@ from datetime import datetime
 import numpy as np
 
 from agentic_app.domain.errors import AgenticError, UnknownSymbolError
+from agentic_app.domain.triggers.bars import (
+    POINTS_PER_BAR,
+    PRICE_SECONDS,
+    PRICE_TIMEFRAME,
+    PricePath,
+    price_path,
+)
 from agentic_app.domain.triggers.edge import TriggerState
 from agentic_app.domain.triggers.market import IndicatorTriggerConfig, PriceTriggerConfig
 from agentic_app.domain.triggers.rules import MarketRule, TriggerKind, compile_rule
@@ -93,6 +106,9 @@ class TriggerWatcher:
             else 2 * check_interval_seconds
         )
         self.vectorize = vectorize
+        self.scale = float(getattr(feed, "speed", 1.0) or 1.0)
+        """Market seconds per wall second (an ``AcceleratedFeed`` demo market runs faster):
+        a bar of ``T`` market seconds lasts ``T / scale`` seconds here."""
         self._stored = self.store.load_all()
         self._entries: dict[int, Entry] = {}
         self._dirty = True
@@ -232,15 +248,17 @@ class TriggerWatcher:
         for book in (self._price, self._ind):
             report.expired.extend(int(t) for t in book.state.ids[book.state.expire(now_s)])
         sym_px, quotes = self._fetch_prices(now, now_s, report)
-        bars = self._fetch_bars(now, now_s, report)
+        closes, px, kinds = self._fetch_minutes(now, now_s, report)
+        bars, oldest = self._fetch_bars(now, now_s, report)
         report.fetch_ms = (time.perf_counter() - start) * 1000
         changed: Changed = []
         t0 = time.perf_counter()
-        evaluate_prices(self._price, now, now_s, sym_px, quotes, report, changed)
+        evaluate_prices(self._price, now, closes, px, kinds, report, changed,
+                        PRICE_SECONDS / self.scale)
         t1 = time.perf_counter()
         sym_index = {s: i for i, s in enumerate(self._symbols)}
         evaluate_indicators(self._ind, self._layout, now, now_s, sym_px, sym_index, quotes, bars,
-                            report, changed)
+                            report, changed, oldest, self.scale)
         t2 = time.perf_counter()
         states = [st for sa, slots in changed if slots.size for st in sa.states(slots)]
         if states:
@@ -259,25 +277,29 @@ class TriggerWatcher:
     def _fetch_prices(
         self, now: datetime, now_s: float, report: TickReport
     ) -> tuple[np.ndarray, dict[str, Quote]]:
-        """One ``prices()`` call; NaN for symbols that are missing, stale or NaN."""
+        """Current prices of the symbols of tick-mode indicator triggers (one ``prices()``
+        call; NaN for the others and for missing, stale or NaN quotes)."""
         symbols = self._symbols
         px = np.full(len(symbols), np.nan)
-        if not symbols:
+        layout, sa = self._layout, self._ind.state
+        wanted = sorted({symbols[i] for i in layout.slot_sym[layout.slot_tick & ~sa.finished]})
+        if not wanted:
             return px, {}
         try:
-            quotes = self.feed.prices(symbols, now)
+            quotes = self.feed.prices(wanted, now)
         except UnknownSymbolError:
             quotes = {}
-            for sym in symbols:  # one unknown symbol must not blind the others
+            for sym in wanted:  # one unknown symbol must not blind the others
                 try:
                     quotes[sym] = self.feed.price(sym, now)
                 except AgenticError as exc:
                     report.unavailable[sym] = f"{type(exc).__name__}: {exc}"
         except AgenticError as exc:
-            for sym in symbols:
+            for sym in wanted:
                 report.unavailable[sym] = f"{type(exc).__name__}: {exc}"
             return px, {}
-        for i, sym in enumerate(symbols):
+        index = {s: i for i, s in enumerate(symbols)}
+        for sym in wanted:
             quote = quotes.get(sym)
             if quote is None:
                 report.unavailable.setdefault(sym, "missing price")
@@ -291,28 +313,92 @@ class TriggerWatcher:
                     f"stale price ({age:.0f} s old > {self.max_staleness:.0f} s)"
                 )
             else:
-                px[i] = price
+                px[index[sym]] = price
         return px, quotes
 
-    def _fetch_bars(self, now: datetime, now_s: float, report: TickReport) -> dict[int, Bars]:
-        """One ``bars()`` call per (symbol, timeframe) that has a trigger due; fresh ones only."""
+    def _fetch_minutes(
+        self, now: datetime, now_s: float, report: TickReport
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The price path of the one-minute bars closed since each symbol's price triggers
+        last evaluated one (no bar older than one minute plus ``max_staleness``): bar close
+        times, prices ``[bar, point, symbol]`` (NaN: none) and point kinds. One ``bars()``
+        call per symbol with a bar due; a stale, missing or failing feed is reported in
+        ``unavailable`` and that symbol evaluates nothing."""
+        n_sym = len(self._symbols)
+        sa = self._price.state
+        empty = (np.empty(0), np.empty((0, POINTS_PER_BAR, n_sym)),
+                 np.zeros((0, POINTS_PER_BAR, n_sym), np.int8))
+        if not len(sa) or not n_sym:
+            return empty
+        minute = PRICE_SECONDS / self.scale
+        newest = math.floor(now_s / minute) * minute
+        oldest = now_s - minute - self.max_staleness
+        last = np.full(n_sym, np.inf)
+        live = ~sa.finished
+        np.minimum.at(last, self._price.slot_src[live], sa.last_bar[live])
+        paths: dict[int, tuple[np.ndarray, PricePath]] = {}
+        for i, symbol in enumerate(self._symbols):
+            if last[i] == math.inf:  # no live trigger on this symbol
+                continue
+            lower = max(float(last[i]), oldest)
+            count = math.floor((newest - lower) / minute - 1e-9) + 1
+            if count < 1:  # nothing new
+                continue
+            try:
+                bars = self.feed.bars(symbol, PRICE_TIMEFRAME, min(count, 1000), now)
+            except AgenticError as exc:
+                report.unavailable[symbol] = f"{type(exc).__name__}: {exc}"
+                continue
+            if not len(bars):
+                report.unavailable[symbol] = "no bars"
+                continue
+            closes = bars.ts.astype(float) + minute
+            age = now_s - float(closes[-1])
+            if age >= minute + self.max_staleness:
+                report.unavailable[symbol] = f"stale bars (last close {age:.0f} s ago)"
+                continue
+            keep = (closes > lower) & np.isfinite(bars.high) & np.isfinite(bars.low) & (
+                np.isfinite(bars.close) & np.isfinite(bars.open))
+            if not keep.all() and not np.isfinite(bars.close[-1]):
+                report.unavailable[symbol] = "price is not a number"
+            if keep.any():
+                path = price_path(bars.ts[keep], bars.open[keep], bars.high[keep],
+                                  bars.low[keep], bars.close[keep])
+                paths[i] = (closes[keep], path)
+        if not paths:
+            return empty
+        times = np.unique(np.concatenate([c for c, _ in paths.values()]))
+        px = np.full((len(times), POINTS_PER_BAR, n_sym), np.nan)
+        kinds = np.zeros((len(times), POINTS_PER_BAR, n_sym), np.int8)
+        for i, (closes, path) in paths.items():
+            rows = np.searchsorted(times, closes)
+            px[rows, :, i] = path.price.reshape(-1, POINTS_PER_BAR)
+            kinds[rows, :, i] = path.kind.reshape(-1, POINTS_PER_BAR)
+        return times, px, kinds
+
+    def _fetch_bars(self, now: datetime, now_s: float,
+                    report: TickReport) -> tuple[dict[int, Bars], np.ndarray]:
+        """One ``bars()`` call per (symbol, timeframe) that has a trigger due; fresh ones only.
+        Also returns, per (symbol, timeframe), the oldest bar close a trigger may still be
+        evaluated on (one timeframe plus ``max_staleness`` ago: the catch-up window)."""
         sa = self._ind.state
-        if not len(sa):
-            return {}
         layout = self._layout
-        expected = np.floor(now_s / layout.fg_seconds) * layout.fg_seconds
+        tf_seconds = layout.fg_seconds / self.scale
+        oldest = now_s - tf_seconds - self.max_staleness
+        if not len(sa):
+            return {}, oldest
+        expected = np.floor(now_s / tf_seconds) * tf_seconds
         need = ~sa.finished & (layout.slot_tick | (sa.last_bar < expected[layout.slot_fg]))
         wanted = np.flatnonzero(np.bincount(layout.slot_fg[need], minlength=len(layout.fgs)))
         out: dict[int, Bars] = {}
         for fg in wanted:
             symbol, timeframe = key = layout.fgs[fg]
-            seconds = float(layout.fg_seconds[fg])
+            seconds = float(tf_seconds[fg])
+            count = layout.fg_count[fg] + int(self.max_staleness // seconds) + 1
             bars = self._bars_cache.get(key)
-            if bars is None or len(bars) < layout.fg_count[fg] or (
-                to_epoch(bars.end) < expected[fg]
-            ):
+            if bars is None or len(bars) < count or bars.ts[-1] + seconds < expected[fg]:
                 try:
-                    bars = self.feed.bars(symbol, timeframe, layout.fg_count[fg], now)
+                    bars = self.feed.bars(symbol, timeframe, count, now)
                 except AgenticError as exc:
                     report.unavailable[f"{symbol} {timeframe}"] = f"{type(exc).__name__}: {exc}"
                     continue
@@ -320,11 +406,11 @@ class TriggerWatcher:
                     report.unavailable[f"{symbol} {timeframe}"] = "no bars"
                     continue
                 self._bars_cache[key] = bars
-            age = now_s - to_epoch(bars.end)
+            age = now_s - (float(bars.ts[-1]) + seconds)
             if age >= seconds + self.max_staleness:
                 report.unavailable[f"{symbol} {timeframe}"] = (
                     f"stale bars (last close {age:.0f} s ago)"
                 )
                 continue
             out[int(fg)] = bars
-        return out
+        return out, oldest

@@ -115,20 +115,28 @@ class Book:
             self.band_starts = np.concatenate(([0], np.cumsum(lengths[band_slots])[:-1]))
 
     def regions(self, values: np.ndarray) -> np.ndarray:
-        """Region test of every slot given one value per source (NaN: False)."""
+        """Region test of every slot given one value per source (NaN: False); ``values``
+        may also be a series per source (shape (sources, points)), giving (slots, points)."""
         x = values[self.row_src]
-        inside = (x > self.lo) & (x < self.hi)
-        return np.logical_or.reduceat(inside, self.starts) if self.multi else inside
+        lo, hi = _column(self.lo, x), _column(self.hi, x)
+        inside = (x > lo) & (x < hi)
+        return np.logical_or.reduceat(inside, self.starts, axis=0) if self.multi else inside
 
     def far(self, values: np.ndarray) -> np.ndarray | None:
-        """Whether each slot's value is at least its re-arm band away (None: no bands)."""
+        """Whether each slot's value is at least its re-arm band away (None: no bands);
+        per point like :meth:`regions` for a series per source."""
         if not self.band_slots.size:
             return None
         x = values[self.row_src[self.band_rows]]
-        away = (x <= self.band_lo) | (x >= self.band_hi)
-        far = np.ones(len(self.entries), bool)
-        far[self.band_slots] = np.logical_and.reduceat(away, self.band_starts)
+        away = (x <= _column(self.band_lo, x)) | (x >= _column(self.band_hi, x))
+        far = np.ones((len(self.entries), *x.shape[1:]), bool)
+        far[self.band_slots] = np.logical_and.reduceat(away, self.band_starts, axis=0)
         return far
+
+
+def _column(bounds: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``bounds`` shaped to compare with ``x`` (one row per bound, points along axis 1)."""
+    return bounds if x.ndim == 1 else bounds[:, None]
 
 
 @dataclass(slots=True)

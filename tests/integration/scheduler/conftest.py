@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import Workflow
-from agentic_app.market.base import Quote
+from agentic_app.market.base import Bars, Quote
 from agentic_app.services.app import Actor, AppServices
 from agentic_app.settings import load_settings
 
@@ -71,11 +73,27 @@ class PathFeed:
         """One quote."""
         return Quote(symbol, self._at(symbol, at), at)
 
+    def bars(self, symbol, timeframe, count, end=None):
+        """Flat one-minute bars, one per path step, step ``k`` closing at ``start + k*step``
+        (the path's steps must be one minute long and start on a minute)."""
+        assert timeframe == "1m" and self.step_s == 60 and self.start.second == 0
+        series = self.path[symbol]
+        i = math.floor((end - self.start).total_seconds() / self.step_s + 1e-9)
+        ks = [k for k in range(max(0, i - count + 1), i + 1) if k < len(series)]
+        px = np.array([series[k] for k in ks], float)
+        ts = np.array([int(self.start.timestamp() + 60 * (k - 1)) for k in ks], np.int64)
+        return Bars(symbol, "1m", ts, px, px, px, px, np.ones(len(ks)))
+
     def instrument(self, symbol):
         """Every symbol exists."""
         from agentic_app.market.instruments import DEFAULT_BY_SYMBOL
 
         return DEFAULT_BY_SYMBOL[symbol]
+
+
+def next_minute(when: datetime) -> datetime:
+    """The first whole minute after ``when`` (where a PathFeed may start)."""
+    return (when + timedelta(seconds=60)).replace(second=0, microsecond=0)
 
 
 class ManualClock:

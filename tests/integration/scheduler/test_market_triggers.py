@@ -9,9 +9,9 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, ScheduledJob, WorkflowExecution
 from agentic_app.engine.scheduler.service import SchedulerService
-from tests.integration.scheduler.conftest import PathFeed
+from tests.integration.scheduler.conftest import PathFeed, next_minute
 
-STEP = 5.0
+STEP = 60.0
 PATH = [1.095, 1.098, 1.101, 1.102, 1.099, 1.1005, 1.103, 1.097, 1.096, 1.104]
 #        -      -      fire   -      rearm  fire    -      rearm  -      fire
 
@@ -46,7 +46,7 @@ def test_price_trigger_fires_on_each_upward_crossing_across_restarts(env):
     """'price > 1.10' fires at ticks 2, 5 and 9 only, even with a restart between every tick."""
     _, job = _price_job(env, {"overlap_policy": "allow"})
     with session_scope(env.db) as s:
-        start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
+        start = next_minute(s.get(ScheduledJob, job.id).created_at)
     feed = PathFeed(start, STEP, {"EURUSD": PATH})
     fired_at = []
     for i in range(len(PATH)):
@@ -67,7 +67,7 @@ def test_expired_trigger_is_deactivated(env):
     _, job = _price_job(env)
     with session_scope(env.db) as s:
         row = s.get(ScheduledJob, job.id)
-        start = row.created_at + timedelta(seconds=1)
+        start = next_minute(row.created_at)
         row.trigger_config = {**row.trigger_config,
                               "expires_at": (start + timedelta(seconds=7)).isoformat()}
     feed = PathFeed(start, STEP, {"EURUSD": PATH})
@@ -84,7 +84,7 @@ def test_finished_run_does_not_reset_trigger_state(env):
     """A run finishing (run counters and updated_at move) keeps the trigger's fire count."""
     _, job = _price_job(env, {"max_fires": 5})
     with session_scope(env.db) as s:
-        start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
+        start = next_minute(s.get(ScheduledJob, job.id).created_at)
     feed = PathFeed(start, STEP, {"EURUSD": PATH})
     clock = {"now": start}
     svc = _service(env, feed, lambda: clock["now"])
@@ -120,7 +120,7 @@ def test_a_scheduler_without_the_lease_enqueues_no_market_fire(env):
     """A former leader whose lease is gone (held by another) drops its tick's fires."""
     _, job = _price_job(env)
     with session_scope(env.db) as s:
-        start = s.get(ScheduledJob, job.id).created_at + timedelta(seconds=1)
+        start = next_minute(s.get(ScheduledJob, job.id).created_at)
     feed = PathFeed(start, STEP, {"EURUSD": PATH})
     clock = {"now": start}
     stale = SchedulerService(env.settings, redis_url=env.redis, market=feed,

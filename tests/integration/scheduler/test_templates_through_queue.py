@@ -19,7 +19,7 @@ from agentic_app.engine.scheduler.service import SchedulerService
 from agentic_app.market.clock import FixedClock
 from agentic_app.market.simulated import SimulatedFeed
 from agentic_app.settings import REPO_ROOT
-from tests.integration.scheduler.conftest import PathFeed
+from tests.integration.scheduler.conftest import PathFeed, next_minute
 
 pytestmark = pytest.mark.slow
 
@@ -73,8 +73,8 @@ def test_price_template_fires_on_crossing_and_orders(env, worker):
     wf = _template_workflow(env, "EURUSD Price Alert")
     job = env.app.schedules.create(env.actor, workflow_id=wf,
                                    trigger_type="price")
-    start = job.created_at + timedelta(seconds=1)
-    feed = PathFeed(start, 5.0, {"EURUSD": [1.098, 1.099, 1.1012]})
+    start = next_minute(job.created_at)
+    feed = PathFeed(start, 60.0, {"EURUSD": [1.098, 1.099, 1.1012]})
     svc = SchedulerService(env.settings, redis_url=env.redis, market=feed,
                            now=lambda: clock.when, check_lease=False)
     clock = FixedClock(start)
@@ -82,7 +82,7 @@ def test_price_template_fires_on_crossing_and_orders(env, worker):
     svc.sync()
     fired = 0
     for i in range(3):
-        clock.when = start + timedelta(seconds=5 * i)
+        clock.when = start + timedelta(seconds=60 * i)
         fired += svc.tick_market()
     assert fired == 1
     done = _wait_done(env, job.id)

@@ -1,0 +1,313 @@
+"""Trigger backtest: one price or indicator trigger replayed over the feed's history by the
+live watcher's own evaluation.
+
+Every point the live watcher would evaluate (the bar semantics of ``domain.triggers.bars``:
+the price path of each one-minute bar, or each closed bar of an indicator's timeframe) is
+evaluated with ``watch_eval.step_prices`` / ``watch_eval.step_indicators`` on a one-slot
+``Book``, exactly as a tick of ``TriggerWatcher`` does for many slots: same regions, same
+scalar path, same edge rules (first evaluation, crossings, re-arm band, cooldown, max fires,
+expiry). So a backtest fires at the bars where the live watcher fires on the same feed.
+
+Speed: the inputs of the edge rules (region test, condition, re-arm distance, valid data)
+are first computed for the whole history at once (``Book.regions``/``Book.far`` take a series
+per source). Between two positions where none of them changes, the rules are idempotent, so
+only those positions (``domain.triggers.bars.changes``) and the end of a cooldown are
+stepped. 90 days of one-minute bars take well under a second (``bench/backtest_bench.py``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from agentic_app.domain.errors import InvalidInputError, MarketDataUnavailableError
+from agentic_app.domain.triggers.bars import (
+    POINT_NAMES,
+    PRICE_SECONDS,
+    PRICE_TIMEFRAME,
+    changes,
+    price_path,
+)
+from agentic_app.domain.triggers.edge import TriggerState
+from agentic_app.domain.triggers.market import IndicatorTriggerConfig, PriceTriggerConfig
+from agentic_app.domain.triggers.rules import MarketRule, compile_rule
+from agentic_app.engine.scheduler.market_watch import history_bars
+from agentic_app.engine.scheduler.watch_book import Book, Entry, layout_indicators
+from agentic_app.engine.scheduler.watch_eval import (
+    indicator_payload,
+    step_indicators,
+    step_prices,
+)
+from agentic_app.market import indicators
+from agentic_app.market.base import Bars, MarketData, parse_timeframe
+from agentic_app.market.clock import from_epoch, to_epoch
+
+MAX_DAYS = 90
+"""Longest backtest window."""
+MAX_LISTED_FIRES = 1000
+"""Most fires a result lists (``count`` is always the full number)."""
+CHART_POINTS = 400
+"""Most points of the price chart a result carries."""
+FETCH_CHUNK = 50_000
+"""Bars per ``bars()`` call when reading a long history."""
+
+
+@dataclass(slots=True)
+class BacktestResult:
+    """Every would-be fire of one trigger over ``[start, end]`` and a chart of the window."""
+
+    start: datetime
+    end: datetime
+    fires: list[dict[str, Any]] = field(default_factory=list)
+    count: int = 0
+    bars: int = 0
+    steps: int = 0
+    errors: list[str] = field(default_factory=list)
+    chart: list[dict[str, Any]] = field(default_factory=list)
+    elapsed_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (what the API returns)."""
+        return {
+            "start": self.start.isoformat(), "end": self.end.isoformat(),
+            "days": round((self.end - self.start).total_seconds() / 86400, 3),
+            "count": self.count, "fires": self.fires,
+            "truncated": self.count > len(self.fires), "bars": self.bars,
+            "steps": self.steps, "errors": self.errors, "chart": self.chart,
+            "elapsed_ms": round(self.elapsed_ms, 1),
+        }
+
+
+def history(feed: MarketData, symbol: str, timeframe: str, first_close: float,
+            last_close: float) -> Bars:
+    """The feed's ``timeframe`` bars closing in ``[first_close, last_close]`` (epoch s),
+    read in chunks; ``MarketDataUnavailableError`` when there are none."""
+    seconds = parse_timeframe(timeframe)
+    wanted = int((last_close - first_close) // seconds) + 1
+    parts: list[Bars] = []
+    end = last_close
+    while wanted > 0:
+        count = min(wanted, FETCH_CHUNK)
+        part = feed.bars(symbol, timeframe, count, from_epoch(end))
+        if not len(part):
+            break
+        parts.append(part)
+        wanted -= len(part)
+        end = float(part.ts[0])  # the close of the bar before the oldest one read
+        if len(part) < count:
+            break
+    if not parts:
+        raise MarketDataUnavailableError(f"no {timeframe} history for {symbol}")
+    parts.reverse()
+    cols = [np.concatenate([getattr(p, name) for p in parts])
+            for name in ("ts", "open", "high", "low", "close", "volume")]
+    keep = cols[0] + seconds >= first_close
+    return Bars(parts[0].symbol, timeframe, *(c[keep] for c in cols))
+
+
+def _book(rule: MarketRule) -> Book:
+    """A one-slot book of ``rule``, as the watcher builds it."""
+    entry = Entry(0, rule, TriggerState(0, rule.fingerprint))
+    if rule.kind == "price":
+        return Book([entry], np.zeros(1, np.int64), True)
+    layout = layout_indicators([entry], {rule.config.symbol: 0}, True)
+    book = Book([entry], layout.slot_src, True)
+    book.layout = layout  # type: ignore[attr-defined]
+    return book
+
+
+def _steps(events: np.ndarray, at: np.ndarray, book: Book, step) -> int:
+    """Run ``step(i)`` at each event position and where a cooldown runs out inside a run of
+    unchanged inputs; stop when the trigger is finished. Returns the number of steps."""
+    sa = book.state
+    done = 0
+    bounds = np.append(events, len(at))
+    for k in range(len(events)):
+        i, stop = int(bounds[k]), int(bounds[k + 1])
+        while i < stop:
+            sa.expire(float(at[i]))
+            if sa.finished[0]:
+                return done
+            result = step(i)
+            done += 1
+            if sa.finished[0] or not result.cooling.size:
+                break
+            ready = float(sa.last_fire[0] + sa.cooldown[0])
+            if math.isnan(ready):  # never fired: a cooldown cannot hold it
+                break
+            i = max(i + 1, int(np.searchsorted(at, ready, side="left")))
+    return done
+
+
+def _price(feed: MarketData, config: PriceTriggerConfig, start_s: float, end_s: float,
+           result: BacktestResult) -> tuple[Bars, None]:
+    """Backtest a price trigger on the price path of every one-minute bar."""
+    bars = history(feed, config.symbol, PRICE_TIMEFRAME, start_s + PRICE_SECONDS, end_s)
+    path = price_path(bars.ts, bars.open, bars.high, bars.low, bars.close)
+    rule = compile_rule(config)
+    book = _book(rule)
+    px = path.price
+    if rule.bands is not None:
+        columns = [book.regions(px[None, :])[0]]
+        far = book.far(px[None, :])
+        if far is not None:
+            columns.append(far[0])
+    else:  # the scalar path: its truth and re-arm distance, point by point
+        truth = np.zeros(len(px), bool)
+        far_col = np.ones(len(px), bool)
+        prev = None
+        for j, x in enumerate(px.tolist()):
+            truth[j] = rule.test({"price": x}, prev)
+            if rule.band > 0 and not truth[j]:
+                far_col[j] = rule.far(x, prev)
+            prev = {"price": x}
+        columns = [truth, far_col]
+    valid = ~np.isnan(px)
+    events = changes(valid, *columns)
+    due = np.ones(1, bool)
+    errors: dict[int, str] = {}
+
+    def step(i: int):
+        if i > 0:
+            book.state.last_price[0] = px[i - 1]  # the previous point, as live sees it
+        res, _ = step_prices(book, float(path.at[i]), px[i : i + 1], due, errors)
+        if res.fired.size:
+            result.count += 1
+            if len(result.fires) < MAX_LISTED_FIRES:
+                close = float(path.at[i])
+                result.fires.append({
+                    "time": from_epoch(close).isoformat(),
+                    "bar_ts": from_epoch(close - PRICE_SECONDS).isoformat(),
+                    "price": float(px[i]), "point": POINT_NAMES[int(path.kind[i])],
+                    "values": {"price": float(px[i])}})
+        return res
+
+    result.steps = _steps(events, path.at, book, step)
+    result.errors = sorted(set(errors.values()))
+    return bars, None
+
+
+def _indicator(feed: MarketData, config: IndicatorTriggerConfig, start_s: float,
+               end_s: float, result: BacktestResult) -> tuple[Bars, np.ndarray]:
+    """Backtest an indicator trigger at every closed bar of its timeframe."""
+    seconds = parse_timeframe(config.timeframe)
+    warmup = history_bars(config.indicator, config.params)
+    bars = history(feed, config.symbol, config.timeframe,
+                   start_s + seconds - warmup * seconds, end_s)
+    rule = compile_rule(config)
+    book = _book(rule)
+    layout = book.layout  # type: ignore[attr-defined]
+    group = layout.groups[0]
+    data = {"close": bars.close, "high": bars.high, "low": bars.low}
+    values = indicators.compute(config.indicator, data, **config.params)
+    values["close"] = bars.close
+    cur = np.full((layout.n_src, len(bars)), np.nan)
+    for out, src in group.output_sources.items():
+        cur[src] = values[out]
+    prev = np.full_like(cur, np.nan)
+    prev[:, 1:] = cur[:, :-1]
+    closes = bars.ts.astype(float) + seconds
+    first = int(np.searchsorted(closes, start_s + seconds, side="left"))
+    src = int(book.slot_src[0])
+    valid = ~np.isnan(cur[src])
+    if rule.bands is not None:
+        in_now = book.regions(cur)[0]
+        columns = [in_now]
+        if book.any_cross:
+            with np.errstate(invalid="ignore"):
+                in_prev = book.regions(prev)[0]
+            columns.append(~np.isnan(prev[src]) & ~in_prev)
+        far = book.far(cur)
+        if far is not None:
+            columns.append(far[0])
+    else:
+        truth = np.zeros(len(bars), bool)
+        for j in range(first, len(bars)):
+            env = {name: values[out][: j + 1] for name, out in group.outputs.items()}
+            if not any(math.isnan(env[n][-1]) for n in rule.condition.names):
+                truth[j] = rule.test(env)
+        columns = [truth]
+    events = first + changes(*(c[first:] for c in (valid, *columns)))
+    due = np.ones(1, bool)
+    errors: dict[int, str] = {}
+
+    def step(i: int):
+        def env_of(_slot: int) -> dict[str, np.ndarray]:
+            return {name: values[out][: i + 1] for name, out in group.outputs.items()}
+
+        at = closes[i : i + 1]
+        res = step_indicators(book, at, due, cur[:, i], prev[:, i], env_of, errors)
+        if res.fired.size:
+            result.count += 1
+            if len(result.fires) < MAX_LISTED_FIRES:
+                payload = indicator_payload(book, layout, 0, cur[:, i], float(at[0]),
+                                            float(bars.close[i]))
+                result.fires.append({
+                    "time": payload["bar_close_ts"],
+                    "bar_ts": from_epoch(float(bars.ts[i])).isoformat(),
+                    "price": payload["price"], "point": "close",
+                    "values": payload["values"]})
+        return res
+
+    result.steps = _steps(events, closes, book, step)
+    result.errors = sorted(set(errors.values()))
+    window_bars = Bars(bars.symbol, bars.timeframe, *(a[first:] for a in (
+        bars.ts, bars.open, bars.high, bars.low, bars.close, bars.volume)))
+    return window_bars, values[rule.names[config.indicator]][first:]
+
+
+def _chart(bars: Bars, result: BacktestResult, series: np.ndarray | None) -> None:
+    """At most :data:`CHART_POINTS` points of the window (last close of each bucket, the
+    indicator value) with the fires of each bucket marked at the fire's price."""
+    n = len(bars)
+    if not n:
+        return
+    size = max(1, math.ceil(n / CHART_POINTS))
+    ends = np.minimum(np.arange(size, n + size, size), n) - 1
+    closes = bars.ts[ends].astype(float) + bars.seconds
+    marks: dict[int, float] = {}
+    for fire in result.fires:
+        k = int(np.searchsorted(closes, datetime.fromisoformat(fire["time"]).timestamp()))
+        marks.setdefault(min(k, len(ends) - 1), fire["price"])
+    for k, e in enumerate(ends.tolist()):
+        value = float(series[e]) if series is not None else math.nan
+        result.chart.append({
+            "t": from_epoch(float(closes[k])).strftime("%m-%d %H:%M"),
+            "close": round(float(bars.close[e]), 6),
+            "value": None if math.isnan(value) else round(value, 4),
+            "fire": marks.get(k)})
+
+
+def backtest(feed: MarketData, config: PriceTriggerConfig | IndicatorTriggerConfig, *,
+             start: datetime, end: datetime) -> BacktestResult:
+    """Where ``config`` would have fired on ``feed`` between ``start`` and ``end`` (at most
+    :data:`MAX_DAYS` apart; ``InvalidInputError`` naming ``days`` otherwise), by the live
+    watcher's evaluation; see the module docstring."""
+    t0 = time.perf_counter()
+    start_s, end_s = to_epoch(start), to_epoch(end)
+    if end_s <= start_s:
+        raise InvalidInputError("the window must end after it starts", field="days")
+    if end_s - start_s > MAX_DAYS * 86400 + 1e-6:
+        raise InvalidInputError(f"a backtest covers at most {MAX_DAYS} days", field="days")
+    result = BacktestResult(from_epoch(start_s), from_epoch(end_s))
+    if isinstance(config, PriceTriggerConfig):
+        bars, series = _price(feed, config, start_s, end_s, result)
+    elif isinstance(config, IndicatorTriggerConfig):
+        bars, series = _indicator(feed, config, start_s, end_s, result)
+    else:
+        raise InvalidInputError("only price and indicator triggers can be backtested",
+                                field="trigger_type")
+    result.bars = len(bars)
+    _chart(bars, result, series)
+    result.elapsed_ms = (time.perf_counter() - t0) * 1000
+    return result
+
+
+def window(end: datetime, days: float) -> tuple[datetime, datetime]:
+    """(start, end) of a ``days`` long window ending at ``end``."""
+    return end - timedelta(days=days), end
