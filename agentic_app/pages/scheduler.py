@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from agentic_app.components.backtest_panel import backtest_panel
 from agentic_app.components.layout import empty_state, page_frame
 from agentic_app.components.widgets import (
     alert_only_badge,
@@ -161,38 +162,6 @@ def _condition_input(placeholder: str) -> rx.Component:
     )
 
 
-def _chart() -> rx.Component:
-    price_chart = rx.recharts.line_chart(
-        rx.recharts.line(data_key="close", dot=False, stroke="var(--accent-9)",
-                         is_animation_active=False, name="close"),
-        rx.recharts.line(data_key="fire", stroke="transparent", name="would fire",
-                         dot={"r": 4, "fill": "var(--red-9)", "stroke": "var(--red-9)"},
-                         is_animation_active=False),
-        rx.recharts.x_axis(data_key="t", tick_count=4, min_tick_gap=40, font_size=10),
-        rx.recharts.y_axis(domain=["auto", "auto"], width=70, font_size=10),
-        rx.recharts.graphing_tooltip(),
-        data=S.chart_points, height=170, width="100%",
-    )
-    value_chart = rx.recharts.line_chart(
-        rx.recharts.line(data_key="value", dot=False, stroke="var(--violet-9)",
-                         is_animation_active=False, name=S.indicator),
-        rx.recharts.x_axis(data_key="t", hide=True),
-        rx.recharts.y_axis(domain=["auto", "auto"], width=70, font_size=10),
-        rx.recharts.graphing_tooltip(),
-        data=S.chart_points, height=90, width="100%",
-    )
-    return rx.cond(
-        S.chart_error != "",
-        rx.text(S.chart_error, size="1", color_scheme="red"),
-        rx.cond(S.chart_points.length() > 0, rx.vstack(
-            rx.text("Recent feed history: it would have fired ", S.chart_fires, " time(s)",
-                    size="1", color_scheme="gray", id="chart-fires"),
-            price_chart,
-            rx.cond(S.trigger_type == "indicator", value_chart),
-            width="100%", spacing="1", id="condition-chart"), rx.fragment()),
-    )
-
-
 def _market_form() -> rx.Component:
     return rx.vstack(
         rx.hstack(
@@ -212,7 +181,7 @@ def _market_form() -> rx.Component:
             width="100%", spacing="3"),
         _field("Condition", _condition_input(
             rx.cond(S.trigger_type == "price", "price > 1.10", "rsi < 30"))),
-        _chart(),
+        backtest_panel(S.indicator, S.trigger_type == "indicator"),
         width="100%",
     )
 

@@ -49,7 +49,11 @@ from agentic_app.services.auth import (
     AuthService,
 )
 from agentic_app.services.base import Actor
-from agentic_app.services.dashboard import INDICATOR_NAMES, TriggerDesigner
+from agentic_app.services.dashboard import (
+    INDICATOR_NAMES,
+    MAX_BACKTEST_DAYS,
+    TriggerDesigner,
+)
 from agentic_app.services.demo import DemoService
 from agentic_app.services.editor import EditorService, EditorView
 from agentic_app.services.health import HealthService
@@ -70,6 +74,7 @@ from agentic_app.settings import Settings, get_settings
 __all__ = [
     "ACCOUNTS",
     "INDICATOR_NAMES",
+    "MAX_BACKTEST_DAYS",
     "MAX_BULK",
     "MAX_CURVE_POINTS",
     "MAX_TOKEN_LENGTH",

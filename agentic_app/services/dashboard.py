@@ -9,8 +9,7 @@ through the workflow and schedule services.
 from __future__ import annotations
 
 import copy
-import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agentic_app.db.models import ScheduledJob, Workflow
@@ -18,15 +17,19 @@ from agentic_app.domain import triggers
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.templates import get_template
 from agentic_app.domain.triggers import canonical_type
+from agentic_app.engine.scheduler import backtest as replay
 from agentic_app.market import indicators
+from agentic_app.market.clock import to_utc
 from agentic_app.services.base import Actor, Service
 from agentic_app.services.schedules import NODE_FOR_TRIGGER, trigger_node
 from agentic_app.settings import Settings
 
 CHART_DAYS = 3
 """Days of feed history the condition preview chart covers."""
-CHART_MAX_BARS = 300
-"""Most bars a condition preview reads."""
+BACKTEST_DAYS = 30
+"""Default window of a trigger backtest, in days."""
+MAX_BACKTEST_DAYS = replay.MAX_DAYS
+"""Longest backtest window, in days."""
 WEBHOOK_PATH = "/api/agentic/webhooks/"
 """Path prefix of inbound webhooks (followed by the job's URL token)."""
 
@@ -34,51 +37,6 @@ WEBHOOK_PATH = "/api/agentic/webhooks/"
 def check_condition(trigger_type: str, condition: str, indicator: str = "rsi") -> None:
     """Raise a positioned ConditionError when ``condition`` is invalid for the trigger."""
     triggers.check_condition(trigger_type, condition, indicator)
-
-
-def condition_chart(feed: Any, *, trigger_type: str, config: dict[str, Any],
-                    days: int = CHART_DAYS) -> dict[str, Any]:
-    """Close (and indicator) over the last ``days`` of ``feed``, with the bars where the
-    trigger would have fired by the watcher's own rules (``domain.triggers.replay``):
-    {points: [{t, close, value, fire}], fires, indicator}. Raises InvalidInputError
-    (positioned for conditions) when the config is not usable."""
-    cfg = triggers.parse_trigger_config(trigger_type, config)
-    feed.instrument(cfg.symbol)
-    rule = triggers.compile_rule(cfg)
-    indicator = getattr(cfg, "indicator", None)
-    timeframe = getattr(cfg, "timeframe", "1h")
-    seconds = indicators_seconds(timeframe)
-    count = max(10, min(CHART_MAX_BARS, days * 86400 // seconds))
-    warmup = indicators.spec(indicator).min_bars(**cfg.params) if indicator else 0
-    bars = feed.bars(cfg.symbol, timeframe, count + warmup)
-    values = {"close": bars.close}
-    if indicator:
-        values.update(indicators.compute(indicator, bars, **cfg.params))
-    series = {name: values[out] for name, out in rule.names.items()}
-    used = rule.condition.names
-    envs = [None if any(math.isnan(series[n][i]) for n in used)
-            else {name: float(arr[i]) for name, arr in series.items()}
-            for i in range(len(bars.close))]
-    fires = triggers.replay(rule, [float(ts) + seconds for ts in bars.ts], envs)
-    points = []
-    for i in range(max(0, len(bars.close) - count), len(bars.close)):
-        close = round(float(bars.close[i]), 6)
-        value = float(series[indicator][i]) if indicator else math.nan
-        points.append({
-            "t": datetime.fromtimestamp(int(bars.ts[i]), UTC).strftime("%m-%d %H:%M"),
-            "close": close,
-            "value": None if math.isnan(value) else round(value, 4),
-            "fire": close if fires[i] else None,
-        })
-    return {"points": points, "fires": sum(1 for p in points if p["fire"] is not None),
-            "indicator": indicator or "", "timeframe": timeframe}
-
-
-def indicators_seconds(timeframe: str) -> int:
-    """Seconds of one bar of ``timeframe``."""
-    from agentic_app.market.base import parse_timeframe
-
-    return parse_timeframe(timeframe)
 
 
 def webhook_url(settings: Settings, token: str) -> str:
@@ -153,12 +111,47 @@ class TriggerDesigner(Service):
 
     def chart(self, *, trigger_type: str, config: dict[str, Any],
               days: int = CHART_DAYS) -> dict[str, Any]:
-        """Where a price or indicator trigger would have fired over the feed's recent
-        history (:func:`condition_chart`); the config is checked first as a schedule's would
-        be (InvalidInputError naming the field, positioned for conditions)."""
+        """Where a price or indicator trigger would have fired over the feed's last ``days``
+        (the backtest, :meth:`backtest`): {points: [{t, close, value, fire}], fires,
+        indicator, timeframe}. InvalidInputError naming the field (positioned for
+        conditions) when the config is not usable."""
+        _, cfg = self._market_config(trigger_type, config)
+        result = self._run(cfg, days, None)
+        return {"points": result["chart"], "fires": result["count"],
+                "indicator": getattr(cfg, "indicator", ""),
+                "timeframe": getattr(cfg, "timeframe", "1m")}
+
+    def backtest(self, actor: Actor, *, trigger_type: str | None = None,
+                 config: dict[str, Any] | None = None, job_id: int | None = None,
+                 days: float = BACKTEST_DAYS, end: datetime | None = None) -> dict[str, Any]:
+        """Every would-be fire of a price or indicator trigger over ``days`` (at most 90)
+        ending at ``end`` (default now), replayed by the live watcher's own evaluation
+        (``engine.scheduler.backtest``): fires with time, price and indicator values, their
+        count, and a chart of the window. The trigger is ``trigger_type`` + ``config``, or the
+        saved trigger of the actor's job ``job_id`` (another user's job: NotFoundError).
+        Bad input: InvalidInputError naming ``days``, ``end`` or the config field."""
+        if not isinstance(days, int | float) or isinstance(days, bool) or not (
+                0 < days <= replay.MAX_DAYS):
+            raise InvalidInputError(f"days must be more than 0 and at most {replay.MAX_DAYS}",
+                                    field="days")
+        if job_id is not None:
+            job = self._app.schedules.get(actor, job_id)
+            trigger_type, config = job.trigger_type, dict(job.trigger_config or {})
+        if trigger_type is None or config is None:
+            raise InvalidInputError("give a trigger (trigger_type and trigger_config) or a "
+                                    "job_id", field="trigger_type")
+        kind, cfg = self._market_config(trigger_type, config)
+        result = self._run(cfg, float(days), end)
+        return {**result, "trigger_type": kind, "symbol": cfg.symbol,
+                "description": cfg.describe(), "indicator": getattr(cfg, "indicator", ""),
+                "timeframe": getattr(cfg, "timeframe", "1m")}
+
+    def _market_config(self, trigger_type: str, config: dict[str, Any]) -> tuple[str, Any]:
+        """(kind, typed config) of a price or indicator trigger, checked as a schedule's
+        would be (InvalidInputError naming the field, positioned for conditions)."""
         kind = canonical_type(trigger_type)
         if kind not in ("price", "indicator"):
-            raise InvalidInputError("only price and indicator triggers have a chart",
+            raise InvalidInputError("only price and indicator triggers can be backtested",
                                     field="trigger_type")
         self.check_condition(kind, str(config.get("condition") or ""),
                              str(config.get("indicator") or "rsi"))
@@ -167,7 +160,23 @@ class TriggerDesigner(Service):
             self._app.market.instrument(str(config.get("symbol") or ""))
         except InvalidInputError as exc:
             raise InvalidInputError(exc.message, field="trigger_config.symbol") from None
-        return condition_chart(self._app.market, trigger_type=kind, config=config, days=days)
+        return kind, triggers.parse_trigger_config(kind, config)
+
+    def _run(self, cfg: Any, days: float, end: datetime | None) -> dict[str, Any]:
+        """Run the backtest on the configured feed (in market time for a demo market that
+        runs faster than the clock); ``end`` is capped at now and floored to the minute."""
+        feed = self._app.market
+        inner, to_market = getattr(feed, "inner", None), getattr(feed, "to_market", None)
+        now = datetime.now(UTC)
+        if end is not None:
+            if end.tzinfo is None or end.utcoffset() is None:
+                raise InvalidInputError("end must be timezone-aware", field="end")
+            now = min(now, to_utc(end))
+        if inner is not None and to_market is not None:
+            feed, now = inner, to_market(now)
+        now = now.replace(second=0, microsecond=0)
+        start = now - timedelta(days=days)
+        return replay.backtest(feed, cfg, start=start, end=now).to_dict()
 
     def template_trigger(self, template: str) -> tuple[str | None, dict[str, Any]]:
         """(trigger type, params) of a template's trigger node."""

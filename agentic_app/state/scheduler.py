@@ -11,6 +11,7 @@ from agentic_app import routes
 from agentic_app.domain.errors import AgenticError, ConditionError, InvalidInputError
 from agentic_app.domain.templates import TEMPLATES
 from agentic_app.services.app import INDICATOR_NAMES
+from agentic_app.state.backtest import BacktestState
 from agentic_app.state.base import AppState
 from agentic_app.state.common import (
     PAGE_SIZE,
@@ -85,9 +86,6 @@ class SchedulerState(PagedMixin, AppState):
     preview_error: str = ""
     condition_error: str = ""
     condition_caret: str = ""
-    chart_points: list[dict[str, Any]] = []
-    chart_fires: int = 0
-    chart_error: str = ""
     form_error: str = ""
     saving: bool = False
     created_webhook: dict[str, str] = {}
@@ -220,8 +218,8 @@ class SchedulerState(PagedMixin, AppState):
 
     def _reset_form(self) -> None:
         self.form_error = self.preview_error = self.condition_error = ""
-        self.condition_caret = self.chart_error = ""
-        self.preview_runs, self.chart_points, self.chart_fires = [], [], 0
+        self.condition_caret = ""
+        self.preview_runs = []
         self.created_webhook = {}
         self.saving = False
 
@@ -338,9 +336,8 @@ class SchedulerState(PagedMixin, AppState):
     @off_loop
     def refresh_preview(self):
         """Live description and next fire times (cron, interval), positioned condition errors
-        and the where-it-would-have-fired chart (price, indicator)."""
+        and the backtest of a price or indicator trigger (``BacktestState``)."""
         self.preview_error = self.condition_error = self.condition_caret = ""
-        self.chart_error = ""
         self.preview_runs, self.preview_description, self.preview_dst = [], "", ""
         t = self.trigger_type
         try:
@@ -353,8 +350,7 @@ class SchedulerState(PagedMixin, AppState):
                 app().triggers.check_condition(t, params["condition"], self.indicator)
             except InvalidInputError as exc:
                 self._condition_problem(exc)
-                self.chart_points, self.chart_fires = [], 0
-                return
+                return BacktestState.clear
         try:
             preview = app().schedules.preview(trigger_type=t, trigger_config=params)
             self.preview_description = preview["description"]
@@ -366,14 +362,9 @@ class SchedulerState(PagedMixin, AppState):
                 self._condition_problem(exc)
             else:
                 self.preview_error = error_text(exc)
-            return
-        if t in ("price", "indicator"):
-            try:
-                chart = app().triggers.chart(trigger_type=t, config=params)
-                self.chart_points, self.chart_fires = chart["points"], chart["fires"]
-            except AgenticError as exc:
-                self.chart_error = error_text(exc)
-                self.chart_points, self.chart_fires = [], 0
+            return BacktestState.clear
+        if t in ("price", "indicator"):  # the backtest runs off the event loop
+            return BacktestState.run(t, params)
 
     def _condition_problem(self, exc: InvalidInputError) -> None:
         self.condition_error = error_text(exc)

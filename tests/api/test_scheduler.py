@@ -159,7 +159,8 @@ def test_chart_preview(env):
     chart = resp.json()
     assert chart["points"] and chart["indicator"] == ""
     assert all(p["close"] > 0 for p in chart["points"])
-    assert chart["fires"] == sum(1 for p in chart["points"] if p["fire"] is not None)
+    # the chart has at most one mark per point; fires counts them all
+    assert chart["fires"] >= sum(1 for p in chart["points"] if p["fire"] is not None)
     bad = c.post(f"{API}/scheduler/preview/chart", headers=alice, json={
         "trigger_type": "price", "trigger_config": {"symbol": "EURUSD",
                                                    "condition": "price >> 1"}})

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
 
+from agentic_app.api.backtest_schemas import BacktestPublic, BacktestRequest
 from agentic_app.api.deps import AppDep, CurrentUser, IdPath, PageDep, as_utc
 from agentic_app.api.errors import COMMON_ERRORS, error_responses
 from agentic_app.api.queue_schemas import JobPublic
@@ -146,6 +147,20 @@ def preview_chart(body: ChartRequest, user: CurrentUser, app: AppDep) -> ChartPu
     (a condition error carries its ``position``)."""
     return ChartPublic.model_validate(app.triggers.chart(trigger_type=body.trigger_type,
                                                          config=body.trigger_config))
+
+
+@router.post("/backtest", response_model=BacktestPublic)
+def backtest(body: BacktestRequest, user: CurrentUser, app: AppDep) -> BacktestPublic:
+    """Every would-be fire of a price or indicator trigger (``trigger_type`` +
+    ``trigger_config``, or the saved trigger of the user's job ``job_id``) over ``days``
+    (at most 90) ending at ``end``, replayed by the live watcher's own evaluation (bar
+    semantics, cooldown, re-arm band, max fires, expiry): time, bar, price and indicator
+    values of each, their count and a chart. 422 names the field (``days``, ``end``,
+    ``trigger_config.<field>``), 404 for another user's job."""
+    result = app.triggers.backtest(user, trigger_type=body.trigger_type,
+                                   config=body.trigger_config, job_id=body.job_id,
+                                   days=body.days, end=as_utc(body.end, "end"))
+    return BacktestPublic.model_validate(result)
 
 
 @router.get("/jobs/{job_id}", response_model=SchedulePublic)

@@ -8,8 +8,9 @@ with defaults, its validation and its description:
 * ``price`` and ``indicator``: :mod:`.market` — symbol, condition (checked against exactly the
   names the watcher provides, :func:`condition_names`), indicator params (checked against the
   indicator's schema in ``domain.indicators``), cooldown, expiry, max fires, re-arm band.
-  How they evaluate: :mod:`.rules` (:func:`compile_rule`, the vector form, :func:`replay`);
-  their edge logic (crossing, re-arm, cooldown, max fires, expiry): :mod:`.edge`.
+  How they evaluate: :mod:`.rules` (:func:`compile_rule`, the vector form); their edge logic
+  (crossing, re-arm, cooldown, max fires, expiry): :mod:`.edge`; which prices and bars they
+  see (bar semantics): :mod:`.bars`.
 * ``webhook``: :mod:`.webhook`.
 
 :mod:`.config` parses any of them (:func:`parse_trigger_config`, errors naming
@@ -48,7 +49,7 @@ from agentic_app.domain.triggers.market import (
     normalize_indicator_call,
     parse_condition,
 )
-from agentic_app.domain.triggers.rules import MarketRule, compile_rule, replay
+from agentic_app.domain.triggers.rules import MarketRule, compile_rule
 from agentic_app.domain.triggers.schedule import (
     CronTriggerConfig,
     IntervalTriggerConfig,
@@ -91,7 +92,6 @@ __all__ = [
     "parse_condition",
     "parse_trigger_config",
     "priority_level",
-    "replay",
     "shortest_cron_period",
     "validate_cron",
     "validate_timezone",

@@ -19,8 +19,8 @@ One :class:`TriggerState` per price/indicator trigger holds what must survive a 
 :class:`StateArrays` keeps these fields as numpy arrays (one slot per trigger) and applies the
 edge rules to all slots at once; only changed slots are turned back into :class:`TriggerState`
 objects (to be saved). The watcher applies these rules to every trigger at once; the
-"would have fired" chart replays one trigger over past bars with the same rules
-(:func:`agentic_app.domain.triggers.rules.replay`).
+backtest (``engine.scheduler.backtest``) replays one trigger over past bars with the same
+rules.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ Rules of evaluation (edge state and its rules: ``edge``):
   the true region: for the vector form the distance to every interval is ``>= b``; for other
   conditions the condition must also be false at ``price - b`` and ``price + b``.
 
-:func:`replay` runs one rule over a series of past evaluations with the watcher's edge rules
-(cooldown, re-arm, max fires, expiry): the "would have fired" chart.
+The watcher (``engine.scheduler.market_watch``) evaluates rules many at a time; the backtest
+(``engine.scheduler.backtest``) replays one rule over the feed's history with the same code.
 """
 
 from __future__ import annotations
@@ -26,17 +26,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import numpy as np
-
 from agentic_app.domain import conditions
 from agentic_app.domain.conditions import Condition
 from agentic_app.domain.errors import ConditionError
-from agentic_app.domain.triggers.edge import SlotSettings, StateArrays, TriggerState
+from agentic_app.domain.triggers.edge import SlotSettings
 from agentic_app.domain.triggers.market import (
     PRICE_NAME,
     IndicatorTriggerConfig,
@@ -164,30 +162,3 @@ def compile_rule(config: PriceTriggerConfig | IndicatorTriggerConfig,
     )
     return MarketRule(config.type, config, cond, names, name, bands, cross,
                       float(getattr(config, "rearm_band", 0.0)), _fingerprint(watched), settings)
-
-
-def replay(rule: MarketRule, times: Sequence[float],
-           envs: Sequence[Mapping[str, float] | None]) -> list[bool]:
-    """Where ``rule`` fires when evaluated at epoch ``times`` on ``envs`` (one mapping of
-    condition name -> value per time; None: no valid data, nothing evaluated), by the
-    watcher's edge rules (first evaluation, cooldown, re-arm band, max fires, expiry)."""
-    state = StateArrays([0], [TriggerState(0, rule.fingerprint)], [rule.settings])
-    fired: list[bool] = []
-    previous: Mapping[str, float] | None = None
-    yes = np.ones(1, bool)
-    for at, env in zip(times, envs, strict=True):
-        state.expire(at)
-        if env is None:
-            fired.append(False)
-            continue
-        try:
-            truth = rule.test(env, previous)
-            far = rule.band <= 0 or truth or rule.far(env[rule.name], previous)
-        except ConditionError:
-            fired.append(False)
-            continue
-        now = np.array([truth])
-        result = state.apply(at, yes, now, now, np.array([far]))
-        fired.append(bool(result.fired.size))
-        previous = env
-    return fired

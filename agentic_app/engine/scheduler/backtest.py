@@ -160,12 +160,18 @@ def _price(feed: MarketData, config: PriceTriggerConfig, start_s: float, end_s: 
     else:  # the scalar path: its truth and re-arm distance, point by point
         truth = np.zeros(len(px), bool)
         far_col = np.ones(len(px), bool)
-        prev = None
+        crossing = "crosses_" in rule.condition.canonical()  # reads the previous price
+        seen: dict[tuple[float, float | None], tuple[bool, bool]] = {}
+        last = None
         for j, x in enumerate(px.tolist()):
-            truth[j] = rule.test({"price": x}, prev)
-            if rule.band > 0 and not truth[j]:
-                far_col[j] = rule.far(x, prev)
-            prev = {"price": x}
+            key = (x, last if crossing else None)
+            hit = seen.get(key)
+            if hit is None:
+                prev = None if last is None else {"price": last}
+                yes = rule.test({"price": x}, prev)
+                hit = seen[key] = (yes, yes or rule.band <= 0 or rule.far(x, prev))
+            truth[j], far_col[j] = hit
+            last = x
         columns = [truth, far_col]
     valid = ~np.isnan(px)
     events = changes(valid, *columns)

@@ -38,11 +38,12 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 
 from agentic_app.domain.errors import AgenticError, UnknownSymbolError
+from agentic_app.domain.indicators import TIMEFRAMES
 from agentic_app.domain.triggers.bars import (
     POINTS_PER_BAR,
     PRICE_SECONDS,
@@ -134,7 +135,7 @@ class TriggerWatcher:
 
         The stored state is kept when what the trigger watches (symbol, condition, timeframe,
         indicator, params, mode) is unchanged; otherwise it starts fresh. ``created_at``: the
-        trigger is not evaluated before this time.
+        trigger sees the newest bar closed at that time and later ones.
         """
         rule, history = self._compile(kind, config, created_at)
         self._sync_states()
@@ -169,19 +170,25 @@ class TriggerWatcher:
                     return book.state.state(slot)
         return entry.state
 
-    @staticmethod
     def _compile(
+        self,
         kind: TriggerKind,
         config: PriceTriggerConfig | IndicatorTriggerConfig,
         created_at: datetime | None,
     ) -> tuple[MarketRule, int]:
-        """One trigger's compiled rule and the bars it needs (0 for a price trigger)."""
+        """One trigger's compiled rule and the bars it needs (0 for a price trigger). A
+        trigger watches from the newest bar closed when it was created on: its rule's
+        ``created_at`` is one bar earlier."""
         if kind not in ("price", "indicator"):
             raise ValueError(f"unknown trigger kind {kind!r}")
         expected = PriceTriggerConfig if kind == "price" else IndicatorTriggerConfig
         if not isinstance(config, expected):
             raise TypeError(f"a {kind} trigger needs a {expected.__name__}")
-        rule = compile_rule(config, to_utc(created_at) if created_at is not None else None)
+        since = None
+        if created_at is not None:
+            bar = PRICE_SECONDS if kind == "price" else TIMEFRAMES[config.timeframe]
+            since = to_utc(created_at) - timedelta(seconds=bar / self.scale)
+        rule = compile_rule(config, since)
         history = 0
         if isinstance(config, IndicatorTriggerConfig):
             history = history_bars(config.indicator, config.params)

@@ -52,6 +52,7 @@ from agentic_app.domain.triggers import (
 from agentic_app.engine.leader import Lease
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.scheduler import store
+from agentic_app.engine.scheduler.data_health import DATA_STALE_PREFIX, stale_reasons
 from agentic_app.engine.scheduler.firing import enqueue_fire, wake_and_next
 from agentic_app.engine.scheduler.market_watch import TriggerWatcher
 from agentic_app.settings import Settings
@@ -86,6 +87,8 @@ def problem_text(stage: str, exc: BaseException) -> str:
     trigger model refuses, ``<stage> failed: <type>: <message>`` for anything else."""
     if isinstance(exc, InvalidInputError):
         return f"invalid config: {exc.message}"
+    if stage == DATA_STALE_PREFIX:
+        return f"{DATA_STALE_PREFIX}: {getattr(exc, 'message', exc)}"
     if isinstance(exc, AgenticError):
         return f"{stage} failed: {exc.message}"
     return f"{stage} failed: {type(exc).__name__}: {exc}"
@@ -401,6 +404,7 @@ class SchedulerService:
             return 0
         for job_id, message in report.errors.items():
             self._problem(job_id, "evaluation", AgenticError(message))
+        self._data_health(report)
         fired = 0
         for f in report.fires:
             kind = kinds.get(f.trigger_id)
@@ -416,6 +420,17 @@ class SchedulerService:
                 except Exception as exc:
                     self._problem(job_id, "deactivation", exc)
         return fired
+
+    def _data_health(self, report) -> None:
+        """Mark the market schedules whose symbol had no usable data this check ("data
+        stale: ..."; they fired nothing) and clear the mark once data is back."""
+        rows = [(jid, row.trigger_type, row.trigger_config) for jid, row in self._known.items()
+                if row.is_active]
+        for job_id, reason in stale_reasons(report.unavailable, rows).items():
+            if reason is not None:
+                self._problem(job_id, DATA_STALE_PREFIX, AgenticError(reason))
+            elif (self._problems.get(job_id) or "").startswith(DATA_STALE_PREFIX):
+                self._problem(job_id, DATA_STALE_PREFIX, None)
 
     def _still_leader(self) -> bool:
         try:

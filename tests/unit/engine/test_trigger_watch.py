@@ -432,17 +432,20 @@ REPLAY_CONFIGS = {
 
 
 @pytest.mark.parametrize("vectorize", [True, False])
-def test_replay_fires_where_the_watcher_fires(vectorize):
-    """The chart's replay of one trigger (domain.triggers.replay) fires at exactly the ticks the
-    watcher fires: same first evaluation, crossing, re-arm band, cooldown, max fires, expiry."""
-    from agentic_app.domain.triggers import compile_rule, replay
+def test_backtest_fires_where_the_watcher_fires(vectorize):
+    """The backtest of one trigger (engine.scheduler.backtest) fires at exactly the ticks the
+    watcher fires: same first evaluation, crossing, re-arm band, cooldown, max fires, expiry,
+    and a missing bar is skipped by both."""
+    from agentic_app.engine.scheduler.backtest import backtest
 
     fires, _ = run(REPLAY_PATH, REPLAY_CONFIGS, vectorize=vectorize)
-    times = [at(i).timestamp() for i in range(len(REPLAY_PATH))]
-    envs = [None if p is None else {"price": p} for p in REPLAY_PATH]
+    feed = ScriptedFeed({"EURUSD": REPLAY_PATH})
+    end = at(len(REPLAY_PATH) - 1)
     for tid, cfg in REPLAY_CONFIGS.items():
-        replayed = replay(compile_rule(cfg, START), times, envs)
-        assert [i for i, fired in enumerate(replayed) if fired] == fires[tid], tid
+        result = backtest(feed, cfg, start=at(-1), end=end)
+        ticks = [round((datetime.fromisoformat(f["time"]) - START).total_seconds() / STEP)
+                 for f in result.fires]
+        assert ticks == fires[tid], tid
     assert fires[4] == [1, 4] and fires[3] == [1, 5, 9, 14] and fires[8] == [1, 4, 7]
 
 
