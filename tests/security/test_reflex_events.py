@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from agentic_app.domain.workflow import MAX_DEFINITION_BYTES, MAX_NAME_LENGTH
+from agentic_app.state.backtest import MAX_FORM_BYTES, BacktestState
 from agentic_app.state.base import AppState
 from agentic_app.state.guard import SESSION_CHECK_S
 from agentic_app.state.live import IDLE_CHECK_S, LiveState
@@ -44,6 +45,10 @@ FOREGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] 
     (SchedulerState.set_field, {"field": "name", "value": "pwned"}, "/scheduler",
      (SchedulerState, "name", "")),
     (JobHistoryState.rotate_secret, {}, "/scheduler/1", (JobHistoryState, "webhook", {})),
+    (BacktestState.run, {"trigger_type": "price",
+                         "params": {"symbol": "EURUSD", "condition": "price > 1"}},
+     "/scheduler", (BacktestState, "window_days", "")),
+    (BacktestState.set_days, {"value": "30"}, "/scheduler", (BacktestState, "days", "7")),
     (QueueState.set_tab, {"value": "failed"}, "/queue", (QueueState, "tab", "pending")),
     (MonitorState.set_log_level, {"value": "error"}, "/monitor/1",
      (MonitorState, "log_level", "all")),
@@ -154,6 +159,39 @@ def test_oversized_definition_refused(reflex_app, account: Account) -> None:
             said = _frontend_texts(tab, mark)
             assert f"larger than {MAX_DEFINITION_BYTES} bytes" in said
             assert f"1 to {MAX_NAME_LENGTH} characters" in said
+
+    asyncio.run(scenario())
+
+
+def test_backtest_panel_refuses_oversized_input(reflex_app, account: Account) -> None:
+    """The dialog's backtest refuses a trigger form over MAX_FORM_BYTES, a window that is not
+    one it offers and a condition over the trigger model's limit, naming the problem, and
+    runs nothing; a sane form is backtested (and is the owner's own run only)."""
+    async def scenario() -> None:
+        async with ReflexClient(reflex_app.backend, auth_token=account.token,
+                                path="/scheduler") as tab:
+            name = event_name(BacktestState.run)
+            mark = await tab.emit(name, {"trigger_type": "price", "params": {
+                "symbol": "EURUSD", "condition": "price > 1", "x": "y" * MAX_FORM_BYTES}})
+            await tab.wait_for(lambda: tab.var(BacktestState, "error"), 30, "size refusal")
+            assert "sane size" in tab.var(BacktestState, "error")
+            assert tab.var(BacktestState, "window_days") == ""
+            await tab.emit(event_name(BacktestState.set_days), {"value": "100000"})
+            await tab.wait_for(lambda: "days must be one of" in tab.var(BacktestState, "error"),
+                               30, "days refusal")
+            assert tab.var(BacktestState, "days") == "7"
+            await tab.emit(name, {"trigger_type": "price", "params": {
+                "symbol": "EURUSD", "condition": "price > 1" + " or price > 2" * 300}})
+            await tab.wait_for(lambda: "condition" in tab.var(BacktestState, "error"), 60,
+                               "condition refusal")
+            assert tab.var(BacktestState, "window_days") == ""
+            await tab.emit(name, {"trigger_type": "price", "params": {
+                "symbol": "EURUSD", "condition": "price > 1.1"}})
+            await tab.wait_for(lambda: tab.var(BacktestState, "window_days") == "7", 60,
+                               "backtest result")
+            assert tab.var(BacktestState, "error") == ""
+            assert len(tab.var(BacktestState, "points")) > 0
+            assert mark < len(tab.updates)
 
     asyncio.run(scenario())
 
