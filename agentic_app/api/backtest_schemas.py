@@ -47,7 +47,9 @@ class BacktestPublic(Public):
     start: datetime
     end: datetime
     days: float
-    count: int
+    count: int = Field(description="fires that would have run")
+    market_closed: int = Field(description="fires outside the trigger's trading session: "
+                               "recorded as skipped, not run")
     truncated: bool
     fires: list[BacktestFire]
     bars: int = Field(description="bars of the window evaluated")

@@ -63,6 +63,17 @@ def runs_missed(s: Session, sj: ScheduledJob, count: int, reason: str, detail: s
         scheduled_job_id=sj.id, push_after_s=settings.alerts.stale_after_seconds)
 
 
+def data_stale(s: Session, sj: ScheduledJob, problem: str, settings: Settings) -> RecordedAlert:
+    """A market schedule's data is stale or missing: its trigger fires nothing until data is
+    back (``config_error`` ``data stale: ...``)."""
+    return record_alert(
+        s, user_id=sj.user_id, kind="data_stale",
+        subject=f"Market data stale for {_schedule_name(sj)}",
+        body=f"{problem}; its trigger fires nothing until fresh data arrives",
+        refs={"scheduled_job_id": sj.id, "workflow_id": sj.workflow_id},
+        scheduled_job_id=sj.id, push_after_s=settings.alerts.stale_after_seconds)
+
+
 def schedule_invalid(s: Session, sj: ScheduledJob, problem: str,
                      settings: Settings) -> RecordedAlert:
     """The scheduler cannot schedule or evaluate a schedule (its ``config_error``)."""

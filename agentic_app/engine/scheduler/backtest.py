@@ -6,7 +6,9 @@ the price path of each one-minute bar, or each closed bar of an indicator's time
 evaluated with ``watch_eval.step_prices`` / ``watch_eval.step_indicators`` on a one-slot
 ``Book``, exactly as a tick of ``TriggerWatcher`` does for many slots: same regions, same
 scalar path, same edge rules (first evaluation, crossings, re-arm band, cooldown, max fires,
-expiry). So a backtest fires at the bars where the live watcher fires on the same feed.
+expiry). So a backtest fires at the bars where the live watcher fires on the same feed. A
+fire at a time the trigger's trading session (``domain.triggers.session``) is closed is
+counted in ``market_closed`` instead, as the scheduler records it skipped ("market closed").
 
 Speed: the inputs of the edge rules (region test, condition, re-arm distance, valid data)
 are first computed for the whole history at once (``Book.regions``/``Book.far`` take a series
@@ -36,6 +38,7 @@ from agentic_app.domain.triggers.bars import (
 from agentic_app.domain.triggers.edge import TriggerState
 from agentic_app.domain.triggers.market import IndicatorTriggerConfig, PriceTriggerConfig
 from agentic_app.domain.triggers.rules import MarketRule, compile_rule
+from agentic_app.domain.triggers.session import allows
 from agentic_app.engine.scheduler.market_watch import history_bars
 from agentic_app.engine.scheduler.watch_book import Book, Entry, layout_indicators
 from agentic_app.engine.scheduler.watch_eval import (
@@ -65,6 +68,7 @@ class BacktestResult:
     end: datetime
     fires: list[dict[str, Any]] = field(default_factory=list)
     count: int = 0
+    market_closed: int = 0
     bars: int = 0
     steps: int = 0
     errors: list[str] = field(default_factory=list)
@@ -76,7 +80,7 @@ class BacktestResult:
         return {
             "start": self.start.isoformat(), "end": self.end.isoformat(),
             "days": round((self.end - self.start).total_seconds() / 86400, 3),
-            "count": self.count, "fires": self.fires,
+            "count": self.count, "market_closed": self.market_closed, "fires": self.fires,
             "truncated": self.count > len(self.fires), "bars": self.bars,
             "steps": self.steps, "errors": self.errors, "chart": self.chart,
             "elapsed_ms": round(self.elapsed_ms, 1),
@@ -144,6 +148,16 @@ def _steps(events: np.ndarray, at: np.ndarray, book: Book, step) -> int:
     return done
 
 
+def _counted(result: BacktestResult, config: Any, at_s: float) -> bool:
+    """Count a fire at ``at_s``: a run, or a skip when the trigger's trading session is
+    closed then (the edge is used up either way, as live); True when it is to be listed."""
+    if not allows(config, from_epoch(at_s)):
+        result.market_closed += 1
+        return False
+    result.count += 1
+    return len(result.fires) < MAX_LISTED_FIRES
+
+
 def _price(feed: MarketData, config: PriceTriggerConfig, start_s: float, end_s: float,
            result: BacktestResult) -> tuple[Bars, None]:
     """Backtest a price trigger on the price path of every one-minute bar."""
@@ -182,15 +196,13 @@ def _price(feed: MarketData, config: PriceTriggerConfig, start_s: float, end_s: 
         if i > 0:
             book.state.last_price[0] = px[i - 1]  # the previous point, as live sees it
         res, _ = step_prices(book, float(path.at[i]), px[i : i + 1], due, errors)
-        if res.fired.size:
-            result.count += 1
-            if len(result.fires) < MAX_LISTED_FIRES:
-                close = float(path.at[i])
-                result.fires.append({
-                    "time": from_epoch(close).isoformat(),
-                    "bar_ts": from_epoch(close - PRICE_SECONDS).isoformat(),
-                    "price": float(px[i]), "point": POINT_NAMES[int(path.kind[i])],
-                    "values": {"price": float(px[i])}})
+        if res.fired.size and _counted(result, config, float(path.at[i])):
+            close = float(path.at[i])
+            result.fires.append({
+                "time": from_epoch(close).isoformat(),
+                "bar_ts": from_epoch(close - PRICE_SECONDS).isoformat(),
+                "price": float(px[i]), "point": POINT_NAMES[int(path.kind[i])],
+                "values": {"price": float(px[i])}})
         return res
 
     result.steps = _steps(events, path.at, book, step)
@@ -248,16 +260,14 @@ def _indicator(feed: MarketData, config: IndicatorTriggerConfig, start_s: float,
 
         at = closes[i : i + 1]
         res = step_indicators(book, at, due, cur[:, i], prev[:, i], env_of, errors)
-        if res.fired.size:
-            result.count += 1
-            if len(result.fires) < MAX_LISTED_FIRES:
-                payload = indicator_payload(book, layout, 0, cur[:, i], float(at[0]),
-                                            float(bars.close[i]))
-                result.fires.append({
-                    "time": payload["bar_close_ts"],
-                    "bar_ts": from_epoch(float(bars.ts[i])).isoformat(),
-                    "price": payload["price"], "point": "close",
-                    "values": payload["values"]})
+        if res.fired.size and _counted(result, config, float(at[0])):
+            payload = indicator_payload(book, layout, 0, cur[:, i], float(at[0]),
+                                        float(bars.close[i]))
+            result.fires.append({
+                "time": payload["bar_close_ts"],
+                "bar_ts": from_epoch(float(bars.ts[i])).isoformat(),
+                "price": payload["price"], "point": "close",
+                "values": payload["values"]})
         return res
 
     result.steps = _steps(events, closes, book, step)

@@ -25,6 +25,7 @@ from agentic_app.domain.triggers.edge import TriggerState
 from agentic_app.engine.alerts import hooks
 from agentic_app.engine.alerts.emit import after_commit
 from agentic_app.engine.queue.retention import trim_missed_runs
+from agentic_app.engine.scheduler.data_health import DATA_STALE_PREFIX
 from agentic_app.settings import Settings, get_settings
 
 ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
@@ -71,7 +72,8 @@ def load_job(db: Database, job_id: int) -> JobSnapshot | None:
 def set_config_error(db: Database, job_id: int, error: str | None, *,
                      redis: Any = None, settings: Settings | None = None) -> None:
     """Store (or clear, with None) the problem the scheduler has with a job, shown to users;
-    a new problem (not the one already stored) also alerts the owner."""
+    a new problem (not the one already stored) also alerts the owner (``data_stale`` for a
+    "data stale: ..." problem, ``schedule_invalid`` otherwise)."""
     text = error[:CONFIG_ERROR_MAX_LENGTH] if error else None
     alert = None
     with db.session() as s:
@@ -79,7 +81,9 @@ def set_config_error(db: Database, job_id: int, error: str | None, *,
         if row is None:
             return
         if text is not None and text != row.config_error:
-            alert = hooks.schedule_invalid(s, row, text, settings or get_settings())
+            hook = (hooks.data_stale if text.startswith(DATA_STALE_PREFIX)
+                    else hooks.schedule_invalid)
+            alert = hook(s, row, text, settings or get_settings())
         row.config_error = text
     after_commit(redis, alert)
 

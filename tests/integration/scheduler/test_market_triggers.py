@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry, ScheduledJob, WorkflowExecution
+from agentic_app.db.trading_models import Notification
 from agentic_app.engine.scheduler.service import SchedulerService
 from tests.integration.scheduler.conftest import PathFeed, next_minute
 
@@ -157,6 +158,11 @@ def test_stale_feed_fires_nothing_and_the_schedule_says_data_stale(env):
         assert problem.startswith("data stale: EURUSD: ")
     assert env.app.schedules.view(env.app.schedules.get(env.actor, job.id))[
         "config_error"].startswith("data stale")
+    with session_scope(env.db) as s:  # the owner is alerted once, as data_stale
+        alerts = s.exec(select(Notification).where(
+            Notification.scheduled_job_id == job.id)).all()
+    assert [(a.kind, a.user_id) for a in alerts] == [("data_stale", env.actor.id)]
+    assert "EURUSD" in alerts[0].body
     feed.path["EURUSD"] += [1.09] * 7 + [1.2] * 3  # data is back: bars 3.. (9: 1.09, 10: 1.2)
     clock["now"] = start + timedelta(seconds=STEP * 9)
     assert svc.tick_market() == 0

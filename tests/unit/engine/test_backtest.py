@@ -93,3 +93,25 @@ def test_backtest_window_is_capped():
     assert err.value.field == "days"
     with pytest.raises(InvalidInputError):
         backtest(feed, cfg, start=START, end=START)
+
+
+def test_fires_outside_the_trading_session_are_counted_as_market_closed():
+    """A trigger limited to NYSE open hours: its would-be fires are the unlimited trigger's,
+    those while NYSE is closed counted as market_closed (skipped, as the scheduler records
+    them), the others listed - all inside open hours."""
+    from agentic_app.domain.sessions import get_calendar
+
+    feed = SimulatedFeed(seed=21)
+    end = START + timedelta(days=7)
+    level = float(feed.bars("EURUSD", "1m", 1, START + timedelta(days=3)).close[-1])
+    plain = backtest(feed, PriceTriggerConfig(symbol="EURUSD", condition=f"price > {level}"),
+                     start=START, end=end)
+    limited = backtest(feed, PriceTriggerConfig(
+        symbol="EURUSD", condition=f"price > {level}",
+        session={"calendar": "XNYS", "rule": "open_hours"}), start=START, end=end)
+    assert limited.count + limited.market_closed == plain.count
+    assert 0 < limited.count < plain.count and limited.market_closed > 0
+    nyse = get_calendar("XNYS")
+    times = [f["time"] for f in limited.fires]
+    assert set(times) <= {f["time"] for f in plain.fires}
+    assert all(nyse.is_open(datetime.fromisoformat(t)) for t in times)
