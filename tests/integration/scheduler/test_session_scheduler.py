@@ -92,16 +92,16 @@ def test_price_trigger_outside_its_symbols_session_is_skipped(env):
                                               trigger_config={"overlap_policy": "allow",
                                                               **extra})
     saturday = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
-    feed = PathFeed(saturday, 5.0, {"EURUSD": path})
+    feed = PathFeed(saturday, 60.0, {"EURUSD": path})  # one one-minute bar per step
     clock = {"now": saturday}
     service = SchedulerService(env.settings, redis_url=env.redis, market=feed,
                                now=lambda: clock["now"], check_lease=False)
     service.leader = True
     service.sync()
     for i in range(len(path)):
-        clock["now"] = saturday + timedelta(seconds=5 * i)
+        clock["now"] = saturday + timedelta(seconds=60 * i)
         service.tick_market()
-    fire_ticks = [saturday + timedelta(seconds=5 * i) for i in (2, 5, 9)]
+    fire_ticks = [saturday + timedelta(seconds=60 * i) for i in (2, 5, 9)]
     missed = _rows(env, MissedRun, jobs["limited"].id)
     assert sorted(m.fire_time.replace(tzinfo=UTC) for m in missed) == fire_ticks
     assert {(m.reason, m.detail) for m in missed} == {(MARKET_CLOSED, "FX: market not open")}
