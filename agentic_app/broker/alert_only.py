@@ -43,15 +43,6 @@ def describe_order(row: AlertOrder) -> tuple[str, str]:
     return title, body
 
 
-def notifier_alert(notifier: Any) -> SendAlert:
-    """A ``send_alert`` writing an in-app notification through ``notifier``."""
-    def send(row: AlertOrder) -> Any:
-        title, body = describe_order(row)
-        return notifier.notify(user_id=row.user_id, title=title, body=body, level="info",
-                               execution_id=row.execution_id, node_id=row.node_id)
-    return send
-
-
 def _result(row: AlertOrder, duplicate: bool = False) -> OrderResult:
     return OrderResult(
         order_id=row.id or 0, idempotency_key=row.idempotency_key, user_id=row.user_id,

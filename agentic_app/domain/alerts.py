@@ -32,6 +32,8 @@ ALERT_KINDS: dict[str, AlertKind] = {k.name: k for k in (
     AlertKind("data_stale", "Market data stale", "warning", "stale-data alerts"),
     AlertKind("order_filled", "Order filled", "info", "fills"),
     AlertKind("order_rejected", "Order rejected", "error", "rejections"),
+    AlertKind("order_alert_only", "Alert-only order (what a run would have traded)", "info",
+              "alert-only orders"),
     AlertKind("daily_limit", "Daily limit reached", "warning", "limit alerts"),
     AlertKind("test", "Test message", "info", "test messages"),
 )}

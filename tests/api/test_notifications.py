@@ -49,7 +49,8 @@ def test_default_kinds_are_every_rule_kind(env: ApiEnv):
     kinds = env.client.get(f"{API}/notifications/kinds", headers=h).json()
     assert made["kinds"] == [k["name"] for k in kinds]
     assert {"execution_failed", "schedule_paused", "runs_missed", "schedule_invalid",
-            "data_stale", "order_filled", "order_rejected", "daily_limit"} == set(made["kinds"])
+            "data_stale", "order_filled", "order_rejected", "order_alert_only",
+            "daily_limit"} == set(made["kinds"])
 
 
 @pytest.mark.parametrize("url", [

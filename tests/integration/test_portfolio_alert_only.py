@@ -3,6 +3,7 @@ real RQ worker process on SQLite and Redis (paper fees and slippage from PAPER__
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,9 +24,19 @@ from agentic_app.db.trading_models import (
 )
 from agentic_app.services.app import AppServices
 from agentic_app.settings import REPO_ROOT, load_settings
+from tests.integration.alerts.conftest import Receiver
+
+
+@pytest.fixture
+def receiver():
+    """A local HTTP receiver for the user's alert channel."""
+    r = Receiver()
+    yield r
+    r.close()
 
 FEE_BPS, FEE_PER_FILL, SLIPPAGE_BPS = 2.0, 0.5, 5.0
 PAPER = {"fee_bps": FEE_BPS, "fee_per_fill": FEE_PER_FILL, "slippage_bps": SLIPPAGE_BPS}
+OUTBOUND = {"allow_loopback": True}  # the alert channel's receiver listens on loopback
 LOT = 100_000  # EURUSD contract size
 SELL = {"nodes": [
     {"id": "trigger", "type": "schedule_trigger", "params": {"cron_expression": "0 9 * * *"}},
@@ -39,7 +50,7 @@ def app(sqlite_db_url, redis_url, tmp_path):
     """Local-mode facade (demo data allowed) on the simulated market at real speed."""
     settings = load_settings(AGENTIC_MODE="local", DATABASE_URL=sqlite_db_url,
                              REDIS_URL=redis_url, DATA_DIR=str(tmp_path), MARKET_FEED="simulated",
-                             MARKET_SPEED=1, PAPER=PAPER)
+                             MARKET_SPEED=1, PAPER=PAPER, OUTBOUND=OUTBOUND)
     services = AppServices(settings, redis_url=redis_url)
     yield services
     services.close()
@@ -47,11 +58,10 @@ def app(sqlite_db_url, redis_url, tmp_path):
 
 @pytest.fixture
 def worker(app, sqlite_db_url, redis_url):
-    """One real worker process with the same paper settings."""
-    import json
-
+    """One real worker process with the same paper and outbound settings."""
     env = dict(os.environ, DATABASE_URL=sqlite_db_url, REDIS_URL=redis_url,
-               MARKET_FEED="simulated", MARKET_SPEED="1", PAPER=json.dumps(PAPER))
+               MARKET_FEED="simulated", MARKET_SPEED="1", PAPER=json.dumps(PAPER),
+               OUTBOUND=json.dumps(OUTBOUND))
     proc = subprocess.Popen([sys.executable, "-m", "agentic_app", "worker"], cwd=REPO_ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield proc
@@ -150,11 +160,14 @@ def test_demo_paper_trades_in_the_portfolio(app, worker):
 
 
 @pytest.mark.slow
-def test_alert_only_runs_place_nothing(app, worker):
+def test_alert_only_runs_place_nothing(app, worker, receiver):
     """A schedule in alert-only mode, and then a workflow in alert-only mode: their runs
-    record the would-be order, send it as an in-app alert, mark the execution, and place
-    nothing at the paper broker (no order, no fill, cash untouched)."""
+    record the would-be order, send it as an alert (inbox + the user's channel, a real local
+    receiver), mark the execution, and place nothing at the paper broker (no order, no fill,
+    cash untouched)."""
     actor, wf_id = _demo(app)
+    app.alerts.channels.create(actor, name="hook", url=receiver.url(),
+                               kinds=["order_alert_only"])
     jobs, _ = app.schedules.list(actor)
     demo_job = next(j for j in jobs if j.workflow_id == wf_id)
     assert app.alert_mode.set_schedule(actor, demo_job.id, True).alert_only is True
@@ -168,12 +181,20 @@ def test_alert_only_runs_place_nothing(app, worker):
         node = s.exec(select(NodeExecution).where(NodeExecution.execution_id == execution.id,
                                                   NodeExecution.node_id == "buy")).one()
         notes = s.exec(select(Notification).where(
-            Notification.user_id == actor.id, Notification.node_id == "buy")).all()
+            Notification.user_id == actor.id, Notification.kind == "order_alert_only")).all()
     assert (alert.symbol, alert.side, alert.quantity) == ("EURUSD", "buy", 0.1)
     assert alert.quote_price and alert.quote_price > 0
     assert node.output["placed"] is False and node.output["alert_only"] is True
     assert node.output["would_place"]["symbol"] == "EURUSD"
     assert [n.title for n in notes] == ["Alert-only: buy 0.1 EURUSD market"]
+    assert notes[0].execution_id == execution.id
+    assert notes[0].scheduled_job_id == demo_job.id
+    assert notes[0].refs == {"alert_order_id": alert.id, "execution_id": execution.id}
+    assert receiver.arrived.wait(30), "the channel got no message"
+    deadline = time.monotonic() + 30
+    while not receiver.messages and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "Alert-only: buy 0.1 EURUSD market" in json.dumps(receiver.messages[0])
     history = app.schedules.history(actor, demo_job.id)
     assert history["runs"][0]["alert_only"] is True
     assert app.monitoring.get(actor, execution.id)["alert_only"] is True

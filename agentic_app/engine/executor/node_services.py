@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from agentic_app.broker.alert_only import AlertOnlyBroker, notifier_alert
+from agentic_app.broker.alert_only import AlertOnlyBroker, SendAlert
 from agentic_app.broker.paper import PaperBroker
 from agentic_app.db.engine import Database
 from agentic_app.engine.executor.notifier import Notifier
@@ -55,13 +55,13 @@ def build_paper_broker(settings: Settings, db: Database, market: Any,
                        currency=p.currency)
 
 
-def alert_only_services(services: NodeServices, *, db: Database,
+def alert_only_services(services: NodeServices, *, db: Database, send_alert: SendAlert,
                         clock: Callable[[], datetime] | None = None) -> NodeServices:
-    """``services`` for an alert-only run: the broker records orders and sends them as alerts
-    (an in-app notification through the notifier) instead of trading."""
+    """``services`` for an alert-only run: the broker records orders and hands each to
+    ``send_alert`` (the worker passes ``engine.alerts.orders.order_alert``) instead of
+    trading."""
     if getattr(services, "alert_only", False):
         return services
-    broker = AlertOnlyBroker(db, services.broker, services.market,
-                             notifier_alert(services.notifier), clock=clock)
+    broker = AlertOnlyBroker(db, services.broker, services.market, send_alert, clock=clock)
     return NodeServices(market=services.market, broker=broker, notifier=services.notifier,
                         alert_only=True)

@@ -150,10 +150,12 @@ def run_execution(job_id: int, attempt: int) -> str:
                              after_commit=EventBus(clients.redis).publisher(claimed.user_id),
                              hold_s=EVENT_HOLD_S)
     services = clients.node_services()
-    if claimed.alert_only:
+    if claimed.alert_only:  # order nodes record and alert their orders, nothing is traded
+        from agentic_app.engine.alerts.orders import order_alert
         from agentic_app.engine.executor.node_services import alert_only_services
 
-        services = alert_only_services(services, db=clients.db)
+        services = alert_only_services(services, db=clients.db, send_alert=order_alert(
+            clients.db, clients.redis, settings, getattr(claimed.state, "scheduled_job_id", None)))
     try:
         result = execute_sync(
             claimed.definition, registry=node_registry(), services=services,
