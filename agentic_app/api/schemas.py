@@ -11,7 +11,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from agentic_app.domain.accounts import (
     MAX_TOKEN_NAME_LENGTH,
@@ -19,7 +19,6 @@ from agentic_app.domain.accounts import (
     MIN_USERNAME_LENGTH,
 )
 from agentic_app.domain.password_policy import MAX_PASSWORD_LENGTH
-from agentic_app.domain.triggers import MAX_PREVIEW_COUNT
 from agentic_app.domain.workflow import MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH
 
 MAX_ID = 2**31 - 1
@@ -248,149 +247,6 @@ class WorkflowTrigger(BaseModel):
 
     trigger_type: TriggerTypeName
     params: JsonObject
-
-
-# -- scheduler --------------------------------------------------------------------------------
-
-
-class ScheduleCreate(BaseModel):
-    """A scheduled job: the workflow, its trigger type and config (merged with the workflow's
-    trigger node, which must agree), and an optional name."""
-
-    workflow_id: IdInt
-    trigger_type: TriggerTypeName
-    trigger_config: JsonObject = Field(default_factory=dict)
-    name: Text = Field("", max_length=MAX_NAME_LENGTH)
-
-
-class ScheduleUpdate(BaseModel):
-    """New trigger config and/or name (omitted ones stay)."""
-
-    trigger_config: JsonObject | None = None
-    name: Text | None = Field(None, max_length=MAX_NAME_LENGTH)
-
-
-class SchedulePublic(Public):
-    """A scheduled job with its human-readable schedule and next fire times (UTC)."""
-
-    id: int
-    workflow_id: int
-    user_id: int
-    name: str
-    trigger_type: str
-    trigger_config: Any = Field(description="the config object (as stored, even when corrupt)")
-    is_active: bool
-    paused_reason: str | None
-    consecutive_failures: int
-    last_run: datetime | None
-    next_run: datetime | None
-    run_count: int
-    created_at: datetime
-    updated_at: datetime
-    webhook_token: str | None
-    config_error: str | None = Field(
-        None, description="why the scheduler cannot schedule or evaluate this job "
-        "('invalid config: ...', 'evaluation failed: ...'); null while it runs fine")
-    description: str
-    next_runs: list[datetime]
-    dst_note: str | None = Field(
-        None, description="cron: what happens at the next DST change of its timezone")
-    alert_only: bool = Field(False, description="order nodes send alerts instead of trading")
-
-
-class PreviewRequest(BaseModel):
-    """Any trigger config to preview: description, next fire times (with its trading session
-    and DST policy applied) and the DST note, nothing created."""
-
-    trigger_type: TriggerTypeName = "cron"
-    trigger_config: JsonObject
-    start: AwareDatetime | None = Field(None, description="default now")
-    count: int = Field(5, ge=1, le=MAX_PREVIEW_COUNT)
-
-
-class ChartRequest(BaseModel):
-    """A price or indicator trigger to try on the feed's recent history."""
-
-    trigger_type: Literal["price", "indicator"]
-    trigger_config: JsonObject
-
-
-class ChartPoint(Public):
-    """One bar: close, the indicator's value, and the close again where the trigger fired."""
-
-    t: str
-    close: float
-    value: float | None
-    fire: float | None
-
-
-class ChartPublic(Public):
-    """Where the trigger would have fired over the last days of the feed."""
-
-    points: list[ChartPoint]
-    fires: int
-    indicator: str
-    timeframe: str
-
-
-class ScheduleCreated(SchedulePublic):
-    """A created job; a webhook job's ``webhook_secret`` is shown this once only."""
-
-    webhook_secret: str | None = None
-    webhook_path: str | None = None
-
-
-class WebhookSecretRotated(Public):
-    """A webhook job's new secret, shown this once only (the old one no longer works)."""
-
-    job_id: int
-    webhook_secret: str
-
-
-class SchedulePreview(Public):
-    """Description and next fire times of a schedule, nothing created."""
-
-    description: str
-    next_runs: list[datetime]
-    dst_note: str | None = Field(
-        None, description="cron: what happens at the next DST change of its timezone")
-
-
-class HistoryRun(Public):
-    """One execution of a scheduled job."""
-
-    job_id: int
-    execution_id: int
-    status: str
-    retry_count: int
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    duration_ms: float | None
-    error: str | None
-    trigger_payload: dict[str, Any] | None
-    alert_only: bool = False
-
-
-class MissedRunPublic(Public):
-    """A fire time that did not run, and why."""
-
-    id: int
-    scheduled_job_id: int
-    fire_time: datetime
-    reason: str
-    detail: str
-    recorded_at: datetime
-
-
-class ScheduleHistory(Public):
-    """A job's executions (paginated, newest first) and its recent missed runs."""
-
-    total: int
-    offset: int
-    limit: int
-    runs: list[HistoryRun]
-    missed: list[MissedRunPublic]
 
 
 # -- monitoring -------------------------------------------------------------------------------

@@ -230,6 +230,15 @@ class ScheduledJob(SQLModel, table=True):
     config_error: str | None = Field(default=None, max_length=CONFIG_ERROR_MAX_LENGTH)
     # alert-only mode: this schedule's runs send orders as alerts instead of trading
     alert_only: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # added by step 3 (schedules as written): skip the next N fires, pause with a note and
+    # an optional resume time, and what became of its fire times (domain/schedule_health.py)
+    skip_next: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    pause_note: str | None = Field(default=None, max_length=500)
+    paused_at: datetime | None = None
+    resume_at: datetime | None = Field(default=None, index=True)
+    missed_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    skipped_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    failed_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class JobQueueEntry(SQLModel, table=True):

@@ -1,6 +1,7 @@
 """Designing a trigger (the scheduler dialog and its REST twins): feed symbols, positioned
-condition checks, the would-have-fired chart over the feed's history, writing a trigger into
-a workflow's trigger node and scheduling it, and webhook set-up examples.
+condition checks, the would-have-fired chart over the feed's history, scheduling a workflow
+(its definition untouched), writing a workflow's trigger node (an explicit workflow edit), and
+webhook set-up examples.
 
 Reached as ``app.triggers``; methods on user rows take the acting user and check ownership
 through the workflow and schedule services.
@@ -21,7 +22,7 @@ from agentic_app.engine.scheduler import backtest as replay
 from agentic_app.market import indicators
 from agentic_app.market.clock import to_utc
 from agentic_app.services.base import Actor, Service
-from agentic_app.services.schedules import NODE_FOR_TRIGGER, trigger_node
+from agentic_app.services.schedules import NODE_FOR_TRIGGER, node_defaults, trigger_node
 from agentic_app.settings import Settings
 
 CHART_DAYS = 3
@@ -68,8 +69,6 @@ INDICATOR_NAMES = tuple(sorted(indicators.INDICATORS))
 """Indicators an indicator trigger may watch."""
 TYPE_FOR_NODE = {node: kind for kind, node in NODE_FOR_TRIGGER.items()}
 """Trigger node type -> the trigger type it declares."""
-SCHEDULING_OPTIONS = ("priority",)
-"""Form fields that are scheduling options of the job, not params of the trigger node."""
 
 
 def with_trigger(definition: dict, trigger_type: str, params: dict[str, Any]) -> dict:
@@ -189,15 +188,14 @@ class TriggerDesigner(Service):
 
     def set_trigger(self, actor: Actor, workflow_id: int, *, trigger_type: str,
                     params: dict[str, Any]) -> Workflow:
-        """Make ``params`` the workflow's ``trigger_type`` trigger node, checked the way a
-        schedule of it would be (so it can be scheduled as it is); a changed definition
-        bumps the workflow's version."""
+        """Make ``params`` the workflow's ``trigger_type`` trigger node (an edit of the
+        workflow: its schedules stay as they are), checked the way a schedule of it would be;
+        a changed definition bumps the workflow's version."""
         wf = self._app.workflows.get(actor, workflow_id)
         definition = with_trigger(wf.definition, trigger_type, params)
         if definition == wf.definition:
             return wf
-        self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
-                                    trigger_config=None)
+        self._app.schedules.resolve(trigger_type=trigger_type, trigger_config=params)
         return self._app.workflows.update(actor, workflow_id, definition=definition)
 
     def from_template(self, actor: Actor, template: str, *, name: str = "",
@@ -208,44 +206,38 @@ class TriggerDesigner(Service):
         definition = _template(template)["definition"]
         if trigger_type is not None:
             definition = with_trigger(definition, trigger_type, params or {})
-            self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
-                                        trigger_config=None)
+            self._app.schedules.resolve(trigger_type=trigger_type, trigger_config=params or {})
         return self._app.workflows.create_from_template(actor, template, name=name,
                                                         definition=definition)
 
     def schedule(self, actor: Actor, *, trigger_type: str, form: dict[str, Any],
                  workflow_id: int | None = None, template: str | None = None,
                  name: str = "") -> ScheduledJob:
-        """The dialog's "create": write the trigger (``form`` minus the scheduling options)
-        into the workflow's trigger node - or into a new workflow from ``template`` - and
-        schedule it with the options. Everything is checked before anything is written."""
-        params, options = _split(trigger_type, form)
+        """The dialog's "create": a schedule of ``trigger_type`` with the ``form``'s config
+        for one of the user's workflows, or for a new workflow from ``template``. The
+        workflow's definition is never changed; everything is checked before anything is
+        written."""
+        _check_form(trigger_type, form)
         if template is not None:
-            definition = with_trigger(_template(template)["definition"], trigger_type, params)
-            self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
-                                        trigger_config=options)
-            wf = self._app.workflows.create_from_template(actor, template, name=name,
-                                                          definition=definition)
+            definition = _template(template)["definition"]
+            self._app.schedules.resolve(trigger_type=trigger_type, trigger_config=form,
+                                        defaults=node_defaults(definition, trigger_type))
+            wf = self._app.workflows.create_from_template(actor, template, name=name)
         elif workflow_id is not None:
             wf = self._app.workflows.get(actor, workflow_id)
-            definition = with_trigger(wf.definition, trigger_type, params)
-            if definition != wf.definition:
-                self._app.schedules.resolve(definition=definition, trigger_type=trigger_type,
-                                            trigger_config=options)
-                self._app.workflows.update(actor, wf.id, definition=definition)
         else:
             raise InvalidInputError("give a workflow or a template", field="workflow_id")
         return self._app.schedules.create(actor, workflow_id=wf.id, trigger_type=trigger_type,
-                                          trigger_config=options, name=name.strip())
+                                          trigger_config=form, name=name.strip())
 
     def reschedule(self, actor: Actor, job_id: int, *, form: dict[str, Any],
-                   name: str | None = None) -> ScheduledJob:
-        """The dialog's "save": write the trigger into the job's workflow and update the job
-        (config and name)."""
+                   name: str | None = None, trigger_type: str | None = None) -> ScheduledJob:
+        """The dialog's "save": the job's trigger type (when given), config and name, as
+        :meth:`ScheduleService.update` (the workflow is not changed)."""
         job = self._app.schedules.get(actor, job_id)
-        params, _ = _split(job.trigger_type, form)
-        self.set_trigger(actor, job.workflow_id, trigger_type=job.trigger_type, params=params)
-        return self._app.schedules.update(actor, job.id, trigger_config=form,
+        _check_form(trigger_type or job.trigger_type, form)
+        return self._app.schedules.update(actor, job.id, trigger_type=trigger_type,
+                                          trigger_config=form,
                                           name=name.strip() if name is not None else None)
 
     def webhook_path(self, job: ScheduledJob) -> str:
@@ -272,13 +264,10 @@ def _template(name: str) -> dict[str, Any]:
         raise InvalidInputError(f"no template called {name!r}", field="template") from None
 
 
-def _split(trigger_type: str, form: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(trigger node params, scheduling options) of a dialog form; the price / indicator
-    condition is checked first so its error carries its position."""
+def _check_form(trigger_type: str, form: dict[str, Any]) -> None:
+    """Check a dialog form's price / indicator condition first, so its error carries its
+    position (the rest is checked by the schedule service)."""
     kind = canonical_type(trigger_type)
     if kind in ("price", "indicator"):
         check_condition(kind, str(form.get("condition") or ""),
                         str(form.get("indicator") or "rsi"))
-    params = {k: v for k, v in form.items() if k not in SCHEDULING_OPTIONS}
-    options = {k: v for k, v in form.items() if k in SCHEDULING_OPTIONS}
-    return params, options

@@ -1,23 +1,24 @@
-"""Scheduled jobs: create, update, pause/resume, delete, list, history and previews.
+"""Scheduled jobs: create, update, delete, list and previews (pause, resume, skip and run
+now: ``schedule_control``; history and health: ``schedule_history``).
 
-A scheduled job's trigger comes from its workflow's trigger node; a config given with the
-request may add scheduling fields (priority, overlap policy, grace time...) but must agree
-with the node on the fields both set. Everything is validated before anything is written.
+A schedule is the truth of when its workflow runs: a workflow may have any number of them, each
+with its own trigger type and config. The workflow's trigger node only offers defaults to a new
+schedule of the node's own type (and is where a run's trigger data enters the graph).
+Everything is validated before anything is written.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, func, select
+from sqlmodel import col, select
 
 from agentic_app.db.locks import SCHEDULES_LOCK_KEY, lock_writes
 from agentic_app.db.models import (
     JobQueueEntry,
     ScheduledJob,
-    Workflow,
     WorkflowExecution,
     utcnow,
 )
@@ -39,6 +40,8 @@ from agentic_app.domain.triggers import (
 from agentic_app.nodes.base import NodeParams
 from agentic_app.nodes.library import registry
 from agentic_app.services.base import Actor, Service
+from agentic_app.services.schedule_control import ScheduleControl
+from agentic_app.services.schedule_history import ScheduleHistory, outcome_view
 from agentic_app.settings import Settings
 
 NODE_FOR_TRIGGER = {"cron": "schedule_trigger", "time": "time_trigger", "price": "price_trigger",
@@ -47,6 +50,8 @@ NODE_FOR_TRIGGER = {"cron": "schedule_trigger", "time": "time_trigger", "price":
 COMMON_NODE_PARAMS = set(NodeParams.model_fields)
 """Node params that are not trigger config (timeout_seconds, join)."""
 PREVIEW_COUNT = 5
+KEPT_ON_TYPE_CHANGE = ("priority", "overlap_policy")
+"""Config fields every trigger type has: a job keeps them when its trigger type changes."""
 
 
 def _normalized(config: dict) -> dict:
@@ -66,43 +71,35 @@ def trigger_node(definition: dict) -> dict | None:
     return None
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, str) and isinstance(b, str):
-        return a.strip().lower() == b.strip().lower()
-    return a == b
-
-
-def resolve_config(settings: Settings, *, definition: dict, trigger_type: str,
-                   trigger_config: dict | None, market: Any):
-    """The validated trigger config of a schedule: node params overlaid by the request's."""
-    trigger_type = canonical_type(trigger_type)
+def node_defaults(definition: dict, trigger_type: str) -> dict:
+    """The params of the workflow's trigger node when it is a ``trigger_type`` node: the
+    defaults a new schedule of that type is offered; {} otherwise (the node never restricts
+    which schedules a workflow may have)."""
     node = trigger_node(definition)
-    expected = NODE_FOR_TRIGGER[trigger_type]
-    if node is None:
-        raise InvalidInputError(f"the workflow has no trigger node; add a {expected!r} node",
-                                field="workflow_id")
-    if node["type"] != expected:
-        raise InvalidInputError(f"the workflow's trigger node is {node['type']!r}, which does "
-                                f"not match trigger_type {trigger_type!r}", field="trigger_type")
-    merged = {k: v for k, v in (node.get("params") or {}).items()
-              if k not in COMMON_NODE_PARAMS}
+    if node is None or node.get("type") != NODE_FOR_TRIGGER[canonical_type(trigger_type)]:
+        return {}
+    return {k: v for k, v in (node.get("params") or {}).items()
+            if k not in COMMON_NODE_PARAMS}
+
+
+def resolve_config(settings: Settings, *, trigger_type: str, trigger_config: dict | None,
+                   market: Any, defaults: dict | None = None):
+    """(canonical type, validated config) of a schedule: ``defaults`` (the trigger node's
+    params, or the schedule's stored config on update) overlaid by ``trigger_config``; a key
+    set to null there goes back to its default. InvalidInputError names the field."""
+    trigger_type = canonical_type(trigger_type)
+    if trigger_config is not None and not isinstance(trigger_config, dict):
+        raise InvalidInputError("trigger_config must be an object", field="trigger_config")
+    base = dict(defaults or {})
+    requested = dict(trigger_config or {})
     if trigger_type == "indicator":
-        merged = _normalized(merged)
-        trigger_config = _normalized(trigger_config or {})
-    merged.pop("type", None)
-    requested = {k: v for k, v in (trigger_config or {}).items() if k != "type"}
-    candidate = {**merged, **requested}
-    # the request's values are checked on their own merits first (a bad cron or a malformed
-    # condition is reported as such, with its position), then against the trigger node
+        base, requested = _normalized(base), _normalized(requested)
+    candidate = {k: v for k, v in {**base, **requested}.items()
+                 if v is not None and k != "type"}
     config = parse_trigger_config(trigger_type, candidate,
                                   default_timezone=settings.scheduler_config.timezone)
     check_schedule_period(config, min_period_seconds=settings.schedules.min_period_seconds,
                           allow_seconds_cron=settings.schedules.allow_seconds_cron)
-    for key, value in requested.items():
-        if key in merged and not _same(merged[key], value):
-            raise InvalidInputError(
-                f"{key} = {value!r} disagrees with the workflow's trigger node ({merged[key]!r})",
-                field=f"trigger_config.{key}")
     symbol = getattr(config, "symbol", None)
     if symbol is not None:
         try:
@@ -123,16 +120,20 @@ def _first_run(config, job_id: int, anchor: datetime, now: datetime) -> datetime
     return None
 
 
-def schedule_view(job: ScheduledJob, *, now: datetime | None = None) -> dict:
-    """API/UI view of a job: its row plus description, the next fire times and
-    ``config_error`` (the scheduler's stored problem, or why the stored config is invalid)."""
+def schedule_view(job: ScheduledJob, *, now: datetime | None = None,
+                  data_stale: str | None = None) -> dict:
+    """API/UI view of a job: its row plus description, the next fire times (``skipped_runs``:
+    those of them the job will skip), ``config_error`` (the scheduler's stored problem, or why
+    the stored config is invalid), its health badge and outcome counts (``outcome_view``)."""
     data = job.model_dump(exclude={"webhook_secret"}, warnings=False)  # a corrupt row's
     try:                                                                 # config may be any JSON
         config = parse_trigger_config(job.trigger_type, job.trigger_config)
     except InvalidInputError as exc:  # a corrupt row: shown with its problem, not a 500
         problem = f"invalid config: {exc.message}"
-        data.update(description=problem, next_runs=[],
+        data.update(description=problem, next_runs=[], skipped_runs=[],
                     config_error=job.config_error or problem)
+        data.update(outcome_view(job, config_error=data["config_error"],
+                                 data_stale=data_stale))
         return data
     after = max(now or utcnow(), job.created_at)
     runs: list[datetime] = []
@@ -140,7 +141,9 @@ def schedule_view(job: ScheduledJob, *, now: datetime | None = None) -> dict:
         runs = next_fire_times(config, after, PREVIEW_COUNT, jitter_key=str(job.id),
                                anchor=job.created_at)
     data.update(description=describe(config), next_runs=[t.isoformat() for t in runs],
+                skipped_runs=[t.isoformat() for t in runs[:max(0, job.skip_next)]],
                 dst_note=_dst_note(config, after))
+    data.update(outcome_view(job, config_error=job.config_error, data_stale=data_stale))
     return data
 
 
@@ -167,7 +170,7 @@ def _new_webhook_secret() -> str:
     """A fresh random webhook secret."""
     return "whsec_" + secrets.token_urlsafe(32)
 
-class ScheduleService(Service):
+class ScheduleService(ScheduleControl, ScheduleHistory, Service):
     """The acting user's scheduled jobs."""
 
     @staticmethod
@@ -179,28 +182,30 @@ class ScheduleService(Service):
             raise NotFoundError(f"scheduled job {job_id} not found", field="id")
         return job
 
-    def resolve(self, *, definition: dict, trigger_type: str, trigger_config: dict | None):
-        """(canonical type, validated config) of a schedule of ``definition``
-        (:func:`resolve_config` with the process's settings and market)."""
-        return resolve_config(self.settings, definition=definition, trigger_type=trigger_type,
-                              trigger_config=trigger_config, market=self._app.market)
+    def resolve(self, *, trigger_type: str, trigger_config: dict | None,
+                defaults: dict | None = None):
+        """(canonical type, validated config): :func:`resolve_config` with the process's
+        settings and market."""
+        return resolve_config(self.settings, trigger_type=trigger_type,
+                              trigger_config=trigger_config, market=self._app.market,
+                              defaults=defaults)
 
     def create(self, actor: Actor, *, workflow_id: int, trigger_type: str,
                trigger_config: dict | None = None, name: str = "") -> ScheduledJob:
-        """Validate and create a scheduled job (webhook jobs get a URL token and a secret);
+        """Validate and create a scheduled job of any trigger type for one of the user's
+        workflows (fields not given default to the workflow's trigger node when it is of the
+        same type; webhook jobs get a URL token and a secret);
         ConflictError(field="schedules.max_per_user") past the user's cap (HTTP 409)."""
         with self.db.session() as s:
             lock_writes(s, SCHEDULES_LOCK_KEY, actor.id)  # count + insert exact per user
             wf = self._app.workflows.owned(s, actor, workflow_id)
             self._check_count(s, actor)
-            trigger_type, config = self.resolve(definition=wf.definition,
-                                                trigger_type=trigger_type,
-                                                trigger_config=trigger_config)
+            trigger_type, config = self.resolve(
+                trigger_type=trigger_type, trigger_config=trigger_config,
+                defaults=node_defaults(wf.definition, trigger_type))
             job = ScheduledJob(workflow_id=wf.id, user_id=actor.id, name=name or wf.name,
                                trigger_type=trigger_type, trigger_config=_config_dict(config))
-            if isinstance(config, WebhookTriggerConfig):
-                job.webhook_token = secrets.token_urlsafe(24)
-                job.webhook_secret = _new_webhook_secret()
+            _webhook_credentials(job, config)
             s.add(job)
             s.flush()
             job.next_run = _first_run(config, job.id, job.created_at, utcnow())
@@ -230,38 +235,32 @@ class ScheduleService(Service):
                 f"you have {have} scheduled jobs, the limit is {cap} (setting "
                 "SCHEDULES__MAX_PER_USER); delete one first", field="schedules.max_per_user")
 
-    def update(self, actor: Actor, job_id: int, *, trigger_config: dict | None = None,
-               name: str | None = None) -> ScheduledJob:
-        """Change a job's config or name; the scheduler follows within a second."""
+    def update(self, actor: Actor, job_id: int, *, trigger_type: str | None = None,
+               trigger_config: dict | None = None, name: str | None = None) -> ScheduledJob:
+        """Change a job's trigger type, config and/or name; the scheduler (next run, market
+        watcher) follows within a second. Same type: ``trigger_config`` is merged over the
+        stored config (null resets a field). New type: it is the new config, keeping only
+        priority and overlap policy. Everything is validated before anything changes; a job
+        that becomes a webhook job gets a new token and secret (``webhook_secret`` this once)."""
         with self.db.session() as s:
             job = self.owned(s, actor, job_id)
-            if trigger_config is not None:
-                wf = s.get(Workflow, job.workflow_id)
-                _, config = self.resolve(definition=wf.definition, trigger_type=job.trigger_type,
-                                         trigger_config=trigger_config)
+            kind = canonical_type(trigger_type) if trigger_type is not None else job.trigger_type
+            if kind != job.trigger_type or trigger_config is not None:
+                stored = job.trigger_config if isinstance(job.trigger_config, dict) else {}
+                defaults = stored if kind == job.trigger_type else {
+                    k: stored[k] for k in KEPT_ON_TYPE_CHANGE if k in stored}
+                _, config = self.resolve(trigger_type=kind, trigger_config=trigger_config,
+                                         defaults=defaults)
+                if kind != job.trigger_type:
+                    job.trigger_type = kind
+                    _webhook_credentials(job, config)
                 job.trigger_config = _config_dict(config)
-                job.next_run = _first_run(config, job.id, job.created_at, utcnow())
+                job.next_run = (_first_run(config, job.id, job.created_at, utcnow())
+                                if job.is_active else None)
                 s.execute(TriggerStateRow.__table__.delete().where(
                     TriggerStateRow.scheduled_job_id == job.id))
             if name is not None:
                 job.name = name
-            job.updated_at = utcnow()
-            s.flush()
-            s.refresh(job)
-            return job
-
-    def toggle(self, actor: Actor, job_id: int) -> ScheduledJob:
-        """Pause an active job, or resume a paused one (from now: no catch-up of the pause)."""
-        with self.db.session() as s:
-            job = self.owned(s, actor, job_id)
-            job.is_active = not job.is_active
-            if job.is_active:
-                job.paused_reason = None
-                job.consecutive_failures = 0
-                config = parse_trigger_config(job.trigger_type, job.trigger_config)
-                job.next_run = _first_run(config, job.id, job.created_at, utcnow())
-            else:
-                job.paused_reason = "paused by user"
             job.updated_at = utcnow()
             s.flush()
             s.refresh(job)
@@ -309,56 +308,12 @@ class ScheduleService(Service):
         return preview(self.settings, trigger_type=trigger_type, trigger_config=trigger_config,
                        start=start, count=count)
 
-    def history(self, actor: Actor, job_id: int, *, offset: int = 0, limit: int = 50) -> dict:
-        """Executions of a job (status, times, duration, payload) and its missed runs."""
-        with self.db.session() as s:
-            self.owned(s, actor, job_id)
-            stmt = (select(JobQueueEntry, WorkflowExecution)
-                    .join(WorkflowExecution, WorkflowExecution.id == JobQueueEntry.execution_id)
-                    .where(JobQueueEntry.scheduled_job_id == job_id)
-                    .order_by(col(JobQueueEntry.id).desc()))
-            total = s.exec(select(func.count()).select_from(
-                select(JobQueueEntry.id).where(JobQueueEntry.scheduled_job_id == job_id)
-                .subquery())).one()
-            runs = []
-            for q, ex in s.exec(stmt.offset(offset).limit(limit)):
-                duration = None
-                if ex.started_at and ex.finished_at:
-                    duration = (ex.finished_at - ex.started_at) / timedelta(milliseconds=1)
-                runs.append({"job_id": q.id, "execution_id": ex.id, "status": q.status,
-                             "retry_count": q.retry_count, "created_at": q.created_at,
-                             "started_at": ex.started_at, "finished_at": ex.finished_at,
-                             "duration_ms": duration, "error": q.error_message,
-                             "trigger_payload": ex.trigger_payload,
-                             "alert_only": ex.alert_only})
-            missed = s.exec(select(MissedRun).where(MissedRun.scheduled_job_id == job_id)
-                            .order_by(col(MissedRun.fire_time).desc()).limit(100)).all()
-            return {"total": int(total), "runs": runs,
-                    "missed": [m.model_dump() for m in missed]}
 
-    def last_runs(self, actor: Actor, job_ids: list[int]) -> dict[int, dict]:
-        """Newest queue row per scheduled job of the user: {job_id: {status, at, job}}."""
-        out: dict[int, dict] = {}
-        if not job_ids:
-            return out
-        with self.db.session() as s:
-            rows = s.exec(select(JobQueueEntry).where(
-                JobQueueEntry.user_id == actor.id,
-                col(JobQueueEntry.scheduled_job_id).in_(job_ids)).order_by(
-                col(JobQueueEntry.id).desc())).all()
-        for row in rows:
-            out.setdefault(row.scheduled_job_id, {"status": row.status, "at": row.created_at,
-                                                  "job": row.id})
-        return out
-
-    def run_now(self, actor: Actor, job_id: int, *, source: str = "api") -> JobQueueEntry:
-        """Run a scheduled job's workflow now, at the job's priority and counted in its
-        history (trigger type ``manual``); the job row's ``execution_id`` is what to watch.
-        Errors as :meth:`WorkflowService.run_now`."""
-        job = self.get(actor, job_id)
-        config = parse_trigger_config(job.trigger_type, job.trigger_config)
-        return self._app.workflows.run_now(
-            actor, job.workflow_id, priority=config.priority,
-            scheduled_job_id=job.id,
-            trigger_payload={"source": source, "scheduled_job_id": job.id})
-
+def _webhook_credentials(job: ScheduledJob, config: Any) -> None:
+    """A webhook job gets a URL token and a secret (if it has none); another job has none."""
+    if isinstance(config, WebhookTriggerConfig):
+        if not job.webhook_token:
+            job.webhook_token = secrets.token_urlsafe(24)
+            job.webhook_secret = _new_webhook_secret()
+    else:
+        job.webhook_token = job.webhook_secret = None

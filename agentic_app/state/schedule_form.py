@@ -29,8 +29,9 @@ def extra_params(form: Any, trigger_type: str) -> dict[str, Any]:
     if trigger_type == "cron":
         policy = {k: v for k, v in (("ambiguous", form.dst_ambiguous),
                                     ("nonexistent", form.dst_nonexistent)) if v != DEFAULT}
-        if policy:
-            out["dst_policy"] = policy
+        out["dst_policy"] = policy or None  # None: back to the default (an edit merges)
+    if trigger_type in ("cron", "time", "price", "indicator"):
+        out["session"] = None  # none chosen: any time (an edit merges over the stored config)
     if trigger_type in ("cron", "time", "price", "indicator") and form.session_rule != NO_SESSION:
         session: dict[str, Any] = {"rule": form.session_rule}
         if form.session_calendar != AUTO_CALENDAR:

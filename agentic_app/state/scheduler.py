@@ -328,8 +328,7 @@ class SchedulerState(PagedMixin, AppState):
                                             field="period") from None
         elif t == "webhook":
             out = {"mode": self.webhook_mode}
-        if self.priority != "normal":
-            out["priority"] = self.priority
+        out["priority"] = self.priority  # always sent: an edit merges over the stored config
         return {**out, **extra_params(self, t)}
 
     @rx.event

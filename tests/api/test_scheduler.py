@@ -76,8 +76,9 @@ def test_preview_invalid_input_names_the_field(env):
 
 
 def test_bad_job_input_names_the_field(env):
-    """Invalid cron, malformed condition (with position), unknown symbol, a workflow without
-    a matching trigger node, and an interval below the minimum: 422 naming the field."""
+    """Invalid cron, malformed condition (with position), unknown symbol, a missing field of
+    another type than the trigger node's, and an interval below the minimum: 422 naming the
+    field."""
     _, alice = env.user("alice")
     c = env.client
     cron_wf = env.workflow(alice, CRON_TEMPLATE)
@@ -98,12 +99,9 @@ def test_bad_job_input_names_the_field(env):
         "nodes": [{"id": "trigger", "type": "price_trigger",
                    "params": {"symbol": "EURUSD", "condition": "price >> 1.1"}}]}})
     assert resp.status_code == 422  # the node itself refuses the malformed condition
-    wf_no_condition = env.workflow(alice, definition={
-        "nodes": [{"id": "trigger", "type": "webhook_trigger"}]})
-    resp = create(wf_no_condition, "price", symbol="EURUSD", condition="price > 1")
-    assert resp.status_code == 422 and resp.json()["field"] == "trigger_type"
-    resp = create(cron_wf, "price", symbol="EURUSD", condition="price > 1")
-    assert resp.status_code == 422 and resp.json()["field"] == "trigger_type"
+    # the trigger node does not restrict the schedule's type, nor fill another type's fields
+    resp = create(cron_wf, "price", symbol="EURUSD")
+    assert resp.status_code == 422 and resp.json()["field"] == "trigger_config.condition"
     resp = create(bare_time, "time", interval_minutes=0)
     assert resp.status_code == 422
     assert resp.json()["field"] == "trigger_config.interval_minutes"

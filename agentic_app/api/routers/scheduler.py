@@ -1,5 +1,6 @@
-"""Scheduler routes: scheduled jobs CRUD, pause/resume, run now, history, and the previews
-(next fire times; where a price or indicator trigger would have fired)."""
+"""Scheduler routes: scheduled jobs CRUD, pause (note, resume time) / resume / skip next,
+run now, history with missed and skipped runs, and the previews (next fire times; where a
+price or indicator trigger would have fired)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,21 @@ from agentic_app.api.backtest_schemas import BacktestPublic, BacktestRequest
 from agentic_app.api.deps import AppDep, CurrentUser, IdPath, PageDep, as_utc
 from agentic_app.api.errors import COMMON_ERRORS, error_responses
 from agentic_app.api.queue_schemas import JobPublic
-from agentic_app.api.schemas import (
-    MAX_ID,
+from agentic_app.api.schedule_schemas import (
     ChartPublic,
     ChartRequest,
-    Page,
     PreviewRequest,
     ScheduleCreate,
     ScheduleCreated,
     ScheduleHistory,
+    SchedulePause,
     SchedulePreview,
     SchedulePublic,
+    ScheduleSkip,
     ScheduleUpdate,
     WebhookSecretRotated,
 )
+from agentic_app.api.schemas import MAX_ID, Page
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.triggers import MAX_PREVIEW_COUNT
 from agentic_app.services.app import AppServices
@@ -39,12 +41,11 @@ def _public(app: AppServices, job) -> SchedulePublic:
 
 @router.post("/jobs", response_model=ScheduleCreated, status_code=201)
 def create_job(body: ScheduleCreate, user: CurrentUser, app: AppDep) -> ScheduleCreated:
-    """Create a scheduled job for one of the user's workflows.
-
-    The config is merged with the workflow's trigger node (they must agree) and validated:
-    422 names the field (``trigger_config.cron_expression``, ``trigger_config.condition``
-    with ``position``, ``trigger_config.symbol``, ``trigger_config.interval_minutes``,
-    ``trigger_type`` when the workflow has no matching trigger node). A webhook job's
+    """Create a schedule for one of the user's workflows: any trigger type (a workflow may
+    have many schedules); fields not given default to the workflow's trigger node when it is
+    of the same type. 422 names the field (``trigger_config.cron_expression``,
+    ``trigger_config.condition`` with ``position``, ``trigger_config.symbol``,
+    ``trigger_config.interval_minutes``, ``trigger_type``). A webhook job's
     ``webhook_secret`` is returned here only."""
     job = app.schedules.create(user, workflow_id=body.workflow_id,
                                trigger_type=body.trigger_type,
@@ -172,9 +173,13 @@ def get_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> SchedulePublic:
 @router.put("/jobs/{job_id}", response_model=SchedulePublic)
 def update_job(job_id: IdPath, body: ScheduleUpdate, user: CurrentUser,
                app: AppDep) -> SchedulePublic:
-    """Change the trigger config (validated like create) and/or the name."""
-    job = app.schedules.update(user, job_id, trigger_config=body.trigger_config,
-                               name=body.name)
+    """Change the trigger type, config and/or name, validated like create (422 naming the
+    field, nothing changed). Same type: the config is merged over the stored one (null
+    resets a field); a new type takes the given config, keeping priority and overlap policy.
+    The next runs and the market watcher follow at once. A job turned into a webhook job
+    gets a new token; get its secret with ``/webhook-secret/rotate``."""
+    job = app.schedules.update(user, job_id, trigger_type=body.trigger_type,
+                               trigger_config=body.trigger_config, name=body.name)
     return _public(app, job)
 
 
@@ -191,19 +196,45 @@ def toggle_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> SchedulePublic
     return _public(app, app.schedules.toggle(user, job_id))
 
 
+@router.post("/jobs/{job_id}/pause", response_model=SchedulePublic)
+def pause_job(job_id: IdPath, body: SchedulePause, user: CurrentUser,
+              app: AppDep) -> SchedulePublic:
+    """Pause a job with an optional ``note`` and ``resume_at`` (ISO-8601 with zone, in the
+    future, within a year): the scheduler resumes it then. 422 names the bad field."""
+    return _public(app, app.schedules.pause(user, job_id, note=body.note,
+                                            resume_at=body.resume_at))
+
+
+@router.post("/jobs/{job_id}/resume", response_model=SchedulePublic)
+def resume_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> SchedulePublic:
+    """Resume a paused job from now; the fire times of the pause are listed as skipped."""
+    return _public(app, app.schedules.resume(user, job_id))
+
+
+@router.post("/jobs/{job_id}/skip", response_model=SchedulePublic,
+             responses=error_responses(409))
+def skip_runs(job_id: IdPath, body: ScheduleSkip, user: CurrentUser,
+              app: AppDep) -> SchedulePublic:
+    """Skip the job's next ``count`` runs (0 cancels; ``skipped_runs`` shows which); each is
+    listed in the history as skipped. 409 for webhook jobs (pause those instead)."""
+    return _public(app, app.schedules.skip(user, job_id, body.count))
+
+
 @router.post("/jobs/{job_id}/run", response_model=JobPublic, status_code=202,
              responses=error_responses(409, 429))
 def run_job(job_id: IdPath, user: CurrentUser, app: AppDep) -> JobPublic:
     """Run the job's workflow now (trigger type ``manual``, the job's priority, listed in
-    the job's history); watch ``execution_id`` on the WebSocket
-    ``/monitoring/executions/{execution_id}``. 409 when the workflow is inactive, 429 names
-    the limit hit."""
+    the job's history, counted against the user's limits like any run); watch
+    ``execution_id`` on the WebSocket ``/monitoring/executions/{execution_id}``. 409 when the
+    workflow is inactive, 429 names the limit hit."""
     return JobPublic.model_validate(app.queue.view(app.schedules.run_now(user, job_id)))
 
 
 @router.get("/jobs/{job_id}/history", response_model=ScheduleHistory)
 def job_history(job_id: IdPath, user: CurrentUser, app: AppDep,
                 page: PageDep) -> ScheduleHistory:
-    """The job's executions (newest first, paginated) and its recent missed runs."""
+    """The job's executions (newest first, paginated), its recent missed and skipped fire
+    times, and ``timeline``: the page's executions with the missed (downtime, misfire),
+    skipped (overlap, skip, limit, paused, refused) and failed runs inline, with reasons."""
     data = app.schedules.history(user, job_id, offset=page.offset, limit=page.limit)
     return ScheduleHistory.model_validate({**data, "offset": page.offset, "limit": page.limit})

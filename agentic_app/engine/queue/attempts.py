@@ -280,9 +280,11 @@ def _count_scheduled_outcome(s: Any, scheduled_job_id: int, status: str, error: 
         sj.consecutive_failures = 0
     else:
         sj.consecutive_failures += 1
+        sj.failed_count += 1
         threshold = settings.limits.auto_pause_after_failures
         if sj.consecutive_failures >= threshold and sj.is_active:
             sj.is_active = False
+            sj.paused_at = utcnow()
             sj.paused_reason = (f"paused after {sj.consecutive_failures} consecutive failed "
                                 f"executions; last error: {error or 'unknown'}")[:500]
             alert = hooks.schedule_paused(s, sj, settings)

@@ -13,8 +13,6 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-DATA_STALE_PREFIX = "data stale"
-"""Start of the problem text of a schedule whose market data is stale or missing."""
 MARKET_TYPES = ("price", "indicator")
 
 

@@ -2,10 +2,12 @@
 
 Every fire is enqueued with the key ``job:<id>:<fire time UTC>`` (unique in ``job_queue``), so
 even a paused former leader cannot enqueue a duplicate cron/interval fire. Overlap policy per
-job: ``skip`` (default; the fire is recorded as missed when an execution of the job is still
+job: ``skip`` (default; the fire is recorded as skipped when an execution of the job is still
 pending or running), ``queue_one`` (enqueue unless one is already waiting) or ``allow``.
 A fire outside the trading session its trigger is limited to is recorded as skipped with
-reason ``market_closed`` (``domain.triggers.session``).
+reason ``market_closed`` (``domain.triggers.session``). A job asked to skip its next N runs
+uses one of them up instead of enqueueing (reason ``skip``); a limit refusing the run is
+recorded as ``limit`` (reasons: domain.schedule_health).
 """
 
 from __future__ import annotations
@@ -56,6 +58,12 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
         store.record_missed(db, job_id, [fire_time], MARKET_CLOSED, closed_detail(config),
                             keep=settings.schedules.max_missed_runs)
         return 0
+    left = store.take_skip(db, job_id)
+    if left is not None:
+        store.record_missed(db, job_id, [fire_time], "skip",
+                            f"skipped on request ({left} more to skip)",
+                            keep=settings.schedules.max_missed_runs, alert_kind=None)
+        return 0
     pending, running = store.open_job_count(db, job_id)
     policy = config.overlap_policy
     if (policy == "skip" and pending + running) or (policy == "queue_one" and pending):
@@ -78,7 +86,8 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
         return 0
     except (LimitExceededError, NotFoundError, ConflictError) as exc:
         daily = getattr(exc, "limit", None) == "max_executions_per_day"
-        store.record_missed(db, job_id, [fire_time], "refused", exc.message,
+        reason = "limit" if isinstance(exc, LimitExceededError) else "refused"
+        store.record_missed(db, job_id, [fire_time], reason, exc.message,
                             keep=settings.schedules.max_missed_runs, redis=redis,
                             settings=settings,
                             alert_kind="daily_limit" if daily else "runs_missed")

@@ -9,7 +9,8 @@ goes standby at once when another process holds it or Redis does not answer). Th
   whose argument is that fire time; fire times come from ``domain.triggers``, DST-correct);
 * evaluates price and indicator triggers every ``check_interval_seconds`` with
   :class:`~agentic_app.engine.scheduler.market_watch.TriggerWatcher` (states in ``trigger_states``);
-* follows row changes (create, update, pause/resume, delete) within ``sync_interval_s``;
+* follows row changes (create, update, pause/resume, delete) within ``sync_interval_s``, and
+  resumes paused jobs whose ``resume_at`` has come (``pauses``);
 * enqueues every fire through ``firing`` (dedupe key, overlap policy); market-trigger fires
   are keyed by tick time, so a tick re-checks the lease in Redis before enqueueing them.
 
@@ -42,6 +43,7 @@ from agentic_app.domain.errors import (
     AgenticError,
     InvalidInputError,
 )
+from agentic_app.domain.schedule_health import DATA_STALE_PREFIX
 from agentic_app.domain.triggers import (
     MARKET_TRIGGERS,
     TIME_TRIGGERS,
@@ -52,9 +54,10 @@ from agentic_app.domain.triggers import (
 from agentic_app.engine.leader import Lease
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.scheduler import store
-from agentic_app.engine.scheduler.data_health import DATA_STALE_PREFIX, stale_reasons
+from agentic_app.engine.scheduler.data_health import stale_reasons
 from agentic_app.engine.scheduler.firing import enqueue_fire, wake_and_next
 from agentic_app.engine.scheduler.market_watch import TriggerWatcher
+from agentic_app.engine.scheduler.pauses import resume_due
 from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -219,6 +222,11 @@ class SchedulerService:
     def sync(self, *, startup: bool = False) -> None:
         """Bring the schedule in line with the scheduled_jobs rows."""
         with self._lock:
+            try:  # a pause whose resume time came: resumed here, by the one active scheduler
+                resume_due(self.db, self.now(), keep=self.settings.schedules.max_missed_runs,
+                           default_timezone=self.settings.scheduler_config.timezone)
+            except Exception:
+                log.exception("resuming paused jobs failed")
             rows = store.load_jobs(self.db)
             for job_id in set(self._known) - set(rows):
                 self._unschedule(self._known.pop(job_id))

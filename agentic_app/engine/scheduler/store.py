@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import col, select
 
 from agentic_app.db.engine import Database
@@ -21,11 +22,11 @@ from agentic_app.db.models import (
     utcnow,
 )
 from agentic_app.db.scheduler_models import MissedRun, TriggerStateRow
+from agentic_app.domain.schedule_health import DATA_STALE_PREFIX, reason_kind
 from agentic_app.domain.triggers.edge import TriggerState
 from agentic_app.engine.alerts import hooks
 from agentic_app.engine.alerts.emit import after_commit
 from agentic_app.engine.queue.retention import trim_missed_runs
-from agentic_app.engine.scheduler.data_health import DATA_STALE_PREFIX
 from agentic_app.settings import Settings, get_settings
 
 ACTIVE_JOB_STATUSES = (JobStatus.pending.value, JobStatus.running.value)
@@ -126,33 +127,60 @@ def set_next_run(db: Database, job_id: int, next_run: datetime | None) -> None:
 
 def record_missed(db: Database, job_id: int, fire_times: Iterable[datetime], reason: str,
                   detail: str = "", *, keep: int, redis: Any = None,
-                  settings: Settings | None = None, alert_kind: str = "runs_missed") -> int:
+                  settings: Settings | None = None,
+                  alert_kind: str | None = "runs_missed") -> int:
     """Record fire times that did not run (idempotent per job and fire time), keeping only the
     job's newest ``keep`` records (schedules.max_missed_runs), and alert the owner
-    (``alert_kind``) when any was new; returns how many were added."""
-    newest = sorted(set(fire_times))[-keep:]
-    if not newest:
-        return 0
-    count = 0
+    (``alert_kind``; None: no alert, e.g. a skip the user asked for) when any was new;
+    returns how many were added."""
     alert = None
     with db.session() as s:
-        known = set(s.exec(select(MissedRun.fire_time).where(
-            MissedRun.scheduled_job_id == job_id,
-            col(MissedRun.fire_time).in_(newest))).all())
-        for when in newest:
-            if when in known:
-                continue
-            s.add(MissedRun(scheduled_job_id=job_id, fire_time=when, reason=reason,
-                            detail=detail[:500]))
-            count += 1
-        s.flush()
-        trim_missed_runs(s.connection(), keep, job_id=job_id)
-        row = s.get(ScheduledJob, job_id) if count else None
+        count = add_missed(s, job_id, fire_times, reason, detail, keep=keep)
+        row = s.get(ScheduledJob, job_id) if count and alert_kind else None
         if row is not None:
             alert = hooks.runs_missed(s, row, count, reason, detail, settings or get_settings(),
                                       kind=alert_kind)
     after_commit(redis, alert)
     return count
+
+
+def add_missed(s: Any, job_id: int, fire_times: Iterable[datetime], reason: str,
+               detail: str = "", *, keep: int) -> int:
+    """:func:`record_missed` inside the session ``s``, without alert; the job's missed or
+    skipped counter (by the reason's kind, ``domain.schedule_health``) grows by the number
+    added."""
+    newest = sorted(set(fire_times))[-keep:]
+    if not newest:
+        return 0
+    count = 0
+    known = set(s.exec(select(MissedRun.fire_time).where(
+        MissedRun.scheduled_job_id == job_id,
+        col(MissedRun.fire_time).in_(newest))).all())
+    for when in newest:
+        if when in known:
+            continue
+        s.add(MissedRun(scheduled_job_id=job_id, fire_time=when, reason=reason,
+                        detail=detail[:500]))
+        count += 1
+    s.flush()
+    trim_missed_runs(s.connection(), keep, job_id=job_id)
+    if count:
+        column = (ScheduledJob.missed_count if reason_kind(reason) == "missed"
+                  else ScheduledJob.skipped_count)
+        s.execute(sa.update(ScheduledJob).where(ScheduledJob.id == job_id)
+                  .values({column: column + count}))
+    return count
+
+
+def take_skip(db: Database, job_id: int) -> int | None:
+    """Use up one of the job's "skip next" runs: the number still to skip after this one, or
+    None when none was asked for (one atomic UPDATE: two schedulers cannot both use it)."""
+    with db.session() as s:
+        done = s.execute(sa.update(ScheduledJob).where(
+            ScheduledJob.id == job_id, ScheduledJob.skip_next > 0)
+            .values(skip_next=ScheduledJob.skip_next - 1)
+            .returning(ScheduledJob.skip_next)).first()
+    return None if done is None else int(done[0])
 
 
 def deactivate(db: Database, job_id: int, reason: str) -> None:
@@ -162,7 +190,7 @@ def deactivate(db: Database, job_id: int, reason: str) -> None:
         if row is not None and row.is_active:
             row.is_active = False
             row.paused_reason = reason
-            row.updated_at = utcnow()
+            row.paused_at = row.updated_at = utcnow()
 
 
 class DatabaseTriggerStateStore:

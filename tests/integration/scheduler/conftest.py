@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -13,7 +16,7 @@ from agentic_app.db.engine import session_scope
 from agentic_app.db.models import Workflow
 from agentic_app.market.base import Bars, Quote
 from agentic_app.services.app import Actor, AppServices
-from agentic_app.settings import load_settings
+from agentic_app.settings import REPO_ROOT, load_settings
 
 
 @dataclass
@@ -52,6 +55,18 @@ def env(sqlite_db_url, redis_url) -> Env:
     app = AppServices(settings, redis_url=redis_url)
     return Env(sqlite_db_url, redis_url, settings, app,
                app.users.create(username="ann", password="not-a-secret-42"))
+
+
+@pytest.fixture
+def worker(env):
+    """One real worker process on the test database and Redis (realistic market, real time)."""
+    child = dict(os.environ, DATABASE_URL=env.db, REDIS_URL=env.redis, MARKET_FEED="simulated",
+                 MARKET_SPEED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "agentic_app", "worker"], cwd=REPO_ROOT,
+                            env=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
 
 
 class PathFeed:

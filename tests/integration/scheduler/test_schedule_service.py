@@ -1,4 +1,5 @@
-"""Creating scheduled jobs: config from the trigger node, validation errors, previews."""
+"""Creating scheduled jobs: any type for any workflow, node defaults, validation errors,
+previews."""
 
 from __future__ import annotations
 
@@ -36,19 +37,40 @@ def test_cron_job_takes_config_from_trigger_node(env):
     assert "webhook_secret" not in view
 
 
-def test_request_config_must_agree_with_node(env):
-    """A request that contradicts the trigger node is refused naming the field; nothing saved."""
-    with pytest.raises(InvalidInputError) as err:
-        env.app.schedules.create(env.actor, workflow_id=env.workflow(CRON),
-                                 trigger_type="cron",
-                                 trigger_config={"cron_expression": "0 10 * * *"})
-    assert err.value.field == "trigger_config.cron_expression"
-    assert _count(env) == 0
+def test_request_config_wins_over_the_node(env):
+    """The node only offers defaults: the request's cron expression is the schedule's, the
+    node's timezone fills the field the request left out, and the node is not changed."""
+    wf = env.workflow(CRON)
+    job = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="cron",
+                                   trigger_config={"cron_expression": "0 10 * * *"})
+    assert job.trigger_config["cron_expression"] == "0 10 * * *"
+    assert job.trigger_config["timezone"] == "Europe/Berlin"
+    node = env.app.workflows.get(env.actor, wf).definition["nodes"][0]
+    assert node["params"]["cron_expression"] == "0 9 * * *"
+
+
+def test_a_workflow_has_schedules_of_any_type(env):
+    """A cron workflow gets a price and an interval schedule too; a workflow without a
+    trigger node gets a cron schedule. Each keeps its own config."""
+    wf = env.workflow(CRON)
+    price = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="price",
+                                     trigger_config={"symbol": "EURUSD",
+                                                     "condition": "price > 1.2"})
+    every = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="time",
+                                     trigger_config={"interval_minutes": 30})
+    bare = env.workflow({"type": "log", "params": {"message": "x"}}, name="bare")
+    cron = env.app.schedules.create(env.actor, workflow_id=bare, trigger_type="cron",
+                                    trigger_config={"cron_expression": "0 9 * * *"})
+    assert price.trigger_config["condition"] == "price > 1.2" and price.next_run is None
+    assert every.trigger_config["interval_minutes"] == 30 and every.next_run is not None
+    assert cron.trigger_config["timezone"] == "UTC"
+    rows, total = env.app.schedules.list(env.actor, workflow_id=wf)
+    assert total == 2 and {r.trigger_type for r in rows} == {"price", "time"}
 
 
 @pytest.mark.parametrize(("trigger", "trigger_type", "config", "field"), [
-    (CRON, "price", {}, "trigger_type"),
-    ({"type": "log", "params": {"message": "x"}}, "cron", {}, "workflow_id"),
+    (CRON, "price", {}, "trigger_config.symbol"),
+    ({"type": "log", "params": {"message": "x"}}, "cron", {}, "trigger_config.cron_expression"),
     ({"type": "price_trigger", "params": {"symbol": "NOPE", "condition": "price > 1"}},
      "price", {}, "trigger_config.symbol"),
     (CRON, "cron", {"timezone": "Mars/Base"}, "trigger_config.timezone"),

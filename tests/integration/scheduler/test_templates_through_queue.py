@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -18,22 +15,9 @@ from agentic_app.domain.templates import TEMPLATES
 from agentic_app.engine.scheduler.service import SchedulerService
 from agentic_app.market.clock import FixedClock
 from agentic_app.market.simulated import SimulatedFeed
-from agentic_app.settings import REPO_ROOT
 from tests.integration.scheduler.conftest import PathFeed, next_minute
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def worker(env):
-    """One real worker process on the test database and Redis (realistic market, real time)."""
-    child = dict(os.environ, DATABASE_URL=env.db, REDIS_URL=env.redis, MARKET_FEED="simulated",
-                 MARKET_SPEED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "agentic_app", "worker"], cwd=REPO_ROOT,
-                            env=child, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield proc
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def _template_workflow(env, name: str) -> int:
