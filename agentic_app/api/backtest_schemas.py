@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agentic_app.api.schemas import ChartPoint, IdInt, JsonObject, Public
+from agentic_app.api.schedule_schemas import ChartPoint
+from agentic_app.api.schemas import IdInt, JsonObject, Public
 from agentic_app.services.app import MAX_BACKTEST_DAYS
 
 

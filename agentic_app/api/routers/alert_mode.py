@@ -7,7 +7,8 @@ from fastapi import APIRouter
 from agentic_app.api.deps import AppDep, CurrentUser, IdPath
 from agentic_app.api.errors import COMMON_ERRORS
 from agentic_app.api.portfolio_schemas import AlertOnlyUpdate
-from agentic_app.api.schemas import SchedulePublic, WorkflowPublic
+from agentic_app.api.schedule_schemas import SchedulePublic
+from agentic_app.api.schemas import WorkflowPublic
 
 router = APIRouter(tags=["alert-only"], responses=COMMON_ERRORS)
 

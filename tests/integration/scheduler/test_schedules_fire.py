@@ -20,7 +20,7 @@ from agentic_app.db.models import (
 )
 from agentic_app.db.scheduler_models import MissedRun
 from agentic_app.engine.scheduler.service import SchedulerService
-from tests.integration.scheduler.conftest import ManualClock, PathFeed
+from tests.integration.scheduler.conftest import ManualClock, PathFeed, next_minute
 
 pytestmark = pytest.mark.slow
 
@@ -118,8 +118,8 @@ def test_one_workflow_runs_from_a_cron_and_a_price_schedule(env, worker):
     nine = _last_nine(datetime.now(UTC))
     with session_scope(env.db) as s:
         s.get(ScheduledJob, cron.id).next_run = nine
-    start = price.created_at + timedelta(seconds=1)
-    feed = PathFeed(start, 5.0, {"EURUSD": [1.098, 1.099, 1.1012]})
+    start = next_minute(price.created_at)
+    feed = PathFeed(start, 60.0, {"EURUSD": [1.098, 1.099, 1.1012]})
     clock = ManualClock(nine + timedelta(seconds=5))
     svc = SchedulerService(env.settings, redis_url=env.redis, market=feed, now=clock,
                            check_lease=False)
@@ -128,7 +128,7 @@ def test_one_workflow_runs_from_a_cron_and_a_price_schedule(env, worker):
     try:
         fired = 0
         for i in range(3):
-            clock.when = start + timedelta(seconds=5 * i)
+            clock.when = start + timedelta(seconds=60 * i)
             fired += svc.tick_market()
         assert fired == 1
         [cron_row] = _done(env, cron.id)
