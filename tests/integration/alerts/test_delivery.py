@@ -6,6 +6,7 @@ sending loses nothing; a target resolving to loopback is refused at send time.""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import psutil
@@ -17,7 +18,7 @@ from agentic_app.db.engine import session_scope
 from agentic_app.db.models import ScheduledJob
 from agentic_app.engine.queue.enqueue import enqueue_execution
 from agentic_app.services.app import Actor
-from tests.integration.alerts.conftest import AlertEnv, Receiver, SmtpSink
+from tests.integration.alerts.conftest import TEST_SETTINGS, AlertEnv, Receiver, SmtpSink
 from tests.integration.queue.conftest import kill_tree, record_workflow, wait_for
 
 
@@ -142,7 +143,8 @@ def test_kill_9_during_delivery_loses_nothing(aenv: AlertEnv, receiver: Receiver
     uid = aenv.user("alice")
     actor = Actor(uid, "alice")
     aenv.app.alerts.channels.create(actor, name="hook", url=receiver.url())
-    receiver.hold = __import__("threading").Event()
+    receiver.hold = threading.Event()
+    aenv.configure(alerts={**TEST_SETTINGS["alerts"], "stale_after_seconds": 5})
     pool = aenv.start_workers(2, worker_class=worker_class)
     aenv.app.alerts.emit(uid, "daily_limit", "daily limit reached")
     assert receiver.arrived.wait(15), "the first attempt never arrived"
@@ -151,10 +153,11 @@ def test_kill_9_during_delivery_loses_nothing(aenv: AlertEnv, receiver: Receiver
     kill_tree(victim)
     receiver.hold.set()
     wait_for(lambda: receiver.messages, 30, message="the retried delivery")
-    row = _deliveries(aenv)[0]
     wait_for(lambda: _deliveries(aenv)[0].status == "sent", 10, message="status sent")
     row = _deliveries(aenv)[0]
-    assert row.attempts == 2 and row.status == "sent"
+    # 2 attempts; 3 when the machine was so slow that the sweep took the held first attempt
+    # for dead before the kill (its second attempt then waited on the same hold)
+    assert row.attempts in (2, 3) and row.status == "sent"
     assert [m["title"] for m in receiver.messages] == ["daily limit reached"]
 
 
