@@ -11,12 +11,14 @@ from agentic_app import routes
 from agentic_app.api.app import create_api
 from agentic_app.pages.login import login_page
 from agentic_app.pages.monitor import execution_page, monitor_page
+from agentic_app.pages.notifications import notifications_page
 from agentic_app.pages.portfolio import portfolio_page
 from agentic_app.pages.queue import queue_page
 from agentic_app.pages.scheduler import job_history_page, scheduler_page
 from agentic_app.pages.workflows import workflow_edit_page, workflows_page
 from agentic_app.services.app import AppServices
 from agentic_app.services.runtime import LocalRuntime
+from agentic_app.state.alerts import BellState, NotificationsState
 from agentic_app.state.guard import SessionGuard
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import MonitorState
@@ -53,7 +55,7 @@ app.add_page(login_page, route=routes.LOGIN, title="Sign in · agentic")
 def _guarded(*loaders):
     """on_load chain of a protected page: the user-event watcher, then the loaders (each
     event passes the session guard: without a session the tab goes to the login page)."""
-    return [LiveState.start_watch, *loaders]
+    return [LiveState.start_watch, BellState.start_bell, *loaders]
 
 
 app.add_page(scheduler_page, route=routes.INDEX, title="Scheduler · agentic",
@@ -69,6 +71,8 @@ app.add_page(monitor_page, route=routes.MONITOR, title="Monitor · agentic",
 app.add_page(execution_page, route=routes.MONITOR_EXECUTION, title="Execution · agentic",
              on_load=_guarded(MonitorState.load_execution,
                               ExecutionOrdersState.load_execution_orders))
+app.add_page(notifications_page, route=routes.NOTIFICATIONS, title="Notifications · agentic",
+             on_load=_guarded(NotificationsState.load))
 app.add_page(workflows_page, route=routes.WORKFLOWS, title="Workflows · agentic",
              on_load=_guarded(WorkflowsState.load_workflows))
 app.add_page(workflow_edit_page, route=routes.WORKFLOW_EDIT, title="Workflow · agentic",

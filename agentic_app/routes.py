@@ -11,6 +11,7 @@ MONITOR_EXECUTION = "/monitor/[execution_id]"
 WORKFLOW_EDIT = "/workflows/[workflow_id]"
 RQ_DASHBOARD = "/rq"
 PORTFOLIO = "/portfolio"
+NOTIFICATIONS = "/notifications"
 
 NAV = [
     ("Scheduler", SCHEDULER, "calendar-clock"),

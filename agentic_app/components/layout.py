@@ -6,6 +6,7 @@ import reflex as rx
 
 from agentic_app import routes
 from agentic_app.domain.accounts import MAX_TOKEN_NAME_LENGTH
+from agentic_app.state.alerts import BellState
 from agentic_app.state.base import AppState
 from agentic_app.state.tokens import TokensState
 
@@ -53,6 +54,16 @@ def tokens_dialog() -> rx.Component:
         max_width="560px"), open=T.open, on_open_change=T.set_open)
 
 
+def bell() -> rx.Component:
+    """The bell: unread alerts, pushed live; links to the notifications page."""
+    return rx.link(rx.box(
+        rx.icon("bell", size=20),
+        rx.cond(BellState.unread > 0, rx.badge(
+            BellState.unread, color_scheme="red", variant="solid", radius="full", size="1",
+            position="absolute", top="-8px", right="-12px", id="bell-count")),
+        position="relative"), href=routes.NOTIFICATIONS, id="bell", aria_label="Notifications")
+
+
 def navbar() -> rx.Component:
     """Top bar: product name, navigation, rq-dashboard link and user menu."""
     return rx.hstack(
@@ -64,6 +75,7 @@ def navbar() -> rx.Component:
                   rx.link("RQ", href=routes.RQ_DASHBOARD, is_external=True, id="nav-rq"),
                   spacing="5", align="center"),
         rx.spacer(),
+        bell(),
         rx.menu.root(
             rx.menu.trigger(rx.button(rx.icon("user", size=16), AppState.username,
                                       variant="soft", id="user-menu")),

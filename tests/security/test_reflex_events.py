@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from agentic_app.domain.workflow import MAX_DEFINITION_BYTES, MAX_NAME_LENGTH
+from agentic_app.state.alerts import BellState, NotificationsState
 from agentic_app.state.backtest import MAX_FORM_BYTES, BacktestState
 from agentic_app.state.base import AppState
 from agentic_app.state.guard import SESSION_CHECK_S
@@ -63,11 +64,16 @@ FOREGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] 
      (AlertModeState, "last_change", "")),
     (AlertModeState.set_workflow_alert_only, {"workflow_id": "1", "value": True},
      "/workflows", (AlertModeState, "last_change", "")),
+    (NotificationsState.set_new_url, {"value": "json://pwned.example/x"}, "/notifications",
+     (NotificationsState, "new_url", "")),
+    (NotificationsState.mark_read, {"notification_id": "1"}, "/notifications",
+     (NotificationsState, "total", 0)),
 ]
 BACKGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] = [
     (LiveState.watch_user_events, {}, "/monitor", (LiveState, "watching", False)),
     (MonitorState.follow, {"gen": 0}, "/monitor/1", (MonitorState, "live", False)),
     (QueueState.auto_refresh, {}, "/queue", (QueueState, "refreshing", False)),
+    (BellState.watch_unread, {}, "/notifications", (BellState, "watching", False)),
 ]
 
 
