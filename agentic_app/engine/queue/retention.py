@@ -9,7 +9,8 @@ still pending/running or another job row of it is not old yet. Orders and notifi
 their ``execution_id`` as a plain column and are never touched. RQ job hashes and results of
 the deleted rows are removed afterwards (best effort: RQ also expires them by itself).
 Missed-run records of scheduled jobs are purged with them: older than ``failed_days``, and
-beyond the newest ``max_missed_runs`` of each job.
+beyond the newest ``max_missed_runs`` of each job; so are alerts (inbox entries and their
+deliveries) older than ``failed_days``.
 The scheduler/worker loop calls :func:`run_retention` periodically.
 """
 
@@ -27,6 +28,7 @@ import sqlalchemy as sa
 from agentic_app.db.engine import Database
 from agentic_app.db.models import JobQueueEntry, JobStatus, WorkflowExecution, utcnow
 from agentic_app.db.scheduler_models import MissedRun
+from agentic_app.engine.alerts.retention import purge_alerts
 from agentic_app.engine.queue.names import QUEUE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -200,10 +202,13 @@ def run_retention(
     if failed_days is None:
         failed_days = getattr(config, "failed_days", DEFAULT_FAILED_DAYS)
     client = connect(redis_url or settings.redis_url)
+    db = Database(settings.database_url)
     try:
-        return purge_old(Database(settings.database_url), client, completed_days=completed_days,
-                         failed_days=failed_days, now=now,
-                         max_missed_runs=getattr(schedules, "max_missed_runs",
-                                                 DEFAULT_MAX_MISSED_RUNS))
+        counts = purge_old(db, client, completed_days=completed_days,
+                           failed_days=failed_days, now=now,
+                           max_missed_runs=getattr(schedules, "max_missed_runs",
+                                                   DEFAULT_MAX_MISSED_RUNS))
     finally:
         client.close()
+    counts["alerts"] = purge_alerts(db, failed_days, now=now)
+    return counts

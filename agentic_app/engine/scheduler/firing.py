@@ -56,7 +56,8 @@ def enqueue_fire(db: Database, redis: redis_lib.Redis, settings: Settings,
         return 0  # already enqueued (by us before a restart, or by a former leader)
     if not allows(config, fire_time):
         store.record_missed(db, job_id, [fire_time], MARKET_CLOSED, closed_detail(config),
-                            keep=settings.schedules.max_missed_runs)
+                            keep=settings.schedules.max_missed_runs,
+                            alert_kind=None)  # by design: the user limited it to sessions
         return 0
     left = store.take_skip(db, job_id)
     if left is not None:
