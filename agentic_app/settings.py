@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from agentic_app.domain.outbound import OutboundPolicy, parse_host_entry
+from agentic_app.domain.tradingview import TRADINGVIEW_SENDERS, Networks, networks
 from agentic_app.domain.workflow import (
     MAX_DEFINITION_BYTES,
     MAX_EDGES,
@@ -203,6 +204,28 @@ class PaperTrading(BaseModel):
     currency: str = Field("USD", min_length=1, max_length=8)
 
 
+class Webhooks(BaseModel):
+    """TradingView webhooks: who may send, which proxies to believe, duplicate window."""
+
+    tradingview_senders: list[str] = Field(default_factory=lambda: list(TRADINGVIEW_SENDERS))
+    trusted_proxies: list[str] = Field(default_factory=list)
+    dedupe_seconds: int = Field(60, ge=1, le=86400)
+
+    @field_validator("tradingview_senders", "trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        networks(value)
+        return value
+
+    def sender_networks(self) -> Networks:
+        """The allowed TradingView senders as networks."""
+        return networks(self.tradingview_senders)
+
+    def proxy_networks(self) -> Networks:
+        """The proxies whose X-Forwarded-For is believed (none by default)."""
+        return networks(self.trusted_proxies)
+
+
 class Settings(BaseSettings):
     """All settings of agentic_app (see README for the table)."""
 
@@ -244,6 +267,7 @@ class Settings(BaseSettings):
     login: LoginLimits = Field(default_factory=LoginLimits, validation_alias="LOGIN")
     alerts: Alerts = Field(default_factory=Alerts, validation_alias="ALERTS")
     paper: PaperTrading = Field(default_factory=PaperTrading, validation_alias="PAPER")
+    webhooks: Webhooks = Field(default_factory=Webhooks, validation_alias="WEBHOOKS")
     _api_base_url_derived: bool = PrivateAttr(False)
 
     @field_validator("market_feed")

@@ -37,6 +37,7 @@ PUBLIC_ROUTES = frozenset({
     ("POST", f"{API_PREFIX}/auth/login"),
     ("GET", f"{API_PREFIX}/health"),
     ("POST", f"{API_PREFIX}/webhooks/{{token}}"),
+    ("POST", f"{API_PREFIX}/webhooks/{{token}}/{{secret}}"),
 })
 """(method, path) of the routes that need no bearer token (the webhook is signed)."""
 

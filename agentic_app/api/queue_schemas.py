@@ -90,7 +90,7 @@ class WebhookAccepted(Public):
     """A webhook delivery accepted and enqueued."""
 
     accepted: bool = True
-    job_id: int
+    job_id: int | None = Field(None, description="null for a dropped duplicate alert")
     execution_id: int | None
     status: str
 

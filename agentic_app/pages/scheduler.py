@@ -188,11 +188,13 @@ def _market_form() -> rx.Component:
 
 def _webhook_form() -> rx.Component:
     return rx.vstack(
-        _field("Mode", _select(S.webhook_mode, ["hmac", "shared_secret"],
+        _field("Mode", _select(S.webhook_mode, ["hmac", "shared_secret", "tradingview"],
                                lambda v: S.set_field("webhook_mode", v), "webhook-mode")),
         rx.text("The URL and secret are shown once the job is created. HMAC mode signs "
                 "each request (X-Agentic-Signature: t=…,v1=…); shared-secret mode is for "
-                "senders that cannot sign, such as TradingView, and is weaker.",
+                "senders that cannot sign, and is weaker; tradingview mode gives a secret URL "
+                "for TradingView alerts (text or JSON, duplicates dropped, unfilled "
+                "{{placeholders}} refused) and a message to paste.",
                 size="1", color_scheme="gray"),
         width="100%",
     )
@@ -223,6 +225,8 @@ def _created_webhook() -> rx.Component:
         _field("Secret", code_box(S.created_webhook["secret"], id="webhook-secret")),
         _field("curl", code_box(S.created_webhook["curl"], id="webhook-curl")),
         _field("TradingView", code_box(S.created_webhook["tradingview"])),
+        rx.cond(S.created_webhook.contains("message"), _field(
+            "Alert message", code_box(S.created_webhook["message"], id="webhook-message"))),
         rx.button("Done", on_click=S.close_dialog, id="webhook-done"),
         width="100%",
     )
@@ -324,7 +328,9 @@ def _webhook_info() -> rx.Component:
         _field("URL", code_box(H.webhook["url"], id="webhook-url")),
         _field("Secret (" + H.webhook["mode"] + ")", code_box(H.webhook["secret"])),
         _field("curl", code_box(H.webhook["curl"], id="webhook-curl")),
-        _field("TradingView alert", code_box(H.webhook["tradingview"])),
+        _field("TradingView alert", code_box(H.webhook["tradingview"], id="webhook-tradingview")),
+        rx.cond(H.webhook.contains("message"), _field(
+            "Alert message", code_box(H.webhook["message"], id="job-webhook-message"))),
         width="100%"), width="100%")
 
 

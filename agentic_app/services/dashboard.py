@@ -17,6 +17,7 @@ from agentic_app.db.models import ScheduledJob, Workflow
 from agentic_app.domain import triggers
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.domain.templates import get_template
+from agentic_app.domain.tradingview import alert_message
 from agentic_app.domain.triggers import canonical_type
 from agentic_app.engine.scheduler import backtest as replay
 from agentic_app.market import indicators
@@ -60,8 +61,17 @@ def webhook_examples(url: str, secret: str, mode: str) -> dict[str, str]:
                 "  -H \"X-Agentic-Signature: t=$T,v1=$SIG\" \\\n"
                 "  -H \"X-Agentic-Delivery: $(cat /proc/sys/kernel/random/uuid)\" "
                 "-d \"$BODY\"")
+    if mode == "tradingview":
+        secret_url = f"{url}/{secret}"
+        message = alert_message()
+        curl = (f"curl -X POST '{secret_url}' -H 'Content-Type: text/plain' \\\n"
+                f"  -d 'buy EURUSD at 1.1'")
+        tradingview = (f"Webhook URL (secret: keep it private):\n{secret_url}\n\n"
+                       f"Message (paste as is; TradingView fills the placeholders):\n{message}")
+        return {"curl": curl, "tradingview": tradingview, "secret_url": secret_url,
+                "message": message}
     tradingview = (f"Webhook URL: {url}?secret={secret}\nMessage: {body}\n"
-                   "(TradingView cannot sign requests: create the job in shared-secret mode.)")
+                   "(TradingView cannot sign requests: create the job in tradingview mode.)")
     return {"curl": curl, "tradingview": tradingview}
 
 
@@ -248,13 +258,19 @@ class TriggerDesigner(Service):
         """URL, mode, secret and copyable examples of a webhook job; {} for other jobs.
 
         The secret is shown only when passed in (just created or rotated), masked otherwise:
-        a stored secret is never shown again."""
+        a stored secret is never shown again. A TradingView job's URL holds its secret
+        (``/webhooks/<token>/<secret>``) and is masked the same way; ``message`` is the alert
+        message to paste."""
         if job.trigger_type != "webhook":
             return {}
         url = webhook_url(self.settings, job.webhook_token or "")
         mode = str(job.trigger_config.get("mode", "hmac"))
-        return {"url": url, "mode": mode, "secret": secret or "••••••••",
-                **webhook_examples(url, secret or "<your secret>", mode)}
+        masked = "••••••••"
+        placeholder = masked if mode == "tradingview" else "<your secret>"
+        examples = webhook_examples(url, secret or placeholder, mode)
+        if mode == "tradingview":  # the URL itself holds the secret: shown once, like it
+            url = examples["secret_url"]
+        return {"url": url, "mode": mode, "secret": secret or masked, **examples}
 
 
 def _template(name: str) -> dict[str, Any]:

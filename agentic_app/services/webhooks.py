@@ -23,6 +23,7 @@ from agentic_app.domain.webhook_signing import (
 from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.scheduler.store import record_fire
 from agentic_app.services.base import Service
+from agentic_app.services.tradingview import receive_tradingview
 
 REPLAY_PREFIX = "agentic:webhook:seen:"
 """Redis key prefix of deliveries seen within the signature window."""
@@ -51,19 +52,30 @@ class WebhookService(Service):
             return job, parse_trigger_config("webhook", job.trigger_config)
 
     def receive(self, *, token: str, body: bytes, headers: dict[str, str],
-                secret_param: str | None = None, now: float | None = None) -> JobQueueEntry:
+                secret_param: str | None = None, now: float | None = None,
+                client_host: str | None = None,
+                path_secret: str | None = None) -> JobQueueEntry | None:
         """Check one delivery and enqueue its execution; the body becomes the trigger payload.
+        A ``tradingview`` job's alerts go through :mod:`agentic_app.services.tradingview`
+        (None: a duplicate alert, dropped).
 
         Raises NotFoundError (404), PayloadTooLargeError (413), AuthenticationError (401),
-        ConflictError (409: replayed delivery or paused job), LimitExceededError (429),
-        ServiceUnavailableError (503: no Redis).
+        ForbiddenError (403: sender not allowed), InvalidInputError (422), ConflictError (409:
+        replayed delivery or paused job), LimitExceededError (429), ServiceUnavailableError
+        (503: no Redis).
         """
         now = time.time() if now is None else now
         job, config = self.find_job(token)
-        redis = self._app.redis
         if len(body) > config.max_body_bytes:
             raise PayloadTooLargeError(f"body of {len(body)} bytes is over this webhook's limit of "
                                        f"{config.max_body_bytes}", field="body")
+        if config.mode == "tradingview":
+            return receive_tradingview(self._app, job=job, config=config, body=body,
+                                       headers=headers, client_host=client_host,
+                                       secret=path_secret or secret_param, now=now)
+        if path_secret is not None:
+            raise NotFoundError("unknown webhook", field="token")  # a TradingView URL only
+        redis = self._app.redis
         lower = {k.lower(): v for k, v in headers.items()}
         delivery = lower.get(DELIVERY_HEADER.lower())
         body_hash = hashlib.sha256(body).hexdigest()

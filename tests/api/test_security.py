@@ -56,12 +56,15 @@ ID_ROUTES: dict[tuple[str, str], dict | None] = {
     ("POST", p("/queue/jobs/{job_id}/cancel")): None,
     ("POST", p("/queue/jobs/{job_id}/retry")): None,
     ("DELETE", p("/auth/tokens/{token_id}")): None,
+    ("PUT", p("/scheduler/jobs/{job_id}/alert-only")): {"alert_only": True},
+    ("PUT", p("/workflows/{workflow_id}/alert-only")): {"alert_only": True},
+    ("GET", p("/portfolio/executions/{execution_id}/orders")): None,
 }
 # list routes: what the second user sees must not contain the first user's objects
 LIST_ROUTES = {
     ("GET", p("/workflows")), ("GET", p("/scheduler/jobs")), ("GET", p("/monitoring/active")),
     ("GET", p("/monitoring/executions")), ("GET", p("/queue/pending")),
-    ("GET", p("/queue/jobs")), ("GET", p("/auth/tokens")),
+    ("GET", p("/queue/jobs")), ("GET", p("/auth/tokens")), ("GET", p("/portfolio/alert-orders")),
 }
 # routes that take no id of an object (ownership cannot apply), each with why
 NO_ID_ROUTES = {
@@ -84,6 +87,13 @@ NO_ID_ROUTES = {
     ("GET", p("/health")): "public",
     ("GET", p("/metrics")): "admins only, aggregate figures",
     ("POST", p("/webhooks/{token}")): "public, authenticated by the job's signature",
+    ("POST", p("/webhooks/{token}/{secret}")): "public, the TradingView secret URL",
+    ("GET", p("/portfolio/accounts")): "the caller's own accounts (tests/api/test_portfolio)",
+    ("GET", p("/portfolio/accounts/{account}")): "the caller's own account: walked in "
+                                                 "tests/api/test_portfolio",
+    ("GET", p("/portfolio/accounts/{account}/orders")): "the caller's own orders: walked in "
+                                                        "tests/api/test_portfolio",
+    ("GET", p("/portfolio/accounts/{account}/equity")): "the caller's own fills only",
     ("WS", p("/monitoring/executions/{execution_id}")): "walked below (close 4404)",
     ("WS", p("/monitoring/events")): "the caller's own executions (tests/api/test_monitoring)",
 }
@@ -99,7 +109,8 @@ def world(env):
     sched = env.schedule(alice, wf, "cron", cron_expression="0 9 * * *")
     job = env.run(alice, wf)
     token = c.post(f"{API}/auth/tokens", headers=alice, json={"name": "extra"}).json()
-    ids = {"workflow_id": wf, "execution_id": job["execution_id"], "token_id": token["id"]}
+    ids = {"workflow_id": wf, "execution_id": job["execution_id"], "token_id": token["id"],
+           "account": "paper"}
     return env, alice, bob, ids, {"scheduler": sched["id"], "queue": job["id"]}
 
 
