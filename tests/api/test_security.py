@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.websockets import WebSocketDisconnect
 
 from agentic_app.api.app import API_PREFIX, PUBLIC_ROUTES
+from agentic_app.broker.base import OrderRequest
 from tests.api.conftest import API
 
 UNKNOWN_ID = 987654
@@ -56,15 +57,22 @@ ID_ROUTES: dict[tuple[str, str], dict | None] = {
     ("POST", p("/queue/jobs/{job_id}/cancel")): None,
     ("POST", p("/queue/jobs/{job_id}/retry")): None,
     ("DELETE", p("/auth/tokens/{token_id}")): None,
-    ("PUT", p("/scheduler/jobs/{job_id}/alert-only")): {"alert_only": True},
     ("PUT", p("/workflows/{workflow_id}/alert-only")): {"alert_only": True},
+    ("PUT", p("/scheduler/jobs/{job_id}/alert-only")): {"alert_only": True},
     ("GET", p("/portfolio/executions/{execution_id}/orders")): None,
+    ("GET", p("/notifications/channels/{channel_id}")): None,
+    ("PATCH", p("/notifications/channels/{channel_id}")): {"name": "hijacked", "enabled": False},
+    ("DELETE", p("/notifications/channels/{channel_id}")): None,
+    ("POST", p("/notifications/channels/{channel_id}/test")): None,
+    ("POST", p("/notifications/{notification_id}/read")): None,
 }
 # list routes: what the second user sees must not contain the first user's objects
 LIST_ROUTES = {
     ("GET", p("/workflows")), ("GET", p("/scheduler/jobs")), ("GET", p("/monitoring/active")),
     ("GET", p("/monitoring/executions")), ("GET", p("/queue/pending")),
-    ("GET", p("/queue/jobs")), ("GET", p("/auth/tokens")), ("GET", p("/portfolio/alert-orders")),
+    ("GET", p("/queue/jobs")), ("GET", p("/auth/tokens")),
+    ("GET", p("/notifications")), ("GET", p("/notifications/channels")),
+    ("GET", p("/portfolio/alert-orders")),
 }
 # routes that take no id of an object (ownership cannot apply), each with why
 NO_ID_ROUTES = {
@@ -88,35 +96,48 @@ NO_ID_ROUTES = {
     ("GET", p("/metrics")): "admins only, aggregate figures",
     ("POST", p("/webhooks/{token}")): "public, authenticated by the job's signature",
     ("POST", p("/webhooks/{token}/{secret}")): "public, the TradingView secret URL",
-    ("GET", p("/portfolio/accounts")): "the caller's own accounts (tests/api/test_portfolio)",
-    ("GET", p("/portfolio/accounts/{account}")): "the caller's own account: walked in "
-                                                 "tests/api/test_portfolio",
-    ("GET", p("/portfolio/accounts/{account}/orders")): "the caller's own orders: walked in "
-                                                        "tests/api/test_portfolio",
-    ("GET", p("/portfolio/accounts/{account}/equity")): "the caller's own fills only",
     ("WS", p("/monitoring/executions/{execution_id}")): "walked below (close 4404)",
     ("WS", p("/monitoring/events")): "the caller's own executions (tests/api/test_monitoring)",
+    ("POST", p("/scheduler/preview")): "stores nothing",
+    ("POST", p("/scheduler/backtest")): "stores nothing; job_id: tests/api/test_backtest",
+    ("GET", p("/notifications/kinds")): "the alert kinds every user has",
+    ("POST", p("/notifications/channels")): "creates the caller's own channel",
+    ("GET", p("/notifications/unread-count")): "the caller's own count: walked below",
+    ("POST", p("/notifications/read-all")): "marks the caller's own inbox: walked below",
+    ("GET", p("/portfolio/accounts")): "the caller's own accounts: walked below",
+    ("GET", p("/portfolio/accounts/{account}")): "the caller's own account: walked below",
+    ("GET", p("/portfolio/accounts/{account}/orders")): "the caller's own orders: walked below",
+    ("GET", p("/portfolio/accounts/{account}/equity")): "the caller's own equity: walked below",
 }
 
 
 @pytest.fixture
 def world(env):
-    """Alice's workflow, scheduled job, queued job + execution and API token; Bob's token."""
+    """Alice's workflow, scheduled job, queued job + execution, API token, notification
+    channel, inbox entry and a paper order of that execution; Bob's token."""
     c = env.client
-    _, alice = env.user("alice")
+    alice_id, alice = env.user("alice")
     _, bob = env.user("bob")
     wf = env.workflow(alice)
     sched = env.schedule(alice, wf, "cron", cron_expression="0 9 * * *")
     job = env.run(alice, wf)
     token = c.post(f"{API}/auth/tokens", headers=alice, json={"name": "extra"}).json()
+    channel = c.post(f"{API}/notifications/channels", headers=alice, json={
+        "name": "hook", "url": "json://93.184.216.34:8443/hook", "kinds": ["order_filled"]})
+    assert channel.status_code == 201, channel.text
+    notification_id = env.services.alerts.emit(alice_id, "execution_failed", "it failed")
+    env.services.node_services.broker.place_order(OrderRequest(
+        user_id=alice_id, symbol="EURUSD", side="buy", quantity=0.1,
+        idempotency_key=f"{job['execution_id']}:buy", execution_id=job["execution_id"],
+        node_id="buy"))
     ids = {"workflow_id": wf, "execution_id": job["execution_id"], "token_id": token["id"],
-           "account": "paper"}
+           "channel_id": channel.json()["id"], "notification_id": notification_id}
     return env, alice, bob, ids, {"scheduler": sched["id"], "queue": job["id"]}
 
 
 def _url(path: str, ids: dict, job_ids: dict) -> str:
     job_id = job_ids["scheduler"] if "/scheduler/" in path else job_ids["queue"]
-    return path.format(**ids, job_id=job_id)
+    return path.format(**ids, job_id=job_id, account="paper")
 
 
 def _snapshot(env, alice, ids, job_ids) -> dict:
@@ -129,6 +150,9 @@ def _snapshot(env, alice, ids, job_ids) -> dict:
         "execution": c.get(f"{API}/monitoring/executions/{ids['execution_id']}",
                            headers=alice).json(),
         "tokens": [{k: v for k, v in t.items() if k != "last_used_at"} for t in tokens],
+        "channels": c.get(f"{API}/notifications/channels", headers=alice).json(),
+        "inbox": c.get(f"{API}/notifications", headers=alice).json(),
+        "orders": c.get(f"{API}/portfolio/accounts/paper/orders", headers=alice).json(),
     }
 
 
@@ -160,7 +184,8 @@ def test_second_user_gets_404_and_nothing_changes(world):
         assert [(r["job_id"], r["outcome"]) for r in resp.json()["results"]] == [
             (job_ids["queue"], "not_found")]
     for method, path in LIST_ROUTES:
-        items = c.request(method, path, headers=bob).json()["items"]
+        listed = c.request(method, path, headers=bob).json()
+        items = listed["items"] if isinstance(listed, dict) else listed
         assert all(item.get("name") != "extra" for item in items), path
         if path != p("/auth/tokens"):
             assert items == [], path
@@ -168,6 +193,15 @@ def test_second_user_gets_404_and_nothing_changes(world):
     assert set(counts.values()) == {0}
     series = c.get(f"{API}/queue/throughput", headers=bob).json()
     assert {(m["completed"], m["failed"]) for m in series} == {(0, 0)}
+    assert c.get(f"{API}/notifications/unread-count", headers=bob).json() == {"unread": 0}
+    assert c.post(f"{API}/notifications/read-all", headers=bob).json() == {"marked": 0}
+    accounts = c.get(f"{API}/portfolio/accounts", headers=bob).json()
+    assert [a.get("fill_count", 0) for a in accounts] == [0] * len(accounts)
+    account = c.get(f"{API}/portfolio/accounts/paper", headers=bob).json()
+    assert account["fill_count"] == 0 and account["positions"] == []
+    assert c.get(f"{API}/portfolio/accounts/paper/orders", headers=bob).json()["total"] == 0
+    equity = c.get(f"{API}/portfolio/accounts/paper/equity", headers=bob).json()
+    assert {pt["equity"] for pt in equity["points"]} <= {account["starting_cash"]}
     url = _url(p("/monitoring/executions/{execution_id}"), ids, job_ids)
     with c.websocket_connect(url, headers=bob) as ws:
         assert ws.receive_json()["code"] == 4404
@@ -179,7 +213,8 @@ def test_second_user_gets_404_and_nothing_changes(world):
 def test_unknown_ids_are_404(world):
     """The owner asking for ids that do not exist gets 404 on every id route."""
     env, alice, _bob, _ids, _job_ids = world
-    unknown = {"workflow_id": UNKNOWN_ID, "execution_id": UNKNOWN_ID, "token_id": UNKNOWN_ID}
+    unknown = {"workflow_id": UNKNOWN_ID, "execution_id": UNKNOWN_ID, "token_id": UNKNOWN_ID,
+               "channel_id": UNKNOWN_ID, "notification_id": UNKNOWN_ID}
     for (method, path), body in ID_ROUTES.items():
         url = _url(path, unknown, {"scheduler": UNKNOWN_ID, "queue": UNKNOWN_ID})
         resp = env.client.request(method, url, headers=alice, json=body)
