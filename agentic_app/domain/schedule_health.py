@@ -19,6 +19,8 @@ RunKind = Literal["run", "missed", "skipped", "failed"]
 HealthStatus = Literal["healthy", "failing", "invalid_config", "auto_paused", "paused",
                        "data_stale"]
 
+MARKET_CLOSED = "market_closed"
+"""Reason of a fire outside its trigger's trading session (``domain.triggers.session``)."""
 REASONS: dict[str, tuple[Literal["missed", "skipped"], str]] = {
     "downtime": ("missed", "the scheduler was not running at the fire time"),
     "misfire": ("missed", "the scheduler could not run it within the misfire grace time"),
@@ -26,7 +28,7 @@ REASONS: dict[str, tuple[Literal["missed", "skipped"], str]] = {
     "skip": ("skipped", "skipped on request (skip next runs)"),
     "limit": ("skipped", "a per-user limit was reached"),
     "paused": ("skipped", "the schedule was paused"),
-    "market_closed": ("skipped", "the market was closed"),
+    MARKET_CLOSED: ("skipped", "the market was closed"),
     "refused": ("skipped", "the run was refused (workflow inactive or deleted)"),
 }
 """Reason of a missed_runs record -> (kind, what it means)."""

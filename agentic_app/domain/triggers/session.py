@@ -14,7 +14,7 @@ trigger defaults to its own symbol). Rules:
 Fire times with the limit applied come from :func:`filter_times` / :func:`anchor_times` (used
 by ``next_fire_times``, so previews and the stored next run follow the calendar); a fire the
 scheduler meets outside a session is checked with :func:`allows` and recorded as skipped with
-reason ``market closed``.
+reason ``market_closed`` (``domain.schedule_health.MARKET_CLOSED``).
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ from agentic_app.domain.sessions import Calendar, canonical_name, get_calendar
 
 SessionRule = Literal["trading_days", "open_hours", "after_open", "before_close"]
 ANCHOR_RULES = ("after_open", "before_close")
-MARKET_CLOSED = "market_closed"
-"""The ``missed_runs.reason`` of a fire skipped because the market was closed ("market
-closed" in the history)."""
 MAX_STEPS = 2000
 """Bound on the session lookups of one fire-time computation."""
 ANCHOR_HORIZON = timedelta(days=400)

@@ -19,8 +19,9 @@ import redis as redis_lib
 
 from agentic_app.db.engine import Database
 from agentic_app.domain.errors import ConflictError, LimitExceededError, NotFoundError
+from agentic_app.domain.schedule_health import MARKET_CLOSED
 from agentic_app.domain.triggers import ScheduledTriggerConfig, TriggerConfig, next_fire_time
-from agentic_app.domain.triggers.session import MARKET_CLOSED, allows, closed_detail
+from agentic_app.domain.triggers.session import allows, closed_detail
 from agentic_app.engine.queue.enqueue import DuplicateJobError, enqueue_execution
 from agentic_app.engine.scheduler import store
 from agentic_app.settings import Settings

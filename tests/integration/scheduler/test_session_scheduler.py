@@ -12,8 +12,9 @@ from sqlmodel import select
 from agentic_app.db.engine import session_scope
 from agentic_app.db.models import JobQueueEntry
 from agentic_app.db.scheduler_models import MissedRun
+from agentic_app.db.trading_models import Notification
+from agentic_app.domain.schedule_health import MARKET_CLOSED, REASONS
 from agentic_app.domain.sessions import get_calendar
-from agentic_app.domain.triggers.session import MARKET_CLOSED
 from agentic_app.engine.scheduler.service import SchedulerService
 from tests.integration.scheduler.conftest import PathFeed
 
@@ -69,10 +70,12 @@ def test_fires_outside_the_session_are_recorded_as_market_closed(env):
     missed = _rows(env, MissedRun, closed.id)
     assert len(missed) >= 3
     assert {m.reason for m in missed} == {MARKET_CLOSED}
+    assert REASONS[MARKET_CLOSED][0] == "skipped"
     assert all(m.detail == f"{exchange}: market not open" for m in missed)
     assert all(m.fire_time.replace(tzinfo=UTC) >= started - timedelta(seconds=1)
                for m in missed)
     assert _rows(env, JobQueueEntry, closed.id) == []
+    assert _rows(env, Notification, closed.id) == []  # a limit the user set: no alert
     assert len(_rows(env, JobQueueEntry, crypto.id)) >= 3
     assert _rows(env, MissedRun, crypto.id) == []
     calendar = get_calendar(exchange)
