@@ -29,6 +29,8 @@ POINTS_PER_BAR = 3
 """Evaluation points of one bar on the price path: two extremes, then the close."""
 POINT_NAMES = ("low", "high", "close")
 """Name of each kind of point (the index stored in :attr:`PricePath.kind`)."""
+CHECK_SETTLE_SECONDS = 1.0
+"""How long after a bar boundary the watcher checks (time for the feed to publish the bar)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +85,12 @@ def changes(*columns: np.ndarray) -> np.ndarray:
     for col in columns:
         moved[1:] |= col[1:] != col[:-1]
     return np.flatnonzero(moved)
+
+
+def next_check_delay(now_s: float, interval: float, settle: float = CHECK_SETTLE_SECONDS) -> float:
+    """Seconds from ``now_s`` to the next check: checks run at multiples of ``interval``
+    since the epoch plus ``settle``, so with an interval that divides a bar's length (60 s
+    does every timeframe) each bar is evaluated about ``settle`` seconds after it closes,
+    not up to one interval later."""
+    delay = interval - ((now_s - settle) % interval)
+    return delay if delay > 1e-3 else delay + interval

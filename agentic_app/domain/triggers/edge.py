@@ -198,13 +198,16 @@ class StateArrays:
         in_now: np.ndarray,
         true_now: np.ndarray,
         far: np.ndarray | None,
+        slots: np.ndarray | None = None,
     ) -> EdgeResult:
         """Apply the edge rules to every slot at once and return what fired and changed.
 
         ``evaluated``: slots evaluated on valid data this pass; ``in_now``: their region test;
         ``true_now``: their condition (differs from ``in_now`` for crossings); ``far``: re-arm
         distance reached (None: no re-arm band anywhere, i.e. all True). ``now_s``: the time
-        of the evaluation (epoch seconds), one for all slots or one per slot.
+        of the evaluation (epoch seconds), one for all slots or one per slot. ``slots``: apply
+        to these slots only (the other arguments then hold one entry per listed slot; the
+        result's indices are slot numbers all the same).
 
         Rules: a slot fires iff it is evaluated, its condition is true, it is armed, it is
         primed or asks for ``fire_if_true_at_start``, and it is not within ``cooldown`` of its
@@ -213,41 +216,44 @@ class StateArrays:
         disarms; a first evaluation finding the condition true disarms without firing (unless
         ``fire_if_true_at_start``); an evaluation finding it false (and ``far``) re-arms.
         """
-        ev = evaluated & ~self.finished & (self.created <= now_s)
-        armed, primed = self.armed, self.primed
-        cand = ev & true_now & armed & (primed | self.fire_at_start)
+        at = slice(None) if slots is None else slots
+        armed, primed, last_in = self.armed[at], self.primed[at], self.last_in[at]
+        fire_at_start = self.fire_at_start[at]
+        ev = evaluated & ~self.finished[at] & (self.created[at] <= now_s)
+        cand = ev & true_now & armed & (primed | fire_at_start)
         if self.any_cooldown:
             with np.errstate(invalid="ignore"):
-                cooling = cand & (now_s < self.last_fire + self.cooldown)
+                cooling = cand & (now_s < self.last_fire[at] + self.cooldown[at])
             fire = cand & ~cooling
         else:
             cooling = None
             fire = cand
-        new_armed = armed & ~fire & ~(ev & true_now & ~primed & ~self.fire_at_start)
+        new_armed = armed & ~fire & ~(ev & true_now & ~primed & ~fire_at_start)
         rearm = ev & ~true_now
         if far is not None:
             rearm &= far
         new_armed |= rearm
-        new_in = np.where(ev, in_now, self.last_in)
-        changed = ev & ((new_armed != armed) | (new_in != self.last_in) | ~primed | fire)
-        self.armed = new_armed
-        self.last_in = new_in
-        self.primed = primed | ev
-        fired = np.flatnonzero(fire)
+        new_in = np.where(ev, in_now, last_in)
+        changed = ev & ((new_armed != armed) | (new_in != last_in) | ~primed | fire)
+        self.armed[at] = new_armed
+        self.last_in[at] = new_in
+        self.primed[at] = primed | ev
+        hit = np.flatnonzero(fire)
+        fired = hit if slots is None else slots[hit]
         exhausted = np.empty(0, np.int64)
         if fired.size:
             self.fire_count[fired] += 1
-            self.last_fire[fired] = now_s if np.ndim(now_s) == 0 else now_s[fired]
+            self.last_fire[fired] = now_s if np.ndim(now_s) == 0 else now_s[hit]
             done = fired[self.fire_count[fired] >= self.max_fires[fired]]
             if done.size:
                 self.finished[done] = True
                 exhausted = done
-        return EdgeResult(
-            fired=fired,
-            changed=np.flatnonzero(changed),
-            exhausted=exhausted,
-            cooling=np.flatnonzero(cooling) if cooling is not None else np.empty(0, np.int64),
-        )
+        changed_at = np.flatnonzero(changed)
+        cooling_at = np.flatnonzero(cooling) if cooling is not None else np.empty(0, np.int64)
+        if slots is not None:
+            changed_at, cooling_at = slots[changed_at], slots[cooling_at]
+        return EdgeResult(fired=fired, changed=changed_at, exhausted=exhausted,
+                          cooling=cooling_at)
 
 
 def _epoch(value: datetime | None, default: float) -> float:

@@ -51,6 +51,7 @@ from agentic_app.domain.triggers import (
     next_fire_times,
     parse_trigger_config,
 )
+from agentic_app.domain.triggers.bars import next_check_delay
 from agentic_app.engine.leader import Lease
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.scheduler import store
@@ -387,12 +388,11 @@ class SchedulerService:
     def _watch_loop(self) -> None:
         interval = self.settings.scheduler_config.check_interval_seconds
         while self._active():
-            started = time.monotonic()
             try:
                 self.tick_market()
             except Exception:
                 log.exception("trigger tick failed")
-            self._stop.wait(max(0.0, interval - (time.monotonic() - started)))
+            self._stop.wait(next_check_delay(time.time(), interval))  # bar-aligned
 
     def tick_market(self) -> int:
         """Evaluate price/indicator triggers once; enqueue fires. Returns the number of fires."""

@@ -47,18 +47,31 @@ evaluated (None: not computable)."""
 
 
 def step_prices(book: Book, at_s: float, sym_px: np.ndarray, due: np.ndarray,
-                errors: Errors) -> tuple[EdgeResult, np.ndarray]:
+                errors: Errors, previous: np.ndarray | None = None,
+                ) -> tuple[EdgeResult, np.ndarray]:
     """Evaluate every ``due`` price trigger at one point: ``sym_px`` holds one price per
     symbol (NaN: none), ``at_s`` is the point's time. Returns the edge result and the slots
-    evaluated on valid data (scalar-path errors go to ``errors``)."""
+    evaluated on valid data (scalar-path errors go to ``errors``).
+
+    ``previous``: the prices of the point just evaluated at the same time; then only the
+    slots whose region test or re-arm distance differ from there are evaluated (and the
+    scalar-path ones): the edge rules give the same result for the same inputs at the same
+    time again, so a run of equal inputs is evaluated once, at its first point."""
     sa = book.state
     slot_px = sym_px[book.slot_src]
     valid = ~np.isnan(slot_px) & due & (sa.created <= at_s)
     in_now = book.regions(sym_px)
+    far = book.far(sym_px)
+    slots = None
+    if previous is not None:
+        moved = (in_now != book.regions(previous)) | book.is_fallback
+        if far is not None:
+            moved |= far != book.far(previous)
+        valid &= moved
+        slots = np.flatnonzero(valid)
     true_now = in_now
     if book.any_cross:
         true_now = in_now & ~(book.cross & (sa.last_in | ~sa.primed))
-    far = book.far(sym_px)
     scalar = book.fallback[valid[book.fallback] & ~sa.finished[book.fallback]]
     if scalar.size:
         if far is None:
@@ -78,7 +91,11 @@ def step_prices(book: Book, at_s: float, sym_px: np.ndarray, due: np.ndarray,
                 valid[slot] = False
                 continue
             in_now[slot] = true_now[slot] = truth
-    result = sa.apply(at_s, valid, in_now, true_now, far)
+    if slots is None:
+        result = sa.apply(at_s, valid, in_now, true_now, far)
+    else:
+        result = sa.apply(at_s, valid[slots], in_now[slots], true_now[slots],
+                          None if far is None else far[slots], slots=slots)
     if scalar.size:
         sa.last_price[scalar] = slot_px[scalar]
         result.changed = np.union1d(result.changed, scalar[valid[scalar]])
@@ -95,17 +112,20 @@ def evaluate_prices(book: Book, now: datetime, closes: np.ndarray, px: np.ndarra
     sa = book.state
     if not len(sa) or not len(closes):
         return
-    touched = np.empty(0, np.int64)
+    touched = np.zeros(len(sa), bool)
     fresh = np.isneginf(sa.last_bar)  # never evaluated: starts at the newest bar
     for t, close_s in enumerate(closes.tolist()):
         due = ~sa.finished & (sa.last_bar < close_s)
         if t < len(closes) - 1:
             due &= ~fresh
         seen = np.zeros(len(sa), bool)
+        bar_ts = from_epoch(close_s - bar_seconds).isoformat()
+        close_ts = from_epoch(close_s).isoformat()
         for p in range(px.shape[1]):
-            result, valid = step_prices(book, close_s, px[t, p], due, report.errors)
+            previous = px[t, p - 1] if p else None
+            result, valid = step_prices(book, close_s, px[t, p], due, report.errors, previous)
             seen |= valid
-            touched = np.union1d(touched, result.changed)
+            touched[result.changed] = True
             for slot in result.fired.tolist():
                 entry = book.entries[slot]
                 s = int(book.slot_src[slot])
@@ -113,15 +133,15 @@ def evaluate_prices(book: Book, now: datetime, closes: np.ndarray, px: np.ndarra
                     "symbol": entry.rule.config.symbol,
                     "price": float(px[t, p, s]),
                     "point": POINT_NAMES[int(kinds[t, p, s])],
-                    "bar_ts": from_epoch(close_s - bar_seconds).isoformat(),
-                    "bar_close_ts": from_epoch(close_s).isoformat(),
-                    "quote_ts": from_epoch(close_s).isoformat(),
+                    "bar_ts": bar_ts,
+                    "bar_close_ts": close_ts,
+                    "quote_ts": close_ts,
                     "condition": entry.rule.condition.canonical(),
                 }))
             report.exhausted.extend(int(x) for x in sa.ids[result.exhausted])
         report.evaluated += int(seen.sum())
         sa.last_bar = np.where(seen, close_s, sa.last_bar)
-    changed.append((sa, touched))
+    changed.append((sa, np.flatnonzero(touched)))
 
 
 def compute_groups(book: Book, layout: IndicatorLayout, sym_px: np.ndarray,

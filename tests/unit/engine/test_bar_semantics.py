@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 
 from agentic_app.domain.triggers import IndicatorTriggerConfig, PriceTriggerConfig
 from agentic_app.engine.scheduler.market_watch import TriggerWatcher
@@ -135,3 +136,21 @@ def test_a_stale_feed_never_fires():
     now = frozen + timedelta(minutes=11, seconds=1)
     assert [f.trigger_id for f in fresh.tick(now)] == [1]
     assert from_epoch(to_epoch(now)) > created
+
+
+def test_checks_are_aligned_to_bar_boundaries():
+    """The scheduler's next check is one settle second after the next multiple of the
+    interval, whenever the previous check ended: every bar close is seen ~1 s after it."""
+    from agentic_app.domain.triggers.bars import CHECK_SETTLE_SECONDS, next_check_delay
+
+    quarter = to_epoch(datetime(2025, 2, 3, 9, 15, tzinfo=UTC))
+    for ended in (-59.5, -30.0, -1.0, 0.2, 0.999, 1.0, 1.5, 42.0):
+        now = quarter + ended
+        delay = next_check_delay(now, 60)
+        at = now + delay
+        assert 1e-3 < delay <= 60 + 1e-3
+        off = (at - CHECK_SETTLE_SECONDS) % 60
+        assert min(off, 60 - off) == pytest.approx(0, abs=1e-6)
+    assert next_check_delay(quarter - 0.5, 60) == pytest.approx(1.5)  # 09:15:01
+    assert next_check_delay(quarter + 1.0, 60) == pytest.approx(60)  # just checked: next minute
+    assert next_check_delay(quarter + 2.0, 5) == pytest.approx(4)
