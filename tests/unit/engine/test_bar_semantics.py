@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentic_app.domain.triggers import IndicatorTriggerConfig, PriceTriggerConfig
 from agentic_app.engine.scheduler.market_watch import TriggerWatcher
@@ -154,3 +156,42 @@ def test_checks_are_aligned_to_bar_boundaries():
     assert next_check_delay(quarter - 0.5, 60) == pytest.approx(1.5)  # 09:15:01
     assert next_check_delay(quarter + 1.0, 60) == pytest.approx(60)  # just checked: next minute
     assert next_check_delay(quarter + 2.0, 5) == pytest.approx(4)
+
+
+FORMS = ["price > {a}", "price < {a}", "{a} < price <= {b}", "price < {a} or price > {b}",
+         "crosses_above(price, {a})", "crosses_below(price, {b})",
+         "price > {a} and price * 2 < {d}", "crosses_above(price, {a}) or price > {b}"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(forms=st.lists(st.sampled_from(FORMS), min_size=1, max_size=6),
+       moves=st.lists(st.tuples(st.integers(-4, 4), st.integers(0, 3), st.integers(0, 3)),
+                      min_size=3, max_size=25),
+       band=st.sampled_from([0.0, 0.0005, 0.002]), cooldown=st.sampled_from([0, 60, 180]),
+       gap=st.sampled_from([1, 2, 3]))
+def test_bar_path_vector_and_reference_fire_alike(forms, moves, band, cooldown, gap):
+    """Random bars (opens, closes, wicks), random price triggers, checks every ``gap``
+    minutes: the vector path (later points of a bar applied only where inputs changed)
+    fires exactly as the reference path (every point applied to every trigger): same bars,
+    same prices."""
+    rows, close = [], 1.1000
+    for step, up, down in moves:
+        new = round(close + step * 0.0005, 4)
+        rows.append((close, round(max(close, new) + up * 0.0005, 4),
+                     round(min(close, new) - down * 0.0005, 4), new))
+        close = new
+    feed = MinuteFeed(rows)
+    levels = {"a": 1.0995, "b": 1.1015, "d": 2 * 1.1015}
+    fired = []
+    for vectorize in (True, False):
+        watcher = TriggerWatcher(feed, check_interval_seconds=60 * gap, vectorize=vectorize)
+        for k, form in enumerate(forms):
+            watcher.upsert(k, "price", PriceTriggerConfig(
+                symbol="EURUSD", condition=form.format(**levels), rearm_band=band,
+                cooldown_seconds=cooldown), START)
+        got = []
+        for m in range(gap, len(rows) + gap, gap):
+            got += [(f.trigger_id, f.payload["bar_ts"], f.payload["price"])
+                    for f in watcher.tick(START + timedelta(minutes=m, seconds=1))]
+        fired.append(sorted(got))
+    assert fired[0] == fired[1]
