@@ -1,11 +1,12 @@
 """Alert-only mode: a broker that records the order it is given and sends it as an alert.
 
 An alert-only run (its schedule's or its workflow's ``alert_only`` flag) gets this broker in
-place of the real one. ``place_order`` validates the order like a real broker (symbol, lot,
-quantity), prices it at the current quote, stores it in ``alert_orders`` (unique per
-idempotency key, so a retried run alerts once) and hands it to ``send_alert``; nothing is
-sent to the wrapped broker. Reads (positions, account) go to the wrapped broker; nothing
-else of it (cancel, processing open orders) is reachable through this object.
+place of the real one (paper or live: every order of the run comes here). ``place_order``
+validates the order like a real broker (symbol, lot, quantity; an exchange symbol the feed
+does not list is recorded without a quote), prices it at the current quote, stores it in
+``alert_orders`` (unique per idempotency key, so a retried run alerts once) and hands it to
+``send_alert``; nothing is sent to the wrapped broker. Reads (positions, account) go to the
+wrapped broker; nothing else of it (cancel, processing open orders) is reachable here.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from agentic_app.broker.base import ALERT_ONLY, AccountSnapshot, OrderRequest, O
 from agentic_app.broker.paper import check_lot
 from agentic_app.db.engine import Database
 from agentic_app.db.trading_models import AlertOrder
-from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.errors import InvalidInputError, UnknownSymbolError
 
 log = logging.getLogger(__name__)
 
@@ -67,22 +68,32 @@ class AlertOnlyBroker:
         """Validate and record ``order``, send the alert (once per idempotency key) and
         return it with status ``alert_only``; InvalidInputError for a bad order."""
         req = order.validated()
-        instrument = self._market.instrument(req.symbol)
-        check_lot(req.quantity, instrument)
+        venue = str(getattr(order, "broker", None) or "paper")
+        try:
+            instrument = self._market.instrument(req.symbol)
+        except UnknownSymbolError:
+            if venue == "paper":
+                raise
+            instrument = None  # an exchange's symbol the feed does not list: no quote
+        if instrument is not None:
+            check_lot(req.quantity, instrument)
         existing = self.get_order(req.idempotency_key)
         if existing is not None:
             if existing.user_id != req.user_id:
                 raise InvalidInputError("idempotency_key is already used by another user",
                                         field="idempotency_key")
             return replace(existing, duplicate=True)
-        quote = self._market.price(instrument.symbol, self._clock() if self._clock else None)
+        quote = (self._market.price(instrument.symbol, self._clock() if self._clock else None)
+                 if instrument is not None else None)
         row = AlertOrder(
             user_id=req.user_id, execution_id=req.execution_id, node_id=req.node_id,
-            idempotency_key=req.idempotency_key, symbol=instrument.symbol,
+            idempotency_key=req.idempotency_key,
+            symbol=instrument.symbol if instrument is not None else req.symbol,
             side=str(getattr(req.side, "value", req.side)),
             order_type=str(getattr(req.order_type, "value", req.order_type)),
-            quantity=req.quantity, limit_price=req.limit_price, quote_price=quote.price,
-            created_at=quote.ts if quote.ts.tzinfo else datetime.now(UTC))
+            quantity=req.quantity, limit_price=req.limit_price,
+            quote_price=quote.price if quote is not None else None,
+            created_at=quote.ts if quote is not None and quote.ts.tzinfo else datetime.now(UTC))
         try:
             with Session(self._engine, expire_on_commit=False) as session:
                 session.add(row)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from sqlmodel import Session, select
 
 from agentic_app.broker.alert_only import AlertOnlyBroker, describe_order
-from agentic_app.broker.base import ALERT_ONLY
+from agentic_app.broker.base import ALERT_ONLY, OrderRequest
 from agentic_app.db.engine import Database, get_engine
 from agentic_app.db.trading_models import AlertOrder, PaperAccount, PaperFill, PaperOrder
-from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.errors import InvalidInputError, UnknownSymbolError
 from tests.integration.test_paper_broker import (  # noqa: F401  (fixtures)
     clock,
     count,
@@ -81,3 +83,23 @@ def test_reads_go_to_the_real_broker(broker, db_url, market, clock):  # noqa: F8
     assert [p.symbol for p in broker.positions(1)] == ["AAPL"]
     assert broker.account(1).cash < 100_000
     assert not hasattr(broker, "cancel_order")
+
+
+@dataclass(frozen=True)
+class LiveRequest(OrderRequest):
+    """An order for an exchange (the live broker's ``broker`` field)."""
+
+    broker: str = "binance"
+
+
+def test_live_order_with_an_unlisted_symbol_is_recorded(broker, db_url, sent):  # noqa: F811
+    """An exchange order whose symbol the feed does not list is still recorded and alerted
+    (without a quote); a paper order with such a symbol is refused."""
+    live = LiveRequest(user_id=1, symbol="DOGEUSDT", side="buy", quantity=3.0,
+                       idempotency_key="4:live")
+    assert broker.place_order(live).status == ALERT_ONLY
+    with Session(get_engine(db_url)) as s:
+        row = s.exec(select(AlertOrder).where(AlertOrder.idempotency_key == "4:live")).one()
+    assert (row.symbol, row.quote_price) == ("DOGEUSDT", None) and len(sent) == 1
+    with pytest.raises(UnknownSymbolError):
+        broker.place_order(order("4:paper", symbol="DOGEUSDT"))
