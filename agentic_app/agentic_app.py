@@ -9,6 +9,7 @@ import reflex as rx
 
 from agentic_app import routes
 from agentic_app.api.app import create_api
+from agentic_app.pages.broker import broker_page
 from agentic_app.pages.login import login_page
 from agentic_app.pages.monitor import execution_page, monitor_page
 from agentic_app.pages.notifications import notifications_page
@@ -19,6 +20,7 @@ from agentic_app.pages.workflows import workflow_edit_page, workflows_page
 from agentic_app.services.app import AppServices
 from agentic_app.services.runtime import LocalRuntime
 from agentic_app.state.alerts import BellState, NotificationsState
+from agentic_app.state.broker import BrokerState
 from agentic_app.state.guard import SessionGuard
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import MonitorState
@@ -79,3 +81,5 @@ app.add_page(workflow_edit_page, route=routes.WORKFLOW_EDIT, title="Workflow · 
              on_load=_guarded(WorkflowEditState.load_workflow))
 app.add_page(portfolio_page, route=routes.PORTFOLIO, title="Portfolio · agentic",
              on_load=_guarded(PortfolioState.load_portfolio))
+app.add_page(broker_page, route=routes.BROKER, title="Broker · agentic",
+             on_load=_guarded(BrokerState.load_broker))

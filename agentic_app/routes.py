@@ -5,6 +5,7 @@ WORKFLOWS = "/workflows"
 SCHEDULER = "/scheduler"
 QUEUE = "/queue"
 MONITOR = "/monitor"
+BROKER = "/broker"
 INDEX = "/"
 SCHEDULER_JOB = "/scheduler/[job_id]"
 MONITOR_EXECUTION = "/monitor/[execution_id]"
@@ -19,5 +20,6 @@ NAV = [
     ("Monitor", MONITOR, "activity"),
     ("Workflows", WORKFLOWS, "workflow"),
     ("Portfolio", PORTFOLIO, "wallet"),
+    ("Broker", BROKER, "landmark"),
 ]
 """Navigation entries: label, route, lucide icon."""

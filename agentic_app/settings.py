@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agentic_app.domain.live_trading import TradingLimits, check_test_base_url
 from agentic_app.domain.outbound import OutboundPolicy, parse_host_entry
 from agentic_app.domain.tradingview import TRADINGVIEW_SENDERS, Networks, networks
 from agentic_app.domain.workflow import (
@@ -226,6 +227,43 @@ class Webhooks(BaseModel):
         return networks(self.trusted_proxies)
 
 
+class BrokerSettings(BaseModel):
+    """Live trading: exchange access, credential encryption, the safety limits' defaults
+    (each user may only tighten them). Amounts are in the exchange's quote currency."""
+
+    allow_mainnet: bool = False
+    request_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    credential_keys: list[str] = Field(default_factory=list)
+    test_base_url: str = ""
+    max_order_notional: float = Field(1000.0, gt=0)
+    max_orders_per_day: int = Field(20, ge=1, le=100000)
+    max_turnover_per_day: float = Field(10000.0, gt=0)
+    max_daily_loss: float = Field(500.0, gt=0)
+
+    @field_validator("credential_keys")
+    @classmethod
+    def _fernet_keys(cls, value: list[str]) -> list[str]:
+        from cryptography.fernet import Fernet
+
+        for key in value:
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                raise ValueError("each key must be a Fernet key (32 url-safe base64 bytes; "
+                                 "Fernet.generate_key())") from None
+        return value
+
+    @field_validator("test_base_url")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        return check_test_base_url(value) if value else value
+
+    def limits(self) -> TradingLimits:
+        """The default (and ceiling) safety limits."""
+        return TradingLimits(self.max_order_notional, self.max_orders_per_day,
+                             self.max_turnover_per_day, self.max_daily_loss)
+
+
 class Settings(BaseSettings):
     """All settings of agentic_app (see README for the table)."""
 
@@ -269,6 +307,7 @@ class Settings(BaseSettings):
     paper: PaperTrading = Field(default_factory=PaperTrading, validation_alias="PAPER")
     webhooks: Webhooks = Field(default_factory=Webhooks, validation_alias="WEBHOOKS")
     _api_base_url_derived: bool = PrivateAttr(False)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings, validation_alias="BROKER")
 
     @field_validator("market_feed")
     @classmethod
@@ -293,6 +332,8 @@ class Settings(BaseSettings):
                 raise ValueError("SECRET_KEY is required in production mode")
             if len(self.secret_key) < 32:
                 raise ValueError("SECRET_KEY must be at least 32 characters")
+            if self.broker.test_base_url:
+                raise ValueError("BROKER__TEST_BASE_URL is for tests and refused in production")
         if not self.api_base_url:
             self.api_base_url = f"http://localhost:{self.backend_port}"
             self._api_base_url_derived = True

@@ -1,7 +1,7 @@
 """The FastAPI application that Reflex mounts through ``api_transformer``.
 
 Routes live in :mod:`agentic_app.api.routers` (auth, workflows, scheduler, monitoring,
-queue, webhooks, metrics, notifications, portfolio, alert_mode), all under
+queue, webhooks, metrics, notifications, portfolio, alert_mode, broker), all under
 :data:`API_PREFIX`; errors are mapped centrally in :mod:`agentic_app.api.errors`; bodies over
 1 MiB are refused with 413 before parsing; cross-origin browser calls are allowed from
 ``FRONTEND_ORIGINS`` only.
@@ -19,6 +19,7 @@ from agentic_app.api.errors import install_error_handlers
 from agentic_app.api.routers import (
     alert_mode,
     auth,
+    broker,
     metrics,
     monitoring,
     notifications,
@@ -73,7 +74,7 @@ def create_api(app: AppServices | None = None) -> FastAPI:
         return JSONResponse(body, status_code=200 if ok else 503)
 
     for module in (auth, workflows, scheduler, monitoring, queue, webhooks, metrics,
-                   notifications, portfolio, alert_mode):
+                   notifications, portfolio, alert_mode, broker):
         router.include_router(module.router)
     api.include_router(router)
     mount_rq_dashboard(api, app)

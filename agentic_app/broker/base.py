@@ -59,7 +59,10 @@ def idempotency_key(execution_id: int | str, node_id: str) -> str:
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """An order to place; ``quantity`` in instrument units/lots, ``limit_price`` for limits."""
+    """An order to place; ``quantity`` in instrument units/lots, ``limit_price`` for limits.
+
+    ``broker`` is ``"paper"`` (the default) or the id of a supported exchange (``"binance"``)
+    for a live order on the user's account there (see ``broker.router``)."""
 
     user_id: int
     symbol: str
@@ -70,6 +73,7 @@ class OrderRequest:
     limit_price: float | None = None
     execution_id: int | None = None
     node_id: str | None = None
+    broker: str = "paper"
 
     def validated(self) -> OrderRequest:
         """A copy with enums and floats normalised; InvalidInputError naming the bad field."""
@@ -103,6 +107,7 @@ class OrderRequest:
             user_id=self.user_id, symbol=self.symbol, side=side, quantity=quantity,
             idempotency_key=self.idempotency_key, order_type=order_type,
             limit_price=limit_price, execution_id=self.execution_id, node_id=self.node_id,
+            broker=self.broker,
         )
 
 

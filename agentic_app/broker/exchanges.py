@@ -9,12 +9,12 @@ sandbox/testnet URL when the credential is a sandbox one). Only a test setting
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from agentic_app.domain.errors import InvalidInputError
+from agentic_app.domain.live_trading import check_test_base_url
 
 RECV_WINDOW_MS = 5000
 """How long a signed request stays valid at the exchange: a request lost in flight can no
@@ -60,22 +60,6 @@ def client_order_id(exchange_id: str, idempotency_key: str) -> str:
     ``[.A-Z:/a-z0-9_-]`` alphabet)."""
     digest = hashlib.sha256(f"{exchange_id}:{idempotency_key}".encode()).hexdigest()
     return "ag-" + digest[:32]
-
-
-def check_test_base_url(url: str) -> str:
-    """``url`` when it is an http(s) URL on a loopback address, else ValueError."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("must be an http(s) URL")
-    host = parts.hostname
-    if host != "localhost":
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if not loopback:
-            raise ValueError("is for tests only and must point at a loopback address")
-    return url.rstrip("/")
 
 
 def build_client(exchange_id: str, *, api_key: str, secret: str, sandbox: bool,

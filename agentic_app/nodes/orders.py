@@ -15,14 +15,20 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from agentic_app.broker.base import ALERT_ONLY, OrderRequest
+from agentic_app.broker.exchanges import SUPPORTED
 from agentic_app.domain.errors import InvalidInputError
 from agentic_app.nodes.base import NodeContext, NodeParams, NodeType, default_registry
+
+BrokerName = Literal[("paper", *sorted(SUPPORTED))]  # type: ignore[valid-type]
+"""Where an order node trades: the paper broker, or a supported exchange (live)."""
 
 
 class _OrderParams(NodeParams):
     symbol: str = Field(min_length=2, max_length=20)
     side: Literal["buy", "sell"]
     quantity: float | None = Field(None, gt=0, description="default: upstream position size")
+    broker: BrokerName = Field(  # type: ignore[valid-type]
+        "paper", description="paper, or live on your exchange account (Broker page)")
 
     @field_validator("symbol")
     @classmethod
@@ -58,7 +64,7 @@ class _OrderNode(NodeType):
             idempotency_key=ctx.idempotency_key, order_type=self.order_type,
             limit_price=self._limit_price(ctx, params),
             execution_id=ctx.execution_id if isinstance(ctx.execution_id, int) else None,
-            node_id=ctx.node_id)
+            node_id=ctx.node_id, broker=params.broker)
         result = ctx.services.broker.place_order(request)
         order = result.to_dict()
         if result.status == ALERT_ONLY:

@@ -9,6 +9,7 @@ notifier) - and is organised by concern, one service per module::
     app.auth  app.users  app.tokens  app.workflows  app.schedules  app.triggers
     app.queue  app.monitoring  app.webhooks  app.metrics  app.health  app.demo  app.runs
     app.editor  app.alerts (app.alerts.channels)  app.portfolio  app.alert_mode
+    app.broker  app.kill_switch
 
 Methods acting on a user's objects take the acting user (an :class:`Actor`) first and check
 ownership there, once for every front end: another user's object is a NotFoundError.
@@ -49,6 +50,7 @@ from agentic_app.services.auth import (
     AuthService,
 )
 from agentic_app.services.base import Actor
+from agentic_app.services.broker import BrokerService
 from agentic_app.services.dashboard import (
     INDICATOR_NAMES,
     MAX_BACKTEST_DAYS,
@@ -57,6 +59,7 @@ from agentic_app.services.dashboard import (
 from agentic_app.services.demo import DemoService
 from agentic_app.services.editor import EditorService, EditorView
 from agentic_app.services.health import HealthService
+from agentic_app.services.kill_switch import KillSwitchService
 from agentic_app.services.live_slots import LiveSlots
 from agentic_app.services.login_limit import LoginThrottledError
 from agentic_app.services.metrics import MetricsService
@@ -135,6 +138,8 @@ class AppServices:
         self.alerts = AlertService(self)
         self.portfolio = PortfolioService(self)
         self.alert_mode = AlertModeService(self)
+        self.broker = BrokerService(self)
+        self.kill_switch = KillSwitchService(self)
         _LIVE.add(self)
 
     @classmethod
@@ -228,8 +233,8 @@ class AppServices:
             if self._node_services is None:
                 from agentic_app.engine.executor.node_services import build_node_services
 
-                self._node_services = build_node_services(self.settings, db=self.db,
-                                                          market=self.market)
+                self._node_services = build_node_services(
+                    self.settings, db=self.db, market=self.market, redis=lambda: self.redis)
             return self._node_services
 
     # -- schema -----------------------------------------------------------------------------

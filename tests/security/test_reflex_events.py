@@ -16,6 +16,7 @@ from agentic_app.domain.workflow import MAX_DEFINITION_BYTES, MAX_NAME_LENGTH
 from agentic_app.state.alerts import BellState, NotificationsState
 from agentic_app.state.backtest import MAX_FORM_BYTES, BacktestState
 from agentic_app.state.base import AppState
+from agentic_app.state.broker import BrokerState
 from agentic_app.state.guard import SESSION_CHECK_S
 from agentic_app.state.live import IDLE_CHECK_S, LiveState
 from agentic_app.state.login import LoginState
@@ -54,6 +55,11 @@ FOREGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] 
     (MonitorState.set_log_level, {"value": "error"}, "/monitor/1",
      (MonitorState, "log_level", "all")),
     (TokensState.set_open, {"value": True}, "/scheduler", (TokensState, "open", False)),
+    (BrokerState.set_confirm_open, {"value": True}, "/broker",
+     (BrokerState, "confirm_open", False)),
+    (BrokerState.load_broker, {}, "/broker", (BrokerState, "loaded", False)),
+    (BrokerState.engage, {"form": {"reason": "pwned"}}, "/broker",
+     (BrokerState, "engaged", False)),
     (LiveState.load_active, {}, "/monitor", (LiveState, "active_loaded", False)),
     (AppState.logout, {}, "/scheduler", (AppState, "user_id", 0)),
     (PortfolioState.load_portfolio, {}, "/portfolio", (PortfolioState, "loaded", False)),

@@ -9,6 +9,7 @@ from typing import Any
 
 from agentic_app.broker.alert_only import AlertOnlyBroker, SendAlert
 from agentic_app.broker.paper import PaperBroker
+from agentic_app.broker.router import BrokerRouter, LiveBrokers
 from agentic_app.db.engine import Database
 from agentic_app.engine.executor.notifier import Notifier
 from agentic_app.market.accelerated import AcceleratedFeed
@@ -39,11 +40,32 @@ def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = N
 
 def build_node_services(settings: Settings, *, db: Database,
                         clock: Callable[[], datetime] | None = None,
-                        market: Any = None) -> NodeServices:
-    """Feed (``market`` or the one of settings), paper broker and notifier on ``db``."""
+                        market: Any = None, redis: Callable[[], Any] | None = None,
+                        ) -> NodeServices:
+    """Feed (``market`` or the one of settings), broker and notifier on ``db``.
+
+    The broker routes paper orders to the paper broker and live ones to the user's exchange
+    account (safety limits counted in ``redis()``, the process's Redis by default)."""
     market = market or build_market(settings, clock=clock)
-    return NodeServices(market=market, broker=build_paper_broker(settings, db, market, clock),
+    live = LiveBrokers(db, settings.broker, settings.resolved_secret_key,
+                       redis or _settings_redis(settings))
+    broker = BrokerRouter(db, build_paper_broker(settings, db, market, clock), live)
+    return NodeServices(market=market, broker=broker,
                         notifier=Notifier(db, settings.outbound.policy()))
+
+
+def _settings_redis(settings: Settings) -> Callable[[], Any]:
+    """A lazily connected client of REDIS_URL (only live orders need it)."""
+    client: list[Any] = []
+
+    def get() -> Any:
+        if not client:
+            from agentic_app.engine.redis_conn import connect
+
+            client.append(connect(settings.redis_url))
+        return client[0]
+
+    return get
 
 
 def build_paper_broker(settings: Settings, db: Database, market: Any,

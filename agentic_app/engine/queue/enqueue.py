@@ -25,6 +25,7 @@ from agentic_app.engine.queue.dispatch import dispatch_row, drop_reservation
 from agentic_app.engine.queue.keys import REDIS_ERRORS, rq_job_id, slots_key
 from agentic_app.engine.queue.limits import (
     check_daily_cap,
+    check_not_halted,
     check_queue_size,
     lock_writes,
     reserve_slot,
@@ -138,6 +139,7 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
         raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
     if not owner.is_active:  # a deactivated workflow runs neither by hand nor by trigger
         raise ConflictError(f"workflow {workflow_id} is deactivated", field="workflow_id")
+    check_not_halted(conn, user_id)
     check_queue_size(conn, settings)
     now = utcnow()
     check_daily_cap(conn, settings, user_id, now)

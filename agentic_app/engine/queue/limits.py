@@ -11,9 +11,11 @@ from typing import Any
 import redis as redis_lib
 import sqlalchemy as sa
 
+from agentic_app.broker.safety import is_halted
 from agentic_app.db import locks as db_locks
 from agentic_app.db.models import ManualRetry, WorkflowExecution
-from agentic_app.domain.errors import LimitExceededError
+from agentic_app.domain.errors import ConflictError, LimitExceededError
+from agentic_app.domain.live_trading import KILL_SWITCH
 from agentic_app.engine.queue.keys import (
     REDIS_ERRORS,
     WAITING_FLAG_TTL_S,
@@ -69,6 +71,13 @@ def check_queue_size(conn: sa.Connection, settings: Settings) -> None:
     if queued >= cap:
         raise LimitExceededError(f"the queue is full ({queued} of {cap} jobs pending)",
                                  limit="max_queue_size")
+
+
+def check_not_halted(conn: Any, user_id: int) -> None:
+    """ConflictError (409) while the user's kill switch is engaged: no new run starts."""
+    if is_halted(conn, user_id):
+        raise ConflictError("the kill switch is engaged: no run starts until it is re-armed",
+                            field=KILL_SWITCH)
 
 
 def check_daily_cap(conn: sa.Connection, settings: Settings, user_id: int,

@@ -1,0 +1,193 @@
+"""Broker page state: exchange credentials (write-only), safety limits, live orders and the
+kill switch. Every change goes through ``app().broker`` / ``app().kill_switch``, off the
+event loop; a credential's key and secret arrive in the form's submit payload only and are
+never kept in a state var (the page shows the masked key)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+
+from agentic_app.domain.errors import AgenticError, InvalidInputError
+from agentic_app.domain.live_trading import LIMIT_FIELDS
+from agentic_app.state.base import AppState
+from agentic_app.state.common import app, error_text, fmt_time
+
+MAX_FIELD = 256
+"""Longest value any form field of this page accepts (longer input is refused unread)."""
+
+
+def _money(value: Any) -> str:
+    return "—" if value is None else f"{float(value):,.2f}"
+
+
+def _number(text: Any, name: str) -> float | None:
+    """A limit override typed by the user: empty means none; InvalidInputError otherwise."""
+    raw = str(text or "").strip()
+    if not raw:
+        return None
+    if len(raw) > 32:
+        raise InvalidInputError(f"{name} is too long", field=name)
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a number", field=name) from None
+
+
+class BrokerState(AppState):
+    """The user's live-trading page."""
+
+    credentials: list[dict[str, str]] = []
+    orders: list[dict[str, str]] = []
+    limits: list[dict[str, str]] = []
+    today: str = ""
+    engaged: bool = False
+    halt_text: str = ""
+    report_text: str = ""
+    confirm_open: bool = False
+    error: str = ""
+    loaded: bool = False
+
+    def _load(self) -> None:
+        services, actor = app(), self._actor()
+        self.credentials = [{
+            "id": str(c["id"]), "exchange": c["exchange"], "label": c["label"] or "—",
+            "mode": "sandbox" if c["sandbox"] else "mainnet", "key_hint": c["key_hint"],
+            "created": fmt_time(c["created_at"])} for c in services.broker.credentials(actor)]
+        rows, _ = services.broker.orders(actor, limit=50)
+        self.orders = [{
+            "id": str(o["id"]), "exchange": o["exchange"], "symbol": o["symbol"],
+            "side": o["side"], "type": o["order_type"], "quantity": f"{o['quantity']:g}",
+            "status": o["status"], "filled": f"{o['filled_quantity']:g}",
+            "price": _money(o["avg_fill_price"] or o["limit_price"]),
+            "notional": _money(o["notional"]), "reason": o["reason"] or "",
+            "execution_id": str(o["execution_id"] or ""),
+            "created": fmt_time(o["created_at"], seconds=True)} for o in rows]
+        limits = services.broker.limits(actor)
+        self.limits = [{"name": name, "label": name.replace("_", " "),
+                        "default": _money(limits["defaults"][name]),
+                        "override": "" if limits["overrides"][name] is None
+                        else f"{limits['overrides'][name]:g}",
+                        "effective": _money(limits["effective"][name])} for name in LIMIT_FIELDS]
+        today = limits["today"]
+        self.today = ("" if today is None else f"Today: {today['orders']} order(s), "
+                      f"turnover {_money(today['turnover'])}")
+        halt = services.kill_switch.status(actor)
+        self.engaged = bool(halt["engaged"])
+        self.halt_text = (f"Engaged {fmt_time(halt['engaged_at'])}: {halt['reason']}"
+                          if halt["engaged"] else "Armed: runs and orders are allowed")
+        report = halt["report"] or {}
+        self.report_text = "" if not report else (
+            f"Last engaged: {len(report.get('paused_schedules', []))} schedule(s) paused, "
+            f"{report.get('cancelled_jobs', 0)} queued run(s) cancelled, "
+            f"{len(report.get('cancelled_paper_orders', []))} paper and "
+            f"{sum(len(v) for v in report.get('cancelled_live_orders', {}).values())} live "
+            f"order(s) cancelled; errors: {'; '.join(report.get('errors', [])) or 'none'}")
+        self.error, self.loaded = "", True
+
+    async def _reload(self) -> None:
+        try:
+            await asyncio.to_thread(self._load)
+        except AgenticError as exc:
+            self.error = error_text(exc)
+
+    @rx.event
+    async def load_broker(self):
+        """Load credentials, limits, orders and the kill switch (off the event loop)."""
+        if not self._resolve():
+            return
+        await self._reload()
+
+    @rx.event
+    async def add_credential(self, form: dict):
+        """Store an exchange key and secret (encrypted); only the masked key is shown."""
+        if not self._resolve():
+            return
+        values = {k: form.get(k) for k in ("exchange", "api_key", "secret", "label")}
+        if any(not isinstance(v, str | type(None)) or len(v or "") > MAX_FIELD
+               for v in values.values()):
+            return rx.toast.error(f"each field is at most {MAX_FIELD} characters")
+        try:
+            await asyncio.to_thread(
+                app().broker.add_credential, self._actor(),
+                exchange=values["exchange"] or "binance", api_key=values["api_key"] or "",
+                secret=values["secret"] or "", label=values["label"] or "",
+                sandbox=form.get("mainnet") not in ("on", True, "true"))
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        await self._reload()
+        return rx.toast.success("Credential stored (encrypted)")
+
+    @rx.event
+    async def delete_credential(self, credential_id: str):
+        """Delete one of the user's credentials."""
+        if not self._resolve():
+            return
+        try:
+            await asyncio.to_thread(app().broker.delete_credential, self._actor(),
+                                    int(str(credential_id)[:12]))
+        except (AgenticError, ValueError) as exc:
+            return rx.toast.error(error_text(exc) if isinstance(exc, AgenticError)
+                                  else "bad credential id")
+        await self._reload()
+        return rx.toast.success("Credential deleted")
+
+    @rx.event
+    async def save_limits(self, form: dict):
+        """Set the user's limit overrides (empty clears one; each may only tighten)."""
+        if not self._resolve():
+            return
+        try:
+            values = {name: _number(form.get(name), name) for name in LIMIT_FIELDS}
+            await asyncio.to_thread(app().broker.set_limits, self._actor(), values)
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        await self._reload()
+        return rx.toast.success("Limits saved")
+
+    @rx.event
+    async def cancel_order(self, order_id: str):
+        """Cancel one of the user's working live orders at the exchange."""
+        if not self._resolve():
+            return
+        try:
+            await asyncio.to_thread(app().broker.cancel_order, self._actor(),
+                                    int(str(order_id)[:12]))
+        except (AgenticError, ValueError) as exc:
+            return rx.toast.error(error_text(exc) if isinstance(exc, AgenticError)
+                                  else "bad order id")
+        await self._reload()
+        return rx.toast.success(f"Order {order_id} cancelled")
+
+    @rx.event
+    def set_confirm_open(self, value: bool):
+        """Open or close the kill switch confirmation."""
+        self.confirm_open = bool(value)
+
+    @rx.event
+    async def engage(self, form: dict):
+        """Engage the kill switch: pause schedules, cancel queued runs and open orders."""
+        if not self._resolve():
+            return
+        reason = str(form.get("reason") or "")[:500]
+        self.confirm_open = False
+        try:
+            await asyncio.to_thread(app().kill_switch.engage, self._actor(), reason)
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        await self._reload()
+        return rx.toast.warning("Kill switch engaged: trading stopped")
+
+    @rx.event
+    async def rearm(self):
+        """Re-arm the kill switch (paused schedules stay paused)."""
+        if not self._resolve():
+            return
+        try:
+            await asyncio.to_thread(app().kill_switch.rearm, self._actor())
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        await self._reload()
+        return rx.toast.success("Kill switch re-armed")

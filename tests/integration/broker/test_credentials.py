@@ -1,0 +1,48 @@
+"""Exchange credentials at rest: Fernet-encrypted, readable after a key rotation, re-encrypted
+by ``rotate_all``, unreadable with a wrong key (a clear error, not garbage)."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlmodel import Session, select
+
+from agentic_app.broker.credentials import CredentialCipher, load_credential, rotate_all
+from agentic_app.db.broker_models import ExchangeCredential
+from agentic_app.domain.errors import FatalError
+
+
+def test_rotation_keeps_credentials_readable(users):
+    db, alice, _ = users
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = CredentialCipher([old], "secret-key")
+    with Session(db.engine) as s:
+        s.add(ExchangeCredential(user_id=alice, exchange="binance", key_hint="…1234",
+                                 api_key_enc=before.encrypt("key-1234"),
+                                 secret_enc=before.encrypt("secret-5678")))
+        s.commit()
+    rotated = CredentialCipher([new, old], "secret-key")
+    cred = load_credential(db, rotated, alice, "binance")
+    assert cred is not None and (cred.api_key, cred.secret) == ("key-1234", "secret-5678")
+    assert rotate_all(db, rotated) == 1
+    only_new = CredentialCipher([new], "other-secret-key")
+    cred = load_credential(db, only_new, alice, "binance")
+    assert cred is not None and cred.secret == "secret-5678"
+    with Session(db.engine) as s:
+        stored = s.exec(select(ExchangeCredential)).one()
+    assert "secret-5678" not in stored.secret_enc
+    with pytest.raises(FatalError, match="CREDENTIAL_KEYS"):
+        load_credential(db, CredentialCipher([Fernet.generate_key().decode()], "x"), alice,
+                        "binance")
+
+
+def test_without_keys_the_secret_key_derived_key_is_used(users):
+    db, alice, _ = users
+    cipher = CredentialCipher([], "the-secret-key")
+    token = cipher.encrypt("value")
+    assert CredentialCipher([], "the-secret-key").decrypt(token) == "value"
+    assert CredentialCipher([Fernet.generate_key().decode()], "the-secret-key").decrypt(
+        token) == "value"
+    with pytest.raises(FatalError):
+        CredentialCipher([], "another-secret-key").decrypt(token)
+    assert load_credential(db, cipher, alice, "binance") is None
