@@ -8,6 +8,8 @@ STATUS_COLORS = {
     "pending": "gray", "running": "blue", "completed": "green", "succeeded": "green",
     "failed": "red", "cancelled": "orange", "skipped": "gray", "active": "green",
     "paused": "amber", "auto-paused": "red", "missed": "amber",
+    "new": "gray", "open": "blue", "partially_filled": "blue", "filled": "green",
+    "rejected": "red",
 }
 """Badge colour per status."""
 

@@ -65,6 +65,8 @@ ID_ROUTES: dict[tuple[str, str], dict | None] = {
     ("DELETE", p("/notifications/channels/{channel_id}")): None,
     ("POST", p("/notifications/channels/{channel_id}/test")): None,
     ("POST", p("/notifications/{notification_id}/read")): None,
+    ("DELETE", p("/broker/credentials/{credential_id}")): None,
+    ("POST", p("/broker/orders/{order_id}/cancel")): None,
 }
 # list routes: what the second user sees must not contain the first user's objects
 LIST_ROUTES = {
@@ -73,6 +75,7 @@ LIST_ROUTES = {
     ("GET", p("/queue/jobs")), ("GET", p("/auth/tokens")),
     ("GET", p("/notifications")), ("GET", p("/notifications/channels")),
     ("GET", p("/portfolio/alert-orders")),
+    ("GET", p("/broker/orders")),
 }
 # routes that take no id of an object (ownership cannot apply), each with why
 NO_ID_ROUTES = {
@@ -108,6 +111,16 @@ NO_ID_ROUTES = {
     ("GET", p("/portfolio/accounts/{account}")): "the caller's own account: walked below",
     ("GET", p("/portfolio/accounts/{account}/orders")): "the caller's own orders: walked below",
     ("GET", p("/portfolio/accounts/{account}/equity")): "the caller's own equity: walked below",
+    ("GET", p("/broker/exchanges")): "the supported exchanges",
+    ("GET", p("/broker/credentials")): "the caller's own (masked): walked below",
+    ("POST", p("/broker/credentials")): "stores the caller's own credential",
+    ("GET", p("/broker/account")): "the caller's own exchange account (their credential)",
+    ("GET", p("/broker/limits")): "the caller's own limits: walked below",
+    ("PUT", p("/broker/limits")): "the caller's own limits",
+    ("GET", p("/broker/kill-switch")): "the caller's own kill switch: walked below",
+    ("POST", p("/broker/kill-switch")): "halts the caller only (tests/security/"
+                                        "test_broker_security)",
+    ("POST", p("/broker/kill-switch/rearm")): "re-arms the caller only",
 }
 
 
@@ -130,9 +143,30 @@ def world(env):
         user_id=alice_id, symbol="EURUSD", side="buy", quantity=0.1,
         idempotency_key=f"{job['execution_id']}:buy", execution_id=job["execution_id"],
         node_id="buy"))
+    cred = c.post(f"{API}/broker/credentials", headers=alice, json={
+        "exchange": "binance", "api_key": "alice-key-12345678", "secret": "alice-secret-1234"})
+    order_id = _live_order(env, cred.json()["id"])
     ids = {"workflow_id": wf, "execution_id": job["execution_id"], "token_id": token["id"],
-           "channel_id": channel.json()["id"], "notification_id": notification_id}
+           "channel_id": channel.json()["id"], "notification_id": notification_id,
+           "credential_id": cred.json()["id"], "order_id": order_id}
     return env, alice, bob, ids, {"scheduler": sched["id"], "queue": job["id"]}
+
+
+def _live_order(env, credential_id: int) -> int:
+    """A resting live order row of the credential's owner (no exchange is asked for it)."""
+    from sqlmodel import Session
+
+    from agentic_app.db.broker_models import ExchangeCredential, LiveOrder
+
+    with Session(env.services.db.engine) as s:
+        cred = s.get(ExchangeCredential, credential_id)
+        row = LiveOrder(user_id=cred.user_id, credential_id=credential_id, exchange="binance",
+                        symbol="BTCUSDT", side="buy", order_type="limit", quantity=0.01,
+                        limit_price=40_000.0, notional=400.0, status="open",
+                        idempotency_key="world:buy", client_order_id="ag-world")
+        s.add(row)
+        s.commit()
+        return int(row.id)
 
 
 def _url(path: str, ids: dict, job_ids: dict) -> str:
@@ -153,6 +187,10 @@ def _snapshot(env, alice, ids, job_ids) -> dict:
         "channels": c.get(f"{API}/notifications/channels", headers=alice).json(),
         "inbox": c.get(f"{API}/notifications", headers=alice).json(),
         "orders": c.get(f"{API}/portfolio/accounts/paper/orders", headers=alice).json(),
+        "credentials": c.get(f"{API}/broker/credentials", headers=alice).json(),
+        "live_orders": c.get(f"{API}/broker/orders", headers=alice).json(),
+        "kill_switch": c.get(f"{API}/broker/kill-switch", headers=alice).json(),
+        "limits": c.get(f"{API}/broker/limits", headers=alice).json()["overrides"],
     }
 
 
@@ -189,6 +227,8 @@ def test_second_user_gets_404_and_nothing_changes(world):
         assert all(item.get("name") != "extra" for item in items), path
         if path != p("/auth/tokens"):
             assert items == [], path
+    assert c.get(f"{API}/broker/credentials", headers=bob).json() == []
+    assert c.get(f"{API}/broker/kill-switch", headers=bob).json()["engaged"] is False
     counts = c.get(f"{API}/queue/status", headers=bob).json()["counts"]
     assert set(counts.values()) == {0}
     series = c.get(f"{API}/queue/throughput", headers=bob).json()
@@ -214,7 +254,8 @@ def test_unknown_ids_are_404(world):
     """The owner asking for ids that do not exist gets 404 on every id route."""
     env, alice, _bob, _ids, _job_ids = world
     unknown = {"workflow_id": UNKNOWN_ID, "execution_id": UNKNOWN_ID, "token_id": UNKNOWN_ID,
-               "channel_id": UNKNOWN_ID, "notification_id": UNKNOWN_ID}
+               "channel_id": UNKNOWN_ID, "notification_id": UNKNOWN_ID,
+               "credential_id": UNKNOWN_ID, "order_id": UNKNOWN_ID}
     for (method, path), body in ID_ROUTES.items():
         url = _url(path, unknown, {"scheduler": UNKNOWN_ID, "queue": UNKNOWN_ID})
         resp = env.client.request(method, url, headers=alice, json=body)
