@@ -23,6 +23,12 @@ def _money(value: Any) -> str:
     return "—" if value is None else f"{float(value):,.2f}"
 
 
+def _id(value: Any) -> int:
+    """An id sent by the page; 0 (never an object: the facade says not found) when bad."""
+    text = str(value)[:12]
+    return int(text) if text.isdigit() else 0
+
+
 def _number(text: Any, name: str) -> float | None:
     """A limit override typed by the user: empty means none; InvalidInputError otherwise."""
     raw = str(text or "").strip()
@@ -100,6 +106,15 @@ class BrokerState(AppState):
             return
         await self._reload()
 
+    async def _act(self, call: Any, *args: Any, done: str, warn: bool = False):
+        """Run a facade call for the tab's user off the event loop, reload, say how it went."""
+        try:
+            await asyncio.to_thread(call, self._actor(), *args)
+        except AgenticError as exc:
+            return rx.toast.error(error_text(exc))
+        await self._reload()
+        return rx.toast.warning(done) if warn else rx.toast.success(done)
+
     @rx.event
     async def add_credential(self, form: dict):
         """Store an exchange key and secret (encrypted); only the masked key is shown."""
@@ -109,30 +124,21 @@ class BrokerState(AppState):
         if any(not isinstance(v, str | type(None)) or len(v or "") > MAX_FIELD
                for v in values.values()):
             return rx.toast.error(f"each field is at most {MAX_FIELD} characters")
-        try:
-            await asyncio.to_thread(
-                app().broker.add_credential, self._actor(),
-                exchange=values["exchange"] or "binance", api_key=values["api_key"] or "",
-                secret=values["secret"] or "", label=values["label"] or "",
-                sandbox=form.get("mainnet") not in ("on", True, "true"))
-        except AgenticError as exc:
-            return rx.toast.error(error_text(exc))
-        await self._reload()
-        return rx.toast.success("Credential stored (encrypted)")
+        return await self._act(
+            lambda actor: app().broker.add_credential(
+                actor, exchange=values["exchange"] or "binance",
+                api_key=values["api_key"] or "", secret=values["secret"] or "",
+                label=values["label"] or "",
+                sandbox=form.get("mainnet") not in ("on", True, "true")),
+            done="Credential stored (encrypted)")
 
     @rx.event
     async def delete_credential(self, credential_id: str):
         """Delete one of the user's credentials."""
         if not self._resolve():
             return
-        try:
-            await asyncio.to_thread(app().broker.delete_credential, self._actor(),
-                                    int(str(credential_id)[:12]))
-        except (AgenticError, ValueError) as exc:
-            return rx.toast.error(error_text(exc) if isinstance(exc, AgenticError)
-                                  else "bad credential id")
-        await self._reload()
-        return rx.toast.success("Credential deleted")
+        return await self._act(app().broker.delete_credential, _id(credential_id),
+                               done="Credential deleted")
 
     @rx.event
     async def save_limits(self, form: dict):
@@ -141,25 +147,17 @@ class BrokerState(AppState):
             return
         try:
             values = {name: _number(form.get(name), name) for name in LIMIT_FIELDS}
-            await asyncio.to_thread(app().broker.set_limits, self._actor(), values)
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
-        await self._reload()
-        return rx.toast.success("Limits saved")
+        return await self._act(app().broker.set_limits, values, done="Limits saved")
 
     @rx.event
     async def cancel_order(self, order_id: str):
         """Cancel one of the user's working live orders at the exchange."""
         if not self._resolve():
             return
-        try:
-            await asyncio.to_thread(app().broker.cancel_order, self._actor(),
-                                    int(str(order_id)[:12]))
-        except (AgenticError, ValueError) as exc:
-            return rx.toast.error(error_text(exc) if isinstance(exc, AgenticError)
-                                  else "bad order id")
-        await self._reload()
-        return rx.toast.success(f"Order {order_id} cancelled")
+        return await self._act(app().broker.cancel_order, _id(order_id),
+                               done=f"Order {order_id} cancelled")
 
     @rx.event
     def set_confirm_open(self, value: bool):
@@ -171,23 +169,13 @@ class BrokerState(AppState):
         """Engage the kill switch: pause schedules, cancel queued runs and open orders."""
         if not self._resolve():
             return
-        reason = str(form.get("reason") or "")[:500]
         self.confirm_open = False
-        try:
-            await asyncio.to_thread(app().kill_switch.engage, self._actor(), reason)
-        except AgenticError as exc:
-            return rx.toast.error(error_text(exc))
-        await self._reload()
-        return rx.toast.warning("Kill switch engaged: trading stopped")
+        return await self._act(app().kill_switch.engage, str(form.get("reason") or "")[:500],
+                               done="Kill switch engaged: trading stopped", warn=True)
 
     @rx.event
     async def rearm(self):
         """Re-arm the kill switch (paused schedules stay paused)."""
         if not self._resolve():
             return
-        try:
-            await asyncio.to_thread(app().kill_switch.rearm, self._actor())
-        except AgenticError as exc:
-            return rx.toast.error(error_text(exc))
-        await self._reload()
-        return rx.toast.success("Kill switch re-armed")
+        return await self._act(app().kill_switch.rearm, done="Kill switch re-armed")
