@@ -29,6 +29,12 @@ from agentic_app.settings import BrokerSettings
 
 PAPER = "paper"
 """``OrderRequest.broker`` of a paper order."""
+DAILY_LIMITS = frozenset({"max_orders_per_day", "max_turnover_per_day", "max_daily_loss"})
+"""Refusals that raise a ``daily_limit`` alert (the others raise ``order_rejected``)."""
+
+Alert = Callable[..., None]
+"""``alert(user_id=, kind=, subject=, body=, execution_id=, refs=)``: tell the user (the
+engine's ``emit_quietly``: inbox + channels); must not raise."""
 
 
 class LiveBrokers:
@@ -86,10 +92,12 @@ class LiveBrokers:
 class BrokerRouter:
     """A :class:`~agentic_app.broker.base.Broker` routing each order to paper or live."""
 
-    def __init__(self, db: Database, paper: PaperBroker, live: LiveBrokers) -> None:
+    def __init__(self, db: Database, paper: PaperBroker, live: LiveBrokers,
+                 alert: Alert | None = None) -> None:
         self._db = db
         self.paper = paper
         self.live = live
+        self._alert = alert
 
     def place_order(self, order: OrderRequest) -> OrderResult:
         """Place ``order`` on the broker it names; refused while the kill switch is on."""
@@ -100,7 +108,27 @@ class BrokerRouter:
         venue = str(order.broker or PAPER).lower()
         if venue == PAPER:
             return self.paper.place_order(order)
-        return self.live.for_user(order.user_id, venue).place_order(order)
+        broker = self.live.for_user(order.user_id, venue)
+        try:
+            result = broker.place_order(order)
+        except LimitExceededError as exc:
+            kind = "daily_limit" if exc.limit in DAILY_LIMITS else "order_rejected"
+            self._tell(order, kind, f"Live order refused ({exc.limit})", exc.message)
+            raise
+        if not result.duplicate and result.status in ("filled", "rejected"):
+            verb = "filled" if result.status == "filled" else "rejected"
+            self._tell(order, f"order_{verb}",
+                       f"Live order {verb}: {result.side} {result.quantity:g} {result.symbol}",
+                       result.reason or f"on {venue} at {result.avg_fill_price or '-'}",
+                       live_order_id=result.order_id)
+        return result
+
+    def _tell(self, order: OrderRequest, kind: str, subject: str, body: str,
+              **refs: Any) -> None:
+        if self._alert is not None:
+            self._alert(user_id=order.user_id, kind=kind, subject=subject, body=body,
+                        execution_id=order.execution_id,
+                        refs={"execution_id": order.execution_id, **refs})
 
     def get_order(self, idempotency_key: str) -> OrderResult | None:
         """The paper order with ``idempotency_key`` (live orders: ``live.for_user``)."""

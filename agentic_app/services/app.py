@@ -234,8 +234,15 @@ class AppServices:
                 from agentic_app.engine.executor.node_services import build_node_services
 
                 self._node_services = build_node_services(
-                    self.settings, db=self.db, market=self.market, redis=lambda: self.redis)
+                    self.settings, db=self.db, market=self.market, redis=lambda: self.redis,
+                    alert=self._alert_quietly)
             return self._node_services
+
+    def _alert_quietly(self, **kwargs: Any) -> None:
+        """Emit an alert (inbox + channels) for the node services; never raises."""
+        from agentic_app.engine.alerts.emit import emit_quietly
+
+        emit_quietly(self.db, self.redis_or_none(), settings=self.settings, **kwargs)
 
     # -- schema -----------------------------------------------------------------------------
 

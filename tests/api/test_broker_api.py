@@ -17,6 +17,7 @@ from agentic_app.domain.workflow import validate_workflow
 from agentic_app.engine.events.sink import MemorySink
 from agentic_app.engine.executor.runner import execute_sync
 from agentic_app.nodes.library import registry
+from agentic_app.services.app import Actor
 from tests.api.conftest import API, CRON_TEMPLATE, ApiEnv
 from tests.fakes.broker_env import CREDENTIAL, KEY, SECRET, alice_with_credential
 from tests.fakes.broker_env import benv as benv  # re-exported fixtures
@@ -99,6 +100,9 @@ def test_max_orders_per_day(benv, fake):
         assert broker.place_order(_order(uid, key)).status == "filled"
     _refused(benv, uid, "o3", "max_orders_per_day")
     assert len(fake.order_posts()) == 2
+    inbox, _ = benv.services.alerts.inbox(Actor(id=uid))
+    assert [n["kind"] for n in inbox] == ["daily_limit", "order_filled", "order_filled"]
+    assert "max_orders_per_day" in inbox[0]["title"]
     today = benv.client.get(f"{API}/broker/limits", headers=headers).json()["today"]
     assert today["orders"] == 2 and today["turnover"] == pytest.approx(1000)
 

@@ -41,15 +41,16 @@ def build_market(settings: Settings, *, clock: Callable[[], datetime] | None = N
 def build_node_services(settings: Settings, *, db: Database,
                         clock: Callable[[], datetime] | None = None,
                         market: Any = None, redis: Callable[[], Any] | None = None,
-                        ) -> NodeServices:
+                        alert: Callable[..., None] | None = None) -> NodeServices:
     """Feed (``market`` or the one of settings), broker and notifier on ``db``.
 
     The broker routes paper orders to the paper broker and live ones to the user's exchange
-    account (safety limits counted in ``redis()``, the process's Redis by default)."""
+    account (safety limits counted in ``redis()``, the process's Redis by default; live
+    order outcomes told through ``alert``, see ``broker.router.Alert``)."""
     market = market or build_market(settings, clock=clock)
     live = LiveBrokers(db, settings.broker, settings.resolved_secret_key,
                        redis or _settings_redis(settings))
-    broker = BrokerRouter(db, build_paper_broker(settings, db, market, clock), live)
+    broker = BrokerRouter(db, build_paper_broker(settings, db, market, clock), live, alert)
     return NodeServices(market=market, broker=broker,
                         notifier=Notifier(db, settings.outbound.policy()))
 
