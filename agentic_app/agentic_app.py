@@ -10,23 +10,25 @@ import reflex as rx
 from agentic_app import routes
 from agentic_app.api.app import create_api
 from agentic_app.pages.broker import broker_page
+from agentic_app.pages.job_history import job_history_page
 from agentic_app.pages.login import login_page
 from agentic_app.pages.monitor import execution_page, monitor_page
 from agentic_app.pages.notifications import notifications_page
 from agentic_app.pages.portfolio import portfolio_page
 from agentic_app.pages.queue import queue_page
-from agentic_app.pages.scheduler import job_history_page, scheduler_page
+from agentic_app.pages.scheduler import scheduler_page
 from agentic_app.pages.workflows import workflow_edit_page, workflows_page
 from agentic_app.services.app import AppServices
 from agentic_app.services.runtime import LocalRuntime
 from agentic_app.state.alerts import BellState, NotificationsState
 from agentic_app.state.broker import BrokerState
 from agentic_app.state.guard import SessionGuard
+from agentic_app.state.job_history import JobHistoryState
 from agentic_app.state.live import LiveState
 from agentic_app.state.monitor import MonitorState
 from agentic_app.state.portfolio import ExecutionOrdersState, PortfolioState
 from agentic_app.state.queue import QueueState
-from agentic_app.state.scheduler import JobHistoryState, SchedulerState
+from agentic_app.state.scheduler import SchedulerState
 from agentic_app.state.workflows import WorkflowEditState, WorkflowsState
 
 log = logging.getLogger("agentic_app")

@@ -200,6 +200,7 @@ class HistoryEntry(Public):
     detail: str
     execution_id: int | None
     duration_ms: float | None = None
+    alert_only: bool = False
 
 
 class ScheduleHistory(Public):

@@ -1,5 +1,5 @@
-"""Scheduler page: every scheduled job, the create/edit dialog per trigger type, and the
-history page of one job (``/scheduler/[job_id]``)."""
+"""Scheduler page: every scheduled job (health badge, counts, pause with a note, resume, skip
+next) and the create/edit dialog per trigger type (one job's page: ``job_history``)."""
 
 from __future__ import annotations
 
@@ -8,25 +8,25 @@ import reflex as rx
 from agentic_app.components.backtest_panel import backtest_panel
 from agentic_app.components.layout import empty_state, page_frame
 from agentic_app.components.widgets import (
-    alert_only_badge,
     code_box,
     error_box,
     loading,
     pager,
     status_badge,
 )
-from agentic_app.state.portfolio import AlertModeState
+from agentic_app.pages.schedule_parts import health_badge, pause_dialog, skip_dialog
+from agentic_app.state.schedule_control import ScheduleControlState
 from agentic_app.state.schedule_form import CALENDARS, SESSION_RULES
 from agentic_app.state.scheduler import (
     INDICATORS,
     TIMEFRAMES,
     TIMEZONES,
     TRIGGER_TYPES,
-    JobHistoryState,
     SchedulerState,
 )
 
 S = SchedulerState
+C = ScheduleControlState
 
 
 def _job_row(row) -> rx.Component:
@@ -41,10 +41,15 @@ def _job_row(row) -> rx.Component:
                                 rx.cond(row["last_status"] != "",
                                         status_badge(row["last_status"]), rx.fragment()),
                                 spacing="2", align="center")),
-        rx.table.cell(row["run_count"]),
+        rx.table.cell(rx.tooltip(rx.text(row["run_count"], id="job-runs-" + row["id"]),
+                                 content=row["counts"])),
         rx.table.cell(rx.hstack(
             rx.tooltip(status_badge(row["status"]),
                        content=rx.cond(row["reason"] != "", row["reason"], "running")),
+            health_badge(row["health"], row["health_reason"], "job-health-" + row["id"]),
+            rx.cond(row["skip_next"] != "0",
+                    rx.badge("skip ", row["skip_next"], variant="outline",
+                             id="job-skip-" + row["id"]), rx.fragment()),
             rx.cond(row["problem"] != "",
                     rx.tooltip(rx.badge(rx.icon("triangle-alert", size=12), "error",
                                         color_scheme="red", variant="soft",
@@ -59,11 +64,19 @@ def _job_row(row) -> rx.Component:
             rx.tooltip(rx.icon_button(rx.icon("pencil", size=14), size="1", variant="ghost",
                                       on_click=S.open_edit(row["id"]),
                                       id="edit-job-" + row["id"]), content="Edit"),
-            rx.tooltip(rx.icon_button(
-                rx.cond(row["status"] == "active", rx.icon("pause", size=14),
-                        rx.icon("play", size=14)),
-                size="1", variant="ghost", on_click=S.toggle(row["id"]),
-                id="toggle-job-" + row["id"]), content="Pause / resume"),
+            rx.cond(row["status"] == "active",
+                    rx.tooltip(rx.icon_button(
+                        rx.icon("pause", size=14), size="1", variant="ghost",
+                        on_click=C.open_pause(row["id"], row["name"], "jobs"),
+                        id="pause-job-" + row["id"]), content="Pause (with a note)"),
+                    rx.tooltip(rx.icon_button(
+                        rx.icon("play", size=14), size="1", variant="ghost",
+                        on_click=C.resume(row["id"], "jobs"),
+                        id="resume-job-" + row["id"]), content="Resume")),
+            rx.tooltip(rx.icon_button(rx.icon("skip-forward", size=14), size="1",
+                                      variant="ghost",
+                                      on_click=C.open_skip(row["id"], row["name"], "jobs"),
+                                      id="skip-job-" + row["id"]), content="Skip next runs"),
             rx.tooltip(rx.icon_button(rx.icon("trash-2", size=14), size="1", variant="ghost",
                                       color_scheme="red",
                                       on_click=S.ask_delete(row["id"], row["name"]),
@@ -241,9 +254,9 @@ def _dialog() -> rx.Component:
             value=S.source, on_change=S.set_source))),
         _field("Name", rx.input(value=S.name, on_change=lambda v: S.set_field("name", v),
                                 id="job-name", width="100%")),
-        rx.cond(S.editing_id == 0, rx.segmented_control.root(
+        rx.segmented_control.root(
             *[rx.segmented_control.item(label, value=value) for value, label in TRIGGER_TYPES],
-            value=S.trigger_type, on_change=S.set_trigger_type, id="trigger-type")),
+            value=S.trigger_type, on_change=S.set_trigger_type, id="trigger-type"),
         rx.match(S.trigger_type,
                  ("cron", _cron_form()), ("time", _interval_form()),
                  ("price", _market_form()), ("indicator", _market_form()),
@@ -253,7 +266,8 @@ def _dialog() -> rx.Component:
                                    lambda v: S.set_field("priority", v), "priority-select")),
         _preview(),
         rx.cond(S.form_error != "", error_box(S.form_error, id="form-error")),
-        rx.text("Saving writes this trigger into the workflow's trigger node.", size="1",
+        rx.text("A workflow may have any number of schedules; saving never changes the "
+                "workflow (its trigger node only gave the defaults).", size="1",
                 color_scheme="gray"),
         rx.hstack(rx.spacer(), rx.button("Cancel", variant="soft", color_scheme="gray",
                                          on_click=S.close_dialog),
@@ -303,81 +317,7 @@ def scheduler_page() -> rx.Component:
                                         "indicator or webhook with “New job”.")))),
         _dialog(),
         _delete_confirm(),
+        pause_dialog(),
+        skip_dialog(),
     )
 
-
-H = JobHistoryState
-
-
-def _run_row(row) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(rx.link("#" + row["execution_id"], href="/monitor/" + row["execution_id"])),
-        rx.table.cell(rx.hstack(status_badge(row["status"]), alert_only_badge(row["alert_only"]))),
-        rx.table.cell(row["created"]), rx.table.cell(row["duration"]),
-        rx.table.cell(row["retries"]),
-        rx.table.cell(rx.code(row["payload"], size="1")),
-        rx.table.cell(rx.text(row["error"], size="1", color_scheme="red")),
-    )
-
-
-def _webhook_info() -> rx.Component:
-    return rx.card(rx.vstack(
-        rx.hstack(rx.heading("Webhook", size="4"), rx.spacer(),
-                  rx.button("Rotate secret", size="1", variant="soft", on_click=H.rotate_secret,
-                            id="rotate-secret")),
-        _field("URL", code_box(H.webhook["url"], id="webhook-url")),
-        _field("Secret (" + H.webhook["mode"] + ")", code_box(H.webhook["secret"])),
-        _field("curl", code_box(H.webhook["curl"], id="webhook-curl")),
-        _field("TradingView alert", code_box(H.webhook["tradingview"], id="webhook-tradingview")),
-        rx.cond(H.webhook.contains("message"), _field(
-            "Alert message", code_box(H.webhook["message"], id="job-webhook-message"))),
-        width="100%"), width="100%")
-
-
-def job_history_page() -> rx.Component:
-    """One job: status, schedule, webhook details, executions and missed runs."""
-    return page_frame(
-        "Job history",
-        rx.cond(~H.loaded, loading(), rx.cond(H.error != "", error_box(H.error), rx.vstack(
-            rx.hstack(rx.heading(H.job["name"], size="5", id="job-name-heading"),
-                      status_badge(H.job["status"]), rx.badge(H.job["trigger_type"]),
-                      alert_only_badge(H.job["alert_only"], id="job-alert-only-badge"),
-                      rx.spacer(),
-                      rx.text("Alert-only", size="2"),
-                      rx.switch(checked=H.job["alert_only"] != "", size="1", id="job-alert-only",
-                                on_change=AlertModeState.set_job_alert_only),
-                      rx.button(rx.icon("zap", size=14), "Run now", size="1", variant="soft",
-                                on_click=H.run_now, id="run-job-now"),
-                      rx.link("← all jobs", href="/scheduler"), width="100%",
-                      align="center"),
-            rx.text(H.job["schedule"]),
-            rx.cond(H.job["reason"] != "", rx.callout(H.job["reason"], icon="circle-pause",
-                                                      color_scheme="amber")),
-            rx.cond(H.job["problem"] != "", rx.callout(H.job["problem"], icon="triangle-alert",
-                                                       color_scheme="red", id="job-problem")),
-            rx.text("Runs: ", H.job["run_count"], " · next: ", H.job["next_runs"], size="2",
-                    color_scheme="gray"),
-            rx.cond(H.webhook.contains("url"), _webhook_info()),
-            rx.heading("Executions", size="4"),
-            rx.cond(H.runs.length() > 0, rx.vstack(
-                rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in (
-                        "Execution", "Status", "Created", "Duration", "Retries",
-                        "Trigger payload", "Error")])),
-                    rx.table.body(rx.foreach(H.runs, _run_row)), width="100%",
-                    id="history-table"),
-                pager(H.page, H.page_count, H.total, H.prev_page, H.next_page, "history"),
-                width="100%"),
-                empty_state("history", "No executions yet", "Runs appear here when the "
-                            "trigger fires.")),
-            rx.heading("Missed runs", size="4"),
-            rx.cond(H.missed.length() > 0, rx.table.root(
-                rx.table.header(rx.table.row(rx.table.column_header_cell("Fire time"),
-                                             rx.table.column_header_cell("Reason"),
-                                             rx.table.column_header_cell("Detail"))),
-                rx.table.body(rx.foreach(H.missed, lambda m: rx.table.row(
-                    rx.table.cell(m["fire_time"]), rx.table.cell(status_badge(m["reason"])),
-                    rx.table.cell(m["detail"])))), width="100%", id="missed-table"),
-                rx.text("None: every fire time ran.", color_scheme="gray", size="2")),
-            width="100%", spacing="3"))),
-    )

@@ -46,14 +46,16 @@ def _run_entry(q: JobQueueEntry, ex: WorkflowExecution) -> dict[str, Any]:
 def timeline(runs: list[dict[str, Any]], missed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Executions and missed/skipped fire times in one list, newest first: each entry has
     ``at``, ``kind`` (run, failed, missed, skipped), ``status``, ``reason``, ``detail``,
-    ``execution_id`` and ``duration_ms`` (None for fire times that did not run)."""
+    ``execution_id``, ``duration_ms`` (None for fire times that did not run) and
+    ``alert_only`` (an alert-only run: nothing was traded)."""
     out = [{"at": r["created_at"], "kind": "failed" if r["status"] == "failed" else "run",
             "status": r["status"], "reason": "", "detail": r["error"] or "",
-            "execution_id": r["execution_id"], "duration_ms": r["duration_ms"]} for r in runs]
+            "execution_id": r["execution_id"], "duration_ms": r["duration_ms"],
+            "alert_only": bool(r.get("alert_only"))} for r in runs]
     out += [{"at": m["fire_time"], "kind": reason_kind(m["reason"]), "status": m["reason"],
              "reason": m["reason"],
              "detail": m["detail"] or REASONS.get(m["reason"], ("", ""))[1],
-             "execution_id": None, "duration_ms": None} for m in missed]
+             "execution_id": None, "duration_ms": None, "alert_only": False} for m in missed]
     return sorted(out, key=lambda e: e["at"], reverse=True)
 
 

@@ -137,7 +137,7 @@ class AlertModeState(AppState):
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self.last_change = f"job {job_id}: {'on' if value is True else 'off'}"
-        from agentic_app.state.scheduler import JobHistoryState
+        from agentic_app.state.job_history import JobHistoryState
 
         return [JobHistoryState.load_history,
                 rx.toast.info("Alert-only mode " + ("on" if value is True else "off"))]

@@ -1,5 +1,6 @@
-"""Scheduler page state: the jobs table, the create/edit dialog with live previews, and the
-per-job history page."""
+"""Scheduler page state: the jobs table (health badge, counts) and the create/edit dialog with
+live previews (any trigger type, also when editing). One job's page: ``job_history``; pause
+and skip dialogs: ``schedule_control``."""
 
 from __future__ import annotations
 
@@ -17,9 +18,7 @@ from agentic_app.state.common import (
     PAGE_SIZE,
     app,
     error_text,
-    fmt_ms,
     fmt_time,
-    last_path_int,
 )
 from agentic_app.state.offloop import off_loop
 from agentic_app.state.paging import PagedMixin
@@ -38,11 +37,18 @@ TIMEFRAMES = ["1m", "5m", "15m", "1h", "4h", "1d"]
 INDICATORS = list(INDICATOR_NAMES)
 
 
-def _status(job: Any) -> tuple[str, str]:
+def job_status(job: Any) -> tuple[str, str]:
+    """(active | paused | auto-paused, reason) of a job row."""
     if job.is_active:
         return "active", ""
     reason = job.paused_reason or "paused"
     return ("auto-paused" if "user" not in reason else "paused"), reason
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """'12 runs · 1 failed · 2 missed · 3 skipped'."""
+    return (f"{counts['runs']} runs · {counts['failed']} failed · {counts['missed']} missed · "
+            f"{counts['skipped']} skipped")
 
 
 class SchedulerState(PagedMixin, AppState):
@@ -111,7 +117,7 @@ class SchedulerState(PagedMixin, AppState):
             rows = []
             for job in jobs:
                 view = services.schedules.view(job)
-                status, reason = _status(job)
+                status, reason = job_status(job)
                 lr = last.get(job.id, {})
                 rows.append({
                     "id": str(job.id), "name": job.name,
@@ -122,25 +128,15 @@ class SchedulerState(PagedMixin, AppState):
                     "last_status": lr.get("status", ""), "run_count": str(job.run_count),
                     "status": status, "reason": reason, "failures": str(job.consecutive_failures),
                     "problem": view.get("config_error") or "",
+                    "health": view["health"]["status"],
+                    "health_reason": view["health"]["reason"] or view["health"]["status"],
+                    "counts": counts_text(view["counts"]), "skip_next": str(job.skip_next),
                 })
             self.rows = rows
             self.load_error = ""
         except AgenticError as exc:
             self.load_error = error_text(exc)
         self.loaded = True
-
-    @rx.event
-    @off_loop
-    def toggle(self, job_id: str):
-        """Pause or resume one of the user's jobs."""
-        if not self._resolve():
-            return
-        try:
-            job = app().schedules.toggle(self._actor(), int(job_id))
-        except AgenticError as exc:
-            return rx.toast.error(error_text(exc))
-        yield SchedulerState.load_jobs
-        yield rx.toast.success(f"{job.name}: {'resumed' if job.is_active else 'paused'}")
 
     @rx.event
     @off_loop
@@ -374,8 +370,8 @@ class SchedulerState(PagedMixin, AppState):
     @rx.event
     @off_loop
     def save(self):
-        """Create or update the job; the trigger is written into the workflow's trigger node
-        (the node is the source of truth for what the schedule does)."""
+        """Create or update the job (any trigger type, also when editing); the workflow is
+        never changed (its trigger node only gave the form's defaults)."""
         if not self._resolve():
             return
         self.form_error = ""
@@ -383,7 +379,8 @@ class SchedulerState(PagedMixin, AppState):
         try:
             form = self._params()
             if self.editing_id:
-                job = triggers.reschedule(actor, self.editing_id, form=form, name=self.name)
+                job = triggers.reschedule(actor, self.editing_id, form=form, name=self.name,
+                                          trigger_type=self.trigger_type)
             else:
                 kind, _, ref = self.source.partition(":")
                 job = triggers.schedule(
@@ -405,86 +402,3 @@ class SchedulerState(PagedMixin, AppState):
             self.dialog_open = False
         yield SchedulerState.load_jobs
         yield rx.toast.success(f"Saved {job.name}")
-
-
-class JobHistoryState(PagedMixin, AppState):
-    """One job's details and history (``/scheduler/[job_id]``)."""
-
-    def _reload(self):
-        return JobHistoryState.load_history
-
-    job: dict[str, str] = {}
-    runs: list[dict[str, str]] = []
-    missed: list[dict[str, str]] = []
-    error: str = ""
-    loaded: bool = False
-    webhook: dict[str, str] = {}
-
-    def _job_id(self) -> int:
-        return last_path_int(self)
-
-    @rx.event
-    @off_loop
-    def load_history(self):
-        """Load the job and a page of its runs and missed runs (owner only)."""
-        if not self._resolve():
-            return
-        services, actor = app(), self._actor()
-        job_id = self._job_id()
-        try:
-            job = services.schedules.get(actor, job_id)
-            view = services.schedules.view(job)
-            history = services.schedules.history(actor, job_id,
-                                                 offset=(self.page - 1) * PAGE_SIZE,
-                                                 limit=PAGE_SIZE)
-        except AgenticError as exc:
-            self.error, self.loaded, self.job = error_text(exc), True, {}
-            return
-        status, reason = _status(job)
-        self.job = {"id": str(job.id), "name": job.name, "trigger_type": job.trigger_type,
-                    "schedule": view["description"], "status": status, "reason": reason,
-                    "run_count": str(job.run_count), "problem": view.get("config_error") or "",
-                    "alert_only": "alert-only" if job.alert_only else "",
-                    "next_runs": ", ".join(fmt_time(r) for r in view["next_runs"][:3]) or "—"}
-        self.total = history["total"]
-        self.runs = [{"job_id": str(r["job_id"]), "execution_id": str(r["execution_id"]),
-                      "status": r["status"], "retries": str(r["retry_count"]),
-                      "created": fmt_time(r["created_at"], seconds=True),
-                      "duration": fmt_ms(r["duration_ms"]), "error": r["error"] or "",
-                      "alert_only": "alert-only" if r.get("alert_only") else "",
-                      "payload": _short(r["trigger_payload"])} for r in history["runs"]]
-        self.missed = [{"fire_time": fmt_time(m["fire_time"]), "reason": m["reason"],
-                        "detail": m.get("detail", "")} for m in history["missed"]]
-        self.webhook = services.triggers.webhook(job)
-        self.error, self.loaded = "", True
-
-    @rx.event
-    @off_loop
-    def rotate_secret(self):
-        """Give the webhook a new secret and show it (and the examples with it) this once."""
-        if not self._resolve():
-            return
-        services = app()
-        try:
-            job, secret = services.schedules.rotate_webhook_secret(self._actor(), self._job_id())
-        except AgenticError as exc:
-            return rx.toast.error(error_text(exc))
-        self.webhook = services.triggers.webhook(job, secret=secret)
-        return rx.toast.success("New secret: copy it now, it is not shown again")
-
-    @rx.event
-    def back(self):
-        """Back to the jobs table."""
-        return rx.redirect(routes.SCHEDULER)
-
-    @rx.event
-    def run_now(self):
-        """Run this job now and open its live monitor."""
-        return SchedulerState.run_now(str(self._job_id()))
-
-
-def _short(payload: Any, limit: int = 120) -> str:
-    import json
-
-    text = json.dumps(payload, default=str, separators=(",", ":")) if payload else ""
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -18,12 +18,14 @@ from agentic_app.state.backtest import MAX_FORM_BYTES, BacktestState
 from agentic_app.state.base import AppState
 from agentic_app.state.broker import BrokerState
 from agentic_app.state.guard import SESSION_CHECK_S
+from agentic_app.state.job_history import JobHistoryState
 from agentic_app.state.live import IDLE_CHECK_S, LiveState
 from agentic_app.state.login import LoginState
 from agentic_app.state.monitor import MonitorState
 from agentic_app.state.portfolio import AlertModeState, ExecutionOrdersState, PortfolioState
 from agentic_app.state.queue import QueueState
-from agentic_app.state.scheduler import JobHistoryState, SchedulerState
+from agentic_app.state.schedule_control import ScheduleControlState
+from agentic_app.state.scheduler import SchedulerState
 from agentic_app.state.tokens import TokensState
 from agentic_app.state.workflows import WorkflowEditState, WorkflowsState
 from tests.e2e.conftest import login
@@ -51,6 +53,8 @@ FOREGROUND_ATTACKS: list[tuple[Any, dict[str, Any], str, tuple[Any, str, Any]]] 
                          "params": {"symbol": "EURUSD", "condition": "price > 1"}},
      "/scheduler", (BacktestState, "window_days", "")),
     (BacktestState.set_days, {"value": "30"}, "/scheduler", (BacktestState, "days", "7")),
+    (ScheduleControlState.open_pause, {"job_id": "1", "name": "x", "origin": "jobs"},
+     "/scheduler", (ScheduleControlState, "pause_open", False)),
     (QueueState.set_tab, {"value": "failed"}, "/queue", (QueueState, "tab", "pending")),
     (MonitorState.set_log_level, {"value": "error"}, "/monitor/1",
      (MonitorState, "log_level", "all")),
