@@ -55,6 +55,14 @@ def cmd_create_user(args) -> int:
     return 0
 
 
+def cmd_rotate_credentials(args) -> int:
+    """Re-encrypt every stored exchange credential with the first BROKER__CREDENTIAL_KEYS key."""
+    app = _app()
+    app.migrate()
+    print(f"{app.broker.rotate_credentials()} credential(s) re-encrypted with the first key")
+    return 0
+
+
 def cmd_worker(args) -> int:
     """Run RQ workers (one in-process, or a pool of --processes N)."""
     from agentic_app.engine.runtime import clients
@@ -132,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", required=True)
     p.add_argument("--admin", action="store_true", help="may open rq-dashboard (all users' jobs)")
     p.set_defaults(func=cmd_create_user)
+    sub.add_parser("rotate-credentials", help=cmd_rotate_credentials.__doc__).set_defaults(
+        func=cmd_rotate_credentials)
     p = sub.add_parser("worker", help=cmd_worker.__doc__)
     from agentic_app.engine.runtime.worker import add_worker_arguments
 

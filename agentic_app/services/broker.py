@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
+from agentic_app.broker.credentials import rotate_all
 from agentic_app.broker.exchanges import SUPPORTED, spec_of
 from agentic_app.broker.live import ExchangeUnavailableError
 from agentic_app.broker.router import LiveBrokers
@@ -127,6 +128,12 @@ class BrokerService(Service):
                                     field="credential_id")
             s.delete(row)
         self.live.forget(actor.id)
+
+    def rotate_credentials(self) -> int:
+        """Re-encrypt every user's credentials with the first configured key (the operator's
+        CLI ``rotate-credentials``, after adding a new key first in BROKER__CREDENTIAL_KEYS);
+        how many were rewritten."""
+        return rotate_all(self.db, self.live.cipher)
 
     # -- limits -----------------------------------------------------------------------------
 

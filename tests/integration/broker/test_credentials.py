@@ -46,3 +46,32 @@ def test_without_keys_the_secret_key_derived_key_is_used(users):
     with pytest.raises(FatalError):
         CredentialCipher([], "another-secret-key").decrypt(token)
     assert load_credential(db, cipher, alice, "binance") is None
+
+
+def test_cli_rotate_credentials_re_encrypts_with_the_new_key(sqlite_db_url, tmp_path):
+    """`python -m agentic_app rotate-credentials` after putting a new key first: every stored
+    credential then opens with the new key alone."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from agentic_app.services.app import AppServices
+    from agentic_app.settings import REPO_ROOT, load_settings
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    services = AppServices(load_settings(database_url=sqlite_db_url, data_dir=tmp_path,
+                                         broker={"credential_keys": [old]}))
+    actor = services.users.create(username="rotator", password="rotation password 12")
+    services.broker.add_credential(actor, exchange="binance", api_key="key-abcdefgh",
+                                   secret="secret-abcdefgh")
+    env = dict(os.environ, DATABASE_URL=sqlite_db_url, DATA_DIR=str(tmp_path),
+               BROKER__CREDENTIAL_KEYS=json.dumps([new, old]))
+    out = subprocess.run([sys.executable, "-m", "agentic_app", "rotate-credentials"],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "1 credential(s) re-encrypted" in out.stdout
+    cred = load_credential(services.db, CredentialCipher([new], "unrelated"), actor.id,
+                           "binance")
+    assert cred is not None and (cred.api_key, cred.secret) == ("key-abcdefgh",
+                                                                "secret-abcdefgh")
