@@ -65,12 +65,13 @@ class JobHistoryState(PagedMixin, AppState):
                         fmt_time(job.resume_at) if job.resume_at else ""),
                     "active": "yes" if job.is_active else "",
                     "alert_only": "alert-only" if job.alert_only else ""}
-        self.total = history["total"]
+        self.total = history["total"]  # pages are pages of executions
         self.timeline = [{
             "at": fmt_time(e["at"], seconds=True), "kind": e["kind"], "status": e["status"],
             "detail": e["detail"] or "", "duration": fmt_ms(e["duration_ms"]),
             "execution_id": str(e["execution_id"] or ""),
             "alert_only": "alert-only" if e["alert_only"] else ""} for e in history["timeline"]]
+        self.total = self.total or len(self.timeline)  # only fire times that did not run
         self.webhook = services.triggers.webhook(job)
         self.error, self.loaded = "", True
 

@@ -269,3 +269,21 @@ def test_other_users_and_anonymous_cannot_steer(env):
     huge = c.post(f"{url}/pause", headers=alice, json={"note": "x" * 2_000_000})
     assert huge.status_code in (413, 422)
     assert _job(env, alice, job["id"]) == before
+
+
+def test_run_now_counts_against_the_daily_limit(sqlite_db_url, redis_url):
+    """Run now of a schedule is a run like any other: with a daily cap of 1 the second one is
+    a 429 naming the limit, and the first is listed in the schedule's history."""
+    from tests.api.conftest import ApiEnv
+
+    env = ApiEnv(sqlite_db_url, redis_url, limits={"max_executions_per_day": 1})
+    _, alice = env.user("alice")
+    job = env.schedule(alice, env.workflow(alice, definition=LOG_ONLY), "cron",
+                       cron_expression="0 9 * * *")
+    url = f"{API}/scheduler/jobs/{job['id']}/run"
+    first = env.client.post(url, headers=alice)
+    assert first.status_code == 202, first.text
+    second = env.client.post(url, headers=alice)
+    assert second.status_code == 429 and second.json()["field"] == "max_executions_per_day"
+    history = env.client.get(f"{API}/scheduler/jobs/{job['id']}/history", headers=alice).json()
+    assert [e["execution_id"] for e in history["timeline"]] == [first.json()["execution_id"]]

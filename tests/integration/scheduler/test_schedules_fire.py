@@ -231,3 +231,24 @@ def test_resume_time_resumes_and_lists_the_paused_fires(env):
     assert sorted(paused_fires) == expected and len(expected) >= 3
     assert row.skipped_count == len(expected)
     assert env.app.schedules.view(row)["health"]["status"] == "healthy"
+
+
+def test_a_failed_run_is_inline_counted_and_the_badge_says_failing(env, worker):
+    """A scheduled run that fails (unknown symbol at run time, no retries): the history lists
+    it as failed with its error, the job counts one failure and its badge reads failing."""
+    from agentic_app.settings import QueueConfig
+
+    wf = env.workflow({"type": "price", "params": {"symbol": "NOPEUSD"}})
+    job = env.app.schedules.create(env.actor, workflow_id=wf, trigger_type="cron",
+                                   trigger_config=PLAN_CONFIG)
+    settings = env.settings.model_copy(update={
+        "queue_config": QueueConfig(max_retries=0, retry_delay_seconds=[])})
+    svc = SchedulerService(settings, redis_url=env.redis)
+    assert svc.fire(job.id, _last_nine(datetime.now(UTC)), {}) == 1
+    [row] = _done(env, job.id)
+    assert row.status == "failed"
+    view = env.app.schedules.view(env.app.schedules.get(env.actor, job.id))
+    assert view["counts"]["failed"] == 1 and view["health"]["status"] == "failing"
+    [entry] = env.app.schedules.history(env.actor, job.id)["timeline"]
+    assert entry["kind"] == "failed" and entry["execution_id"] == row.execution_id
+    assert entry["detail"]
