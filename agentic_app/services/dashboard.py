@@ -32,6 +32,8 @@ BACKTEST_DAYS = 30
 """Default window of a trigger backtest, in days."""
 MAX_BACKTEST_DAYS = replay.MAX_DAYS
 """Longest backtest window, in days."""
+EARLIEST_END = datetime(2000, 1, 1, tzinfo=UTC)
+"""Earliest end of a backtest window (feeds have no older history)."""
 WEBHOOK_PATH = "/api/agentic/webhooks/"
 """Path prefix of inbound webhooks (followed by the job's URL token)."""
 
@@ -180,6 +182,9 @@ class TriggerDesigner(Service):
         if end is not None:
             if end.tzinfo is None or end.utcoffset() is None:
                 raise InvalidInputError("end must be timezone-aware", field="end")
+            if end < EARLIEST_END:
+                raise InvalidInputError(f"end must be after {EARLIEST_END.date()}",
+                                        field="end")
             now = min(now, to_utc(end))
         if inner is not None and to_market is not None:
             feed, now = inner, to_market(now)

@@ -101,6 +101,10 @@ def test_backtest_bad_or_oversized_input_names_the_field(env):
          "trigger_type"),
         ({"trigger_type": "price"}, "trigger_type"),
         ({"trigger_type": "price", "trigger_config": PRICE, "end": "2025-13-01"}, "end"),
+        ({"trigger_type": "price", "trigger_config": PRICE, "end": "0001-01-01T00:00:00Z"},
+         "end"),
+        ({"trigger_type": "price", "trigger_config": PRICE, "end": "1999-12-31T23:59:00Z"},
+         "end"),
     ]
     for body, field in cases:
         resp = c.post(URL, headers=alice, json=body)

@@ -131,10 +131,12 @@ def _steps(events: np.ndarray, at: np.ndarray, book: Book, step) -> int:
     sa = book.state
     done = 0
     bounds = np.append(events, len(at))
+    expiring = math.isfinite(float(sa.expires[0]))
     for k in range(len(events)):
         i, stop = int(bounds[k]), int(bounds[k + 1])
         while i < stop:
-            sa.expire(float(at[i]))
+            if expiring:
+                sa.expire(float(at[i]))
             if sa.finished[0]:
                 return done
             result = step(i)
