@@ -2,7 +2,8 @@
 
 Engaging it, in this order (each step's failures are recorded, none stops the others):
 the halt is stored first (from then on no run starts and no order - paper or live - is
-placed), every active schedule is paused, pending queued runs are cancelled, open paper
+placed), every active schedule is paused (the user's own pause, note "kill switch"; paused
+ones lose their resume time), pending queued runs are cancelled, open paper
 orders are cancelled, and open orders on each exchange the user has a credential for are
 cancelled. What happened is kept in ``trading_halts.report`` and posted to the inbox.
 Re-arming lifts the halt; paused schedules stay paused until the user resumes them.
@@ -19,12 +20,13 @@ from agentic_app.db.broker_models import ExchangeCredential, TradingHalt
 from agentic_app.db.models import ScheduledJob, utcnow
 from agentic_app.db.trading_models import Notification, NotificationLevel
 from agentic_app.domain.errors import AgenticError
+from agentic_app.engine.scheduler.pauses import pause_job
 from agentic_app.services.base import Actor, Service
 
 log = logging.getLogger(__name__)
 
-PAUSED_REASON = "kill switch"
-"""``scheduled_jobs.paused_reason`` of the schedules the kill switch paused."""
+PAUSE_NOTE = "kill switch"
+"""Pause note of the schedules the kill switch paused (a pause of the user's own)."""
 MAX_REASON = 500
 """Longest reason kept."""
 
@@ -95,13 +97,23 @@ class KillSwitchService(Service):
     # -- steps ------------------------------------------------------------------------------
 
     def _pause_schedules(self, actor: Actor, report: dict[str, Any]) -> None:
+        """Pause every active schedule as the user's own pause (note: the kill switch), and
+        drop the resume time of paused ones so none comes back while trading is halted."""
+        now = utcnow()
         with self.db.session() as s:
-            jobs = s.exec(select(ScheduledJob).where(ScheduledJob.user_id == actor.id,
-                                                     ScheduledJob.is_active == True)).all()  # noqa: E712
+            jobs = s.exec(select(ScheduledJob).where(ScheduledJob.user_id == actor.id)).all()
+            paused, kept = [], []
             for job in jobs:
-                job.is_active, job.paused_reason, job.updated_at = False, PAUSED_REASON, utcnow()
+                if job.is_active:
+                    pause_job(job, now, note=PAUSE_NOTE)
+                    job.next_run = None
+                    paused.append(int(job.id))  # type: ignore[arg-type]
+                elif job.resume_at is not None:
+                    job.resume_at, job.updated_at = None, now
+                    kept.append(int(job.id))  # type: ignore[arg-type]
                 s.add(job)
-            report["paused_schedules"] = [int(j.id) for j in jobs]  # type: ignore[arg-type]
+            report["paused_schedules"] = paused
+            report["resume_cancelled"] = kept
 
     def _cancel_jobs(self, actor: Actor, report: dict[str, Any]) -> None:
         queue = self._app.queue

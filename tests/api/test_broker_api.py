@@ -5,6 +5,7 @@ concurrent orders against the day counters, and the kill switch."""
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import Session, select
@@ -167,6 +168,11 @@ def test_kill_switch_pauses_cancels_and_refuses_until_rearmed(benv, fake):
     uid, headers = alice_with_credential(benv)
     wf = benv.workflow(headers, CRON_TEMPLATE)
     job = benv.schedule(headers, wf, "cron", cron_expression="0 9 * * *")
+    later = benv.schedule(headers, benv.workflow(headers, CRON_TEMPLATE), "cron",
+                          cron_expression="0 10 * * *")
+    resume_at = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    assert benv.client.post(f"{API}/scheduler/jobs/{later['id']}/pause", headers=headers,
+                            json={"resume_at": resume_at}).status_code == 200
     broker = benv.services.node_services.broker
     paper = broker.place_order(OrderRequest(user_id=uid, symbol="BTCUSDT", side="buy",
                                             quantity=0.01, idempotency_key="p1",
@@ -183,10 +189,14 @@ def test_kill_switch_pauses_cancels_and_refuses_until_rearmed(benv, fake):
     assert state["engaged"] and state["reason"] == "test"
     report = state["report"]
     assert report["paused_schedules"] == [job["id"]] and report["errors"] == []
+    assert report["resume_cancelled"] == [later["id"]]  # nothing comes back while halted
     assert report["cancelled_paper_orders"] == [paper.order_id]
     assert len(report["cancelled_live_orders"]["binance"]) == 1
     with Session(benv.services.db.engine) as s:
-        assert s.get(ScheduledJob, job["id"]).is_active is False
+        paused = s.get(ScheduledJob, job["id"])
+        assert paused.is_active is False and paused.pause_note == "kill switch"
+        assert paused.paused_at is not None
+        assert s.get(ScheduledJob, later["id"]).resume_at is None
         assert s.exec(select(LiveOrder)).one().status == "cancelled"
     assert all(o.status == "CANCELED" for o in fake.orders.values())
     assert broker.paper.get_order("p1").status == "cancelled"
@@ -203,4 +213,6 @@ def test_kill_switch_pauses_cancels_and_refuses_until_rearmed(benv, fake):
     assert rearmed["engaged"] is False and rearmed["rearmed_at"]
     assert benv.client.post(f"{API}/workflows/{wf}/run", headers=headers).status_code == 202
     assert broker.place_order(_order(uid, "after-rearm")).status == "filled"
+    resumed = benv.client.post(f"{API}/scheduler/jobs/{job['id']}/resume", headers=headers)
+    assert resumed.status_code == 200 and resumed.json()["is_active"] is True
     assert len(fake.order_posts()) == posts + 1
