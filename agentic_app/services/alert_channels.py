@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from agentic_app.db.alert_models import NotificationChannel, NotificationDelivery
+from agentic_app.db.locks import lock_writes
 from agentic_app.db.models import utcnow
 from agentic_app.domain.alerts import (
     MAX_CHANNEL_NAME,
@@ -24,6 +25,8 @@ from agentic_app.domain.outbound import TargetRefusedError
 from agentic_app.services.base import Actor, Service
 
 _UNSET: Any = object()
+CHANNELS_LOCK_KEY = 0x6167434E
+"""Advisory lock class of a user's channel count check + insert (``db.locks``)."""
 
 
 def channel_view(row: NotificationChannel) -> dict[str, Any]:
@@ -92,6 +95,7 @@ class ChannelService(Service):
         name, url, kinds = self._check_name(name), self._check_url(url), self._check_kinds(kinds)
         cap = self.settings.alerts.max_channels_per_user
         with self.db.session() as s:
+            lock_writes(s, CHANNELS_LOCK_KEY, actor.id)  # count + insert exact per user
             count = s.exec(select(func.count()).select_from(NotificationChannel).where(
                 NotificationChannel.user_id == actor.id)).one()
             if count >= cap:

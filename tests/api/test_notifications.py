@@ -185,3 +185,28 @@ def test_emit_rejects_unknown_kind(env: ApiEnv):
         env.services.alerts.emit(uid, "nope", "x")
     assert info.value.field == "kind"
     assert env.client.get(f"{API}/notifications", headers=h).json()["total"] == 0
+
+
+def test_channel_cap_exact_under_concurrency(db_url: str, redis_url: str):
+    """Ten concurrent creates against a cap of 3 (SQLite and PostgreSQL): exactly 3 exist,
+    the others are refused with the limit."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from agentic_app.services.app import Actor, AgenticError
+
+    env = ApiEnv(db_url, redis_url, ALERTS={"max_channels_per_user": 3})
+    uid, _ = env.user("alice")
+    actor = Actor(uid, "alice")
+
+    def create(i: int) -> str:
+        try:
+            env.services.alerts.channels.create(actor, name=f"c{i}", url=PUBLIC_URL)
+            return "ok"
+        except AgenticError as exc:
+            return exc.field or "error"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(create, range(10)))
+    assert outcomes.count("ok") == 3
+    assert outcomes.count("max_channels_per_user") == 7
+    assert len(env.services.alerts.channels.list(actor)) == 3

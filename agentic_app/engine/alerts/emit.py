@@ -69,7 +69,8 @@ def emit_alert(db: Database, redis: redis_lib.Redis | None, *, user_id: int, kin
         alert = record_alert(s, user_id=user_id, kind=kind, subject=subject, body=body,
                              refs=refs, scheduled_job_id=scheduled_job_id,
                              execution_id=execution_id, level=level,
-                             push_after_s=settings.alerts.stale_after_seconds)
+                             push_after_s=settings.alerts.stale_after_seconds
+                             if redis is not None else 0.0)  # no Redis: the sweep pushes
     after_commit(redis, alert)
     return alert
 
