@@ -9,7 +9,7 @@ from typing import Any
 
 import reflex as rx
 
-from agentic_app.domain.alerts import ALERT_KINDS, RULE_KINDS
+from agentic_app.domain.alerts import ALERT_KINDS, MAX_CHANNEL_NAME, MAX_CHANNEL_URL, RULE_KINDS
 from agentic_app.services.app import AgenticError
 from agentic_app.state.base import AppState
 from agentic_app.state.common import PAGE_SIZE, app, error_text, fmt_time, pages
@@ -161,12 +161,18 @@ class NotificationsState(AppState):
 
     @rx.event
     def set_new_name(self, value: str):
-        """Name of the channel to add."""
+        """Name of the channel to add (refused past its limit, before any work)."""
+        if len(value) > MAX_CHANNEL_NAME:
+            self.form_error = f"name must be 1 to {MAX_CHANNEL_NAME} characters"
+            return
         self.new_name = value
 
     @rx.event
     def set_new_url(self, value: str):
-        """Apprise URL of the channel to add."""
+        """Apprise URL of the channel to add (refused past its limit, before any work)."""
+        if len(value) > MAX_CHANNEL_URL:
+            self.form_error = f"url must be 1 to {MAX_CHANNEL_URL} characters"
+            return
         self.new_url = value
 
     @rx.event
