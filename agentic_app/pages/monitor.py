@@ -116,7 +116,9 @@ def _dag() -> rx.Component:
 def _node_bar(node) -> rx.Component:
     return rx.hstack(
         rx.text(node["id"], size="2", width="140px", font_family="monospace"),
-        rx.progress(value=node["progress"].to(int), width="100%",
+        # a number, not the string "50": Radix shows a string as indeterminate, an animation
+        # that repaints the page forever (~80 ms of browser CPU per second, see PERFORMANCE.md)
+        rx.progress(value=rx.match(node["progress"], ("100", 100), ("50", 50), 0), width="100%",
                     color_scheme=rx.match(node["status"], ("failed", "red"),
                                           ("succeeded", "green"), ("skipped", "gray"),
                                           ("cancelled", "orange"), "blue")),

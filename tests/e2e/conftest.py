@@ -186,6 +186,9 @@ def watch_run_now(page, app: RunningApp, workflow_id: int) -> None:
             {subtree: true, attributes: true, childList: true, characterData: true});
     }""")
     page.wait_for_selector("#execution-status[data-status=completed]", timeout=60_000)
+    # node bars show their numeric progress, never Radix's endless indeterminate animation
+    assert page.locator(".rt-ProgressIndicator").count() >= 5
+    assert page.locator(".rt-ProgressIndicator[data-state=indeterminate]").count() == 0
     states = page.evaluate("window.__states")
     partial = [s for s in states if "succeeded" in s and ("pending" in s or "running" in s)]
     assert len(set(partial)) >= 2, states  # seen between nodes, not only at the end
