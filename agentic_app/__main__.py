@@ -72,7 +72,8 @@ def cmd_worker(args) -> int:
     # executions use the facade's market, broker and notifier (built before any fork)
     clients.configure(services_factory=lambda _settings, _db: app.node_services)
     start_workers(app.ensure_redis(), app.settings, processes=args.processes,
-                  worker_class=args.worker_class, pool=args.pool, burst=args.burst)
+                  worker_class=args.worker_class, pool=args.pool, burst=args.burst,
+                  slots=args.slots)
     return 0
 
 

@@ -7,6 +7,8 @@
   MemoryError there leaves the worker unharmed. :class:`AgenticSimpleWorker` runs jobs in the
   worker process itself (no fork: lighter and faster; memory is only watched by the
   executor's RSS guard).
+* ``--slots N`` (N > 1): :class:`~agentic_app.engine.runtime.slots.SlotsWorker` runs up to N
+  executions at once in one process (threads; for I/O-bound workflows).
 * Both listen on the agentic queues high -> normal -> low with RQ's JSON serializer, and
   appear in ``rq info`` under those queue names.
 * Each worker process runs a :class:`~agentic_app.engine.queue.maintenance.MaintenanceThread`
@@ -100,16 +102,22 @@ def _worker_name(base: str | None, generation: int) -> str:
 
 def run_worker(redis_url: str, *, burst: bool = False, name: str | None = None,
                worker_class: str = "fork", settings: Settings | None = None,
-               maintenance: bool = True) -> bool:
+               maintenance: bool = True, slots: int = 1) -> bool:
     """Run one RQ worker in this process until stopped (or, with burst, until queues are empty).
 
     Survives Redis outages (retries every ``OUTAGE_RETRY_S``); runs the maintenance thread.
+    ``slots`` > 1: a :class:`~agentic_app.engine.runtime.slots.SlotsWorker` running that many
+    executions at once in this process (``worker_class`` is then ignored).
     """
     from agentic_app.engine.queue.maintenance import MaintenanceThread
     from agentic_app.engine.runtime.prefork import warm_up
 
     settings = settings or get_settings()
     cls = WORKER_CLASSES[worker_class]
+    if slots > 1:
+        from agentic_app.engine.runtime.slots import SlotsWorker
+
+        cls = type("AgenticSlotsWorker", (SlotsWorker,), {"slots": slots})
     threads: list = []
     if maintenance:
         from agentic_app.engine.alerts.sweep import AlertSweepThread
@@ -141,12 +149,14 @@ def run_worker(redis_url: str, *, burst: bool = False, name: str | None = None,
             thread.stop()
 
 
-def run_pool(redis_url: str, processes: int, *, worker_class: str = "fork") -> None:
+def run_pool(redis_url: str, processes: int, *, worker_class: str = "fork",
+             slots: int = 1) -> None:
     """Run ``processes`` supervised worker interpreters until SIGTERM/SIGINT."""
     children = [
         ChildSpec(name=f"worker-{i}",
                   argv=python_module_argv("agentic_app.engine.runtime.worker",
-                                          "--worker-class", worker_class),
+                                          "--worker-class", worker_class,
+                                          "--slots", str(slots)),
                   env={"REDIS_URL": redis_url})
         for i in range(processes)
     ]
@@ -164,19 +174,21 @@ class AgenticWorkerPool(WorkerPool):
     after a stop request."""
 
     def __init__(self, redis_url: str, processes: int, *, worker_class: str,
-                 settings: Settings):
+                 settings: Settings, slots: int = 1):
         super().__init__(list(QUEUE_NAMES), connection=connect(redis_url),
                          num_workers=processes, worker_class=WORKER_CLASSES[worker_class],
                          serializer=JSONSerializer)
         self.redis_url = redis_url
         self.agentic_worker_class = worker_class
         self.settings = settings
+        self.slots = slots
 
     def get_worker_process(self, name: str, burst: bool, _sleep: float = 0,
                            logging_level: str = "INFO") -> BaseProcess:
         """A forked child running :func:`run_worker` (``name`` only keys RQ's bookkeeping)."""
         return get_context("fork").Process(
-            target=_pool_child, args=(self.redis_url, self.agentic_worker_class, self.settings),
+            target=_pool_child, args=(self.redis_url, self.agentic_worker_class, self.settings,
+                                          self.slots),
             name=f"agentic worker {name}")
 
     def request_stop(self, signum=None, frame=None) -> None:
@@ -191,16 +203,16 @@ class AgenticWorkerPool(WorkerPool):
             self.stop_worker(data, sig=signal.SIGKILL)
 
 
-def _pool_child(redis_url: str, worker_class: str, settings: Settings) -> None:
+def _pool_child(redis_url: str, worker_class: str, settings: Settings, slots: int = 1) -> None:
     """Entry of a pool's forked worker: default signal handling until RQ installs its own."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    run_worker(redis_url, worker_class=worker_class, settings=settings,
+    run_worker(redis_url, worker_class=worker_class, settings=settings, slots=slots,
                name=f"agentic-{socket.gethostname()}-{os.getpid()}")
 
 
 def run_fork_pool(redis_url: str, processes: int, *, worker_class: str = "fork",
-                  settings: Settings | None = None) -> None:
+                  settings: Settings | None = None, slots: int = 1) -> None:
     """Fork ``processes`` workers from this warmed-up process (rq's WorkerPool); respawn any
     that die; on SIGTERM/SIGINT stop them all (SIGKILL after ``POOL_STOP_GRACE_S``)."""
     from agentic_app.engine.runtime.clients import after_fork
@@ -210,18 +222,22 @@ def run_fork_pool(redis_url: str, processes: int, *, worker_class: str = "fork",
     warm_up()
     after_fork()  # the parent keeps no DB connection to share with children
     AgenticWorkerPool(redis_url, processes, worker_class=worker_class,
-                      settings=settings).start(logging_level="INFO")
+                      settings=settings, slots=slots).start(logging_level="INFO")
 
 
 def start_workers(redis_url: str, settings: Settings, *, processes: int = 1,
-                  worker_class: str = "fork", pool: str = "fork", burst: bool = False) -> None:
-    """Run one worker here, or ``processes`` of them as a fork pool or supervised pool."""
+                  worker_class: str = "fork", pool: str = "fork", burst: bool = False,
+                  slots: int = 1) -> None:
+    """Run one worker here, or ``processes`` of them as a fork pool or supervised pool;
+    each runs up to ``slots`` executions at once."""
     if processes > 1 and pool == "fork":
-        run_fork_pool(redis_url, processes, worker_class=worker_class, settings=settings)
+        run_fork_pool(redis_url, processes, worker_class=worker_class, settings=settings,
+                      slots=slots)
     elif processes > 1:
-        run_pool(redis_url, processes, worker_class=worker_class)
+        run_pool(redis_url, processes, worker_class=worker_class, slots=slots)
     else:
-        run_worker(redis_url, burst=burst, worker_class=worker_class, settings=settings)
+        run_worker(redis_url, burst=burst, worker_class=worker_class, settings=settings,
+                   slots=slots)
 
 
 def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
@@ -231,7 +247,21 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fork: a work-horse per job (memory limit); simple: in-process")
     parser.add_argument("--pool", choices=("fork", "supervised"), default="fork",
                         help="how --processes N workers are started")
+    parser.add_argument("--slots", type=_positive, default=1,
+                        help="executions run at once per worker process (threads; > 1 for "
+                             "I/O-bound workflows, see engine/runtime/slots.py)")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= MAX_SLOTS:
+        raise argparse.ArgumentTypeError(f"--slots must be 1..{MAX_SLOTS}")
+    return value
+
+
+MAX_SLOTS = 1000
+"""Upper bound of ``--slots`` (threads per worker process)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = get_settings()
     start_workers(settings.redis_url, settings, processes=args.processes,
-                  worker_class=args.worker_class, pool=args.pool, burst=args.burst)
+                  worker_class=args.worker_class, pool=args.pool, burst=args.burst,
+                  slots=args.slots)
     return 0
 
 

@@ -82,7 +82,7 @@ class QueueEnv:
             return wf.id
 
     def start_workers(self, processes: int = 1, worker_class: str = "simple",
-                      wait: bool = True) -> subprocess.Popen:
+                      wait: bool = True, slots: int = 1) -> subprocess.Popen:
         """Start a fork pool of test workers; wait until they are registered in Redis."""
         env = dict(os.environ, DATABASE_URL=self.db_url, REDIS_URL=self.redis_url,
                    PYTHONPATH=str(REPO_ROOT))
@@ -91,7 +91,7 @@ class QueueEnv:
         log = open(self.tmp_path / f"workers-{len(self.procs)}.log", "w")
         proc = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE, "--processes", str(processes),
-             "--worker-class", worker_class],
+             "--worker-class", worker_class, "--slots", str(slots)],
             cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True)
         self.procs.append(proc)
