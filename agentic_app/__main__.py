@@ -73,7 +73,7 @@ def cmd_worker(args) -> int:
     clients.configure(services_factory=lambda _settings, _db: app.node_services)
     start_workers(app.ensure_redis(), app.settings, processes=args.processes,
                   worker_class=args.worker_class, pool=args.pool, burst=args.burst,
-                  slots=args.slots)
+                  slots=args.slots or app.settings.worker_slots)
     return 0
 
 

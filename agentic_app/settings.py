@@ -41,6 +41,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DEMO_PASSWORD = "demo"
 """The demo user's well-known password: fine on loopback, refused when reachable from elsewhere."""
 
+MAX_WORKER_SLOTS = 1000
+"""Upper bound of WORKER_SLOTS / ``worker --slots`` (executions at once per worker process)."""
+
 
 class AppMode(str, Enum):
     """Where the app runs: ``local`` starts its own worker and scheduler processes."""
@@ -282,6 +285,7 @@ class Settings(BaseSettings):
     secret_key: str = Field("", validation_alias="SECRET_KEY")
     start_local_services: bool | None = Field(None, validation_alias="START_LOCAL_SERVICES")
     worker_processes: int = Field(2, ge=1, le=64, validation_alias="WORKER_PROCESSES")
+    worker_slots: int = Field(1, ge=1, le=MAX_WORKER_SLOTS, validation_alias="WORKER_SLOTS")
     demo_password: str = Field(DEFAULT_DEMO_PASSWORD, validation_alias="DEMO_PASSWORD")
     market_feed: str = Field("", validation_alias="MARKET_FEED")
     market_seed: int = Field(42, validation_alias="MARKET_SEED")

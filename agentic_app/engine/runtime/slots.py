@@ -7,7 +7,10 @@ heartbeats, ``rq info``) whose ``execute_job`` hands each job to a bounded threa
 ``slots`` threads; each thread runs RQ's ``perform_job`` for that job, and so
 :func:`~agentic_app.engine.runtime.tasks.run_execution` with its own asyncio loop. The
 worker dequeues the next job only while a slot is free, so a full worker leaves jobs on the
-queue for the other workers.
+queue for the other workers. RQ itself runs one job per worker process (its docs: "start more
+workers"); its multithread worker (rq/rq PR #1803, same design: dequeue while a pool slot is
+free, TimerDeathPenalty) was closed unmerged, so this subclass stays small on RQ's API. The
+slot count is ``--slots N`` or the ``WORKER_SLOTS`` setting (default 1: the forking worker).
 
 What still holds per execution (each is per attempt in ``run_execution``, unchanged):
 

@@ -54,7 +54,7 @@ from agentic_app.db.engine import Database
 from agentic_app.engine.queue.names import QUEUE_NAMES
 from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.runtime.supervisor import ChildSpec, Supervisor, python_module_argv
-from agentic_app.settings import Settings, get_settings
+from agentic_app.settings import MAX_WORKER_SLOTS, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -247,21 +247,18 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fork: a work-horse per job (memory limit); simple: in-process")
     parser.add_argument("--pool", choices=("fork", "supervised"), default="fork",
                         help="how --processes N workers are started")
-    parser.add_argument("--slots", type=_positive, default=1,
+    parser.add_argument("--slots", type=_positive, default=None,
                         help="executions run at once per worker process (threads; > 1 for "
-                             "I/O-bound workflows, see engine/runtime/slots.py)")
+                             "I/O-bound workflows, see engine/runtime/slots.py); "
+                             "default WORKER_SLOTS (1)")
     parser.add_argument("--burst", action="store_true", help="exit when the queues are empty")
 
 
 def _positive(text: str) -> int:
     value = int(text)
-    if not 1 <= value <= MAX_SLOTS:
-        raise argparse.ArgumentTypeError(f"--slots must be 1..{MAX_SLOTS}")
+    if not 1 <= value <= MAX_WORKER_SLOTS:
+        raise argparse.ArgumentTypeError(f"--slots must be 1..{MAX_WORKER_SLOTS}")
     return value
-
-
-MAX_SLOTS = 1000
-"""Upper bound of ``--slots`` (threads per worker process)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -274,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     start_workers(settings.redis_url, settings, processes=args.processes,
                   worker_class=args.worker_class, pool=args.pool, burst=args.burst,
-                  slots=args.slots)
+                  slots=args.slots or settings.worker_slots)
     return 0
 
 

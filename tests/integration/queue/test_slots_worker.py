@@ -110,12 +110,17 @@ def test_slots_argument_is_bounded() -> None:
     """``--slots`` takes 1..MAX_SLOTS; 0, negative and oversized values are refused."""
     import argparse
 
-    from agentic_app.engine.runtime.worker import MAX_SLOTS, add_worker_arguments
+    from agentic_app.engine.runtime.worker import add_worker_arguments
+    from agentic_app.settings import MAX_WORKER_SLOTS, SettingsError, load_settings
 
     parser = argparse.ArgumentParser()
     add_worker_arguments(parser)
-    assert parser.parse_args([]).slots == 1
+    assert parser.parse_args([]).slots is None  # then WORKER_SLOTS
+    assert load_settings().worker_slots == 1
+    assert load_settings(WORKER_SLOTS="40").worker_slots == 40
     assert parser.parse_args(["--slots", "100"]).slots == 100
-    for bad in ("0", "-3", str(MAX_SLOTS + 1)):
+    for bad in ("0", "-3", str(MAX_WORKER_SLOTS + 1)):
         with pytest.raises(SystemExit):
             parser.parse_args(["--slots", bad])
+    with pytest.raises(SettingsError, match="WORKER_SLOTS"):
+        load_settings(WORKER_SLOTS=str(MAX_WORKER_SLOTS + 1))
