@@ -124,3 +124,23 @@ def test_slots_argument_is_bounded() -> None:
             parser.parse_args(["--slots", bad])
     with pytest.raises(SettingsError, match="WORKER_SLOTS"):
         load_settings(WORKER_SLOTS=str(MAX_WORKER_SLOTS + 1))
+
+
+@pytest.mark.slow
+def test_sigterm_lets_the_running_executions_finish(qenv: QueueEnv) -> None:
+    """SIGTERM of a slots worker with 4 executions in flight (warm stop): the worker takes
+    nothing new, the 4 complete as attempt 1, then the process exits."""
+    import signal
+
+    uid = qenv.user("alice")
+    wf = qenv.workflow(uid, record_workflow(sleep_s=2.0))
+    proc = qenv.start_workers(1, slots=10)
+    jobs = [_enqueue(qenv, uid, wf) for _ in range(4)]
+    wait_for(lambda: qenv.redis.llen("t:starts") >= 4, 20, message="4 in flight")
+    proc.send_signal(signal.SIGTERM)
+    late = _enqueue(qenv, uid, wf)
+    assert proc.wait(timeout=30) == 0
+    done = [get_job(qenv.db, j.id) for j in jobs]
+    assert all(d.status == "completed" and d.attempt == 1 for d in done)
+    assert get_job(qenv.db, late.id).status == "pending"  # left on the queue for others
+    assert qenv.redis.llen("t:starts") == 4
