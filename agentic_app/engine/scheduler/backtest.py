@@ -30,6 +30,7 @@ import numpy as np
 from agentic_app.domain.errors import InvalidInputError, MarketDataUnavailableError
 from agentic_app.domain.triggers.bars import (
     POINT_NAMES,
+    POINTS_PER_BAR,
     PRICE_SECONDS,
     PRICE_TIMEFRAME,
     changes,
@@ -125,28 +126,40 @@ def _book(rule: MarketRule) -> Book:
     return book
 
 
-def _steps(events: np.ndarray, at: np.ndarray, book: Book, step) -> int:
-    """Run ``step(i)`` at each event position and where a cooldown runs out inside a run of
-    unchanged inputs; stop when the trigger is finished. Returns the number of steps."""
+def _steps(events: np.ndarray, at: np.ndarray, book: Book, step, per_bar: int = 1) -> int:
+    """Run ``step(i)`` at each event position, where a cooldown runs out inside a run of
+    unchanged inputs and, after a fire, at the first point of the next bar (a trigger fires
+    at most once per bar: the rest of its bar is not evaluated, as live); stop when the
+    trigger is finished. ``per_bar``: points per bar. Returns the number of steps."""
     sa = book.state
-    done = 0
-    bounds = np.append(events, len(at))
+    done, k, n = 0, 0, len(at)
+    marks = events.tolist()
     expiring = math.isfinite(float(sa.expires[0]))
-    for k in range(len(events)):
-        i, stop = int(bounds[k]), int(bounds[k + 1])
-        while i < stop:
-            if expiring:
-                sa.expire(float(at[i]))
-            if sa.finished[0]:
-                return done
-            result = step(i)
-            done += 1
-            if sa.finished[0] or not result.cooling.size:
-                break
+    i = marks[0] if marks else n
+    while i < n:
+        if expiring:
+            sa.expire(float(at[i]))
+        if sa.finished[0]:
+            break
+        result = step(i)
+        done += 1
+        if sa.finished[0]:
+            break
+        while k < len(marks) and marks[k] <= i:
+            k += 1
+        if result.fired.size and per_bar > 1:
+            i = (i // per_bar + 1) * per_bar  # the next bar's first point
+            while k < len(marks) and marks[k] < i:
+                k += 1
+            continue
+        following = marks[k] if k < len(marks) else n
+        if result.cooling.size and not math.isnan(float(sa.last_fire[0])):
             ready = float(sa.last_fire[0] + sa.cooldown[0])
-            if math.isnan(ready):  # never fired: a cooldown cannot hold it
-                break
-            i = max(i + 1, int(np.searchsorted(at, ready, side="left")))
+            j = max(i + 1, int(np.searchsorted(at, ready, side="left")))
+            if j < following:
+                i = j
+                continue
+        i = following
     return done
 
 
@@ -207,7 +220,7 @@ def _price(feed: MarketData, config: PriceTriggerConfig, start_s: float, end_s: 
                 "values": {"price": float(px[i])}})
         return res
 
-    result.steps = _steps(events, path.at, book, step)
+    result.steps = _steps(events, path.at, book, step, POINTS_PER_BAR)
     result.errors = sorted(set(errors.values()))
     return bars, None
 

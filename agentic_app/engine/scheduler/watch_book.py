@@ -25,7 +25,8 @@ _NO_ROW = (math.inf, -math.inf, False, False)  # an interval nothing is inside
 
 @dataclass(frozen=True, slots=True)
 class TriggerFire:
-    """One trigger that fired: its id, the tick time and the JSON-friendly payload."""
+    """One trigger that fired: its id, when (the close of the bar it fired on; the check time
+    for tick-mode indicator triggers) and the JSON-friendly payload."""
 
     trigger_id: int
     fired_at: datetime

@@ -108,7 +108,9 @@ def evaluate_prices(book: Book, now: datetime, closes: np.ndarray, px: np.ndarra
     """Evaluate every price trigger on the price path of the one-minute bars closed since
     its last evaluated bar: ``closes[t]`` is a bar close time, ``px[t, p, s]`` the price of
     point ``p`` of that bar of symbol ``s`` (NaN: no bar), ``kinds`` the point names' index.
-    A trigger sees each bar once (``last_bar``); fires carry the bar and the crossing price."""
+    A trigger sees each bar once (``last_bar``) and fires at most once per bar; a fire's time
+    is its bar's close (so two checks, or two schedulers, seeing the same bar fire under the
+    same dedupe key) and it carries the bar and the crossing price."""
     sa = book.state
     if not len(sa) or not len(closes):
         return
@@ -120,16 +122,20 @@ def evaluate_prices(book: Book, now: datetime, closes: np.ndarray, px: np.ndarra
             due &= ~fresh
         seen = np.zeros(len(sa), bool)
         bar_ts = from_epoch(close_s - bar_seconds).isoformat()
-        close_ts = from_epoch(close_s).isoformat()
+        closed_at = from_epoch(close_s)
+        close_ts = closed_at.isoformat()
         for p in range(px.shape[1]):
             previous = px[t, p - 1] if p else None
             result, valid = step_prices(book, close_s, px[t, p], due, report.errors, previous)
             seen |= valid
             touched[result.changed] = True
+            if result.fired.size:  # at most one fire per trigger and bar
+                due = due.copy()
+                due[result.fired] = False
             for slot in result.fired.tolist():
                 entry = book.entries[slot]
                 s = int(book.slot_src[slot])
-                report.fires.append(TriggerFire(entry.trigger_id, now, {
+                report.fires.append(TriggerFire(entry.trigger_id, closed_at, {
                     "symbol": entry.rule.config.symbol,
                     "price": float(px[t, p, s]),
                     "point": POINT_NAMES[int(kinds[t, p, s])],
@@ -314,7 +320,9 @@ def evaluate_indicators(book: Book, layout: IndicatorLayout, now: datetime, now_
             price = (float(quote.price) if quote is not None and back == 0
                      and not math.isnan(sym_px[sym_index[cfg.symbol]])
                      else float(cur[group.sources["price"]]))
-            report.fires.append(TriggerFire(book.entries[slot].trigger_id, now, indicator_payload(
-                book, layout, slot, cur, float(slot_close[slot]), price)))
+            fired_at = now if layout.slot_tick[slot] else from_epoch(float(slot_close[slot]))
+            report.fires.append(TriggerFire(book.entries[slot].trigger_id, fired_at,
+                                            indicator_payload(book, layout, slot, cur,
+                                                              float(slot_close[slot]), price)))
         report.exhausted.extend(int(t) for t in sa.ids[result.exhausted])
     changed.append((sa, touched))

@@ -195,3 +195,22 @@ def test_bar_path_vector_and_reference_fire_alike(forms, moves, band, cooldown, 
                     for f in watcher.tick(START + timedelta(minutes=m, seconds=1))]
         fired.append(sorted(got))
     assert fired[0] == fired[1]
+
+
+def test_one_fire_per_trigger_and_bar_each_with_its_bar_time():
+    """A bar whose path crosses the level up, down and up again fires once; two crossing bars
+    seen by one check fire twice, at their own bar closes (distinct dedupe keys)."""
+    rows = [(1.1000, 1.1005, 1.0995, 1.1000)] * 3
+    rows.append((1.1065, 1.1068, 1.1000, 1.1055))  # bar 3 (falling): high, low, close
+    rows.append((1.1055, 1.1056, 1.1000, 1.1001))  # bar 4: back below
+    rows.append((1.1001, 1.1070, 1.0999, 1.1002))  # bar 5: a spike
+    feed = MinuteFeed(rows)
+    watcher = TriggerWatcher(feed, check_interval_seconds=300)
+    watcher.upsert(1, "price", PriceTriggerConfig(symbol="EURUSD", condition="price > 1.1050"),
+                   START)
+    watcher.tick(START + timedelta(minutes=3, seconds=1))  # bars 0..2: below, primed
+    fires = watcher.tick(START + timedelta(minutes=6, seconds=1))  # bars 3..5 at once
+    assert [(f.fired_at, f.payload["price"], f.payload["point"]) for f in fires] == [
+        (START + timedelta(minutes=4), 1.1068, "high"),
+        (START + timedelta(minutes=6), 1.1070, "high")]
+    assert watcher.state(1).fire_count == 2
