@@ -19,11 +19,12 @@ def _bell_count(page) -> int:
     return int(badge.inner_text()) if badge.count() else 0
 
 
-def _bell_shows(page, expected: int, timeout_s: float = 15.0) -> bool:
-    """Wait (bounded) until the bell shows ``expected`` unread (no badge for 0)."""
+def _bell_shows(page, expected, timeout_s: float = 15.0) -> bool:
+    """Wait (bounded) until the bell shows ``expected()`` unread (no badge for 0); asked
+    again each round, since the demo's schedules may add alerts meanwhile."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if _bell_count(page) == expected:
+        if _bell_count(page) == expected():
             return True
         page.wait_for_timeout(200)
     return False
@@ -38,11 +39,11 @@ def test_bell_live_inbox_and_mark_read(running_app, page):
     services.alerts.mark_all_read(demo)
     login(page, running_app)
     page.locator("#bell").wait_for()
-    assert _bell_shows(page, services.alerts.unread_count(demo))
+    assert _bell_shows(page, lambda: services.alerts.unread_count(demo))
     services.alerts.emit(demo, "order_filled", "Order 42 filled", "BUY 1 EURUSD @ 1.1",
                          {"order_id": 42})
     page.locator("#bell-count").wait_for(timeout=15_000)  # pushed: no reload, no polling
-    assert _bell_shows(page, services.alerts.unread_count(demo))
+    assert _bell_shows(page, lambda: services.alerts.unread_count(demo))
     page.click("#bell")
     page.wait_for_url("**/notifications")
     row = page.locator(".inbox-row", has_text="Order 42 filled")
@@ -52,7 +53,7 @@ def test_bell_live_inbox_and_mark_read(running_app, page):
     row.locator(".mark-read").wait_for(state="detached", timeout=15_000)
     items, _ = services.alerts.inbox(demo, limit=100)
     assert [i["read"] for i in items if i["title"] == "Order 42 filled"] == [True]
-    assert _bell_shows(page, services.alerts.unread_count(demo))
+    assert _bell_shows(page, lambda: services.alerts.unread_count(demo))
 
 
 def test_channels_add_masked_and_loopback_refused(running_app, page):
