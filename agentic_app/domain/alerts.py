@@ -51,6 +51,13 @@ MAX_BODY = 4000
 """Longest alert body kept and sent."""
 MASK = "****"
 """What replaces every secret part of a URL shown back to a user."""
+INBOX_CHANNEL_PREFIX = "agentic:alerts:inbox:"
+"""Pub/sub channel prefix nudged whenever a user's inbox changes (``...:<user_id>``)."""
+
+
+def inbox_channel(user_id: int) -> str:
+    """The pub/sub channel of ``user_id``'s inbox (open bells re-read their count)."""
+    return f"{INBOX_CHANNEL_PREFIX}{user_id}"
 
 
 def check_kinds(kinds: list[str] | tuple[str, ...]) -> list[str]:

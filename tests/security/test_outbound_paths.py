@@ -103,4 +103,7 @@ def test_worker_refuses_at_send_time(sqlite_db_url, redis_url, listener: Listene
     assert [b["title"] for b in listener.json_bodies()] == ["Alert"]
     with session_scope(sqlite_db_url) as s:
         rows = list(s.exec(select(Notification)))
-    assert [r.delivered_to for r in rows] == [[{"schema": "json", "ok": True}]]
+    node_rows = [r.delivered_to for r in rows if r.kind == "node"]
+    assert node_rows == [[{"schema": "json", "ok": True}]]
+    # the refused run failed for good: its owner got that alert (no channel: inbox only)
+    assert [r.kind for r in rows if r.kind != "node"] == ["execution_failed"]

@@ -11,7 +11,7 @@ from agentic_app.broker.alert_only import AlertOnlyBroker, SendAlert
 from agentic_app.broker.paper import PaperBroker
 from agentic_app.broker.router import BrokerRouter, LiveBrokers
 from agentic_app.db.engine import Database
-from agentic_app.engine.executor.notifier import Notifier
+from agentic_app.engine.executor.notifier import Notifier, inbox_nudge
 from agentic_app.market.accelerated import AcceleratedFeed
 from agentic_app.market.factory import create_feed
 from agentic_app.settings import Settings
@@ -46,13 +46,15 @@ def build_node_services(settings: Settings, *, db: Database,
 
     The broker routes paper orders to the paper broker and live ones to the user's exchange
     account (safety limits counted in ``redis()``, the process's Redis by default; live
-    order outcomes told through ``alert``, see ``broker.router.Alert``)."""
+    order outcomes told through ``alert``, see ``broker.router.Alert``); the notifier's inbox
+    rows nudge the user's open bells through the same Redis."""
     market = market or build_market(settings, clock=clock)
-    live = LiveBrokers(db, settings.broker, settings.resolved_secret_key,
-                       redis or _settings_redis(settings))
+    redis = redis or _settings_redis(settings)
+    live = LiveBrokers(db, settings.broker, settings.resolved_secret_key, redis)
     broker = BrokerRouter(db, build_paper_broker(settings, db, market, clock), live, alert)
     return NodeServices(market=market, broker=broker,
-                        notifier=Notifier(db, settings.outbound.policy()))
+                        notifier=Notifier(db, settings.outbound.policy(),
+                                          on_inbox=inbox_nudge(redis)))
 
 
 def _settings_redis(settings: Settings) -> Callable[[], Any]:

@@ -8,10 +8,14 @@ a failed delivery reports only the error type, never what the remote host answer
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from agentic_app.db.engine import Database
 from agentic_app.db.trading_models import Notification
+from agentic_app.domain.alerts import inbox_channel
 from agentic_app.domain.outbound import (
     TARGET_REFUSED,
     OutboundPolicy,
@@ -65,9 +69,12 @@ class Notifier:
     """Writes the notification row, then tries each apprise URL under ``policy``
     (default: the settings' ``OUTBOUND``)."""
 
-    def __init__(self, db: Database, policy: OutboundPolicy | None = None):
+    def __init__(self, db: Database, policy: OutboundPolicy | None = None,
+                 on_inbox: Callable[[int], None] | None = None):
         self.db = db
         self.policy = policy
+        self.on_inbox = on_inbox
+        """Called with the user id after a row is written (nudges the user's open bells)."""
 
     def notify(self, *, user_id: int, title: str, body: str = "", level: str = "info",
                execution_id: int | str | None = None, node_id: str | None = None,
@@ -81,4 +88,16 @@ class Notifier:
             session.add(row)
             session.flush()
             notification_id = row.id
+        if self.on_inbox is not None:
+            try:
+                self.on_inbox(user_id)
+            except Exception as exc:  # a missed nudge only delays a bell; never fail the node
+                log.info("inbox nudge for user %s failed: %s", user_id, exc)
         return {"notification_id": notification_id, "delivered": delivered}
+
+
+def inbox_nudge(redis: Callable[[], Any]) -> Callable[[int], None]:
+    """An ``on_inbox`` that publishes on the user's inbox channel through ``redis()``."""
+    def nudge(user_id: int) -> None:
+        redis().publish(inbox_channel(user_id), json.dumps({"type": "inbox"}))
+    return nudge

@@ -124,3 +124,28 @@ def test_retention_purges_old_alerts_with_their_deliveries(aenv: AlertEnv):
     assert [t for _, t in _alerts(aenv)] == ["new fill"]
     with session_scope(aenv.db_url) as s:
         assert len(s.exec(select(NotificationDelivery)).all()) == 1
+
+
+def test_notification_node_rows_nudge_the_bell(aenv: AlertEnv):
+    """A notification node's inbox row (written by the executor's notifier) is announced on
+    the user's inbox channel, so open bells update without polling."""
+    import json
+    import time
+
+    from agentic_app.domain.alerts import inbox_channel
+    from agentic_app.engine.executor.notifier import Notifier, inbox_nudge
+
+    uid = aenv.user("alice")
+    client = redis_lib.Redis.from_url(aenv.redis_url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(inbox_channel(uid))
+    pubsub.get_message(timeout=1.0)
+    notifier = Notifier(aenv.db, aenv.settings.outbound.policy(),
+                        on_inbox=inbox_nudge(lambda: client))
+    notifier.notify(user_id=uid, title="EURUSD above 1.10")
+    deadline, message = time.monotonic() + 5, None
+    while message is None and time.monotonic() < deadline:
+        message = pubsub.get_message(timeout=0.5)
+    assert message is not None and json.loads(message["data"])["type"] == "inbox"
+    assert aenv.app.alerts.unread_count(Actor(uid, "alice")) == 1
+    pubsub.close()
