@@ -38,7 +38,7 @@ from agentic_app.engine.queue.keys import (
     waiting_key,
 )
 from agentic_app.engine.queue.retry import retry_delay
-from agentic_app.engine.queue.rows import job_state, write
+from agentic_app.engine.queue.rows import job_state, one_statement, write
 from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
 from agentic_app.settings import Settings, get_settings
 
@@ -107,36 +107,92 @@ _SQL_EX_RUNNING = (
     # correlated "id" would name the subquery's own table
     .returning(_EX.c.trigger_payload, _EX.c.alert_only, _definition().label("definition"),
                _max_seq().label("max_seq")))
-_SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("execution_id")).values(
-    status=_P("b_status"), error=_P("b_error"),
-    finished_at=_P("b_finished_at", type_=_EX.c.finished_at.type))
+_SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("b_execution_id")).values(
+    status=_P("b_ex_status"), error=_P("b_error"),
+    finished_at=_P("b_ex_finished_at", type_=_EX.c.finished_at.type))
 _FINISH_WHERE = (_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
                  _JQ.c.status.in_(_P("from_statuses", expanding=True)))
 _SQL_FINISH_RETRY = sa.update(_JQ).where(*_FINISH_WHERE).values(
     status=JobStatus.pending.value, retry_count=_P("b_retry_count"),
     attempt=_P("b_new_attempt"), error_message=_P("b_error"),
     next_attempt_at=_P("b_next_attempt_at", type_=_JQ.c.next_attempt_at.type),
-    rq_job_id=_P("b_rq_job_id"), heartbeat_at=None, worker_name=None)
+    rq_job_id=_P("b_rq_job_id"), heartbeat_at=sa.null(), worker_name=sa.null())
 _SQL_FINISH_END = sa.update(_JQ).where(*_FINISH_WHERE).values(
     status=_P("b_status"), completed_at=_P("b_completed_at", type_=_JQ.c.completed_at.type),
-    error_message=_P("b_error"), heartbeat_at=None, next_attempt_at=None)
+    error_message=_P("b_error"), heartbeat_at=sa.null(), next_attempt_at=sa.null())
+
+
+def _pg_finish(job_update: Any) -> Any:
+    """PostgreSQL: ``job_update`` and, only when it changed the job, the execution's end, in
+    one statement (data-modifying CTEs); selects how many job rows changed."""
+    job = job_update.returning(_JQ.c.id).cte("job_end")
+    ex = (sa.update(_EX).where(_EX.c.id == _P("b_execution_id"),
+                               sa.exists(sa.select(job.c.id)))
+          .values(status=_P("b_ex_status"), error=_P("b_error"),
+                  finished_at=_P("b_ex_finished_at", type_=_EX.c.finished_at.type))
+          .returning(_EX.c.id).cte("execution_end"))
+    return sa.select(sa.select(sa.func.count()).select_from(job).scalar_subquery(),
+                     sa.select(sa.func.count()).select_from(ex).scalar_subquery())
+
+
+_PG_FINISH_RETRY = _pg_finish(_SQL_FINISH_RETRY)
+_PG_FINISH_END = _pg_finish(_SQL_FINISH_END)
 _SQL_HEARTBEAT = (sa.update(_JQ)
                   .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
                          _JQ.c.status == JobStatus.running.value)
                   .values(heartbeat_at=_P("now", type_=_JQ.c.heartbeat_at.type)))
 
 
+# PostgreSQL: both updates in one statement (data-modifying CTEs), run in autocommit, so a
+# claim is one round trip instead of four (BEGIN, two updates, COMMIT)
+_SQL_CLAIM_PG = sa.text("""
+WITH j AS (
+  UPDATE job_queue SET status = :running, started_at = :now, heartbeat_at = :now,
+         next_attempt_at = NULL, worker_name = :b_worker_name
+  WHERE id = :job_id AND attempt = :b_attempt AND status = :pending
+  RETURNING status, attempt, retry_count, max_retries, execution_id, scheduled_job_id,
+            user_id, priority, rq_job_id, workflow_id
+), x AS (
+  UPDATE workflow_executions AS ex SET status = :running, attempt = :b_attempt,
+         started_at = coalesce(ex.started_at, :now), finished_at = NULL
+  FROM j WHERE ex.id = j.execution_id
+  RETURNING ex.id AS ex_id, ex.trigger_payload, ex.alert_only,
+    coalesce(ex.definition,
+             (SELECT w.definition FROM workflows AS w WHERE w.id = ex.workflow_id)) AS definition,
+    (SELECT max(e.seq) FROM execution_events AS e WHERE e.execution_id = ex.id) AS max_seq
+)
+SELECT j.*, x.trigger_payload, x.alert_only, x.definition, x.max_seq
+FROM j LEFT JOIN x ON x.ex_id = j.execution_id""")
+
+
 def claim_attempt(*, db: Database, job_id: int, attempt: int,
                   worker_name: str | None = None) -> Attempt | None:
-    """pending -> running for this attempt; None when the RQ job is stale (state moved on)."""
+    """pending -> running for this attempt; None when the RQ job is stale (state moved on).
+    The job and its execution change together: one statement on PostgreSQL, one
+    transaction under the write lock on SQLite."""
     now = utcnow()
+    params = {"job_id": job_id, "b_attempt": attempt, "now": now,
+              "b_worker_name": worker_name}
+    if db.dialect == "postgresql":
+        with one_statement(db) as conn:
+            job = row = conn.execute(_SQL_CLAIM_PG, {
+                **params, "running": JobStatus.running.value,
+                "pending": JobStatus.pending.value}).first()
+        if job is None:
+            return None
+        return _claimed(job, row, job_id, attempt)
     with write(db) as conn:
-        job = conn.execute(_SQL_CLAIM, {"job_id": job_id, "b_attempt": attempt, "now": now,
-                                        "b_worker_name": worker_name}).first()
+        job = conn.execute(_SQL_CLAIM, params).first()
         if job is None:
             return None
         row = conn.execute(_SQL_EX_RUNNING, {"execution_id": job.execution_id,
                                              "b_attempt": attempt, "now": now}).first()
+    return _claimed(job, row, job_id, attempt)
+
+
+def _claimed(job: Any, row: Any, job_id: int, attempt: int) -> Attempt:
+    """The claimed attempt from the job row and the execution's (definition, payload,
+    last stored seq)."""
     max_seq = row.max_seq if row else None
     return Attempt(job_id=job_id, attempt=attempt, execution_id=job.execution_id,
                    user_id=job.user_id, workflow_id=job.workflow_id,
@@ -192,22 +248,28 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
                  "from_statuses": list(from_statuses), "b_error": error}
         if retry:
             delay = retry_delay(settings, job.retry_count + 1)
-            done = conn.execute(_SQL_FINISH_RETRY, {
-                **where, "b_retry_count": job.retry_count + 1, "b_new_attempt": attempt + 1,
-                "b_next_attempt_at": now + timedelta(seconds=delay),
-                "b_rq_job_id": rq_job_id(job_id, attempt + 1)}).rowcount
+            params = {**where, "b_retry_count": job.retry_count + 1,
+                      "b_new_attempt": attempt + 1,
+                      "b_next_attempt_at": now + timedelta(seconds=delay),
+                      "b_rq_job_id": rq_job_id(job_id, attempt + 1)}
             exec_status = ExecutionStatus.pending.value
         else:
             delay = 0
-            done = conn.execute(_SQL_FINISH_END, {
-                **where, "b_status": status, "b_completed_at": now}).rowcount
+            params = {**where, "b_status": status, "b_completed_at": now}
             exec_status = status
+        ex_end = {"b_execution_id": job.execution_id, "b_ex_status": exec_status,
+                  "b_ex_finished_at": None if retry else now}
+        if job.execution_id is not None and conn.dialect.name == "postgresql":
+            # the job and its execution in one statement (one round trip less)
+            done = conn.execute(_PG_FINISH_RETRY if retry else _PG_FINISH_END,
+                                {**params, **ex_end}).scalar()
+        else:
+            done = conn.execute(_SQL_FINISH_RETRY if retry else _SQL_FINISH_END,
+                                params).rowcount
+            if done and job.execution_id is not None:
+                conn.execute(_SQL_EX_END, {**ex_end, "b_error": error})
         if not done:
             return "stale"
-        if job.execution_id is not None:
-            conn.execute(_SQL_EX_END, {"execution_id": job.execution_id,
-                                       "b_status": exec_status, "b_error": error,
-                                       "b_finished_at": None if retry else now})
         alerts = []
         if not retry and (job.scheduled_job_id is not None
                           or status == JobStatus.failed.value):

@@ -24,9 +24,8 @@ from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFound
 from agentic_app.engine.queue.dispatch import dispatch_row, drop_reservation
 from agentic_app.engine.queue.keys import REDIS_ERRORS, rq_job_id, slots_key
 from agentic_app.engine.queue.limits import (
-    check_daily_cap,
+    check_caps,
     check_not_halted,
-    check_queue_size,
     lock_writes,
     reserve_slot,
 )
@@ -140,15 +139,21 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
     if not owner.is_active:  # a deactivated workflow runs neither by hand nor by trigger
         raise ConflictError(f"workflow {workflow_id} is deactivated", field="workflow_id")
     check_not_halted(conn, user_id)
-    check_queue_size(conn, settings)
     now = utcnow()
-    check_daily_cap(conn, settings, user_id, now)
+    check_caps(conn, settings, user_id, now)
+    alert_only = bool(owner.alert_only or owner.schedule_alert_only)
+    if conn.dialect.name == "postgresql":
+        return _insert_pg(conn, settings, owner, now, alert_only, workflow_id=workflow_id,
+                          user_id=user_id, trigger_type=trigger_type,
+                          trigger_payload=trigger_payload, priority=priority,
+                          scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key,
+                          dispatched=dispatched)
     execution_id = conn.execute(_SQL_INSERT_EX, dict(
         workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
         status=ExecutionStatus.pending.value, trigger_type=trigger_type,
         trigger_payload=dict(trigger_payload or {}), attempt=1, created_at=now,
         definition=owner.definition, workflow_version=owner.version,
-        alert_only=bool(owner.alert_only or owner.schedule_alert_only),
+        alert_only=alert_only,
     )).inserted_primary_key[0]
     values: dict[str, Any] = dict(
         workflow_id=workflow_id, user_id=user_id, execution_id=execution_id,
@@ -162,3 +167,54 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
         values["rq_job_id"] = rq_job_id(job_id, 1)
         conn.execute(_SQL_SET_RQ_ID, {"job_id": job_id, "b_rq_job_id": values["rq_job_id"]})
     return JobQueueEntry(id=job_id, **values)
+
+
+# PostgreSQL: the execution row, the job row and its RQ id (= rq_job_id(id, 1), the id drawn
+# from the job sequence first) in one statement: one round trip instead of three
+_PG_INSERT = sa.text("""
+WITH new_ex AS (
+  INSERT INTO workflow_executions (workflow_id, user_id, scheduled_job_id, status,
+      trigger_type, trigger_payload, attempt, created_at, definition, workflow_version,
+      alert_only)
+  VALUES (:workflow_id, :user_id, :scheduled_job_id, :ex_status, :trigger_type,
+      :trigger_payload, 1, :now, :definition, :workflow_version, :alert_only)
+  RETURNING id
+), new_job AS (SELECT nextval(pg_get_serial_sequence('job_queue', 'id')) AS id)
+INSERT INTO job_queue (id, workflow_id, user_id, execution_id, scheduled_job_id, dedupe_key,
+    rq_job_id, status, priority, retry_count, max_retries, scheduled_at, created_at, attempt)
+SELECT new_job.id, CAST(:workflow_id AS INTEGER), CAST(:user_id AS INTEGER), new_ex.id,
+    CAST(:scheduled_job_id AS INTEGER), CAST(:dedupe_key AS VARCHAR),
+    CASE WHEN :dispatched THEN 'agentic-' || new_job.id || '-1' END,
+    CAST(:job_status AS VARCHAR), CAST(:priority AS INTEGER), 0,
+    CAST(:max_retries AS INTEGER), :now, :now, 1
+FROM new_ex, new_job
+RETURNING id, execution_id, rq_job_id""").bindparams(
+    sa.bindparam("trigger_payload", type_=_EX.c.trigger_payload.type),
+    sa.bindparam("definition", type_=_EX.c.definition.type),
+    sa.bindparam("now", type_=_EX.c.created_at.type),
+    sa.bindparam("dispatched", type_=sa.Boolean()),
+    sa.bindparam("alert_only", type_=sa.Boolean()))
+
+
+def _insert_pg(conn: Any, settings: Settings, owner: Any, now: Any, alert_only: bool, *,
+               workflow_id: int,
+               user_id: int, trigger_type: str, trigger_payload: dict | None, priority: int,
+               scheduled_job_id: int | None, dedupe_key: str | None,
+               dispatched: bool) -> JobQueueEntry:
+    """:func:`insert_job`'s two inserts (and the RQ id) on PostgreSQL, in one statement."""
+    row = conn.execute(_PG_INSERT, dict(
+        workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
+        ex_status=ExecutionStatus.pending.value, trigger_type=trigger_type,
+        trigger_payload=dict(trigger_payload or {}), now=now, definition=owner.definition,
+        workflow_version=owner.version, dedupe_key=dedupe_key, dispatched=dispatched,
+        alert_only=alert_only,
+        job_status=JobStatus.pending.value, priority=priority,
+        max_retries=settings.queue_config.max_retries)).one()
+    return JobQueueEntry(
+        id=row.id, workflow_id=workflow_id, user_id=user_id, execution_id=row.execution_id,
+        scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, rq_job_id=row.rq_job_id,
+        status=JobStatus.pending.value, priority=priority, retry_count=0,
+        max_retries=settings.queue_config.max_retries, scheduled_at=now, started_at=None,
+        completed_at=None, error_message=None, created_at=now, attempt=1,
+        next_attempt_at=None, heartbeat_at=None, worker_name=None)
+

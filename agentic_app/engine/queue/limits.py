@@ -1,6 +1,6 @@
 """The queue's limits: the write lock that makes the caps exact, the queue-size and daily
-caps (checked in the database), and the per-user concurrency slot gate (a Lua script on the
-user's Redis slot set)."""
+caps (checked in the database, one statement), and the per-user concurrency slot gate (a
+Lua script on the user's Redis slot set)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from agentic_app.engine.queue.keys import (
     slots_key,
     waiting_key,
 )
-from agentic_app.engine.queue.rows import count_pending
+from agentic_app.engine.queue.rows import PENDING_COUNT
 from agentic_app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,16 +46,18 @@ finds no slot is then seen by the next slot freed (see enqueue_execution)."""
 
 _EX = WorkflowExecution.__table__
 _MR = ManualRetry.__table__
-_SQL_TODAY = sa.select(
-    sa.select(sa.func.count()).select_from(_EX).where(
+_SQL_CAPS = sa.select(
+    PENDING_COUNT.scalar_subquery().label("queued"),
+    (sa.select(sa.func.count()).select_from(_EX).where(
         _EX.c.user_id == sa.bindparam("user_id"),
         _EX.c.created_at >= sa.bindparam("since", type_=_EX.c.created_at.type))
-    .scalar_subquery()
-    + sa.select(sa.func.count()).select_from(_MR).where(
-        _MR.c.user_id == sa.bindparam("user_id"),
-        _MR.c.created_at >= sa.bindparam("since", type_=_MR.c.created_at.type))
-    .scalar_subquery())
-"""Runs a user started today: executions created plus manual retries (each one counts)."""
+     .scalar_subquery()
+     + sa.select(sa.func.count()).select_from(_MR).where(
+         _MR.c.user_id == sa.bindparam("user_id"),
+         _MR.c.created_at >= sa.bindparam("since", type_=_MR.c.created_at.type))
+     .scalar_subquery()).label("today"))
+"""In one statement: the pending jobs (what max_queue_size caps) and the runs the user
+started today (executions created plus manual retries, each one counts)."""
 
 
 def lock_writes(s: Any) -> None:
@@ -65,12 +67,22 @@ def lock_writes(s: Any) -> None:
     db_locks.lock_writes(s, ENQUEUE_LOCK_KEY)
 
 
-def check_queue_size(conn: sa.Connection, settings: Settings) -> None:
-    """LimitExceededError(limit="max_queue_size") when the pending jobs fill the queue."""
-    queued, cap = count_pending(conn), settings.queue_config.max_queue_size
+def check_caps(conn: sa.Connection, settings: Settings, user_id: int, now: datetime) -> None:
+    """The queue-size and daily caps, read in one statement: LimitExceededError with
+    ``limit="max_queue_size"`` when the pending jobs fill the queue, else with
+    ``limit="max_executions_per_day"`` when the user's executions created plus manual
+    retries made since 00:00 UTC reached the cap."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    queued, today = conn.execute(_SQL_CAPS, {"user_id": user_id, "since": midnight}).one()
+    cap = settings.queue_config.max_queue_size
     if queued >= cap:
         raise LimitExceededError(f"the queue is full ({queued} of {cap} jobs pending)",
                                  limit="max_queue_size")
+    daily = settings.limits.max_executions_per_day
+    if today >= daily:
+        raise LimitExceededError(
+            f"user {user_id} reached {daily} executions today (UTC); try again after midnight",
+            limit="max_executions_per_day")
 
 
 def check_not_halted(conn: Any, user_id: int) -> None:
@@ -78,19 +90,6 @@ def check_not_halted(conn: Any, user_id: int) -> None:
     if is_halted(conn, user_id):
         raise ConflictError("the kill switch is engaged: no run starts until it is re-armed",
                             field=KILL_SWITCH)
-
-
-def check_daily_cap(conn: sa.Connection, settings: Settings, user_id: int,
-                    now: datetime) -> None:
-    """LimitExceededError(limit="max_executions_per_day") when the user's executions
-    created plus manual retries made since 00:00 UTC reached the cap."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    today = conn.execute(_SQL_TODAY, {"user_id": user_id, "since": midnight}).scalar()
-    daily = settings.limits.max_executions_per_day
-    if today >= daily:
-        raise LimitExceededError(
-            f"user {user_id} reached {daily} executions today (UTC); try again after midnight",
-            limit="max_executions_per_day")
 
 
 def reserve_slot(redis: redis_lib.Redis, user_id: int, cap: int) -> str | None:

@@ -22,12 +22,7 @@ from agentic_app.db.models import (
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.engine.queue.dispatch import dispatch
 from agentic_app.engine.queue.keys import DUE_KEY, WAITING_FLAG_TTL_S, waiting_key
-from agentic_app.engine.queue.limits import (
-    check_daily_cap,
-    check_not_halted,
-    check_queue_size,
-    lock_writes,
-)
+from agentic_app.engine.queue.limits import check_caps, check_not_halted, lock_writes
 from agentic_app.engine.queue.rows import get_job
 from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
 from agentic_app.settings import Settings, get_settings
@@ -109,8 +104,7 @@ def retry_job(*, db: Database, redis: redis_lib.Redis, job_id: int,
         execution = s.get(WorkflowExecution, job.execution_id)
         check_still_runnable(s, job, execution)
         check_not_halted(s.connection(), job.user_id)
-        check_queue_size(s.connection(), settings)
-        check_daily_cap(s.connection(), settings, job.user_id, utcnow())
+        check_caps(s.connection(), settings, job.user_id, utcnow())
         job.status = JobStatus.pending.value
         job.attempt += 1
         job.retry_count = 0

@@ -23,8 +23,9 @@ _SQL_JOB_STATE = sa.select(
     _JQ.c.status, _JQ.c.attempt, _JQ.c.retry_count, _JQ.c.max_retries, _JQ.c.execution_id,
     _JQ.c.scheduled_job_id, _JQ.c.user_id, _JQ.c.priority, _JQ.c.rq_job_id,
 ).where(_JQ.c.id == sa.bindparam("job_id"))
-_SQL_PENDING = sa.select(sa.func.count()).select_from(_JQ).where(
+PENDING_COUNT = sa.select(sa.func.count()).select_from(_JQ).where(
     _JQ.c.status == JobStatus.pending.value)
+"""Pending jobs (waiting for a slot, dispatched or in backoff): what max_queue_size caps."""
 
 _outer_conn: ContextVar[sa.Connection | None] = ContextVar("job_queue_outer_conn", default=None)
 """Set by :func:`inside` (statement-cache priming): :func:`write` then uses this connection."""
@@ -40,6 +41,23 @@ def write(db: Database) -> Iterator[sa.Connection]:
         return
     with db.write() as conn:
         yield conn
+
+
+@contextmanager
+def one_statement(db: Database) -> Iterator[sa.Connection]:
+    """A connection for one self-contained write statement. On PostgreSQL it runs in
+    autocommit, so the statement is its own transaction: one round trip instead of BEGIN,
+    statement, COMMIT. On SQLite a write transaction (the write lock from the start)."""
+    outer = _outer_conn.get()
+    if outer is not None:
+        yield outer
+        return
+    if db.dialect != "postgresql":
+        with db.write() as conn:
+            yield conn
+        return
+    with db.engine.connect() as conn:
+        yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @contextmanager
@@ -61,7 +79,7 @@ def job_state(conn: sa.Connection, job_id: int) -> Any:
 
 def count_pending(conn: sa.Connection) -> int:
     """Pending jobs (waiting for a slot, dispatched or in backoff): what max_queue_size caps."""
-    return int(conn.execute(_SQL_PENDING).scalar() or 0)
+    return int(conn.execute(PENDING_COUNT).scalar() or 0)
 
 
 def get_job(db: Database, job_id: int) -> JobQueueEntry:

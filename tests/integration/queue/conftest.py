@@ -137,15 +137,31 @@ QUEUE_TEST_REDIS_DB = 12
 (tests of several folders may run at the same time and workers here live for seconds)."""
 
 
-@pytest.fixture
-def qenv(sqlite_db_url: str, redis_base_url: str, tmp_path) -> Iterator[QueueEnv]:
-    """A queue test environment on SQLite + a flushed Redis db; workers killed at teardown."""
+def _queue_env(db_url: str, redis_base_url: str, tmp_path) -> Iterator[QueueEnv]:
     import redis
 
     from tests.conftest import _with_db
 
     url = _with_db(redis_base_url, QUEUE_TEST_REDIS_DB)
     redis.Redis.from_url(url).flushdb()
-    env = QueueEnv(sqlite_db_url, url, tmp_path)
+    env = QueueEnv(db_url, url, tmp_path)
     yield env
     env.kill_all()
+
+
+@pytest.fixture
+def qenv(sqlite_db_url: str, redis_base_url: str, tmp_path) -> Iterator[QueueEnv]:
+    """A queue test environment on SQLite + a flushed Redis db; workers killed at teardown."""
+    yield from _queue_env(sqlite_db_url, redis_base_url, tmp_path)
+
+
+@pytest.fixture
+def qenv_postgres(postgres_server_url: str, redis_base_url: str, tmp_path) -> Iterator[QueueEnv]:
+    """The same on a fresh PostgreSQL schema (where claim, finish and enqueue use their
+    one-statement forms)."""
+    from agentic_app.db.migrate import upgrade_to_head
+    from tests.conftest import _reset_postgres
+
+    _reset_postgres(postgres_server_url)
+    upgrade_to_head(postgres_server_url, tmp_path)
+    yield from _queue_env(postgres_server_url, redis_base_url, tmp_path)
