@@ -197,10 +197,9 @@ RETURNING id, execution_id, rq_job_id""").bindparams(
 
 
 def _insert_pg(conn: Any, settings: Settings, owner: Any, now: Any, alert_only: bool, *,
-               workflow_id: int,
-               user_id: int, trigger_type: str, trigger_payload: dict | None, priority: int,
-               scheduled_job_id: int | None, dedupe_key: str | None,
-               dispatched: bool) -> JobQueueEntry:
+               workflow_id: int, user_id: int, trigger_type: str,
+               trigger_payload: dict | None, priority: int, scheduled_job_id: int | None,
+               dedupe_key: str | None, dispatched: bool) -> JobQueueEntry:
     """:func:`insert_job`'s two inserts (and the RQ id) on PostgreSQL, in one statement."""
     row = conn.execute(_PG_INSERT, dict(
         workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
