@@ -46,8 +46,10 @@ POSTGRES_ADMIN_URL = os.environ.get(
 """PostgreSQL server the benchmark makes its own database on (dropped at the end)."""
 
 
-def _db(tmp: Path, kind: str) -> str:
-    """A migrated database of ``kind`` (``sqlite`` or ``postgresql``)."""
+def _db(tmp: Path, kind: str, async_commit: bool = False) -> str:
+    """A migrated database of ``kind`` (``sqlite`` or ``postgresql``); ``async_commit``:
+    the PostgreSQL database commits without waiting for the WAL flush (to show what the
+    flushes cost; never a setting of the app)."""
     from agentic_app.db.migrate import upgrade_to_head
 
     if kind == "sqlite":
@@ -60,6 +62,8 @@ def _db(tmp: Path, kind: str) -> str:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            if async_commit:
+                conn.execute(sa.text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
         admin.dispose()
         url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     upgrade_to_head(url, tmp)
@@ -257,7 +261,7 @@ def run_database(kind: str, args: argparse.Namespace, conn, redis_url: str,
 
     conn.flushdb()
     tmp = Path(tempfile.mkdtemp(prefix="queue-bench-"))
-    db = _db(tmp, kind)
+    db = _db(tmp, kind, args.pg_async_commit)
     try:
         limits = {"max_executions_per_day": 1_000_000, "max_concurrent_per_user": 10}
         env = dict(os.environ, DATABASE_URL=db, REDIS_URL=redis_url, PYTHONPATH=str(REPO),
@@ -330,6 +334,8 @@ def main() -> None:
     parser.add_argument("--worker-class", choices=("simple", "fork"), default="simple")
     parser.add_argument("--databases", default="sqlite,postgresql",
                         help="comma-separated: sqlite, postgresql")
+    parser.add_argument("--pg-async-commit", action="store_true",
+                        help="PostgreSQL database with synchronous_commit = off (diagnosis)")
     parser.add_argument("--more", action="store_true",
                         help="also 2 workers and the 30-at-once concurrency run")
     args = parser.parse_args()
@@ -350,6 +356,7 @@ def main() -> None:
         print(f"{kind:12} ratio {f['throughput_ratio']:.2f}   p50 {f['ours_p50_ms']:.1f} ms vs "
               f"plain {f['plain_rq_p50_ms']:.1f} ms ({f['p50_over_plain_ms']:+.1f} ms)")
     print(json.dumps({"worker_class": args.worker_class, "load_average": os.getloadavg(),
+                      "pg_async_commit": args.pg_async_commit,
                       **out}))
 
 
