@@ -1,5 +1,6 @@
 """Schedules as written, in a real browser on the real app: create from the plan's fields,
-edit through each trigger type (the preview follows, the workflow is never changed), skip the
+edit through each trigger type (the preview follows, the workflow is never changed) and the
+cron's DST policy (set, then back to the default), skip the
 next runs, pause with a note and a resume time, resume, the history with a missed run inline,
 and delete."""
 
@@ -49,6 +50,18 @@ def _edit_to(page, job_id: int, radio: str, fill: dict[str, str], expect: str) -
         arg=[job_id, expect])
 
 
+def _save_dst(page, job_id: int, ambiguous: str) -> None:
+    """Edit the cron job's "repeated time" DST choice and save."""
+    page.click(f"#edit-job-{job_id}")
+    page.locator("#job-dialog").wait_for()
+    page.click("#dst-ambiguous")
+    page.get_by_role("option", name=ambiguous, exact=True).click()
+    page.wait_for_function("v => document.querySelector('#dst-ambiguous')?.innerText === v",
+                           arg=ambiguous)
+    page.click("#save-job")
+    page.locator("#job-dialog").wait_for(state="detached")
+
+
 def test_schedule_lifecycle_in_the_browser(running_app, page, planner):
     """The whole life of one schedule through the UI, each step checked in the database."""
     services, actor, wf_id = planner
@@ -82,6 +95,13 @@ def test_schedule_lifecycle_in_the_browser(running_app, page, planner):
     got = services.schedules.get(actor, job.id)
     assert (got.trigger_type, got.trigger_config["cron_expression"]) == ("cron", "30 8 * * *")
     assert services.workflows.get(actor, wf_id).definition == FLOW
+    # the DST policy is kept by an edit, and going back to "default" removes it
+    _save_dst(page, job.id, "second")
+    assert services.schedules.get(actor, job.id).trigger_config["dst_policy"][
+        "ambiguous"] == "second"
+    _save_dst(page, job.id, "default")
+    got = services.schedules.get(actor, job.id).trigger_config
+    assert "dst_policy" not in got and got["cron_expression"] == "30 8 * * *"
 
     # skip the next two runs
     page.click(f"#skip-job-{job.id}")
