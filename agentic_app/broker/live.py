@@ -34,21 +34,27 @@ from agentic_app.broker.base import (
     Position,
 )
 from agentic_app.broker.exchanges import client_order_id, spec_of
+from agentic_app.broker.safety import is_halted
 from agentic_app.db.broker_models import LiveOrder
 from agentic_app.db.engine import Database
 from agentic_app.db.models import utcnow
 from agentic_app.domain.errors import (
+    AgenticError,
     InvalidInputError,
     LimitExceededError,
     NotFoundError,
     RetryableError,
+    ServiceUnavailableError,
     UnknownSymbolError,
 )
+from agentic_app.domain.live_trading import KILL_SWITCH
 
 OPEN_STATUSES = (OrderStatus.open.value, OrderStatus.partially_filled.value)
 """Statuses of an order still working at the exchange."""
 MAX_REASON = 500
 """Longest reason stored on a row."""
+EXCHANGE_REASON = "exchange: "
+"""Prefix of the reason of a row the exchange (not a limit) refused."""
 
 
 class Guard(Protocol):
@@ -120,13 +126,22 @@ class LiveBroker:
     # -- markets ----------------------------------------------------------------------------
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        """``client.method(...)``; a network failure becomes ExchangeUnavailableError."""
+        """``client.method(...)``: a network failure becomes ExchangeUnavailableError, a
+        refused key InvalidInputError(field="credential"), any other exchange error
+        ServiceUnavailableError (OrderNotFound passes through: callers ask with it)."""
         import ccxt
 
         try:
             return getattr(self.client, method)(*args, **kwargs)
         except ccxt.NetworkError as exc:
             raise ExchangeUnavailableError(f"{self.spec.id} did not answer: {exc}") from exc
+        except ccxt.OrderNotFound:
+            raise
+        except (ccxt.AuthenticationError, ccxt.PermissionDenied) as exc:
+            raise InvalidInputError(f"{self.spec.id} refused the credential: {_message(exc)}",
+                                    field="credential") from exc
+        except ccxt.ExchangeError as exc:
+            raise ServiceUnavailableError(f"{self.spec.id} refused: {_message(exc)}") from exc
 
     def market(self, symbol: str) -> dict:
         """The ccxt market of our symbol (``BTCUSDT``); UnknownSymbolError otherwise."""
@@ -179,7 +194,8 @@ class LiveBroker:
                 raise InvalidInputError("idempotency_key is already used by another user",
                                         field="idempotency_key")
             if row.status != OrderStatus.new.value:
-                if row.status == OrderStatus.rejected.value and row.notional is None:
+                if (row.status == OrderStatus.rejected.value and row.notional is None
+                        and not (row.reason or "").startswith(EXCHANGE_REASON)):
                     raise LimitExceededError(row.reason or "refused", limit=_limit_of(row))
                 return to_result(self._refresh(row), duplicate=True)
             if not self._take(row):
@@ -192,6 +208,10 @@ class LiveBroker:
                 row = self._check(row, req, market, amount)
             except ExchangeUnavailableError:
                 self._update(row, claimed_until=self._clock())
+                raise
+            except (InvalidInputError, ServiceUnavailableError) as exc:
+                self._update(row, status=OrderStatus.rejected.value, claimed_until=None,
+                             reason=f"{EXCHANGE_REASON}{exc.message}"[:MAX_REASON])
                 raise
         return self._send(row, market, amount)
 
@@ -241,9 +261,18 @@ class LiveBroker:
 
     def _check(self, row: LiveOrder, req: OrderRequest, market: dict,
                amount: float) -> LiveOrder:
-        """Run the guard once; a refusal is recorded (no notional) and raised."""
-        price = req.limit_price if req.order_type == OrderType.limit else self.last_price(market)
-        notional = amount * float(price or 0)
+        """Run the guard once; a refusal is recorded (no notional) and raised.
+
+        A buy limit is priced at its limit (it cannot pay more); a sell limit at the higher
+        of its limit and the last price, as a sell limited far below the market fills at
+        the market."""
+        if req.order_type != OrderType.limit:
+            price = self.last_price(market)
+        elif str(getattr(req.side, "value", req.side)) == "sell":
+            price = max(float(req.limit_price or 0), self.last_price(market))
+        else:
+            price = float(req.limit_price or 0)
+        notional = amount * price
         if self._guard is not None:
             try:
                 self._guard(req, notional, self.equity)
@@ -258,6 +287,7 @@ class LiveBroker:
 
         params = {"newClientOrderId": row.client_order_id}
         for _ in range(2):
+            self._refuse_if_halted(row)
             sent = time.monotonic()
             try:
                 answer = self.client.create_order(market["symbol"], row.order_type, row.side,
@@ -276,6 +306,16 @@ class LiveBroker:
         self._update(row, claimed_until=self._clock())
         raise ExchangeUnavailableError(f"{self.spec.id} did not take the order; nothing was "
                                        "placed, a retry may send it again")
+
+    def _refuse_if_halted(self, row: LiveOrder) -> None:
+        """Before each send: an engaged kill switch records the row rejected and raises."""
+        with Session(self._engine) as session:
+            halted = is_halted(session, self.user_id)
+        if halted:
+            message = "the kill switch is engaged: re-arm it to trade"
+            self._update(row, status=OrderStatus.rejected.value, claimed_until=None,
+                         reason=f"{KILL_SWITCH}: {message}")
+            raise LimitExceededError(message, limit=KILL_SWITCH)
 
     def _settle(self, row: LiveOrder, sent: float) -> dict | None:
         """After a send without answer: the order if the exchange has it, once any request
@@ -331,7 +371,7 @@ class LiveBroker:
             return row
         try:
             found = self._lookup(row)
-        except ExchangeUnavailableError:
+        except (ExchangeUnavailableError, ServiceUnavailableError):
             return row
         return self._apply(row, found) if found is not None else row
 
@@ -379,13 +419,13 @@ class LiveBroker:
         report: dict[str, Any] = {"cancelled": [], "errors": []}
         try:
             working = self._call("fetch_open_orders")
-        except (ccxt.BaseError, ExchangeUnavailableError) as exc:
+        except (ccxt.BaseError, AgenticError) as exc:
             report["errors"].append(f"listing open orders: {_message(exc)}")
             return report
         for order in working:
             try:
                 answer = self._call("cancel_order", order["id"], order["symbol"])
-            except (ccxt.BaseError, ExchangeUnavailableError) as exc:
+            except (ccxt.BaseError, AgenticError) as exc:
                 report["errors"].append(f"{order.get('clientOrderId')}: {_message(exc)}")
                 continue
             report["cancelled"].append(order.get("clientOrderId") or order["id"])

@@ -243,3 +243,94 @@ def test_sandbox_flag_and_fixed_urls():
                          test_base_url=bad)
     with pytest.raises(InvalidInputError):
         build_client("kraken", api_key="k", secret="s", sandbox=True, timeout_seconds=1)
+
+
+def test_a_sell_limited_far_below_the_market_is_priced_at_the_market(fake, users):
+    """A sell of 1 BTC limited at 0.01 fills at the market: the guard sees ~50 000, not ~0."""
+    db, alice, _ = users
+    seen = []
+
+    def guard(order, notional, equity):
+        seen.append(notional)
+        if notional > 1_000:
+            raise LimitExceededError(f"order notional {notional} is over 1000",
+                                     limit="max_order_notional")
+
+    broker = make_broker(fake, db, alice, guard=guard)
+    with pytest.raises(LimitExceededError):
+        broker.place_order(OrderRequest(user_id=alice, symbol="BTCUSDT", side="sell",
+                                        quantity=1.0, order_type="limit", limit_price=0.01,
+                                        idempotency_key="e20:sell"))
+    assert seen == [pytest.approx(50_000.0)] and fake.order_posts() == []
+    broker.place_order(_buy(alice, "e20:buy", 0.01, order_type="limit", limit_price=40_000.0))
+    assert seen[1] == pytest.approx(400.0)  # a buy stays priced at its limit
+
+
+def test_the_kill_switch_is_checked_again_before_the_second_send(fake, users):
+    """Engaged while the first send's response was lost: the order is not sent again."""
+    from agentic_app.db.broker_models import TradingHalt
+
+    db, alice, _ = users
+    broker = make_broker(fake, db, alice, settle_seconds=0.0)
+    real_settle = broker._settle
+
+    def settle_then_engage(row, sent):
+        with Session(db.engine) as session:
+            session.add(TradingHalt(user_id=alice, engaged=True))
+            session.commit()
+        return real_settle(row, sent)
+
+    broker._settle = settle_then_engage
+    import ccxt
+
+    real_create = broker.client.create_order
+    calls = []
+
+    def lost_create(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise ccxt.RequestTimeout("lost")
+        return real_create(*args, **kwargs)
+
+    broker.client.create_order = lost_create
+    with pytest.raises(LimitExceededError) as info:
+        broker.place_order(_buy(alice, "e21:halt"))
+    assert info.value.limit == "kill_switch" and len(calls) == 1
+    [row] = _rows(db)
+    assert row.status == "rejected" and row.reason.startswith("kill_switch:")
+    assert fake.order_posts() == []
+
+
+def test_a_refused_key_is_a_credential_error_and_the_row_is_rejected(fake, users):
+    db, alice, _ = users
+    broker = make_broker(fake, db, alice, key="unknown-key-0123456789",
+                         guard=lambda order, notional, equity: equity())
+    with pytest.raises(InvalidInputError) as info:
+        broker.balances()
+    assert info.value.field == "credential" and "Invalid API-key" in info.value.message
+    with pytest.raises(InvalidInputError) as info:
+        broker.place_order(_buy(alice, "e22:key"))
+    assert info.value.field == "credential"
+    [row] = _rows(db)
+    assert row.status == "rejected" and row.reason.startswith("exchange: ")
+    again = broker.place_order(_buy(alice, "e22:key"))
+    assert again.duplicate and again.status == "rejected"
+    assert fake.order_posts() == []
+
+
+def test_another_exchange_error_is_service_unavailable(fake, users):
+    import ccxt
+
+    from agentic_app.domain.errors import ServiceUnavailableError
+
+    db, alice, _ = users
+    broker = make_broker(fake, db, alice)
+
+    def refuse(*args, **kwargs):
+        raise ccxt.ExchangeError('binance {"code":-1003,"msg":"Too many requests."}')
+
+    broker.client.fetch_open_orders = refuse
+    with pytest.raises(ServiceUnavailableError):
+        broker._call("fetch_open_orders")
+    report = broker.cancel_all()
+    assert report["cancelled"] == [] and "Too many requests" in report["errors"][0]
