@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
+from agentic_app.api.access_log import install_access_log_redaction
 from agentic_app.api.body_limit import MAX_REQUEST_BYTES, BodySizeLimitMiddleware
 from agentic_app.api.deps import AppDep, OptionalToken
 from agentic_app.api.errors import install_error_handlers
@@ -56,6 +57,7 @@ def create_api(app: AppServices | None = None) -> FastAPI:
         redoc_url=None,
     )
     api.state.services = app
+    install_access_log_redaction()  # the TradingView secret URL never reaches the log
     install_error_handlers(api)
     api.add_middleware(BodySizeLimitMiddleware, max_bytes=MAX_REQUEST_BYTES)
     # browsers may call the API from the configured frontend origins only (not ``*``)

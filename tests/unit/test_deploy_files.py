@@ -181,3 +181,37 @@ def test_reverse_proxy_routes_the_backend_paths():
     assert "/__spa-fallback.html" in nginx and "/__spa-fallback.html" in caddy
     assert "server backend:8000;" in nginx
     assert "Upgrade $http_upgrade" in nginx
+
+
+def test_compose_backend_trusts_its_proxy_network(compose):
+    """nginx reaches the backend from the compose network: the backend believes exactly that
+    network's X-Forwarded-For (else 'TradingView senders only' jobs answer 403 to everyone),
+    and the systemd example trusts the proxy on the same host."""
+    import ipaddress
+    import json
+
+    def resolve(value: str) -> str:  # ${NAME:-default} -> default
+        return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+    subnet = resolve(compose["networks"]["default"]["ipam"]["config"][0]["subnet"])
+    trusted = json.loads(resolve(compose["services"]["backend"]["environment"]
+                                 ["WEBHOOKS__TRUSTED_PROXIES"]))
+    assert trusted == [subnet]
+    network = ipaddress.ip_network(subnet)
+    assert network.is_private and network.prefixlen >= 12
+    assert _env_file(DEPLOY / ".env.example")["COMPOSE_SUBNET"] == subnet
+    units = json.loads(_env_file(DEPLOY / "systemd" / "agentic.env.example")
+                       ["WEBHOOKS__TRUSTED_PROXIES"])
+    assert "127.0.0.1/32" in units
+    from agentic_app.settings import Webhooks
+    assert Webhooks(trusted_proxies=trusted).proxy_networks()  # parses as the app reads it
+
+
+def test_nginx_never_logs_the_webhook_secret():
+    """The access log uses the redacted format (no $request / $request_uri for webhooks)."""
+    nginx = (DEPLOY / "nginx.conf").read_text()
+    assert "access_log /var/log/nginx/access.log agentic_redacted;" in nginx
+    fmt = nginx[nginx.index("log_format agentic_redacted"):]
+    fmt = fmt[:fmt.index(";")]
+    assert "$agentic_log_uri" in fmt and "$request " not in fmt and "$request_uri" not in fmt
+    assert '"${keep}[redacted]"' in nginx
