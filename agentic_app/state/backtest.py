@@ -26,6 +26,26 @@ MAX_FORM_BYTES = 4096
 numbers; the condition itself is capped by the trigger model)."""
 
 
+def _small_form(params: Any, depth: int = 0) -> bool:
+    """A dict of at most 64 short fields whose values are short scalars or (one level down,
+    like an indicator's params) such a dict; checked before any ``repr``, so a huge or deeply
+    nested payload is refused unread."""
+    if not isinstance(params, dict) or len(params) > 64:
+        return False
+    for key, value in params.items():
+        if not isinstance(key, str) or len(key) > 64:
+            return False
+        if isinstance(value, dict):
+            if depth >= 1 or not _small_form(value, depth + 1):
+                return False
+        elif isinstance(value, str):
+            if len(value) > MAX_FORM_BYTES:
+                return False
+        elif not isinstance(value, int | float | bool | type(None)):
+            return False
+    return depth > 0 or len(repr(params)) <= MAX_FORM_BYTES
+
+
 class BacktestState(AppState):
     """Result of the last backtest of the dialog's trigger."""
 
@@ -57,8 +77,7 @@ class BacktestState(AppState):
         """Backtest ``params`` (the dialog's trigger form) over the chosen window."""
         if not self._resolve():
             return
-        if trigger_type not in ("price", "indicator") or not isinstance(params, dict) or (
-                len(repr(params)) > MAX_FORM_BYTES):
+        if trigger_type not in ("price", "indicator") or not _small_form(params):
             self.error = "the trigger form is not a price or indicator trigger of sane size"
             self.points, self.count, self.window_days = [], 0, ""
             return
@@ -89,10 +108,16 @@ class BacktestState(AppState):
             if request == self._request:
                 self.error, self.points, self.count, self.window_days = (
                     error_text(exc), [], 0, "")
-                self.running = False
             return
+        except Exception:  # an unexpected failure is shown, never left spinning
+            if request == self._request:
+                self.error, self.points, self.count, self.window_days = (
+                    "the backtest failed unexpectedly", [], 0, "")
+            raise
+        finally:
+            if request == self._request:
+                self.running = False
         if request != self._request:  # a newer request is on its way
             return
         self.points, self.count = result["chart"], int(result["count"])
         self.window_days = f"{result['days']:g}"
-        self.running = False

@@ -14,6 +14,7 @@ from agentic_app.domain.errors import AgenticError, InvalidInputError
 from agentic_app.domain.live_trading import LIMIT_FIELDS
 from agentic_app.state.base import AppState
 from agentic_app.state.common import app, error_text, fmt_time
+from agentic_app.state.common import parse_id as _id
 
 MAX_FIELD = 256
 """Longest value any form field of this page accepts (longer input is refused unread)."""
@@ -21,12 +22,6 @@ MAX_FIELD = 256
 
 def _money(value: Any) -> str:
     return "—" if value is None else f"{float(value):,.2f}"
-
-
-def _id(value: Any) -> int:
-    """An id sent by the page; 0 (never an object: the facade says not found) when bad."""
-    text = str(value)[:12]
-    return int(text) if text.isdigit() else 0
 
 
 def _number(text: Any, name: str) -> float | None:

@@ -59,6 +59,13 @@ def stringify(row: dict[str, Any]) -> dict[str, str]:
     return {k: "" if v is None else str(v) for k, v in row.items()}
 
 
+def parse_id(value: Any) -> int:
+    """An id sent by a page; 0 (never an object: the facade says not found) when it is not
+    a short run of digits (a non-numeric or huge id is refused unread)."""
+    text = str(value)[:12]
+    return int(text) if text.isdigit() else 0
+
+
 def last_path_int(state: Any) -> int:
     """The last segment of the page path as an int (the dynamic route arg), else 0."""
     try:

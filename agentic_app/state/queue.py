@@ -10,7 +10,7 @@ import reflex as rx
 from agentic_app.domain.errors import AgenticError
 from agentic_app.services.app import MAX_BULK, Actor
 from agentic_app.state.base import AppState
-from agentic_app.state.common import PAGE_SIZE, app, error_text, fmt_time
+from agentic_app.state.common import PAGE_SIZE, app, error_text, fmt_time, parse_id
 from agentic_app.state.live import Presence
 from agentic_app.state.offloop import off_loop
 from agentic_app.state.paging import PagedMixin
@@ -133,7 +133,7 @@ class QueueState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            await asyncio.to_thread(app().queue.cancel, self._actor(), int(job_id),
+            await asyncio.to_thread(app().queue.cancel, self._actor(), parse_id(job_id),
                                     grace_s=1.0)
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
@@ -146,7 +146,7 @@ class QueueState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            await asyncio.to_thread(app().queue.retry, self._actor(), int(job_id))
+            await asyncio.to_thread(app().queue.retry, self._actor(), parse_id(job_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         await asyncio.to_thread(self._load)

@@ -10,7 +10,7 @@ import reflex as rx
 from agentic_app.domain.errors import AgenticError, InvalidInputError
 from agentic_app.domain.schedule_health import MAX_PAUSE_NOTE_LENGTH
 from agentic_app.state.base import AppState
-from agentic_app.state.common import app, error_text
+from agentic_app.state.common import app, error_text, parse_id
 from agentic_app.state.job_history import JobHistoryState
 from agentic_app.state.offloop import off_loop
 from agentic_app.state.scheduler import SchedulerState
@@ -50,7 +50,7 @@ class ScheduleControlState(AppState):
             SchedulerState.load_jobs)
 
     def _open(self, job_id: str, name: str, origin: str) -> None:
-        self.job_id, self.job_name, self.error = int(job_id), name[:200], ""
+        self.job_id, self.job_name, self.error = parse_id(job_id), name[:200], ""
         self.origin = "history" if origin == "history" else "jobs"
 
     @rx.event
@@ -100,7 +100,7 @@ class ScheduleControlState(AppState):
             return
         self.origin = "history" if origin == "history" else "jobs"
         try:
-            job = app().schedules.resume(self._actor(), int(job_id))
+            job = app().schedules.resume(self._actor(), parse_id(job_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         yield self._reload()

@@ -19,6 +19,7 @@ from agentic_app.state.common import (
     app,
     error_text,
     fmt_time,
+    parse_id,
 )
 from agentic_app.state.offloop import off_loop
 from agentic_app.state.paging import PagedMixin
@@ -145,7 +146,7 @@ class SchedulerState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            job = app().schedules.run_now(self._actor(), int(job_id), source="ui")
+            job = app().schedules.run_now(self._actor(), parse_id(job_id), source="ui")
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         return rx.redirect(f"{routes.MONITOR}/{job.execution_id}")
@@ -153,7 +154,7 @@ class SchedulerState(PagedMixin, AppState):
     @rx.event
     def ask_delete(self, job_id: str, name: str):
         """Open the delete confirmation for a job."""
-        self.confirm_delete_id, self.confirm_delete_name = int(job_id), name
+        self.confirm_delete_id, self.confirm_delete_name = parse_id(job_id), name
 
     @rx.event
     def cancel_delete(self):
@@ -239,7 +240,7 @@ class SchedulerState(PagedMixin, AppState):
         if not self._resolve():
             return
         try:
-            job = app().schedules.get(self._actor(), int(job_id))
+            job = app().schedules.get(self._actor(), parse_id(job_id))
         except AgenticError as exc:
             return rx.toast.error(error_text(exc))
         self._reset_form()

@@ -98,3 +98,29 @@ def test_oversized_note_and_count_are_refused(reflex_app, account: Account) -> N
 
     asyncio.run(scenario())
     assert _get(reflex_app, account, job["id"]) == before
+
+
+def test_non_numeric_and_huge_ids_are_refused(reflex_app, account: Account) -> None:
+    """open_pause / open_skip / resume with 'abc', a 10 kB number or '-1' never raise in the
+    handler (the tab stays usable) and change nothing: the dialog holds no job."""
+    job = _job(reflex_app, account)
+    before = _get(reflex_app, account, job["id"])
+
+    async def scenario() -> None:
+        async with ReflexClient(reflex_app.backend, auth_token=account.token,
+                                path="/scheduler") as tab:
+            for bad in ("abc", "9" * 10_000, "-1", "1e3"):
+                await _send(tab, C.open_pause, {"job_id": bad, "name": "x", "origin": "jobs"})
+                await tab.wait_for(lambda: tab.var(C, "pause_open") is True
+                                   and tab.var(C, "job_id") in (0, 999_999_999_999), 30,
+                                   "dialog open without a job")
+                await _send(tab, C.confirm_pause, {})
+                await _send(tab, C.set_pause_open, {"value": False})
+                await _send(tab, C.resume, {"job_id": bad, "origin": "jobs"})
+                await _send(tab, C.open_skip, {"job_id": bad, "name": "x", "origin": "jobs"})
+                await tab.wait_for(lambda: tab.var(C, "skip_open") is True, 30, "skip open")
+                await _send(tab, C.set_skip_open, {"value": False})
+                await tab.wait_for(lambda: tab.var(C, "skip_open") is False, 30, "closed")
+
+    asyncio.run(scenario())
+    assert _get(reflex_app, account, job["id"]) == before

@@ -12,7 +12,9 @@ goes standby at once when another process holds it or Redis does not answer). Th
 * follows row changes (create, update, pause/resume, delete) within ``sync_interval_s``, and
   resumes paused jobs whose ``resume_at`` has come (``pauses``);
 * enqueues every fire through ``firing`` (dedupe key, overlap policy); market-trigger fires
-  are keyed by tick time, so a tick re-checks the lease in Redis before enqueueing them.
+  are keyed by the close of the bar they fired on (two checks of one bar share a key), and a
+  tick still re-checks the lease in Redis before enqueueing them (a stalled former leader's
+  state may differ from the new leader's, so its fires must not race the new leader's).
 
 Bad rows stay local: any error while scheduling, evaluating or firing ONE job (a corrupt
 config, a condition that fails to evaluate, an unexpected exception) is caught for that job,
@@ -404,8 +406,9 @@ class SchedulerService:
             report = watcher.tick_report(self.now())
             kinds = {jid: row.trigger_type for jid, row in self._known.items()}
         self._publish_tick(report, len(watcher))
-        # market fires are keyed by tick time, so unlike cron fires the key alone cannot stop
-        # a stalled former leader: make sure the lease is still ours before enqueueing
+        # market fires are keyed by their bar's close, but a stalled former leader's trigger
+        # states may differ from the new leader's (another bar, another fire), so the key
+        # alone cannot stop it: make sure the lease is still ours before enqueueing
         if report.fires and self.check_lease and not self._still_leader():
             log.warning("lease lost during a trigger tick: %d fires left to the new leader",
                         len(report.fires))
