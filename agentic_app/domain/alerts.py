@@ -35,6 +35,7 @@ ALERT_KINDS: dict[str, AlertKind] = {k.name: k for k in (
     AlertKind("order_alert_only", "Alert-only order (what a run would have traded)", "info",
               "alert-only orders"),
     AlertKind("daily_limit", "Daily limit reached", "warning", "limit alerts"),
+    AlertKind("kill_switch", "Kill switch engaged", "warning", "kill-switch alerts"),
     AlertKind("test", "Test message", "info", "test messages"),
 )}
 """Every alert kind, by name. ``test`` is the channel's "send test" message (never routed)."""

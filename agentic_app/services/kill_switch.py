@@ -5,7 +5,9 @@ the halt is stored first (from then on no run starts and no order - paper or liv
 placed), every active schedule is paused (the user's own pause, note "kill switch"; paused
 ones lose their resume time), pending queued runs are cancelled, open paper
 orders are cancelled, and open orders on each exchange the user has a credential for are
-cancelled. What happened is kept in ``trading_halts.report`` and posted to the inbox.
+cancelled (a bulk at a time until none is left; a run a cancel missed is cancelled when a
+worker claims it, see ``engine/runtime/tasks.py``). What happened is kept in
+``trading_halts.report`` and sent as a ``kill_switch`` alert (inbox, bell, channels).
 Re-arming lifts the halt; paused schedules stay paused until the user resumes them.
 """
 
@@ -18,10 +20,10 @@ from sqlmodel import select
 
 from agentic_app.db.broker_models import ExchangeCredential, TradingHalt
 from agentic_app.db.models import ScheduledJob, utcnow
-from agentic_app.db.trading_models import Notification, NotificationLevel
 from agentic_app.domain.errors import AgenticError
 from agentic_app.engine.scheduler.pauses import pause_job
 from agentic_app.services.base import Actor, Service
+from agentic_app.services.queue import MAX_BULK
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +77,16 @@ class KillSwitchService(Service):
             assert row is not None
             row.report = report
             s.add(row)
-            s.add(Notification(
-                user_id=actor.id, title="Kill switch engaged",
-                level=NotificationLevel.warning.value,
-                body=(f"{len(report.get('paused_schedules', []))} schedule(s) paused, "
-                      f"{report.get('cancelled_jobs', 0)} queued run(s) cancelled, "
-                      f"{len(report.get('cancelled_paper_orders', []))} paper and "
-                      f"{sum(len(v) for v in report.get('cancelled_live_orders', {}).values())}"
-                      f" live order(s) cancelled; {len(report['errors'])} error(s).")))
+        try:  # inbox and bell, and every channel routing kill_switch
+            self._app.alerts.emit(
+                actor, "kill_switch", "Kill switch engaged",
+                f"{len(report.get('paused_schedules', []))} schedule(s) paused, "
+                f"{report.get('cancelled_jobs', 0)} queued run(s) cancelled, "
+                f"{len(report.get('cancelled_paper_orders', []))} paper and "
+                f"{sum(len(v) for v in report.get('cancelled_live_orders', {}).values())}"
+                f" live order(s) cancelled; {len(report['errors'])} error(s).")
+        except Exception:  # the halt and its report stand; the alert is best effort
+            log.warning("kill switch alert not recorded", exc_info=True)
         return self.status(actor)
 
     def rearm(self, actor: Actor) -> dict[str, Any]:
@@ -116,9 +120,18 @@ class KillSwitchService(Service):
             report["resume_cancelled"] = kept
 
     def _cancel_jobs(self, actor: Actor, report: dict[str, Any]) -> None:
-        queue = self._app.queue
-        results = queue.bulk_cancel(actor, queue.ids(actor, status="pending"), grace_s=0.0)
-        report["cancelled_jobs"] = sum(1 for r in results if r["ok"])
+        """Cancel every pending run, a bulk (MAX_BULK) at a time until none is left that was
+        not tried; one still pending after a failed cancel is refused at its claim."""
+        queue, tried, cancelled = self._app.queue, set[int](), 0
+        while True:
+            ids = [i for i in queue.ids(actor, status="pending", limit=len(tried) + MAX_BULK)
+                   if i not in tried][:MAX_BULK]
+            if not ids:
+                break
+            tried.update(ids)
+            results = queue.bulk_cancel(actor, ids, grace_s=0.0)
+            cancelled += sum(1 for r in results if r["ok"])
+        report["cancelled_jobs"] = cancelled
 
     def _cancel_paper(self, actor: Actor, report: dict[str, Any]) -> None:
         paper = self._app.node_services.broker.paper

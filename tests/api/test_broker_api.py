@@ -216,3 +216,25 @@ def test_kill_switch_pauses_cancels_and_refuses_until_rearmed(benv, fake):
     resumed = benv.client.post(f"{API}/scheduler/jobs/{job['id']}/resume", headers=headers)
     assert resumed.status_code == 200 and resumed.json()["is_active"] is True
     assert len(fake.order_posts()) == posts + 1
+
+
+def test_kill_switch_cancels_more_pending_runs_than_one_bulk(benv, fake):
+    """More pending runs than MAX_BULK (rows written directly): every one is cancelled."""
+    from agentic_app.db.models import JobQueueEntry
+    from agentic_app.services.queue import MAX_BULK
+
+    uid, headers = alice_with_credential(benv)
+    wf = benv.workflow(headers, CRON_TEMPLATE)
+    count = MAX_BULK + 7
+    with Session(benv.services.db.engine) as s:
+        s.add_all([JobQueueEntry(workflow_id=wf, user_id=uid) for _ in range(count)])
+        s.commit()
+    resp = benv.client.post(f"{API}/broker/kill-switch", json={}, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["report"]["cancelled_jobs"] == count
+    with Session(benv.services.db.engine) as s:
+        statuses = set(s.exec(select(JobQueueEntry.status).where(JobQueueEntry.user_id == uid)))
+    assert statuses == {"cancelled"}
+    inbox, _ = benv.services.alerts.inbox(Actor(id=uid))
+    assert [n["kind"] for n in inbox] == ["kill_switch"]  # an alert: bell and channels too
+    assert f"{count} queued run(s) cancelled" in inbox[0]["body"]

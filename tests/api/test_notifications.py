@@ -50,7 +50,7 @@ def test_default_kinds_are_every_rule_kind(env: ApiEnv):
     assert made["kinds"] == [k["name"] for k in kinds]
     assert {"execution_failed", "schedule_paused", "runs_missed", "schedule_invalid",
             "data_stale", "order_filled", "order_rejected", "order_alert_only",
-            "daily_limit"} == set(made["kinds"])
+            "daily_limit", "kill_switch"} == set(made["kinds"])
 
 
 @pytest.mark.parametrize("url", [

@@ -92,3 +92,30 @@ def test_attempt_failing_while_cancel_flag_is_set_is_not_retried(qenv: QueueEnv,
     assert (done.status, done.attempt, done.retry_count) == ("cancelled", 1, 0)
     assert qenv.redis.zcard(DUE_KEY) == 0
     assert str(job.id) not in _slots(qenv, uid)
+
+
+def test_a_run_queued_before_the_kill_switch_is_cancelled_at_its_claim(qenv: QueueEnv,
+                                                                       flaky_tasks) -> None:
+    """Enqueued, then the kill switch engaged (no cancel reached it): the worker's claim
+    cancels the attempt with the reason, runs nothing and schedules no retry."""
+    from sqlmodel import Session
+
+    from agentic_app.db.broker_models import TradingHalt
+    from agentic_app.db.models import WorkflowExecution
+
+    uid = qenv.user("alice")
+    wf = qenv.workflow(uid, {"nodes": [{"id": "f", "type": "t.flaky", "params": {}}]})
+    job = enqueue_execution(db=qenv.db, redis=qenv.redis, workflow_id=wf,
+                            user_id=uid, settings=get_settings())
+    with Session(qenv.db.engine) as s:
+        s.add(TradingHalt(user_id=uid, engaged=True))
+        s.commit()
+    assert tasks.run_execution(job.id, 1) == "cancelled"
+    done = get_job(qenv.db, job.id)
+    assert (done.status, done.retry_count) == ("cancelled", 0)
+    assert "kill switch" in (done.error_message or "")
+    with Session(qenv.db.engine) as s:
+        execution = s.get(WorkflowExecution, done.execution_id)
+        assert execution.status == "cancelled" and "kill switch" in execution.error
+    assert qenv.redis.zcard(DUE_KEY) == 0
+    assert str(job.id) not in _slots(qenv, uid)
