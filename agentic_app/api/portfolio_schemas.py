@@ -42,6 +42,9 @@ class AccountSummary(Public):
     closed_positions: list[PositionPublic]
     unpriced: list[str] = Field(description="open symbols the feed could not price now")
     fill_count: int
+    truncated: bool = Field(False, description="more fills than the replay limit: only the "
+                            "newest were replayed from starting cash, so the figures are "
+                            "not the account's true P&L")
     open_orders: int
 
 
@@ -110,6 +113,7 @@ class EquityCurve(Public):
     account: str
     currency: str
     starting_cash: float
+    truncated: bool = Field(False, description="only the newest fills were replayed")
     points: list[EquityPoint]
 
 

@@ -56,6 +56,10 @@ def portfolio_page() -> rx.Component:
         rx.cond(P.summary["unpriced"] != "", rx.callout(
             "No current price for: " + P.summary["unpriced"], icon="triangle-alert",
             color_scheme="amber")),
+        rx.cond(P.summary["truncated"] == "yes", rx.callout(
+            "This account has more fills than the replay limit: only the newest are replayed "
+            "from starting cash, so these figures are not its true P&L.",
+            icon="triangle-alert", color_scheme="amber", id="pf-truncated")),
         rx.heading("Equity", size="4"), _curve(),
         rx.heading("Open positions", size="4"),
         rx.cond(P.positions.length() > 0, rx.table.root(

@@ -29,7 +29,8 @@ ACCOUNTS = ("paper",)
 MAX_CURVE_POINTS = 500
 """Most points an equity curve may ask for."""
 MAX_FILLS = 100_000
-"""Most fills replayed for one account (older accounts: the newest are kept)."""
+"""Most fills replayed for one account (older accounts: the newest are kept, and the figures
+say ``truncated``: replayed from starting cash, they are not the account's true P&L)."""
 
 
 def _check_account(account: str) -> None:
@@ -77,19 +78,22 @@ class PortfolioService(Service):
         except AgenticError:
             return 1.0
 
-    def _fills(self, actor: Actor) -> tuple[float, str, list[Fill]]:
-        """(starting cash, currency, fills oldest first) of the user's paper account."""
+    def _fills(self, actor: Actor) -> tuple[float, str, list[Fill], bool]:
+        """(starting cash, currency, fills oldest first, truncated) of the user's paper
+        account; truncated: it has more than ``MAX_FILLS`` fills, the oldest left out."""
         paper = self.settings.paper
         with self.db.session() as s:
             acct = s.exec(select(PaperAccount).where(PaperAccount.user_id == actor.id)).first()
             rows = list(s.exec(select(PaperFill).where(PaperFill.user_id == actor.id)
-                               .order_by(col(PaperFill.id).desc()).limit(MAX_FILLS)))
+                               .order_by(col(PaperFill.id).desc()).limit(MAX_FILLS + 1)))
+        truncated = len(rows) > MAX_FILLS
+        rows = rows[:MAX_FILLS]
         rows.reverse()
         sizes = {sym: self._contract_size(sym) for sym in {r.symbol for r in rows}}
         fills = [Fill(symbol=r.symbol, side=r.side, quantity=r.quantity, price=r.price,
                       fee=r.fee, ts=r.ts, contract_size=sizes[r.symbol]) for r in rows]
         starting = acct.starting_cash if acct else paper.starting_cash
-        return starting, (acct.currency if acct else paper.currency), fills
+        return starting, (acct.currency if acct else paper.currency), fills, truncated
 
     def _marks(self, symbols: list[str]) -> tuple[dict[str, float], datetime]:
         """Current prices of ``symbols`` (those the feed can price) and the feed's time."""
@@ -109,7 +113,7 @@ class PortfolioService(Service):
         """Cash, equity, realized (gross and net of fees) and unrealized P&L, fees, and the
         open positions marked at the feed's current prices."""
         _check_account(account)
-        starting, currency, fills = self._fills(actor)
+        starting, currency, fills, truncated = self._fills(actor)
         book = replay(starting, fills)
         open_symbols = [p.symbol for p in book.open_positions()]
         marks, at = self._marks(open_symbols)
@@ -122,7 +126,8 @@ class PortfolioService(Service):
                 "closed_positions": [p.to_dict() for _, p in sorted(book.positions.items())
                                      if p.quantity == 0],
                 "unpriced": [s for s in open_symbols if s not in marks],
-                "fill_count": len(fills), "open_orders": int(open_orders)}
+                "fill_count": len(fills), "truncated": truncated,
+                "open_orders": int(open_orders)}
 
     def equity(self, actor: Actor, account: str = "paper", *, points: int = 100) -> dict:
         """The equity curve: ``points`` samples from the first fill to now, positions marked
@@ -130,7 +135,7 @@ class PortfolioService(Service):
         now, at the current price (so the last point is the summary's equity)."""
         _check_account(account)
         points = max(2, min(int(points), MAX_CURVE_POINTS))
-        starting, currency, fills = self._fills(actor)
+        starting, currency, fills, truncated = self._fills(actor)
         symbols = sorted({f.symbol for f in fills})
         marks, now = self._marks(symbols) if symbols else ({}, utcnow())
         start = min((f.ts for f in fills if f.ts is not None), default=now)
@@ -145,7 +150,7 @@ class PortfolioService(Service):
                 series.append((now, mark))
         curve = equity_curve(starting, fills, times, prices)
         return {"account": account, "currency": currency, "starting_cash": starting,
-                "points": [{**p, "ts": p["ts"]} for p in curve]}
+                "truncated": truncated, "points": [{**p, "ts": p["ts"]} for p in curve]}
 
     def _bar_closes(self, symbol: str, step_s: float, points: int,
                     end: datetime) -> list[tuple[datetime, float]]:

@@ -84,6 +84,7 @@ class PortfolioState(PagedMixin, AppState):
                 "unrealized_pnl", "total_pnl")},
             "pnl_sign": "red" if summary["total_pnl"] < 0 else "green",
             "unpriced": ", ".join(summary["unpriced"]), "fills": str(summary["fill_count"]),
+            "truncated": "yes" if summary.get("truncated") else "",
             "open_orders": str(summary["open_orders"])}
         self.positions = [_position_row(p) for p in summary["positions"]]
         self.total = total

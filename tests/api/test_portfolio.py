@@ -123,3 +123,21 @@ def test_bad_and_oversized_input(env, method, path, params, body, status, field)
                           headers=ann_h).json()["alert_only"] is False
     with session_scope(env.db_url) as s:
         assert s.exec(select(Workflow.alert_only).where(Workflow.id == wf)).one() is False
+
+
+def test_account_beyond_the_replay_limit_says_truncated(env, monkeypatch):
+    """With more fills than MAX_FILLS, only the newest are replayed and both the summary and
+    the equity curve say ``truncated`` (at the limit, they do not)."""
+    from agentic_app.services import portfolio
+
+    monkeypatch.setattr(portfolio, "MAX_FILLS", 2)
+    ann, ann_h = env.user("ann")
+    for i in range(2):
+        _trade(env, ann, None, f"t:{i}")
+    account = env.client.get(f"{API}/portfolio/accounts/paper", headers=ann_h).json()
+    assert account["fill_count"] == 2 and account["truncated"] is False
+    _trade(env, ann, None, "t:2", side="sell")
+    account = env.client.get(f"{API}/portfolio/accounts/paper", headers=ann_h).json()
+    assert account["fill_count"] == 2 and account["truncated"] is True
+    curve = env.client.get(f"{API}/portfolio/accounts/paper/equity", headers=ann_h).json()
+    assert curve["truncated"] is True
