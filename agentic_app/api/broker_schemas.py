@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agentic_app.api.schemas import Public, Text
+from agentic_app.domain.live_trading import MAX_LABEL_LENGTH, MAX_SECRET_LENGTH, MIN_SECRET_LENGTH
 
 LiveOrderStatus = Literal["new", "open", "partially_filled", "filled", "cancelled", "rejected"]
 """Statuses of a live order."""
@@ -29,9 +30,9 @@ class CredentialCreate(BaseModel):
     """An exchange API key and secret, stored encrypted; never shown again."""
 
     exchange: Text = Field(min_length=1, max_length=32)
-    api_key: Text = Field(min_length=8, max_length=256)
-    secret: Text = Field(min_length=8, max_length=256)
-    label: Text = Field("", max_length=100)
+    api_key: Text = Field(min_length=MIN_SECRET_LENGTH, max_length=MAX_SECRET_LENGTH)
+    secret: Text = Field(min_length=MIN_SECRET_LENGTH, max_length=MAX_SECRET_LENGTH)
+    label: Text = Field("", max_length=MAX_LABEL_LENGTH)
     sandbox: bool = Field(True, description="the exchange's sandbox/testnet")
 
 

@@ -22,9 +22,11 @@ from sqlmodel import Session, select
 
 from agentic_app.broker.base import ALERT_ONLY, AccountSnapshot, OrderRequest, OrderResult, Position
 from agentic_app.broker.paper import check_lot
+from agentic_app.broker.safety import is_halted
 from agentic_app.db.engine import Database
 from agentic_app.db.trading_models import AlertOrder
-from agentic_app.domain.errors import InvalidInputError, UnknownSymbolError
+from agentic_app.domain.errors import InvalidInputError, LimitExceededError, UnknownSymbolError
+from agentic_app.domain.live_trading import KILL_SWITCH
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,13 @@ class AlertOnlyBroker:
 
     def place_order(self, order: OrderRequest) -> OrderResult:
         """Validate and record ``order``, send the alert (once per idempotency key) and
-        return it with status ``alert_only``; InvalidInputError for a bad order."""
+        return it with status ``alert_only``; InvalidInputError for a bad order,
+        LimitExceededError (``kill_switch``) while the user's kill switch is engaged."""
         req = order.validated()
+        with Session(self._engine) as session:
+            if is_halted(session, req.user_id):
+                raise LimitExceededError("the kill switch is engaged: no order is placed "
+                                         "or alerted until it is re-armed", limit=KILL_SWITCH)
         venue = str(getattr(order, "broker", None) or "paper")
         try:
             instrument = self._market.instrument(req.symbol)

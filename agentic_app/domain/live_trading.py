@@ -20,6 +20,12 @@ LIMIT_FIELDS = ("max_order_notional", "max_orders_per_day", "max_turnover_per_da
 """The safety limits, in the order they are checked."""
 KILL_SWITCH = "kill_switch"
 """The ``limit`` named by a refusal while the user's kill switch is engaged."""
+MAX_SECRET_LENGTH = 256
+"""Longest API key or secret accepted (the facade, the REST schema and the page)."""
+MIN_SECRET_LENGTH = 8
+"""Shortest API key or secret accepted."""
+MAX_LABEL_LENGTH = 100
+"""Longest credential label."""
 
 
 @dataclass(frozen=True)

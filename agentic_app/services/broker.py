@@ -24,15 +24,15 @@ from agentic_app.domain.errors import (
     NotFoundError,
     ServiceUnavailableError,
 )
-from agentic_app.domain.live_trading import LIMIT_FIELDS, mask_key, validate_overrides
+from agentic_app.domain.live_trading import (
+    LIMIT_FIELDS,
+    MAX_LABEL_LENGTH,
+    MAX_SECRET_LENGTH,
+    MIN_SECRET_LENGTH,
+    mask_key,
+    validate_overrides,
+)
 from agentic_app.services.base import Actor, Service
-
-MAX_SECRET_LENGTH = 256
-"""Longest API key or secret accepted."""
-MIN_SECRET_LENGTH = 8
-"""Shortest API key or secret accepted."""
-MAX_LABEL_LENGTH = 100
-"""Longest credential label."""
 
 
 def credential_view(row: ExchangeCredential) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from typing import Any
 import reflex as rx
 
 from agentic_app.domain.errors import AgenticError, InvalidInputError
-from agentic_app.domain.live_trading import LIMIT_FIELDS
+from agentic_app.domain.live_trading import LIMIT_FIELDS, MAX_SECRET_LENGTH
 from agentic_app.state.base import AppState
 from agentic_app.state.common import app, error_text, fmt_time
 from agentic_app.state.common import parse_id as _id
 
-MAX_FIELD = 256
+MAX_FIELD = MAX_SECRET_LENGTH
 """Longest value any form field of this page accepts (longer input is refused unread)."""
 
 

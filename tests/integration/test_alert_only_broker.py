@@ -103,3 +103,18 @@ def test_live_order_with_an_unlisted_symbol_is_recorded(broker, db_url, sent):  
     assert (row.symbol, row.quote_price) == ("DOGEUSDT", None) and len(sent) == 1
     with pytest.raises(UnknownSymbolError):
         broker.place_order(order("4:paper", symbol="DOGEUSDT"))
+
+
+def test_the_kill_switch_refuses_alert_only_orders_too(broker, db_url, sent):  # noqa: F811
+    """While the user's kill switch is engaged nothing is recorded or alerted."""
+    from agentic_app.db.broker_models import TradingHalt
+    from agentic_app.domain.errors import LimitExceededError
+
+    with Session(get_engine(db_url)) as s:
+        s.add(TradingHalt(user_id=1, engaged=True))
+        s.commit()
+    with pytest.raises(LimitExceededError) as info:
+        broker.place_order(order("halt:buy", quantity=5))
+    assert info.value.limit == "kill_switch"
+    assert sent == [] and count(db_url, AlertOrder) == 0
+    assert broker.place_order(order("bob:buy", quantity=5, user_id=2)).status == ALERT_ONLY
