@@ -128,6 +128,8 @@ class AlertOnlyBroker:
         """The user's positions at the real broker (read only)."""
         return self._broker.positions(user_id)
 
-    def account(self, user_id: int) -> AccountSnapshot:
-        """The user's account at the real broker (read only)."""
-        return self._broker.account(user_id)
+    def account(self, user_id: int, venue: str = "paper") -> AccountSnapshot:
+        """The user's account at the real broker (read only; ``venue`` as the router's)."""
+        if venue == "paper":
+            return self._broker.account(user_id)
+        return self._broker.account(user_id, venue=venue)

@@ -138,9 +138,11 @@ class BrokerRouter:
         """The user's paper positions (position sizing uses the paper account)."""
         return self.paper.positions(user_id)
 
-    def account(self, user_id: int) -> Any:
-        """The user's paper account."""
-        return self.paper.account(user_id)
+    def account(self, user_id: int, venue: str = PAPER) -> Any:
+        """The user's account on ``venue``: paper, or the exchange (live, its equity)."""
+        if str(venue or PAPER).lower() == PAPER:
+            return self.paper.account(user_id)
+        return self.live.for_user(user_id, str(venue).lower()).account()
 
     def __getattr__(self, name: str) -> Any:
         """Everything else of the paper broker (orders, cancel_order, process_open_orders)."""

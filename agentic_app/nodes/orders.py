@@ -41,6 +41,12 @@ def _quantity(ctx: NodeContext, params: Any) -> float:
         return float(params.quantity)
     for out in reversed(list(ctx.ancestors.values())):
         if isinstance(out, dict) and "quantity" in out:
+            sized_on = out.get("sized_on", "paper") if "equity" in out else params.broker
+            if sized_on != params.broker:  # e.g. sized from paper equity, traded live
+                raise InvalidInputError(
+                    f"the upstream position size was computed from the {sized_on} account; "
+                    f"set its broker to {params.broker} to size from that account",
+                    field="quantity")
             return float(out["quantity"])
     raise InvalidInputError("no quantity: set it or put a position_size node upstream",
                             field="quantity")

@@ -238,3 +238,35 @@ def test_kill_switch_cancels_more_pending_runs_than_one_bulk(benv, fake):
     inbox, _ = benv.services.alerts.inbox(Actor(id=uid))
     assert [n["kind"] for n in inbox] == ["kill_switch"]  # an alert: bell and channels too
     assert f"{count} queued run(s) cancelled" in inbox[0]["body"]
+
+
+def _sized_order(sized_on: str) -> dict:
+    return {"nodes": [
+        {"id": "size", "type": "position_size", "params": {
+            "symbol": "BTCUSDT", "risk_pct": 0.1, "stop_pct": 10.0, "broker": sized_on}},
+        {"id": "buy", "type": "market_order", "params": {
+            "symbol": "BTCUSDT", "side": "buy", "broker": "binance"}}],
+        "edges": [{"from": "size", "to": "buy"}]}
+
+
+def test_a_live_order_is_sized_from_the_exchange_account(benv, fake):
+    """position_size on binance risks the exchange equity (10 000 USDT + 1 BTC at 50 000);
+    sized from paper equity, a live order node refuses instead of trading that size."""
+    uid, _headers = alice_with_credential(benv)
+
+    def run(sized_on: str, execution_id: int):
+        spec = validate_workflow(_sized_order(sized_on), registry)
+        return execute_sync(spec, registry=registry, services=benv.services.node_services,
+                            sink=MemorySink(), execution_id=execution_id, user_id=uid,
+                            workflow_id=1, trigger_payload={})
+
+    live = run("binance", 51)
+    size = live.nodes["size"].output
+    assert size["equity"] == pytest.approx(60_000.0) and size["sized_on"] == "binance"
+    assert live.nodes["buy"].output is not None, live.nodes["buy"].error
+    assert live.nodes["buy"].output["status"] == "filled"
+    assert len(fake.order_posts()) == 1
+    mixed = run("paper", 52)
+    assert mixed.nodes["buy"].status == "failed"
+    assert "computed from the paper account" in (mixed.nodes["buy"].error or "")
+    assert len(fake.order_posts()) == 1
