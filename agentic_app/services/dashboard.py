@@ -22,7 +22,9 @@ from agentic_app.domain.triggers import canonical_type
 from agentic_app.engine.scheduler import backtest as replay
 from agentic_app.market import indicators
 from agentic_app.market.clock import to_utc
+from agentic_app.services.backtest_slots import backtest_slot
 from agentic_app.services.base import Actor, Service
+from agentic_app.services.offload import call_cpu
 from agentic_app.services.schedules import NODE_FOR_TRIGGER, node_defaults, trigger_node
 from agentic_app.settings import Settings
 
@@ -126,8 +128,8 @@ class TriggerDesigner(Service):
         (the backtest, :meth:`backtest`): {points: [{t, close, value, fire}], fires,
         indicator, timeframe}. InvalidInputError naming the field (positioned for
         conditions) when the config is not usable."""
-        _, cfg = self._market_config(trigger_type, config)
-        result = self._run(cfg, days, None)
+        kind, cfg = self._market_config(trigger_type, config)
+        result = self._run(cfg, days, None, (kind, config))
         return {"points": result["chart"], "fires": result["count"],
                 "indicator": getattr(cfg, "indicator", ""),
                 "timeframe": getattr(cfg, "timeframe", "1m")}
@@ -140,7 +142,8 @@ class TriggerDesigner(Service):
         (``engine.scheduler.backtest``): fires with time, price and indicator values, their
         count, and a chart of the window. The trigger is ``trigger_type`` + ``config``, or the
         saved trigger of the actor's job ``job_id`` (another user's job: NotFoundError).
-        Bad input: InvalidInputError naming ``days``, ``end`` or the config field."""
+        Bad input: InvalidInputError naming ``days``, ``end`` or the config field; more than
+        ``MAX_BACKTESTS_PER_USER`` at once: LimitExceededError (``backtests_per_user``)."""
         if not isinstance(days, int | float) or isinstance(days, bool) or not (
                 0 < days <= replay.MAX_DAYS):
             raise InvalidInputError(f"days must be more than 0 and at most {replay.MAX_DAYS}",
@@ -152,7 +155,8 @@ class TriggerDesigner(Service):
             raise InvalidInputError("give a trigger (trigger_type and trigger_config) or a "
                                     "job_id", field="trigger_type")
         kind, cfg = self._market_config(trigger_type, config)
-        result = self._run(cfg, float(days), end)
+        with backtest_slot(self._app.redis_or_none(), actor.id):  # CPU: a few per user
+            result = self._run(cfg, float(days), end, (kind, config))
         return {**result, "trigger_type": kind, "symbol": cfg.symbol,
                 "description": cfg.describe(), "indicator": getattr(cfg, "indicator", ""),
                 "timeframe": getattr(cfg, "timeframe", "1m")}
@@ -173,7 +177,8 @@ class TriggerDesigner(Service):
             raise InvalidInputError(exc.message, field="trigger_config.symbol") from None
         return kind, triggers.parse_trigger_config(kind, config)
 
-    def _run(self, cfg: Any, days: float, end: datetime | None) -> dict[str, Any]:
+    def _run(self, cfg: Any, days: float, end: datetime | None,
+             raw: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         """Run the backtest on the configured feed (in market time for a demo market that
         runs faster than the clock); ``end`` is capped at now and floored to the minute."""
         feed = self._app.market
@@ -190,7 +195,9 @@ class TriggerDesigner(Service):
             feed, now = inner, to_market(now)
         now = now.replace(second=0, microsecond=0)
         start = now - timedelta(days=days)
-        return replay.backtest(feed, cfg, start=start, end=now).to_dict()
+        bars = replay.read_history(feed, cfg, start=start, end=now)  # I/O, in this thread
+        # the replay is CPU work: in a worker process, so it never holds this process's GIL
+        return call_cpu(replay.replay_to_dict, bars, *raw, start, now)
 
     def template_trigger(self, template: str) -> tuple[str | None, dict[str, Any]]:
         """(trigger type, params) of a template's trigger node."""

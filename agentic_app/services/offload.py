@@ -42,3 +42,16 @@ async def run_cpu(fn: Callable[..., T], *args: Any) -> T:
         _POOL.discard(pool)
         pool.shutdown(wait=False)
         return await loop.run_in_executor(_POOL.get(), fn, *args)
+
+
+def call_cpu(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a worker process, waited for in the calling thread (for synchronous
+    facade methods, which their callers already run off the event loop); a broken pool is
+    replaced and the call tried once more, as :func:`run_cpu`."""
+    pool = _POOL.get()
+    try:
+        return pool.submit(fn, *args).result()
+    except BrokenProcessPool:
+        _POOL.discard(pool)
+        pool.shutdown(wait=False)
+        return _POOL.get().submit(fn, *args).result()

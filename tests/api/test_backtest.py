@@ -110,3 +110,69 @@ def test_backtest_bad_or_oversized_input_names_the_field(env):
         resp = c.post(URL, headers=alice, json=body)
         assert resp.status_code == 422, (body, resp.text)
         assert resp.json()["field"] == field, (body, resp.json())
+
+
+def test_concurrent_backtests_per_user_are_capped(market_env, monkeypatch):
+    """While two of Alice's backtests run, a third gets 429 naming the limit (Bob's still
+    runs); once they finish she may run again."""
+    import threading
+
+    from agentic_app.services import backtest_slots, dashboard
+
+    env = market_env
+    _, alice = env.user("alice")
+    _, bob = env.user("bob")
+    started, release = threading.Semaphore(0), threading.Event()
+    real_run = dashboard.TriggerDesigner._run
+
+    def slow_run(self, *args):
+        started.release()
+        assert release.wait(30)
+        return real_run(self, *args)
+
+    monkeypatch.setattr(dashboard.TriggerDesigner, "_run", slow_run)
+    body = {"trigger_type": "price", "days": 1, "trigger_config": PRICE}
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        env.client.post(URL, headers=alice, json=body).status_code)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for _ in range(2):
+        assert started.acquire(timeout=30)
+    third = env.client.post(URL, headers=alice, json=body)
+    assert third.status_code == 429, third.text
+    assert backtest_slots.LIMIT_NAME in third.text
+    bob_thread = threading.Thread(target=lambda: results.append(
+        env.client.post(URL, headers=bob, json=body).status_code))
+    bob_thread.start()
+    assert started.acquire(timeout=30)  # Bob's own slot: his backtest runs
+    release.set()
+    for t in [*threads, bob_thread]:
+        t.join(60)
+    assert results == [200, 200, 200]
+    again = env.client.post(URL, headers=alice, json=body)
+    assert again.status_code == 200, again.text
+
+
+def test_replay_runs_in_a_worker_process(market_env, monkeypatch):
+    """The facade reads the bars here and hands the replay (plain data) to the process pool:
+    the replay's pid is not this process's, and the result is the API's."""
+    import os
+
+    from agentic_app.engine.scheduler import backtest as replay
+    from agentic_app.services import dashboard, offload
+
+    calls: list = []
+
+    def spy(fn, *args):
+        calls.append(fn)
+        assert offload.call_cpu(os.getpid) != os.getpid()  # the pool is another process
+        return offload.call_cpu(fn, *args)
+
+    monkeypatch.setattr(dashboard, "call_cpu", spy)
+    env = market_env
+    _, alice = env.user("alice")
+    resp = env.client.post(URL, headers=alice, json={"trigger_type": "price", "days": 1,
+                                                     "trigger_config": PRICE})
+    assert resp.status_code == 200, resp.text
+    assert calls == [replay.replay_to_dict] and resp.json()["bars"] > 0

@@ -173,10 +173,8 @@ def _counted(result: BacktestResult, config: Any, at_s: float) -> bool:
     return len(result.fires) < MAX_LISTED_FIRES
 
 
-def _price(feed: MarketData, config: PriceTriggerConfig, start_s: float, end_s: float,
-           result: BacktestResult) -> tuple[Bars, None]:
+def _price(bars: Bars, config: PriceTriggerConfig, result: BacktestResult) -> tuple[Bars, None]:
     """Backtest a price trigger on the price path of every one-minute bar."""
-    bars = history(feed, config.symbol, PRICE_TIMEFRAME, start_s + PRICE_SECONDS, end_s)
     path = price_path(bars.ts, bars.open, bars.high, bars.low, bars.close)
     rule = compile_rule(config)
     book = _book(rule)
@@ -225,13 +223,10 @@ def _price(feed: MarketData, config: PriceTriggerConfig, start_s: float, end_s: 
     return bars, None
 
 
-def _indicator(feed: MarketData, config: IndicatorTriggerConfig, start_s: float,
-               end_s: float, result: BacktestResult) -> tuple[Bars, np.ndarray]:
+def _indicator(bars: Bars, config: IndicatorTriggerConfig, start_s: float,
+               result: BacktestResult) -> tuple[Bars, np.ndarray]:
     """Backtest an indicator trigger at every closed bar of its timeframe."""
     seconds = parse_timeframe(config.timeframe)
-    warmup = history_bars(config.indicator, config.params)
-    bars = history(feed, config.symbol, config.timeframe,
-                   start_s + seconds - warmup * seconds, end_s)
     rule = compile_rule(config)
     book = _book(rule)
     layout = book.layout  # type: ignore[attr-defined]
@@ -314,29 +309,62 @@ def _chart(bars: Bars, result: BacktestResult, series: np.ndarray | None) -> Non
             "fire": marks.get(k)})
 
 
-def backtest(feed: MarketData, config: PriceTriggerConfig | IndicatorTriggerConfig, *,
-             start: datetime, end: datetime) -> BacktestResult:
-    """Where ``config`` would have fired on ``feed`` between ``start`` and ``end`` (at most
-    :data:`MAX_DAYS` apart; ``InvalidInputError`` naming ``days`` otherwise), by the live
-    watcher's evaluation; see the module docstring."""
-    t0 = time.perf_counter()
+def read_history(feed: MarketData, config: PriceTriggerConfig | IndicatorTriggerConfig, *,
+                 start: datetime, end: datetime) -> Bars:
+    """The bars a backtest of ``config`` between ``start`` and ``end`` reads (at most
+    :data:`MAX_DAYS` apart; ``InvalidInputError`` naming ``days`` otherwise): I/O only."""
     start_s, end_s = to_epoch(start), to_epoch(end)
     if end_s <= start_s:
         raise InvalidInputError("the window must end after it starts", field="days")
     if end_s - start_s > MAX_DAYS * 86400 + 1e-6:
         raise InvalidInputError(f"a backtest covers at most {MAX_DAYS} days", field="days")
+    if isinstance(config, PriceTriggerConfig):
+        return history(feed, config.symbol, PRICE_TIMEFRAME, start_s + PRICE_SECONDS, end_s)
+    if isinstance(config, IndicatorTriggerConfig):
+        seconds = parse_timeframe(config.timeframe)
+        warmup = history_bars(config.indicator, config.params)
+        return history(feed, config.symbol, config.timeframe,
+                       start_s + seconds - warmup * seconds, end_s)
+    raise InvalidInputError("only price and indicator triggers can be backtested",
+                            field="trigger_type")
+
+
+def replay_bars(bars: Bars, config: PriceTriggerConfig | IndicatorTriggerConfig, *,
+                start: datetime, end: datetime) -> BacktestResult:
+    """Where ``config`` would have fired on ``bars`` (from :func:`read_history`) between
+    ``start`` and ``end``: CPU only, plain data in and out (runs in a worker process)."""
+    t0 = time.perf_counter()
+    start_s, end_s = to_epoch(start), to_epoch(end)
     result = BacktestResult(from_epoch(start_s), from_epoch(end_s))
     if isinstance(config, PriceTriggerConfig):
-        bars, series = _price(feed, config, start_s, end_s, result)
-    elif isinstance(config, IndicatorTriggerConfig):
-        bars, series = _indicator(feed, config, start_s, end_s, result)
+        bars, series = _price(bars, config, result)
     else:
-        raise InvalidInputError("only price and indicator triggers can be backtested",
-                                field="trigger_type")
+        bars, series = _indicator(bars, config, start_s, result)
     result.bars = len(bars)
     _chart(bars, result, series)
     result.elapsed_ms = (time.perf_counter() - t0) * 1000
     return result
+
+
+def replay_to_dict(bars: Bars, kind: str, config: dict, start: datetime,
+                   end: datetime) -> dict:
+    """:func:`replay_bars` of the ``kind`` trigger ``config`` (a plain dict, already checked
+    by the caller: typed configs do not pickle) as the API's plain dict, for a worker
+    process."""
+    from agentic_app.domain.triggers import parse_trigger_config
+
+    typed = parse_trigger_config(kind, config)
+    return replay_bars(bars, typed, start=start, end=end).to_dict()
+
+
+def backtest(feed: MarketData, config: PriceTriggerConfig | IndicatorTriggerConfig, *,
+             start: datetime, end: datetime) -> BacktestResult:
+    """Where ``config`` would have fired on ``feed`` between ``start`` and ``end`` (at most
+    :data:`MAX_DAYS` apart; ``InvalidInputError`` naming ``days`` otherwise), by the live
+    watcher's evaluation; see the module docstring. In this thread: the web process reads
+    with :func:`read_history` and replays with :func:`replay_to_dict` in a worker process."""
+    bars = read_history(feed, config, start=start, end=end)
+    return replay_bars(bars, config, start=start, end=end)
 
 
 def window(end: datetime, days: float) -> tuple[datetime, datetime]:
