@@ -126,6 +126,16 @@ def start_app(data_dir: Path, redis_url: str, log_name: str = "reflex-run.log",
     return app
 
 
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that start their own `reflex run` (a production build, a second dev server)
+    rewrite the shared .web directory under the package's running app, so they run last:
+    a browser test collected after them would meet a frontend being rebuilt."""
+    own = [item for item in items if item.get_closest_marker("own_app")]
+    if own:
+        items[:] = [item for item in items if not item.get_closest_marker("own_app")] + own
+
+
 @pytest.fixture(scope="package")
 def running_app(tmp_path_factory, redis_base_url):
     """One `reflex run` shared by the browser tests of the session."""

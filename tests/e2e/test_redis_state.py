@@ -15,7 +15,7 @@ from tests.conftest import _with_db
 from tests.e2e.conftest import ARTIFACTS, login, poll_until, start_app, watch_run_now
 from tests.e2e.test_live_ui import SLOW_FLOW
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.own_app]
 
 REFLEX_STATE_DB = 14
 """Redis logical database holding the Reflex state of this test (flushed first)."""

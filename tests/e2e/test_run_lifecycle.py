@@ -9,7 +9,7 @@ from rq import Worker
 from agentic_app.engine.scheduler.service import LEADER_KEY
 from tests.e2e.conftest import poll_until, start_app
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_app]
 
 
 def test_reflex_run_starts_children_and_stops_cleanly(tmp_path, redis_url):
