@@ -38,12 +38,12 @@ schema = schemathesis.openapi.from_asgi(f"{API}/openapi.json", APP)
 def world(request, sqlite_db_url, redis_url):
     """APP on a fresh database where a user (or an admin: admin-only routes and details)
     owns a workflow, a scheduled job and a job."""
-    env = ApiEnv(sqlite_db_url, redis_url)
+    env = ApiEnv(sqlite_db_url, redis_url, api=APP)  # APP.state.services = env.services
     user_id, headers = env.user("alice", admin=request.param == "admin")
     wf = env.workflow(headers)
     env.schedule(headers, wf, "cron", cron_expression="0 9 * * *")
     env.run(headers, wf)
-    APP.state.services = env.services
+    assert APP.state.services is env.services
     return env, user_id
 
 
