@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import httpx
@@ -111,6 +112,7 @@ def topology(fresh_postgres, private_redis):
     migrate = Group.agentic("topology-migrate", "migrate", env=env)  # the one-shot service
     assert migrate.proc.wait(timeout=120) == 0, migrate.tail()
     groups: list[Group] = []
+    topo = None
     try:
         backend = Group.reflex("topology-backend", "run", "--env", "prod", "--backend-only",
                                env=env)
@@ -132,5 +134,9 @@ def topology(fresh_postgres, private_redis):
         topo.login()
         yield topo
     finally:
-        for group in groups:
-            group.stop()
+        if topo is not None and hasattr(topo, "api"):
+            topo.api.close()  # no idle keep-alive connection left for the backend to wait on
+        # stopped together, as a host stops its services: each group still gets its
+        # SIGINT, its grace time and a SIGKILL of what is left (Group.stop)
+        with ThreadPoolExecutor(max_workers=len(groups) or 1) as pool:
+            list(pool.map(Group.stop, groups))
