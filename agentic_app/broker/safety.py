@@ -19,11 +19,11 @@ from datetime import datetime
 from typing import Any
 
 import redis as redis_lib
-from sqlalchemy import text
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from agentic_app.broker.base import OrderRequest
-from agentic_app.db.broker_models import TradingLimitOverride
+from agentic_app.db.broker_models import TradingHalt, TradingLimitOverride
 from agentic_app.db.engine import Database
 from agentic_app.db.models import utcnow
 from agentic_app.domain.errors import LimitExceededError
@@ -39,7 +39,17 @@ KEY_PREFIX = "agentic:trading:"
 """Redis prefix of the day counters."""
 COUNTER_TTL_S = 3 * 86400
 """Day counters expire after three days."""
-_HALTED = text("SELECT engaged FROM trading_halts WHERE user_id = :user_id")
+
+
+def halted_subquery(user_id: Any) -> Any:
+    """``trading_halts.engaged`` of ``user_id`` (a bind parameter or a column) as a scalar
+    subquery: NULL (not halted) for a user who never engaged the switch. The enqueue's limit
+    check and the worker's claim read it inside their own statement."""
+    halts = TradingHalt.__table__
+    return sa.select(halts.c.engaged).where(halts.c.user_id == user_id).scalar_subquery()
+
+
+_HALTED = sa.select(halted_subquery(sa.bindparam("user_id")))
 
 
 def is_halted(conn: Any, user_id: int) -> bool:

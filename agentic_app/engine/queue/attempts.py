@@ -13,6 +13,7 @@ from typing import Any
 import redis as redis_lib
 import sqlalchemy as sa
 
+from agentic_app.broker.safety import halted_subquery
 from agentic_app.db.engine import Database
 from agentic_app.db.models import (
     ExecutionStatus,
@@ -27,7 +28,11 @@ from agentic_app.domain.runs import RunSubject
 from agentic_app.engine.alerts import hooks
 from agentic_app.engine.alerts.emit import after_commit
 from agentic_app.engine.alerts.record import RecordedAlert
-from agentic_app.engine.queue.dispatch import dispatch_waiting, take_next_waiting
+from agentic_app.engine.queue.dispatch import (
+    NEXT_WAITING_UPDATE,
+    dispatch_waiting,
+    take_next_waiting,
+)
 from agentic_app.engine.queue.keys import (
     DUE_KEY,
     REDIS_ERRORS,
@@ -57,6 +62,8 @@ class Attempt(RunSubject):
     needs no read of its own (see ``finish_attempt(known_state=)``)."""
     alert_only: bool = False
     """An alert-only run: order nodes send their orders as alerts instead of trading."""
+    halted: bool = False
+    """The user's kill switch was engaged at the claim (read by the claim's statement)."""
 
 
 _JQ = JobQueueEntry.__table__
@@ -106,7 +113,8 @@ _SQL_EX_RUNNING = (
     # the subqueries use only the bound id: RETURNING renders columns unqualified, so a
     # correlated "id" would name the subquery's own table
     .returning(_EX.c.trigger_payload, _EX.c.alert_only, _definition().label("definition"),
-               _max_seq().label("max_seq")))
+               _max_seq().label("max_seq"),
+               halted_subquery(_P("b_user_id")).label("halted")))
 _SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("b_execution_id")).values(
     status=_P("b_ex_status"), error=_P("b_error"),
     finished_at=_P("b_ex_finished_at", type_=_EX.c.finished_at.type))
@@ -122,21 +130,39 @@ _SQL_FINISH_END = sa.update(_JQ).where(*_FINISH_WHERE).values(
     error_message=_P("b_error"), heartbeat_at=sa.null(), next_attempt_at=sa.null())
 
 
-def _pg_finish(job_update: Any) -> Any:
+def _pg_finish(job_update: Any, *, take_heir: bool = False) -> Any:
     """PostgreSQL: ``job_update`` and, only when it changed the job, the execution's end, in
-    one statement (data-modifying CTEs); selects how many job rows changed."""
+    one statement (data-modifying CTEs); selects how many job rows changed (``done``).
+    ``take_heir``: the same statement also marks the user's next waiting job dispatched
+    (:func:`~agentic_app.engine.queue.dispatch.take_next_waiting`'s update, only when the
+    job ended) and selects it (``heir_id``, ``heir_attempt``, ``heir_priority``)."""
     job = job_update.returning(_JQ.c.id).cte("job_end")
-    ex = (sa.update(_EX).where(_EX.c.id == _P("b_execution_id"),
-                               sa.exists(sa.select(job.c.id)))
+    ended = sa.exists(sa.select(job.c.id))
+    ex = (sa.update(_EX).where(_EX.c.id == _P("b_execution_id"), ended)
           .values(status=_P("b_ex_status"), error=_P("b_error"),
                   finished_at=_P("b_ex_finished_at", type_=_EX.c.finished_at.type))
           .returning(_EX.c.id).cte("execution_end"))
-    return sa.select(sa.select(sa.func.count()).select_from(job).scalar_subquery(),
-                     sa.select(sa.func.count()).select_from(ex).scalar_subquery())
+    columns = [sa.select(sa.func.count()).select_from(job).scalar_subquery().label("done"),
+               sa.select(sa.func.count()).select_from(ex).scalar_subquery().label("ex_done")]
+    if take_heir:
+        heir = NEXT_WAITING_UPDATE.where(ended).cte("heir")
+        columns += [sa.select(heir.c[name]).scalar_subquery().label(f"heir_{name}")
+                    for name in ("id", "attempt", "priority")]
+    return sa.select(*columns)
+
+
+@dataclass(frozen=True)
+class _Heir:
+    """The waiting job a finish handed its slot to."""
+
+    id: int
+    attempt: int
+    priority: int
 
 
 _PG_FINISH_RETRY = _pg_finish(_SQL_FINISH_RETRY)
 _PG_FINISH_END = _pg_finish(_SQL_FINISH_END)
+_PG_FINISH_END_HEIR = _pg_finish(_SQL_FINISH_END, take_heir=True)
 _SQL_HEARTBEAT = (sa.update(_JQ)
                   .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
                          _JQ.c.status == JobStatus.running.value)
@@ -161,15 +187,17 @@ WITH j AS (
              (SELECT w.definition FROM workflows AS w WHERE w.id = ex.workflow_id)) AS definition,
     (SELECT max(e.seq) FROM execution_events AS e WHERE e.execution_id = ex.id) AS max_seq
 )
-SELECT j.*, x.trigger_payload, x.alert_only, x.definition, x.max_seq
+SELECT j.*, x.trigger_payload, x.alert_only, x.definition, x.max_seq,
+  (SELECT h.engaged FROM trading_halts AS h WHERE h.user_id = j.user_id) AS halted
 FROM j LEFT JOIN x ON x.ex_id = j.execution_id""")
 
 
 def claim_attempt(*, db: Database, job_id: int, attempt: int,
                   worker_name: str | None = None) -> Attempt | None:
     """pending -> running for this attempt; None when the RQ job is stale (state moved on).
-    The job and its execution change together: one statement on PostgreSQL, one
-    transaction under the write lock on SQLite."""
+    The job and its execution change together, and the user's kill switch is read with
+    them (``Attempt.halted``): one statement on PostgreSQL, one transaction under the write
+    lock on SQLite."""
     now = utcnow()
     params = {"job_id": job_id, "b_attempt": attempt, "now": now,
               "b_worker_name": worker_name}
@@ -186,7 +214,8 @@ def claim_attempt(*, db: Database, job_id: int, attempt: int,
         if job is None:
             return None
         row = conn.execute(_SQL_EX_RUNNING, {"execution_id": job.execution_id,
-                                             "b_attempt": attempt, "now": now}).first()
+                                             "b_attempt": attempt, "now": now,
+                                             "b_user_id": job.user_id}).first()
     return _claimed(job, row, job_id, attempt)
 
 
@@ -199,7 +228,19 @@ def _claimed(job: Any, row: Any, job_id: int, attempt: int) -> Attempt:
                    definition=dict((row.definition if row else None) or {}),
                    trigger_payload=dict((row.trigger_payload if row else None) or {}),
                    first_seq=(max_seq or 0) + 1, state=job,
-                   alert_only=bool(row.alert_only) if row else False)
+                   alert_only=bool(row.alert_only) if row else False,
+                   halted=bool(getattr(row, "halted", False)) if row else False)
+
+
+def compile_heir_finish(conn: sa.Connection) -> None:
+    """PostgreSQL: run the finish that hands the slot to an heir once, on no job (it
+    changes nothing), so its statement is compiled before a worker forks (a synthetic
+    attempt finishes without Redis, hence without an heir)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_FINISH_END_HEIR, {
+            "job_id": -1, "b_attempt": 0, "from_statuses": ["running"], "b_error": None,
+            "b_status": "completed", "b_completed_at": utcnow(), "b_execution_id": -1,
+            "b_ex_status": "completed", "b_ex_finished_at": utcnow(), "b_user_id": -1})
 
 
 def heartbeat(*, db: Database, job_id: int, attempt: int) -> bool:
@@ -259,10 +300,21 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
             exec_status = status
         ex_end = {"b_execution_id": job.execution_id, "b_ex_status": exec_status,
                   "b_ex_finished_at": None if retry else now}
+        held = job.status == JobStatus.running.value or job.rq_job_id is not None
+        wants_heir = not retry and held and redis is not None
+        heir = None
+        took_heir = False
         if job.execution_id is not None and conn.dialect.name == "postgresql":
-            # the job and its execution in one statement (one round trip less)
-            done = conn.execute(_PG_FINISH_RETRY if retry else _PG_FINISH_END,
-                                {**params, **ex_end}).scalar()
+            # the job, its execution and the slot's heir in one statement (round trips less)
+            statement = (_PG_FINISH_RETRY if retry
+                         else _PG_FINISH_END_HEIR if wants_heir else _PG_FINISH_END)
+            row = conn.execute(statement, {**params, **ex_end, "b_user_id": job.user_id}
+                               ).one()
+            done = row.done
+            if wants_heir:
+                took_heir = True
+                if row.heir_id is not None:
+                    heir = _Heir(row.heir_id, row.heir_attempt, row.heir_priority)
         else:
             done = conn.execute(_SQL_FINISH_RETRY if retry else _SQL_FINISH_END,
                                 params).rowcount
@@ -285,9 +337,7 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
                     alerts.append(_count_scheduled_outcome(s, job.scheduled_job_id, status,
                                                            error, settings))
                 s.flush()
-        held = job.status == JobStatus.running.value or job.rq_job_id is not None
-        heir = None
-        if not retry and held and redis is not None:
+        if wants_heir and not took_heir:
             heir = take_next_waiting(conn, job.user_id)
     if redis is None:
         return "retrying" if retry else status

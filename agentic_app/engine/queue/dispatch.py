@@ -28,7 +28,7 @@ _SQL_MARK_DISPATCHED = (
            _JQ.c.attempt == _P("b_attempt"), _JQ.c.rq_job_id.is_(None))
     .values(rq_job_id=_P("b_rq_job_id")))
 _WAITER = _JQ.alias("waiter")
-_SQL_TAKE_NEXT_WAITING = (  # the user's next waiting job marked dispatched, one statement
+NEXT_WAITING_UPDATE = (
     sa.update(_JQ)
     .where(_JQ.c.id == sa.select(_WAITER.c.id)
            .where(_WAITER.c.user_id == _P("b_user_id"), _WAITER.c.status == _PENDING,
@@ -38,6 +38,8 @@ _SQL_TAKE_NEXT_WAITING = (  # the user's next waiting job marked dispatched, one
     .values(rq_job_id=sa.literal("agentic-") + sa.cast(_JQ.c.id, sa.String) + "-"
             + sa.cast(_JQ.c.attempt, sa.String))  # = rq_job_id(id, attempt)
     .returning(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority, _JQ.c.rq_job_id))
+"""The user's (``b_user_id``) next waiting job marked dispatched, in one statement; the
+queue's finish on PostgreSQL embeds it in its own statement."""
 _SQL_WAITING = (sa.select(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority)
                 .where(_JQ.c.user_id == _P("user_id"), _JQ.c.status == _PENDING,
                        _JQ.c.rq_job_id.is_(None))
@@ -48,7 +50,7 @@ def take_next_waiting(conn: sa.Connection, user_id: int) -> Any:
     """Mark the user's next waiting job (priority, then FIFO) dispatched in ``conn``'s
     transaction; returns it (id, attempt, priority, rq_job_id) or None. The caller moves the
     freed slot to it and pushes its RQ job after the commit."""
-    return conn.execute(_SQL_TAKE_NEXT_WAITING, {"b_user_id": user_id}).first()
+    return conn.execute(NEXT_WAITING_UPDATE, {"b_user_id": user_id}).first()
 
 
 def dispatch(*, db: Database, redis: redis_lib.Redis, job_id: int,

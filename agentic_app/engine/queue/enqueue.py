@@ -24,8 +24,9 @@ from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFound
 from agentic_app.engine.queue.dispatch import dispatch_row, drop_reservation
 from agentic_app.engine.queue.keys import REDIS_ERRORS, rq_job_id, slots_key
 from agentic_app.engine.queue.limits import (
-    check_caps,
-    check_not_halted,
+    CAP_COLUMNS,
+    check_limits,
+    day_start,
     lock_writes,
     reserve_slot,
 )
@@ -43,9 +44,10 @@ _SQL_DEDUPE = sa.select(_JQ.c.id).where(_JQ.c.dedupe_key == _P("dedupe_key"))
 # alert-only when the workflow or the firing schedule says so (snapshot on the execution)
 _SCHEDULE_ALERT_ONLY = (sa.select(_SJ.c.alert_only)
                         .where(_SJ.c.id == _P("scheduled_job_id")).scalar_subquery())
+# the workflow, and (for its owner, ``user_id``) the kill switch and the caps: one statement
 _SQL_OWNER = sa.select(_WF.c.user_id, _WF.c.is_active, _WF.c.definition, _WF.c.version,
                        _WF.c.alert_only,
-                       _SCHEDULE_ALERT_ONLY.label("schedule_alert_only")).where(
+                       _SCHEDULE_ALERT_ONLY.label("schedule_alert_only"), *CAP_COLUMNS).where(
     _WF.c.id == _P("workflow_id"))
 _SQL_INSERT_EX = sa.insert(_EX)
 _SQL_INSERT_JQ = sa.insert(_JQ)
@@ -132,15 +134,15 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
         if dup is not None:
             raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
                                     job_id=dup.id)
-    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id,
-                                      "scheduled_job_id": scheduled_job_id}).first()
+    now = utcnow()
+    owner = conn.execute(_SQL_OWNER, {"workflow_id": workflow_id, "user_id": user_id,
+                                      "scheduled_job_id": scheduled_job_id,
+                                      "since": day_start(now)}).first()
     if owner is None or owner.user_id != user_id:
         raise NotFoundError(f"workflow {workflow_id} not found", field="workflow_id")
     if not owner.is_active:  # a deactivated workflow runs neither by hand nor by trigger
         raise ConflictError(f"workflow {workflow_id} is deactivated", field="workflow_id")
-    check_not_halted(conn, user_id)
-    now = utcnow()
-    check_caps(conn, settings, user_id, now)
+    check_limits(owner, settings, user_id)
     alert_only = bool(owner.alert_only or owner.schedule_alert_only)
     if conn.dialect.name == "postgresql":
         return _insert_pg(conn, settings, owner, now, alert_only, workflow_id=workflow_id,

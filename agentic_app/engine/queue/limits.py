@@ -11,7 +11,7 @@ from typing import Any
 import redis as redis_lib
 import sqlalchemy as sa
 
-from agentic_app.broker.safety import is_halted
+from agentic_app.broker.safety import halted_subquery
 from agentic_app.db import locks as db_locks
 from agentic_app.db.models import ManualRetry, WorkflowExecution
 from agentic_app.domain.errors import ConflictError, LimitExceededError
@@ -46,7 +46,7 @@ finds no slot is then seen by the next slot freed (see enqueue_execution)."""
 
 _EX = WorkflowExecution.__table__
 _MR = ManualRetry.__table__
-_SQL_CAPS = sa.select(
+CAP_COLUMNS = (
     PENDING_COUNT.scalar_subquery().label("queued"),
     (sa.select(sa.func.count()).select_from(_EX).where(
         _EX.c.user_id == sa.bindparam("user_id"),
@@ -55,9 +55,18 @@ _SQL_CAPS = sa.select(
      + sa.select(sa.func.count()).select_from(_MR).where(
          _MR.c.user_id == sa.bindparam("user_id"),
          _MR.c.created_at >= sa.bindparam("since", type_=_MR.c.created_at.type))
-     .scalar_subquery()).label("today"))
-"""In one statement: the pending jobs (what max_queue_size caps) and the runs the user
-started today (executions created plus manual retries, each one counts)."""
+     .scalar_subquery()).label("today"),
+    halted_subquery(sa.bindparam("user_id")).label("halted"))
+"""Columns for one statement (parameters ``user_id``, ``since``: the day's start): the
+pending jobs (what max_queue_size caps), the runs the user started today (executions
+created plus manual retries, each one counts) and whether the user's kill switch is
+engaged. Enqueue reads them with the workflow's owner; see :func:`check_limits`."""
+_SQL_CAPS = sa.select(*CAP_COLUMNS)
+
+
+def day_start(now: datetime) -> datetime:
+    """00:00 UTC of ``now``'s day: where the daily cap's count starts (``since``)."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def lock_writes(s: Any) -> None:
@@ -68,12 +77,19 @@ def lock_writes(s: Any) -> None:
 
 
 def check_caps(conn: sa.Connection, settings: Settings, user_id: int, now: datetime) -> None:
-    """The queue-size and daily caps, read in one statement: LimitExceededError with
-    ``limit="max_queue_size"`` when the pending jobs fill the queue, else with
-    ``limit="max_executions_per_day"`` when the user's executions created plus manual
-    retries made since 00:00 UTC reached the cap."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    queued, today = conn.execute(_SQL_CAPS, {"user_id": user_id, "since": midnight}).one()
+    """The kill switch and the caps, read in one statement (see :func:`check_limits`)."""
+    check_limits(conn.execute(_SQL_CAPS, {"user_id": user_id, "since": day_start(now)}).one(),
+                 settings, user_id)
+
+
+def check_limits(row: Any, settings: Settings, user_id: int) -> None:
+    """Raise for a row of :data:`CAP_COLUMNS`: ConflictError (409) while the user's kill
+    switch is engaged; LimitExceededError with ``limit="max_queue_size"`` when the pending
+    jobs fill the queue, else with ``limit="max_executions_per_day"`` when the user's
+    executions created plus manual retries made since 00:00 UTC reached the cap."""
+    if row.halted:
+        raise_halted()
+    queued, today = row.queued, row.today
     cap = settings.queue_config.max_queue_size
     if queued >= cap:
         raise LimitExceededError(f"the queue is full ({queued} of {cap} jobs pending)",
@@ -85,11 +101,10 @@ def check_caps(conn: sa.Connection, settings: Settings, user_id: int, now: datet
             limit="max_executions_per_day")
 
 
-def check_not_halted(conn: Any, user_id: int) -> None:
-    """ConflictError (409) while the user's kill switch is engaged: no new run starts."""
-    if is_halted(conn, user_id):
-        raise ConflictError("the kill switch is engaged: no run starts until it is re-armed",
-                            field=KILL_SWITCH)
+def raise_halted() -> None:
+    """The ConflictError (409) of a run refused because the kill switch is engaged."""
+    raise ConflictError("the kill switch is engaged: no run starts until it is re-armed",
+                        field=KILL_SWITCH)
 
 
 def reserve_slot(redis: redis_lib.Redis, user_id: int, cap: int) -> str | None:

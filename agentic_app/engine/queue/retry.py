@@ -22,7 +22,7 @@ from agentic_app.db.models import (
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from agentic_app.engine.queue.dispatch import dispatch
 from agentic_app.engine.queue.keys import DUE_KEY, WAITING_FLAG_TTL_S, waiting_key
-from agentic_app.engine.queue.limits import check_caps, check_not_halted, lock_writes
+from agentic_app.engine.queue.limits import check_caps, lock_writes
 from agentic_app.engine.queue.rows import get_job
 from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
 from agentic_app.settings import Settings, get_settings
@@ -103,7 +103,6 @@ def retry_job(*, db: Database, redis: redis_lib.Redis, job_id: int,
                 field="status")
         execution = s.get(WorkflowExecution, job.execution_id)
         check_still_runnable(s, job, execution)
-        check_not_halted(s.connection(), job.user_id)
         check_caps(s.connection(), settings, job.user_id, utcnow())
         job.status = JobStatus.pending.value
         job.attempt += 1

@@ -80,7 +80,12 @@ def _synthetic_attempts(conn: sa.Connection, clients: ProcessClients) -> None:
     """Create, claim, retry and complete one job in ``conn``'s transaction."""
     from agentic_app.db.models import ScheduledJob, User, Workflow, utcnow
     from agentic_app.engine.events.db_sink import DatabaseEventSink
-    from agentic_app.engine.queue.attempts import claim_attempt, finish_attempt, heartbeat
+    from agentic_app.engine.queue.attempts import (
+        claim_attempt,
+        compile_heir_finish,
+        finish_attempt,
+        heartbeat,
+    )
     from agentic_app.engine.queue.dispatch import take_next_waiting
     from agentic_app.engine.queue.enqueue import insert_job
     from agentic_app.engine.queue.rows import inside
@@ -117,6 +122,7 @@ def _synthetic_attempts(conn: sa.Connection, clients: ProcessClients) -> None:
                            error="primed", retryable=True, settings=uncapped,
                            before_end=lambda c, ev=events, sk=sink: sk.write_in(c, ev))
     take_next_waiting(conn, user_id)
+    compile_heir_finish(conn)
 
 
 def _insert(conn: sa.Connection, model: Any, **values: Any) -> int:

@@ -30,13 +30,6 @@ HALTED_ERROR = "cancelled: the kill switch is engaged (re-arm it to run)"
 """Error of an attempt claimed while its user's kill switch is engaged."""
 
 
-def _halted(db: Any, user_id: int) -> bool:
-    """Whether ``user_id``'s kill switch is engaged (checked at each claim)."""
-    from agentic_app.broker.safety import is_halted
-
-    with db.engine.connect() as conn:
-        return is_halted(conn, user_id)
-
 CANCEL_POLL_S = 0.2
 """How often a running task checks its cancel flag in Redis."""
 
@@ -153,7 +146,7 @@ def run_execution(job_id: int, attempt: int) -> str:
     if claimed is None:
         log.info("job %s attempt %s: stale RQ job, nothing to do", job_id, attempt)
         return "stale"
-    if _halted(clients.db, claimed.user_id):  # queued before the kill switch, or a retry
+    if claimed.halted:  # queued before the kill switch, or a retry (read by the claim)
         log.info("job %s attempt %s: the kill switch is engaged, cancelled", job_id, attempt)
         return finish_attempt(db=clients.db, redis=clients.redis, job_id=job_id,
                               attempt=attempt, status="cancelled", error=HALTED_ERROR,
