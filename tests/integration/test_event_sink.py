@@ -1,4 +1,5 @@
-"""DatabaseEventSink against a real SQLite file: the rows match the executor's events."""
+"""DatabaseEventSink against a real SQLite file and a real PostgreSQL database (whose new
+rows of a batch go in one statement): the rows match the executor's events."""
 
 from __future__ import annotations
 
@@ -22,15 +23,23 @@ from agentic_app.engine.events.db_sink import DatabaseEventSink
 from agentic_app.engine.events.sink import CompositeSink, MemorySink
 from agentic_app.engine.executor.runner import execute_sync
 from agentic_app.nodes.base import NodeType
+from tests.conftest import fresh_postgres_database
 from tests.unit.engine.test_executor import make_registry, wf
 
 AT = datetime(2024, 3, 4, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def db(tmp_path):
-    """A fresh SQLite database with a user, a workflow and an execution; (url, execution id)."""
-    url = f"sqlite:///{tmp_path}/x.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A fresh database with a user, a workflow and an execution; (url, execution id)."""
+    if request.param == "sqlite":
+        yield from _seeded(f"sqlite:///{tmp_path}/x.db")
+        return
+    with fresh_postgres_database("event_sink") as url:
+        yield from _seeded(url)
+
+
+def _seeded(url: str):
     engine = get_engine(url)
     SQLModel.metadata.create_all(engine)
     with Session(engine) as session:

@@ -52,12 +52,10 @@ class EventRows:
         inserted without a lookup: only ExecutionFinished writes metrics, and none can be
         stored before that first event.
         """
-        created: dict[NodeKey, int] = {}
-        conn.execute(_sql("events_insert"), [
-            dict(execution_id=e.execution_id, seq=e.seq, attempt=e.attempt, ts=e.ts,
-                 type=e.type, node_id=e.node_id, level=e.level, message=e.message,
-                 data=jsonable(e.data))
-            for e in events])
+        rows = [dict(execution_id=e.execution_id, seq=e.seq, attempt=e.attempt, ts=e.ts,
+                     type=e.type, node_id=e.node_id, level=e.level, message=e.message,
+                     data=jsonable(e.data))
+                for e in events]
         by_node: dict[NodeKey, list[Event]] = {}
         for event in events:
             if event.seq == 1:
@@ -65,15 +63,48 @@ class EventRows:
             if isinstance(event, _NODE_EVENTS):
                 by_node.setdefault((event.execution_id, event.node_id, event.attempt),
                                    []).append(event)
-        for key, node_events in by_node.items():
-            self._upsert_node(conn, key, node_events, created)
+        metrics: list[tuple[Event, bool]] = []
         for event in events:
             if isinstance(event, ExecutionFinished):
                 fresh = event.execution_id in self._fresh
                 self._fresh.discard(event.execution_id)  # a later attempt updates the row
-                self._upsert_metrics(conn, event, fresh=fresh)
+                metrics.append((event, fresh))
         if len(self._fresh) > REMEMBERED_MAX:
             self._fresh.clear()
+        if conn.dialect.name == "postgresql":
+            return self._insert_pg(conn, rows, by_node, metrics)
+        created: dict[NodeKey, int] = {}
+        conn.execute(_sql("events_insert"), rows)
+        for key, node_events in by_node.items():
+            self._upsert_node(conn, key, node_events, created)
+        for event, fresh in metrics:
+            self._upsert_metrics(conn, event, fresh=fresh)
+        return created
+
+    def _insert_pg(self, conn: Any, rows: list[dict], by_node: dict[NodeKey, list[Event]],
+                   metrics: list[tuple[Event, bool]]) -> dict[NodeKey, int]:
+        """PostgreSQL: every new row of the batch (events, node rows first seen by their
+        NodeStarted, a fresh execution's metrics) in one statement, then the updates."""
+        from agentic_app.db.models import utcnow
+        from agentic_app.engine.events.pg_rows import insert_new_rows
+
+        new_nodes, known = [], []
+        for key, node_events in by_node.items():
+            if self._node_rows.get(key) is None and isinstance(node_events[0], NodeStarted):
+                values = _merged_node_values(node_events)
+                new_nodes.append(dict(execution_id=key[0], node_id=key[1], attempt=key[2],
+                                      node_type=str(node_events[0].data.get("node_type", "")),
+                                      **values))
+            else:
+                known.append((key, node_events))
+        new_metrics = [dict(execution_id=event.execution_id, created_at=utcnow(),
+                            **_metrics_values(event)) for event, fresh in metrics if fresh]
+        created = insert_new_rows(conn, rows, new_nodes, new_metrics)
+        for key, node_events in known:
+            self._upsert_node(conn, key, node_events, created)
+        for event, fresh in metrics:
+            if not fresh:
+                self._upsert_metrics(conn, event)
         return created
 
     def _upsert_node(self, conn: Any, key: NodeKey, events: list[Event],
@@ -83,11 +114,7 @@ class EventRows:
         if row_id is None and not isinstance(events[0], NodeStarted):
             row_id = conn.execute(_sql("node_id"), {
                 "b_execution_id": key[0], "b_node_id": key[1], "b_attempt": key[2]}).scalar()
-        values: dict[str, Any] = {}
-        for event in events:
-            values.update(_node_values(event))
-        if "started_at" in values:
-            values.pop("fallback_start", None)
+        values = _merged_node_values(events)
         if row_id is None:
             if "fallback_start" in values:
                 values["started_at"] = values.pop("fallback_start")
@@ -105,14 +132,7 @@ class EventRows:
     def _upsert_metrics(conn: Any, event: Event, *, fresh: bool = False) -> None:
         from agentic_app.db.models import utcnow
 
-        m = event.data.get("metrics") or {}
-        values = dict(
-            total_nodes=int(m.get("total_nodes", 0)),
-            successful_nodes=int(m.get("successful_nodes", 0)),
-            failed_nodes=int(m.get("failed_nodes", 0)),
-            total_time_ms=round(float(m.get("total_time_ms", 0))),
-            avg_node_time_ms=round(float(m.get("avg_node_time_ms", 0))),
-            memory_used_mb=Decimal(str(round(float(m.get("memory_used_mb", 0)), 2))))
+        values = _metrics_values(event)
         row_id = None if fresh else conn.execute(
             _sql("metrics_id"), {"b_execution_id": event.execution_id}).scalar()
         if row_id is None:
@@ -121,6 +141,29 @@ class EventRows:
         else:
             conn.execute(_sql("metrics_update"),
                          {"b_id": row_id, **{f"b_{k}": v for k, v in values.items()}})
+
+
+def _metrics_values(event: Event) -> dict[str, Any]:
+    """The ``execution_metrics`` columns of an ExecutionFinished event."""
+    m = event.data.get("metrics") or {}
+    return dict(
+        total_nodes=int(m.get("total_nodes", 0)),
+        successful_nodes=int(m.get("successful_nodes", 0)),
+        failed_nodes=int(m.get("failed_nodes", 0)),
+        total_time_ms=round(float(m.get("total_time_ms", 0))),
+        avg_node_time_ms=round(float(m.get("avg_node_time_ms", 0))),
+        memory_used_mb=Decimal(str(round(float(m.get("memory_used_mb", 0)), 2))))
+
+
+def _merged_node_values(events: list[Event]) -> dict[str, Any]:
+    """The node row columns one node's events of a batch set, in seq order
+    (``fallback_start`` only when no NodeStarted gave started_at: see :func:`_node_values`)."""
+    values: dict[str, Any] = {}
+    for event in events:
+        values.update(_node_values(event))
+    if "started_at" in values:
+        values.pop("fallback_start", None)
+    return values
 
 
 def _node_values(event: Event) -> dict[str, Any]:
