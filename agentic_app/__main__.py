@@ -56,10 +56,12 @@ def cmd_create_user(args) -> int:
 
 
 def cmd_rotate_credentials(args) -> int:
-    """Re-encrypt every stored exchange credential with the first BROKER__CREDENTIAL_KEYS key."""
+    """Re-encrypt every stored exchange credential and notification channel URL with the first
+    BROKER__CREDENTIAL_KEYS key."""
     app = _app()
     app.migrate()
     print(f"{app.broker.rotate_credentials()} credential(s) re-encrypted with the first key")
+    print(f"{app.alerts.channels.rotate_urls()} channel URL(s) re-encrypted with the first key")
     return 0
 
 

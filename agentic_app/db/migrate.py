@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -15,9 +16,13 @@ from agentic_app.settings import REPO_ROOT
 ALEMBIC_INI = REPO_ROOT / "alembic.ini"
 
 
-def alembic_config(url: str) -> Config:
-    """An Alembic Config for ``url`` that leaves the caller's logging alone."""
+def alembic_config(url: str, cipher: Any = None) -> Config:
+    """An Alembic Config for ``url`` that leaves the caller's logging alone; ``cipher`` (a
+    ``db.cipher.CredentialCipher``) is what migrations encrypt stored secrets with (default:
+    the one of the process settings)."""
     cfg = Config(str(ALEMBIC_INI))
+    if cipher is not None:
+        cfg.attributes["cipher"] = cipher
     cfg.set_main_option("script_location", str(REPO_ROOT / "alembic"))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
     cfg.attributes["configure_logging"] = False
@@ -47,10 +52,11 @@ def _migration_lock(url: str, lock_dir: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def upgrade_to_head(url: str, lock_dir: Path) -> None:
-    """Upgrade the database at ``url`` to the newest revision (safe to call concurrently)."""
+def upgrade_to_head(url: str, lock_dir: Path, cipher: Any = None) -> None:
+    """Upgrade the database at ``url`` to the newest revision (safe to call concurrently);
+    ``cipher`` as in :func:`alembic_config`."""
     with _migration_lock(url, lock_dir):
-        command.upgrade(alembic_config(url), "head")
+        command.upgrade(alembic_config(url, cipher), "head")
 
 
 def downgrade_to_base(url: str) -> None:

@@ -1,7 +1,8 @@
 """Notification channels of a user (``app.alerts.channels``): apprise URLs checked against the
 outbound policy when saved (scheme allowlist, host rules, DNS) and again at every send, the
-alert kinds routed to each, and a "send test" action. A channel's URL is a secret: every
-view shows it masked (``domain.alerts.mask_url``), never in full."""
+alert kinds routed to each, and a "send test" action. A channel's URL is a secret: it is
+stored encrypted (``db.channel_urls``) and every view shows it masked
+(``domain.alerts.mask_url`` of the decrypted URL), never in full."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ import sqlalchemy as sa
 from sqlmodel import col, func, select
 
 from agentic_app.db.alert_models import NotificationChannel, NotificationDelivery
+from agentic_app.db.channel_urls import (
+    channel_cipher,
+    open_url,
+    open_url_or_none,
+    rotate_channel_urls,
+    seal_url,
+)
+from agentic_app.db.cipher import CredentialCipher
 from agentic_app.db.locks import lock_writes
 from agentic_app.db.models import utcnow
 from agentic_app.domain.alerts import (
@@ -20,7 +29,12 @@ from agentic_app.domain.alerts import (
     check_kinds,
     mask_url,
 )
-from agentic_app.domain.errors import InvalidInputError, LimitExceededError, NotFoundError
+from agentic_app.domain.errors import (
+    FatalError,
+    InvalidInputError,
+    LimitExceededError,
+    NotFoundError,
+)
 from agentic_app.domain.outbound import TargetRefusedError
 from agentic_app.services.base import Actor, Service
 
@@ -29,9 +43,15 @@ CHANNELS_LOCK_KEY = 0x6167434E
 """Advisory lock class of a user's channel count check + insert (``db.locks``)."""
 
 
-def channel_view(row: NotificationChannel) -> dict[str, Any]:
+UNREADABLE_URL = "(cannot be decrypted: check BROKER__CREDENTIAL_KEYS)"
+"""``url_masked`` of a channel whose stored URL no configured key opens."""
+
+
+def channel_view(row: NotificationChannel, cipher: CredentialCipher) -> dict[str, Any]:
     """What a user sees of a channel: everything but the URL, which is masked."""
-    return {"id": row.id, "name": row.name, "url_masked": mask_url(row.url),
+    url = open_url_or_none(cipher, row.url)
+    return {"id": row.id, "name": row.name,
+            "url_masked": UNREADABLE_URL if url is None else mask_url(url),
             "enabled": row.enabled, "kinds": list(row.kinds or []),
             "last_status": row.last_status, "last_error": row.last_error,
             "last_attempt_at": row.last_attempt_at, "last_success_at": row.last_success_at,
@@ -41,6 +61,14 @@ def channel_view(row: NotificationChannel) -> dict[str, Any]:
 
 class ChannelService(Service):
     """CRUD and test of the acting user's channels (another user's: NotFoundError)."""
+
+    @property
+    def cipher(self) -> CredentialCipher:
+        """The cipher of stored channel URLs (``db.channel_urls.channel_cipher``)."""
+        return channel_cipher(self.settings)
+
+    def _view(self, row: NotificationChannel) -> dict[str, Any]:
+        return channel_view(row, self.cipher)
 
     def _check_name(self, name: str) -> str:
         name = (name or "").strip()
@@ -81,12 +109,12 @@ class ChannelService(Service):
         with self.db.session() as s:
             rows = s.exec(select(NotificationChannel).where(
                 NotificationChannel.user_id == actor.id).order_by(NotificationChannel.id)).all()
-            return [channel_view(r) for r in rows]
+            return [self._view(r) for r in rows]
 
     def get(self, actor: Actor, channel_id: int) -> dict[str, Any]:
         """One of the user's channels."""
         with self.db.session() as s:
-            return channel_view(self._own(s, actor, channel_id))
+            return self._view(self._own(s, actor, channel_id))
 
     def create(self, actor: Actor, *, name: str, url: str, kinds: list[str] | None = None,
                enabled: bool = True) -> dict[str, Any]:
@@ -102,11 +130,12 @@ class ChannelService(Service):
                 raise LimitExceededError(
                     f"you have {cap} channels, the limit (ALERTS__MAX_CHANNELS_PER_USER)",
                     limit="max_channels_per_user")
-            row = NotificationChannel(user_id=actor.id, name=name, url=url, kinds=kinds,
+            row = NotificationChannel(user_id=actor.id, name=name,
+                                      url=seal_url(self.cipher, url), kinds=kinds,
                                       enabled=bool(enabled))
             s.add(row)
             s.flush()
-            return channel_view(row)
+            return self._view(row)
 
     def update(self, actor: Actor, channel_id: int, *, name: str = _UNSET, url: str = _UNSET,
                kinds: list[str] = _UNSET, enabled: bool = _UNSET) -> dict[str, Any]:
@@ -115,7 +144,7 @@ class ChannelService(Service):
         if name is not _UNSET:
             values["name"] = self._check_name(name)
         if url is not _UNSET:
-            values["url"] = self._check_url(url)
+            values["url"] = seal_url(self.cipher, self._check_url(url))
         if kinds is not _UNSET:
             values["kinds"] = self._check_kinds(kinds)
         if enabled is not _UNSET:
@@ -129,7 +158,7 @@ class ChannelService(Service):
             row.updated_at = utcnow()
             s.add(row)
             s.flush()
-            return channel_view(row)
+            return self._view(row)
 
     def delete(self, actor: Actor, channel_id: int) -> None:
         """Delete the channel and its delivery records (pending ones are not sent)."""
@@ -145,10 +174,15 @@ class ChannelService(Service):
         from agentic_app.engine.executor.notifier import deliver
 
         with self.db.session() as s:
-            url = self._own(s, actor, channel_id).url
-        result = deliver(url, "agentic_app test message",
-                         "This channel receives your agentic_app alerts.",
-                         self.settings.outbound.policy())
+            stored = self._own(s, actor, channel_id).url
+        try:
+            url = open_url(self.cipher, stored)
+        except FatalError as exc:
+            result: dict[str, Any] = {"ok": False, "error": exc.message}
+        else:
+            result = deliver(url, "agentic_app test message",
+                             "This channel receives your agentic_app alerts.",
+                             self.settings.outbound.policy())
         now = utcnow()
         with self.db.session() as s:
             row = self._own(s, actor, channel_id)
@@ -162,5 +196,10 @@ class ChannelService(Service):
                 row.failures += 1
             s.add(row)
             s.flush()
-            view = channel_view(row)
+            view = self._view(row)
         return {"ok": bool(result.get("ok")), "error": result.get("error"), "channel": view}
+
+    def rotate_urls(self) -> int:
+        """Re-encrypt every user's channel URL with the first configured key (the operator's
+        CLI ``rotate-credentials``); how many were rewritten."""
+        return rotate_channel_urls(self.db, self.cipher)

@@ -248,9 +248,10 @@ class AppServices:
 
     def migrate(self) -> None:
         """Bring the database schema to head (idempotent; serialised between processes)."""
+        from agentic_app.db.channel_urls import channel_cipher
         from agentic_app.db.migrate import upgrade_to_head
 
-        upgrade_to_head(self.db.url, self.settings.data_dir)
+        upgrade_to_head(self.db.url, self.settings.data_dir, channel_cipher(self.settings))
 
     def close(self) -> None:
         """Close the Redis clients (the database engine is shared per URL and stays)."""

@@ -7,6 +7,9 @@ Storm control: per (channel, schedule) one message per ``ALERTS__STORM_WINDOW_MI
 first delivery takes the Redis gate and is sent; the others are *suppressed* until the
 window ends, when the sweep sends one summary ("12 more failures since ..."). A delivery
 that takes the gate also folds in every suppressed one still waiting.
+
+The channel's URL is stored encrypted (``db.channel_urls``) and decrypted only to send; a URL
+no configured key opens is a failed attempt of that delivery, recorded on its channel.
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from agentic_app.db.alert_models import DeliveryStatus, NotificationChannel, NotificationDelivery
+from agentic_app.db.channel_urls import channel_cipher, open_url
 from agentic_app.db.engine import Database
 from agentic_app.db.models import utcnow
 from agentic_app.db.trading_models import Notification
 from agentic_app.domain.alerts import MAX_BODY, storm_summary
+from agentic_app.domain.errors import FatalError
 from agentic_app.engine.alerts.keys import storm_key
 from agentic_app.settings import Settings
 
@@ -142,7 +147,12 @@ def deliver_one(db: Database, redis: redis_lib.Redis | None, settings: Settings,
     title, body = compose(row, note)
     send = send or _default_sender()
     try:
-        result = send(channel.url, title, body, settings.outbound.policy())
+        url = open_url(channel_cipher(settings), channel.url)
+    except FatalError as exc:  # wrong keys: this channel fails, the others are sent
+        return _finish(db, row, claimed_at, channel, {"ok": False, "error": exc.message},
+                       settings)
+    try:
+        result = send(url, title, body, settings.outbound.policy())
     except Exception as exc:  # a sender bug must not lose the delivery
         log.exception("delivery %s: sender raised", delivery_id)
         result = {"ok": False, "error": f"delivery failed ({type(exc).__name__})"}

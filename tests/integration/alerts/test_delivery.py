@@ -170,6 +170,7 @@ def test_dns_to_loopback_refused_at_send_time(sqlite_db_url: str, redis_base_url
     if not all(a.startswith("127.") or a == "::1" for a in addresses):
         pytest.skip(f"{name} does not resolve to loopback here")
     from agentic_app.db.alert_models import NotificationChannel
+    from agentic_app.db.channel_urls import channel_cipher, seal_url
     from agentic_app.domain.alerts import RULE_KINDS
     from agentic_app.engine.alerts.delivery import deliver_one
     from agentic_app.settings import load_settings
@@ -178,9 +179,10 @@ def test_dns_to_loopback_refused_at_send_time(sqlite_db_url: str, redis_base_url
                              ALERTS={"retry_delay_seconds": [0], "max_attempts": 1})
     env = AlertEnv(sqlite_db_url, redis_base_url, tmp_path)
     uid = env.user("alice")
-    with session_scope(sqlite_db_url) as s:
+    with session_scope(sqlite_db_url) as s:  # stored as the app stores it: encrypted
         s.add(NotificationChannel(user_id=uid, name="rebound", kinds=list(RULE_KINDS),
-                                  url=f"json://{name}:{receiver.port}/hook"))
+                                  url=seal_url(channel_cipher(settings),
+                                               f"json://{name}:{receiver.port}/hook")))
     from agentic_app.services.app import AppServices
 
     app = AppServices(settings, redis_url=redis_base_url)
