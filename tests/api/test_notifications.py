@@ -42,6 +42,42 @@ def test_channel_crud_masks_the_url(env: ApiEnv):
     assert env.client.get(f"{API}/notifications/channels/{cid}", headers=h).status_code == 404
 
 
+def _stored_urls(env: ApiEnv) -> list[str]:
+    """The raw ``notification_channels.url`` column, oldest row first."""
+    import sqlalchemy as sa
+
+    from agentic_app.db.engine import get_engine
+
+    with get_engine(env.db_url).connect() as conn:
+        return [r[0] for r in conn.execute(sa.text(
+            "SELECT url FROM notification_channels ORDER BY id"))]
+
+
+def test_channel_url_is_stored_encrypted(any_env: ApiEnv):
+    """On SQLite and PostgreSQL the stored column is ciphertext (no part of the URL in it) that
+    the app's cipher opens to the URL; a changed URL is stored encrypted as well; no response
+    carries the URL or its secret."""
+    from agentic_app.db.channel_urls import channel_cipher, open_url
+
+    env = any_env
+    _, h = env.user("alice")
+    made = _create(env, h)
+    [stored] = _stored_urls(env)
+    assert stored != PUBLIC_URL and SECRET not in stored and "93.184.216.34" not in stored
+    cipher = channel_cipher(env.settings)
+    assert open_url(cipher, stored) == PUBLIC_URL
+    other = PUBLIC_URL.replace("/path/", "/other/")
+    patched = env.client.patch(f"{API}/notifications/channels/{made['id']}", headers=h,
+                               json={"url": other})
+    assert patched.status_code == 200, patched.text
+    [changed] = _stored_urls(env)
+    assert changed != stored and "/other/" not in changed and SECRET not in changed
+    assert open_url(cipher, changed) == other
+    texts = [patched.text, env.client.get(f"{API}/notifications/channels", headers=h).text]
+    assert all(SECRET not in t and "/other/" not in t for t in texts)
+    assert patched.json()["url_masked"] == "json://****@93.184.216.34:8443/****"
+
+
 def test_default_kinds_are_every_rule_kind(env: ApiEnv):
     """Without ``kinds`` a channel receives every alert kind the rules know."""
     _, h = env.user("alice")

@@ -8,7 +8,9 @@ from cryptography.fernet import Fernet
 from sqlmodel import Session, select
 
 from agentic_app.broker.credentials import CredentialCipher, load_credential, rotate_all
+from agentic_app.db.alert_models import NotificationChannel
 from agentic_app.db.broker_models import ExchangeCredential
+from agentic_app.db.channel_urls import open_url
 from agentic_app.domain.errors import FatalError
 
 
@@ -50,7 +52,7 @@ def test_without_keys_the_secret_key_derived_key_is_used(users):
 
 def test_cli_rotate_credentials_re_encrypts_with_the_new_key(sqlite_db_url, tmp_path):
     """`python -m agentic_app rotate-credentials` after putting a new key first: every stored
-    credential then opens with the new key alone."""
+    credential and notification channel URL then opens with the new key alone."""
     import json
     import os
     import subprocess
@@ -65,13 +67,20 @@ def test_cli_rotate_credentials_re_encrypts_with_the_new_key(sqlite_db_url, tmp_
     actor = services.users.create(username="rotator", password="rotation password 12")
     services.broker.add_credential(actor, exchange="binance", api_key="key-abcdefgh",
                                    secret="secret-abcdefgh")
+    url = "json://hook:pw-abcdefgh@93.184.216.34/hook"
+    channel = services.alerts.channels.create(actor, name="hook", url=url)
     env = dict(os.environ, DATABASE_URL=sqlite_db_url, DATA_DIR=str(tmp_path),
                BROKER__CREDENTIAL_KEYS=json.dumps([new, old]))
     out = subprocess.run([sys.executable, "-m", "agentic_app", "rotate-credentials"],
                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "1 credential(s) re-encrypted" in out.stdout
+    assert "1 channel URL(s) re-encrypted" in out.stdout
     cred = load_credential(services.db, CredentialCipher([new], "unrelated"), actor.id,
                            "binance")
     assert cred is not None and (cred.api_key, cred.secret) == ("key-abcdefgh",
                                                                 "secret-abcdefgh")
+    with Session(services.db.engine) as s:
+        stored = s.get(NotificationChannel, channel["id"])
+    assert stored is not None and "abcdefgh" not in stored.url
+    assert open_url(CredentialCipher([new], "unrelated"), stored.url) == url
