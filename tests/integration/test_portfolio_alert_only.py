@@ -57,9 +57,11 @@ def app(sqlite_db_url, redis_url, tmp_path):
 
 
 @pytest.fixture
-def worker(app, sqlite_db_url, redis_url):
-    """One real worker process with the same paper and outbound settings."""
+def worker(app, sqlite_db_url, redis_url, tmp_path):
+    """One real worker process with the same paper and outbound settings, and the same data
+    dir (its SECRET_KEY: the worker decrypts the channel URL the app stored)."""
     env = dict(os.environ, DATABASE_URL=sqlite_db_url, REDIS_URL=redis_url,
+               DATA_DIR=str(tmp_path),
                MARKET_FEED="simulated", MARKET_SPEED="1", PAPER=json.dumps(PAPER),
                OUTBOUND=json.dumps(OUTBOUND))
     proc = subprocess.Popen([sys.executable, "-m", "agentic_app", "worker"], cwd=REPO_ROOT,
