@@ -103,12 +103,8 @@ def test_rotation_re_encrypts_channel_urls(sqlite_db_url: str, redis_url: str, t
         "json://****@93.184.216.34/****")
 
 
-def test_migration_encrypts_plain_rows_and_downgrade_decrypts(db_url: str):
-    """On SQLite and PostgreSQL: a plain URL written before the revision is ciphertext after
-    the upgrade (opened by the cipher the migration was given), plain again after the
-    downgrade; an upgrade over rows already encrypted leaves them alone."""
-    cipher = CredentialCipher([Fernet.generate_key().decode()], "migration secret key")
-    cfg = alembic_config(db_url, cipher)
+def _plain_row_before_the_revision(db_url: str, cfg) -> None:
+    """Downgrade to the revision before the encryption and store one plain channel URL."""
     command.downgrade(cfg, "schedules_as_written")
     with get_engine(db_url).begin() as conn:
         _seed_user_and_workflow(conn)
@@ -116,6 +112,15 @@ def test_migration_encrypts_plain_rows_and_downgrade_decrypts(db_url: str):
             "INSERT INTO notification_channels (user_id, name, url, enabled, kinds, failures, "
             "created_at, updated_at) SELECT id, 'plain', :url, true, '[]', 0, "
             "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM users"), {"url": PUBLIC})
+
+
+def test_migration_encrypts_plain_rows_and_downgrade_decrypts(db_url: str):
+    """On SQLite and PostgreSQL: a plain URL written before the revision is ciphertext after
+    the upgrade (opened by the cipher the migration was given), plain again after the
+    downgrade; an upgrade over rows already encrypted leaves them alone."""
+    cipher = CredentialCipher([Fernet.generate_key().decode()], "migration secret key")
+    cfg = alembic_config(db_url, cipher)
+    _plain_row_before_the_revision(db_url, cfg)
     [(cid, plain)] = _stored(db_url).items()
     assert plain == PUBLIC
     command.upgrade(cfg, "head")
@@ -135,13 +140,7 @@ def test_app_migration_uses_the_app_keys(sqlite_db_url: str, redis_url: str, tmp
     key = Fernet.generate_key().decode()
     settings = load_settings(database_url=sqlite_db_url, data_dir=tmp_path,
                              broker={"credential_keys": [key]})
-    command.downgrade(alembic_config(sqlite_db_url), "schedules_as_written")
-    with get_engine(sqlite_db_url).begin() as conn:
-        _seed_user_and_workflow(conn)
-        conn.execute(sa.text(
-            "INSERT INTO notification_channels (user_id, name, url, enabled, kinds, failures, "
-            "created_at, updated_at) SELECT id, 'plain', :url, true, '[]', 0, "
-            "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP FROM users"), {"url": PUBLIC})
+    _plain_row_before_the_revision(sqlite_db_url, alembic_config(sqlite_db_url))
     app = AppServices(settings, redis_url=redis_url)
     app.migrate()
     [token] = _stored(sqlite_db_url).values()
