@@ -30,8 +30,9 @@ class DeliveryStatus(str, Enum):
 
 
 class NotificationChannel(SQLModel, table=True):
-    """Where a user's alerts go: an apprise URL (a secret: never shown in full), the alert
-    kinds routed to it, and the outcome of its last delivery."""
+    """Where a user's alerts go: an apprise URL (a secret: ``url`` holds it encrypted, see
+    ``db.channel_urls``; never shown in full), the alert kinds routed to it, and the outcome
+    of its last delivery."""
 
     __tablename__ = "notification_channels"
 
