@@ -229,7 +229,7 @@ def _claimed(job: Any, row: Any, job_id: int, attempt: int) -> Attempt:
                    trigger_payload=dict((row.trigger_payload if row else None) or {}),
                    first_seq=(max_seq or 0) + 1, state=job,
                    alert_only=bool(row.alert_only) if row else False,
-                   halted=bool(getattr(row, "halted", False)) if row else False)
+                   halted=bool(row.halted) if row else False)
 
 
 def compile_heir_finish(conn: sa.Connection) -> None:
@@ -303,18 +303,16 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
         held = job.status == JobStatus.running.value or job.rq_job_id is not None
         wants_heir = not retry and held and redis is not None
         heir = None
-        took_heir = False
-        if job.execution_id is not None and conn.dialect.name == "postgresql":
+        pg_statement = job.execution_id is not None and conn.dialect.name == "postgresql"
+        if pg_statement:
             # the job, its execution and the slot's heir in one statement (round trips less)
             statement = (_PG_FINISH_RETRY if retry
                          else _PG_FINISH_END_HEIR if wants_heir else _PG_FINISH_END)
             row = conn.execute(statement, {**params, **ex_end, "b_user_id": job.user_id}
                                ).one()
             done = row.done
-            if wants_heir:
-                took_heir = True
-                if row.heir_id is not None:
-                    heir = _Heir(row.heir_id, row.heir_attempt, row.heir_priority)
+            if wants_heir and row.heir_id is not None:
+                heir = _Heir(row.heir_id, row.heir_attempt, row.heir_priority)
         else:
             done = conn.execute(_SQL_FINISH_RETRY if retry else _SQL_FINISH_END,
                                 params).rowcount
@@ -337,7 +335,7 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
                     alerts.append(_count_scheduled_outcome(s, job.scheduled_job_id, status,
                                                            error, settings))
                 s.flush()
-        if wants_heir and not took_heir:
+        if wants_heir and not pg_statement:
             heir = take_next_waiting(conn, job.user_id)
     if redis is None:
         return "retrying" if retry else status

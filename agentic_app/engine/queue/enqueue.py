@@ -143,27 +143,22 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
     if not owner.is_active:  # a deactivated workflow runs neither by hand nor by trigger
         raise ConflictError(f"workflow {workflow_id} is deactivated", field="workflow_id")
     check_limits(owner, settings, user_id)
-    alert_only = bool(owner.alert_only or owner.schedule_alert_only)
-    if conn.dialect.name == "postgresql":
-        return _insert_pg(conn, settings, owner, now, alert_only, workflow_id=workflow_id,
-                          user_id=user_id, trigger_type=trigger_type,
-                          trigger_payload=trigger_payload, priority=priority,
-                          scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key,
-                          dispatched=dispatched)
-    execution_id = conn.execute(_SQL_INSERT_EX, dict(
+    execution = dict(
         workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
         status=ExecutionStatus.pending.value, trigger_type=trigger_type,
         trigger_payload=dict(trigger_payload or {}), attempt=1, created_at=now,
         definition=owner.definition, workflow_version=owner.version,
-        alert_only=alert_only,
-    )).inserted_primary_key[0]
-    values: dict[str, Any] = dict(
-        workflow_id=workflow_id, user_id=user_id, execution_id=execution_id,
-        scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, rq_job_id=None,
-        status=JobStatus.pending.value, priority=priority, retry_count=0,
-        max_retries=settings.queue_config.max_retries, scheduled_at=now, started_at=None,
-        completed_at=None, error_message=None, created_at=now, attempt=1,
+        alert_only=bool(owner.alert_only or owner.schedule_alert_only))
+    job: dict[str, Any] = dict(
+        workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
+        dedupe_key=dedupe_key, status=JobStatus.pending.value, priority=priority,
+        retry_count=0, max_retries=settings.queue_config.max_retries, scheduled_at=now,
+        started_at=None, completed_at=None, error_message=None, created_at=now, attempt=1,
         next_attempt_at=None, heartbeat_at=None, worker_name=None)
+    if conn.dialect.name == "postgresql":
+        return _insert_pg(conn, execution, job, dispatched=dispatched)
+    execution_id = conn.execute(_SQL_INSERT_EX, execution).inserted_primary_key[0]
+    values = {**job, "execution_id": execution_id, "rq_job_id": None}
     job_id = conn.execute(_SQL_INSERT_JQ, values).inserted_primary_key[0]
     if dispatched:
         values["rq_job_id"] = rq_job_id(job_id, 1)
@@ -198,24 +193,17 @@ RETURNING id, execution_id, rq_job_id""").bindparams(
     sa.bindparam("alert_only", type_=sa.Boolean()))
 
 
-def _insert_pg(conn: Any, settings: Settings, owner: Any, now: Any, alert_only: bool, *,
-               workflow_id: int, user_id: int, trigger_type: str,
-               trigger_payload: dict | None, priority: int, scheduled_job_id: int | None,
-               dedupe_key: str | None, dispatched: bool) -> JobQueueEntry:
-    """:func:`insert_job`'s two inserts (and the RQ id) on PostgreSQL, in one statement."""
+def _insert_pg(conn: Any, execution: dict[str, Any], job: dict[str, Any], *,
+               dispatched: bool) -> JobQueueEntry:
+    """:func:`insert_job`'s two inserts (and the RQ id) on PostgreSQL, in one statement;
+    ``execution`` and ``job`` are the rows' values as insert_job builds them."""
     row = conn.execute(_PG_INSERT, dict(
-        workflow_id=workflow_id, user_id=user_id, scheduled_job_id=scheduled_job_id,
-        ex_status=ExecutionStatus.pending.value, trigger_type=trigger_type,
-        trigger_payload=dict(trigger_payload or {}), now=now, definition=owner.definition,
-        workflow_version=owner.version, dedupe_key=dedupe_key, dispatched=dispatched,
-        alert_only=alert_only,
-        job_status=JobStatus.pending.value, priority=priority,
-        max_retries=settings.queue_config.max_retries)).one()
-    return JobQueueEntry(
-        id=row.id, workflow_id=workflow_id, user_id=user_id, execution_id=row.execution_id,
-        scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, rq_job_id=row.rq_job_id,
-        status=JobStatus.pending.value, priority=priority, retry_count=0,
-        max_retries=settings.queue_config.max_retries, scheduled_at=now, started_at=None,
-        completed_at=None, error_message=None, created_at=now, attempt=1,
-        next_attempt_at=None, heartbeat_at=None, worker_name=None)
-
+        workflow_id=job["workflow_id"], user_id=job["user_id"],
+        scheduled_job_id=job["scheduled_job_id"], ex_status=execution["status"],
+        trigger_type=execution["trigger_type"], trigger_payload=execution["trigger_payload"],
+        now=job["created_at"], definition=execution["definition"],
+        workflow_version=execution["workflow_version"], dedupe_key=job["dedupe_key"],
+        dispatched=dispatched, alert_only=execution["alert_only"], job_status=job["status"],
+        priority=job["priority"], max_retries=job["max_retries"])).one()
+    return JobQueueEntry(id=row.id, execution_id=row.execution_id, rq_job_id=row.rq_job_id,
+                         **job)
