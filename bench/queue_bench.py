@@ -1,8 +1,12 @@
 """Queue benchmark: plain RQ no-op jobs vs agentic no-op workflow executions (full path).
 
-Same Redis, same worker class (``--worker-class simple|fork``), workers started as
-``python -m agentic_app.engine.runtime.worker --processes N``. Prints a table, then as the last line
-one JSON object (see the issue's Measure section). ``--quick`` finishes within a minute.
+Same Redis, same RQ worker class (``--worker-class simple|fork``). Plain RQ runs on stock
+``rq worker`` processes (rq's own SimpleWorker or Worker, queue ``plain-bench``); ours on
+``python -m agentic_app.engine.runtime.worker --processes N`` (our subclasses, whose
+SimpleWorker also sends fewer bookkeeping round trips: engine/runtime/bookkeeping.py). Both
+pools run through the whole run; each idles on its own queue while the other is measured.
+Prints a table, then as the last line one JSON object (see the issue's Measure section).
+``--quick`` finishes within a minute.
 
 Ours = enqueue_execution (DB rows + limit checks + slot gate + RQ push) -> worker ->
 run_execution (claim, executor with one ``delay 0`` node, events stored and published,
@@ -88,20 +92,33 @@ def _drop_db(url: str) -> None:
     admin.dispose()
 
 
-class Workers:
-    """A fork pool of agentic workers in a subprocess."""
+PLAIN_QUEUE = "plain-bench"
+"""Queue of the plain RQ jobs (only the stock workers listen on it)."""
+STOCK_CLASSES = {"simple": "rq.worker.SimpleWorker", "fork": "rq.worker.Worker"}
+"""rq's own worker classes, by ``--worker-class``."""
 
-    def __init__(self, n: int, cls: str, env: dict[str, str]):
+
+class Workers:
+    """A fork pool of agentic workers in a subprocess or, with ``plain``, ``n`` stock
+    ``rq worker`` processes on :data:`PLAIN_QUEUE`."""
+
+    def __init__(self, n: int, cls: str, env: dict[str, str], plain: bool = False):
         from rq import Worker
 
         from agentic_app.engine.redis_conn import connect
 
         conn = connect(env["REDIS_URL"])
         before = {w.name for w in Worker.all(connection=conn)}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agentic_app.engine.runtime.worker", "--processes", str(n),
-             "--worker-class", cls], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+        if plain:
+            argv = [[sys.executable, "-m", "rq.cli", "worker", "-u", env["REDIS_URL"],
+                     "--worker-class", STOCK_CLASSES[cls], "--serializer",
+                     "rq.serializers.JSONSerializer", PLAIN_QUEUE]] * n
+        else:
+            argv = [[sys.executable, "-m", "agentic_app.engine.runtime.worker",
+                     "--processes", str(n), "--worker-class", cls]]
+        self.procs = [subprocess.Popen(
+            a, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True) for a in argv]
         # wait for this pool's own n workers (a stopping pool's may still be registered)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -113,11 +130,13 @@ class Workers:
 
     def stop(self) -> None:
         """SIGTERM the pool and wait."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def plain_run(conn, n: int, pace_s: float | None) -> tuple[float, list[float]]:
@@ -125,7 +144,7 @@ def plain_run(conn, n: int, pace_s: float | None) -> tuple[float, list[float]]:
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    q = Queue("agentic-normal", connection=conn, serializer=JSONSerializer)
+    q = Queue(PLAIN_QUEUE, connection=conn, serializer=JSONSerializer)
     t0 = time.time()
     sent: list[tuple[str, float]] = []
     for _ in range(n):
@@ -278,6 +297,7 @@ def run_database(kind: str, args: argparse.Namespace, conn, redis_url: str,
         results: dict[str, dict] = {}
         for n_workers in ((1, 2) if args.more else (1,)):
             workers = Workers(n_workers, args.worker_class, env)
+            stock = Workers(n_workers, args.worker_class, env, plain=True)
             try:
                 plain_tps, ours_tps = [], []
                 for _ in range(ROUNDS):  # interleaved, so a load swing hits both sides alike
@@ -289,6 +309,7 @@ def run_database(kind: str, args: argparse.Namespace, conn, redis_url: str,
                     _, lat["lat_ours"] = ours_run(db, conn, settings, users, wfs, n_lat, pace)
             finally:
                 workers.stop()
+                stock.stop()
             results[str(n_workers)] = {"plain": statistics.median(plain_tps),
                                        "ours": statistics.median(ours_tps),
                                        "plain_rounds": plain_tps, "ours_rounds": ours_tps,
@@ -367,7 +388,7 @@ def main() -> None:
     kinds = [k.strip() for k in args.databases.split(",") if k.strip()]
     figures = {kind: run_database(kind, args, conn, redis_url, n_tp, n_lat, pace)
                for kind in kinds}
-    print(f"worker class: {args.worker_class}   (same Redis, same worker class for both)")
+    print(f"worker class: {args.worker_class}   (same Redis; plain RQ on stock rq workers)")
     out = {kind: _print_database(kind, results) for kind, results in figures.items()}
     print("goals: throughput ratio >= 0.6, enqueue->start p50 <= plain RQ + 3 ms")
     for kind, f in out.items():

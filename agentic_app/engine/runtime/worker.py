@@ -53,6 +53,7 @@ from rq.worker_pool import WorkerPool
 from agentic_app.db.engine import Database
 from agentic_app.engine.queue.names import QUEUE_NAMES
 from agentic_app.engine.redis_conn import connect
+from agentic_app.engine.runtime.bookkeeping import LeanBookkeeping
 from agentic_app.engine.runtime.supervisor import ChildSpec, Supervisor, python_module_argv
 from agentic_app.settings import MAX_WORKER_SLOTS, Settings, get_settings
 
@@ -87,8 +88,9 @@ class AgenticWorker(Worker):
         return super().main_work_horse(job, queue)
 
 
-class AgenticSimpleWorker(SimpleWorker):
-    """Non-forking RQ worker (jobs run in the worker process)."""
+class AgenticSimpleWorker(LeanBookkeeping, SimpleWorker):
+    """Non-forking RQ worker (jobs run in the worker process), with fewer Redis round trips
+    for RQ's own bookkeeping (see :mod:`~agentic_app.engine.runtime.bookkeeping`)."""
 
 
 WORKER_CLASSES: dict[str, type[Worker]] = {"fork": AgenticWorker, "simple": AgenticSimpleWorker}

@@ -1,0 +1,115 @@
+"""The simple worker's RQ bookkeeping (engine/runtime/bookkeeping.py) against a real Redis:
+fewer round trips, same observable state (heartbeat, worker state, suspension)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from rq import Queue
+from rq.exceptions import StopRequested
+from rq.serializers import JSONSerializer
+from rq.suspension import resume, suspend
+from rq.worker import WorkerStatus
+
+from agentic_app.engine.redis_conn import connect
+from agentic_app.engine.runtime import bookkeeping
+from agentic_app.engine.runtime.worker import AgenticSimpleWorker
+
+
+@pytest.fixture
+def conn(redis_url):
+    client = connect(redis_url)
+    yield client
+    client.close()
+
+
+def _worker(conn, *, registered: bool = True) -> AgenticSimpleWorker:
+    worker = AgenticSimpleWorker(["lean-test"], connection=conn, serializer=JSONSerializer,
+                                 name=f"lean-{time.monotonic_ns()}", worker_ttl=60)
+    if registered:
+        worker.register_birth()
+    return worker
+
+
+class _Counting:
+    """Counts the commands a Redis client sends (standalone and pipelined)."""
+
+    def __init__(self, conn) -> None:
+        self.commands: list[str] = []
+        original = conn.execute_command
+
+        def counted(*args, **kwargs):
+            self.commands.append(str(args[0]))
+            return original(*args, **kwargs)
+
+        conn.execute_command = counted
+
+
+def test_standalone_heartbeats_coalesce_within_a_second(conn):
+    worker = _worker(conn)
+    counting = _Counting(conn)
+    worker.heartbeat()
+    for _ in range(20):
+        worker.heartbeat()
+    assert counting.commands.count("HSET") == 1 and counting.commands.count("EXPIRE") == 1
+    ttl = conn.ttl(worker.key)
+    assert 60 < ttl <= 120  # worker_ttl + 60, as RQ sets it
+    worker._last_beat -= bookkeeping.HEARTBEAT_EVERY_S  # a second later: written again
+    worker.heartbeat()
+    assert counting.commands.count("HSET") == 2
+
+
+def test_heartbeat_with_a_ttl_or_in_a_pipeline_is_never_skipped(conn):
+    worker = _worker(conn)
+    worker.heartbeat()
+    worker.heartbeat(timeout=400)  # a job's TTL (RQ's prepare step): always written
+    assert 300 < conn.ttl(worker.key) <= 400
+    pipe = conn.pipeline()
+    worker.heartbeat(pipeline=pipe)
+    assert len(pipe.command_stack) == 2
+    pipe.execute()
+
+
+def test_state_is_written_when_it_changes(conn):
+    worker = _worker(conn)
+    counting = _Counting(conn)
+    worker.set_state(WorkerStatus.BUSY)
+    worker.set_state(WorkerStatus.IDLE)
+    worker.set_state(WorkerStatus.IDLE)
+    worker.set_state(WorkerStatus.IDLE)
+    assert counting.commands.count("HSET") == 2
+    assert conn.hget(worker.key, "state").decode() == WorkerStatus.IDLE
+    conn.hset(worker.key, "state", "busy")  # a pipelined write is always sent
+    pipe = conn.pipeline()
+    worker.set_state(WorkerStatus.IDLE, pipeline=pipe)
+    pipe.execute()
+    assert conn.hget(worker.key, "state").decode() == WorkerStatus.IDLE
+
+
+def test_suspension_is_read_at_most_once_a_second_and_still_stops_a_burst(conn, monkeypatch):
+    import rq.worker.base as rq_base
+
+    reads = []
+    real = rq_base.is_suspended
+    monkeypatch.setattr(rq_base, "is_suspended", lambda *a, **k: reads.append(1) or real(*a, **k))
+    worker = _worker(conn)
+    for _ in range(10):
+        worker.check_for_suspension(burst=True)
+    assert len(reads) == 1
+    suspend(conn)
+    try:
+        worker._next_suspension_check -= bookkeeping.SUSPENSION_CHECK_EVERY_S
+        with pytest.raises(StopRequested):
+            worker.check_for_suspension(burst=True)
+    finally:
+        resume(conn)
+
+
+def test_a_burst_worker_runs_every_job_and_counts_them(conn):
+    queue = Queue("lean-test", connection=conn, serializer=JSONSerializer)
+    jobs = [queue.enqueue_call("os.getpid") for _ in range(30)]
+    worker = _worker(conn, registered=False)
+    assert worker.work(burst=True)
+    assert all(j.get_status(refresh=True) == "finished" for j in jobs)
+    assert int(conn.hget(worker.key, "successful_job_count")) == 30
