@@ -30,6 +30,7 @@ from agentic_app.engine.alerts.emit import after_commit
 from agentic_app.engine.alerts.record import RecordedAlert
 from agentic_app.engine.queue.dispatch import (
     NEXT_WAITING_UPDATE,
+    WAITERS_EXIST,
     dispatch_waiting,
     take_next_waiting,
 )
@@ -64,6 +65,8 @@ class Attempt(RunSubject):
     """An alert-only run: order nodes send their orders as alerts instead of trading."""
     halted: bool = False
     """The user's kill switch was engaged at the claim (read by the claim's statement)."""
+    waiters: bool = True
+    """The user had a job waiting for a slot at the claim (see ``finish_attempt(waiters=)``)."""
 
 
 _JQ = JobQueueEntry.__table__
@@ -114,7 +117,8 @@ _SQL_EX_RUNNING = (
     # correlated "id" would name the subquery's own table
     .returning(_EX.c.trigger_payload, _EX.c.alert_only, _definition().label("definition"),
                _max_seq().label("max_seq"),
-               halted_subquery(_P("b_user_id")).label("halted")))
+               halted_subquery(_P("b_user_id")).label("halted"),
+               WAITERS_EXIST.label("waiters")))
 _SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("b_execution_id")).values(
     status=_P("b_ex_status"), error=_P("b_error"),
     finished_at=_P("b_ex_finished_at", type_=_EX.c.finished_at.type))
@@ -188,7 +192,9 @@ WITH j AS (
     (SELECT max(e.seq) FROM execution_events AS e WHERE e.execution_id = ex.id) AS max_seq
 )
 SELECT j.*, x.trigger_payload, x.alert_only, x.definition, x.max_seq,
-  (SELECT h.engaged FROM trading_halts AS h WHERE h.user_id = j.user_id) AS halted
+  (SELECT h.engaged FROM trading_halts AS h WHERE h.user_id = j.user_id) AS halted,
+  EXISTS (SELECT 1 FROM job_queue AS w WHERE w.user_id = j.user_id
+          AND w.status = :pending AND w.rq_job_id IS NULL) AS waiters
 FROM j LEFT JOIN x ON x.ex_id = j.execution_id""")
 
 
@@ -229,7 +235,8 @@ def _claimed(job: Any, row: Any, job_id: int, attempt: int) -> Attempt:
                    trigger_payload=dict((row.trigger_payload if row else None) or {}),
                    first_seq=(max_seq or 0) + 1, state=job,
                    alert_only=bool(row.alert_only) if row else False,
-                   halted=bool(row.halted) if row else False)
+                   halted=bool(row.halted) if row else False,
+                   waiters=bool(row.waiters) if row else True)
 
 
 def compile_heir_finish(conn: sa.Connection) -> None:
@@ -256,7 +263,7 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
                    settings: Settings | None = None,
                    before_end: Callable[[sa.Connection], None] | None = None,
                    after_end: Callable[[Any], None] | None = None,
-                   known_state: Any = None) -> str:
+                   known_state: Any = None, waiters: bool = True) -> str:
     """Record the end of an attempt; returns ``"completed"``, ``"failed"``, ``"cancelled"``,
     ``"retrying"`` or ``"stale"`` (the attempt was no longer current: nothing changed).
 
@@ -268,6 +275,9 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
     (one round trip); it is not called when nothing was recorded (``"stale"``).
     ``known_state``: the job row as this attempt's claim returned it (``Attempt.state``),
     saving the read; the conditional update still detects a job that moved on meanwhile.
+    ``waiters=False``: the claim saw no job of the user waiting for a slot, so the finish
+    looks for no heir in SQL; a job that started waiting since then raised the user's
+    waiting flag, which the finish's Redis step reads (and then dispatches it).
 
     A retryable failure with retries left becomes a new pending attempt after its backoff
     (keeping its slot); otherwise the job ends and its slot goes, in the same transaction, to
@@ -301,7 +311,7 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
         ex_end = {"b_execution_id": job.execution_id, "b_ex_status": exec_status,
                   "b_ex_finished_at": None if retry else now}
         held = job.status == JobStatus.running.value or job.rq_job_id is not None
-        wants_heir = not retry and held and redis is not None
+        wants_heir = not retry and held and redis is not None and waiters
         heir = None
         pg_statement = job.execution_id is not None and conn.dialect.name == "postgresql"
         if pg_statement:

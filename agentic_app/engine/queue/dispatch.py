@@ -40,6 +40,10 @@ NEXT_WAITING_UPDATE = (
     .returning(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority, _JQ.c.rq_job_id))
 """The user's (``b_user_id``) next waiting job marked dispatched, in one statement; the
 queue's finish on PostgreSQL embeds it in its own statement."""
+WAITERS_EXIST = sa.exists().where(_WAITER.c.user_id == _P("b_user_id"),
+                                  _WAITER.c.status == _PENDING, _WAITER.c.rq_job_id.is_(None))
+"""Whether the user (``b_user_id``) has a job waiting for a slot (read by the claim, so a
+finish whose claim saw none skips :data:`NEXT_WAITING_UPDATE`)."""
 _SQL_WAITING = (sa.select(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority)
                 .where(_JQ.c.user_id == _P("user_id"), _JQ.c.status == _PENDING,
                        _JQ.c.rq_job_id.is_(None))

@@ -10,7 +10,9 @@ no information for a worker that runs jobs back to back:
 * ``set_state("idle")`` twice in a row (after the job and again before the dequeue): the
   state is written when it changes;
 * the ``rq suspend`` check before every dequeue: read at most once a second, so a
-  suspension takes effect within a second instead of at the next job.
+  suspension takes effect within a second instead of at the next job;
+* the job's heartbeat when its function returned, which only keeps the job alive while a
+  success or failure callback runs: sent only for a job that has such a callback.
 
 Measured with ``bench/queue_bench.py`` (see docs/PERFORMANCE.md). The mixin is used only by
 workers that run jobs in their own process (no work-horse writes the worker's state behind
@@ -22,6 +24,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rq.utils import now as rq_now
+
 HEARTBEAT_EVERY_S = 1.0
 """Shortest interval between two standalone worker heartbeats (the key's TTL is ~120 s)."""
 SUSPENSION_CHECK_EVERY_S = 1.0
@@ -30,7 +34,8 @@ SUSPENSION_CHECK_EVERY_S = 1.0
 
 class LeanBookkeeping:
     """Mixin for an RQ worker class: heartbeats at most every ``HEARTBEAT_EVERY_S``, state
-    written only when it changes, suspension read at most every ``SUSPENSION_CHECK_EVERY_S``.
+    written only when it changes, suspension read at most every ``SUSPENSION_CHECK_EVERY_S``,
+    no heartbeat at a job's end unless it has a callback.
     """
 
     _last_beat = -float("inf")
@@ -59,3 +64,10 @@ class LeanBookkeeping:
             return
         self._next_suspension_check = now + SUSPENSION_CHECK_EVERY_S
         super().check_for_suspension(burst)  # type: ignore[misc]
+
+    def handle_execution_ended(self, job: Any, queue: Any, heartbeat_ttl: int) -> None:
+        """RQ's end of a job's execution; the job's heartbeat only when a callback runs."""
+        if job._success_callback_name or job._failure_callback_name:
+            super().handle_execution_ended(job, queue, heartbeat_ttl)  # type: ignore[misc]
+        else:
+            job.ended_at = rq_now()

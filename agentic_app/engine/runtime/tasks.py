@@ -188,11 +188,13 @@ def run_execution(job_id: int, attempt: int) -> str:
         if cancel_event.is_set():
             status, error, retryable = "cancelled", f"cancelled while failing: {error}", False
     return _finish(sink, clients, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
-                   status=status, error=error, retryable=retryable, known_state=claimed.state)
+                   status=status, error=error, retryable=retryable, known_state=claimed.state,
+                   waiters=claimed.waiters)
 
 
 def _finish(sink: Any, clients: ProcessClients, *, job_id: int, attempt: int, user_id: int,
-            status: str, error: str | None, retryable: bool, known_state: Any = None) -> str:
+            status: str, error: str | None, retryable: bool, known_state: Any = None,
+            waiters: bool = True) -> str:
     """Store the attempt's remaining events with its end (one transaction), then publish
     them in the Redis transaction of the finish. Events already handed to the writer are
     committed (and published) first, so seq order holds; when the finish cannot take the
@@ -219,7 +221,7 @@ def _finish(sink: Any, clients: ProcessClients, *, job_id: int, attempt: int, us
     try:
         outcome = finish_attempt(**finish, before_end=store_held if held else None,
                                     after_end=publish_held if held else None,
-                                    known_state=known_state)
+                                    known_state=known_state, waiters=waiters)
     except Exception:
         if not held or sent:  # nothing held, or the failure came after the commit
             raise

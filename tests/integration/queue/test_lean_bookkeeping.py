@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from rq import Queue
+from rq import Callback, Queue
 from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.suspension import resume, suspend
@@ -113,3 +113,16 @@ def test_a_burst_worker_runs_every_job_and_counts_them(conn):
     assert worker.work(burst=True)
     assert all(j.get_status(refresh=True) == "finished" for j in jobs)
     assert int(conn.hget(worker.key, "successful_job_count")) == 30
+
+
+def test_job_end_heartbeat_only_for_a_job_with_a_callback(conn):
+    queue = Queue("lean-test", connection=conn, serializer=JSONSerializer)
+    plain = queue.enqueue_call("os.getpid")
+    with_callback = queue.enqueue_call("os.getpid", on_success=Callback("os.getpid"))
+    worker = _worker(conn)
+    counting = _Counting(conn)
+    worker.handle_execution_ended(plain, queue, 30)
+    assert plain.ended_at is not None and counting.commands.count("HSET") == 0
+    worker.handle_execution_ended(with_callback, queue, 30)
+    assert with_callback.ended_at is not None and counting.commands.count("HSET") == 1
+    assert conn.hget(with_callback.key, "last_heartbeat") is not None
