@@ -245,7 +245,17 @@ class JobQueueEntry(SQLModel, table=True):
     """A queued execution attempt (seed table ``job_queue``)."""
 
     __tablename__ = "job_queue"
-    __table_args__ = (sa.Index("ix_job_queue_user_status", "user_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_job_queue_user_status", "user_id", "status"),
+        # (status, id): a claim or finish (id = ? AND status = ?) is one index probe by
+        # whichever index the planner picks (with stale statistics PostgreSQL picked a
+        # status-only index and scanned every pending row)
+        sa.Index("ix_job_queue_status_id", "status", "id"),
+        # the jobs waiting for a slot, in dispatch order (priority, then FIFO)
+        sa.Index("ix_job_queue_waiting", "user_id", sa.text("priority DESC"), "id",
+                 postgresql_where=sa.text("status = 'pending' AND rq_job_id IS NULL"),
+                 sqlite_where=sa.text("status = 'pending' AND rq_job_id IS NULL")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: int = Field(foreign_key="workflows.id", index=True)
@@ -254,7 +264,7 @@ class JobQueueEntry(SQLModel, table=True):
     scheduled_job_id: int | None = Field(default=None, foreign_key="scheduled_jobs.id", index=True)
     dedupe_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     rq_job_id: str | None = Field(default=None, max_length=64)
-    status: str = Field(default=JobStatus.pending.value, max_length=50, index=True)
+    status: str = Field(default=JobStatus.pending.value, max_length=50)
     priority: int = Field(default=0, index=True)
     retry_count: int = Field(default=0)
     max_retries: int = Field(default=3)

@@ -194,7 +194,7 @@ WITH j AS (
 SELECT j.*, x.trigger_payload, x.alert_only, x.definition, x.max_seq,
   (SELECT h.engaged FROM trading_halts AS h WHERE h.user_id = j.user_id) AS halted,
   EXISTS (SELECT 1 FROM job_queue AS w WHERE w.user_id = j.user_id
-          AND w.status = :pending AND w.rq_job_id IS NULL) AS waiters
+          AND w.status = 'pending' AND w.rq_job_id IS NULL) AS waiters
 FROM j LEFT JOIN x ON x.ex_id = j.execution_id""")
 
 

@@ -28,11 +28,19 @@ _SQL_MARK_DISPATCHED = (
            _JQ.c.attempt == _P("b_attempt"), _JQ.c.rq_job_id.is_(None))
     .values(rq_job_id=_P("b_rq_job_id")))
 _WAITER = _JQ.alias("waiter")
+
+
+def _waiting(table: Any) -> Any:
+    """``table``'s row waits for a slot (pending, no RQ job), spelled with a literal status so
+    the partial index ``ix_job_queue_waiting`` serves it (a bound value could not)."""
+    return sa.and_(table.c.status == sa.literal_column(f"'{_PENDING}'"),
+                   table.c.rq_job_id.is_(None))
+
+
 NEXT_WAITING_UPDATE = (
     sa.update(_JQ)
     .where(_JQ.c.id == sa.select(_WAITER.c.id)
-           .where(_WAITER.c.user_id == _P("b_user_id"), _WAITER.c.status == _PENDING,
-                  _WAITER.c.rq_job_id.is_(None))
+           .where(_WAITER.c.user_id == _P("b_user_id"), _waiting(_WAITER))
            .order_by(_WAITER.c.priority.desc(), _WAITER.c.id).limit(1).scalar_subquery(),
            _JQ.c.status == _PENDING, _JQ.c.rq_job_id.is_(None))  # re-checked under a row lock
     .values(rq_job_id=sa.literal("agentic-") + sa.cast(_JQ.c.id, sa.String) + "-"
@@ -40,13 +48,11 @@ NEXT_WAITING_UPDATE = (
     .returning(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority, _JQ.c.rq_job_id))
 """The user's (``b_user_id``) next waiting job marked dispatched, in one statement; the
 queue's finish on PostgreSQL embeds it in its own statement."""
-WAITERS_EXIST = sa.exists().where(_WAITER.c.user_id == _P("b_user_id"),
-                                  _WAITER.c.status == _PENDING, _WAITER.c.rq_job_id.is_(None))
+WAITERS_EXIST = sa.exists().where(_WAITER.c.user_id == _P("b_user_id"), _waiting(_WAITER))
 """Whether the user (``b_user_id``) has a job waiting for a slot (read by the claim, so a
 finish whose claim saw none skips :data:`NEXT_WAITING_UPDATE`)."""
 _SQL_WAITING = (sa.select(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority)
-                .where(_JQ.c.user_id == _P("user_id"), _JQ.c.status == _PENDING,
-                       _JQ.c.rq_job_id.is_(None))
+                .where(_JQ.c.user_id == _P("user_id"), _waiting(_JQ))
                 .order_by(_JQ.c.priority.desc(), _JQ.c.id).limit(_P("limit")))
 
 
