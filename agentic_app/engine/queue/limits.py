@@ -4,6 +4,7 @@ Lua script on the user's Redis slot set)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -43,6 +44,17 @@ return 0
 _FLAG_AND_GATE_LUA = "redis.call('SET', KEYS[2], 1, 'EX', ARGV[3])\n" + _GATE_LUA
 """The gate, after raising the user's waiting flag (KEYS[2]) in the same call: a job that
 finds no slot is then seen by the next slot freed (see enqueue_execution)."""
+_SHA = {script: hashlib.sha1(script.encode()).hexdigest()  # Redis script id
+        for script in (_GATE_LUA, _FLAG_AND_GATE_LUA)}
+
+
+def _run(redis: redis_lib.Redis, script: str, numkeys: int, *args: Any) -> Any:
+    """Run a gate script by its SHA1 (EVALSHA: the script text is sent only when this Redis
+    has not cached it yet, e.g. after a restart or SCRIPT FLUSH)."""
+    try:
+        return redis.evalsha(_SHA[script], numkeys, *args)
+    except redis_lib.exceptions.NoScriptError:
+        return redis.eval(script, numkeys, *args)  # EVAL caches it for the next EVALSHA
 
 _EX = WorkflowExecution.__table__
 _MR = ManualRetry.__table__
@@ -111,7 +123,7 @@ def reserve_slot(redis: redis_lib.Redis, user_id: int, cap: int) -> str | None:
     """Reserve one of the user's slots under a fresh token; None when full or Redis is down."""
     token = new_reservation()
     try:
-        return token if redis.eval(_GATE_LUA, 1, slots_key(user_id), token, cap) else None
+        return token if _run(redis, _GATE_LUA, 1, slots_key(user_id), token, cap) else None
     except REDIS_ERRORS:
         log.warning("no slot reserved for user %s (Redis error)", user_id, exc_info=True)
         return None
@@ -122,6 +134,6 @@ def take_slot(redis: redis_lib.Redis, user_id: int, job_id: int, cap: int, *,
     """Give ``job_id`` one of the user's ``cap`` slots (True also when it holds one already).
     ``flag_waiting``: raise the user's waiting flag first, in the same call."""
     if flag_waiting:
-        return bool(redis.eval(_FLAG_AND_GATE_LUA, 2, slots_key(user_id), waiting_key(user_id),
-                               str(job_id), cap, WAITING_FLAG_TTL_S))
-    return bool(redis.eval(_GATE_LUA, 1, slots_key(user_id), str(job_id), cap))
+        return bool(_run(redis, _FLAG_AND_GATE_LUA, 2, slots_key(user_id),
+                         waiting_key(user_id), str(job_id), cap, WAITING_FLAG_TTL_S))
+    return bool(_run(redis, _GATE_LUA, 1, slots_key(user_id), str(job_id), cap))
