@@ -200,3 +200,28 @@ def test_an_enqueue_waits_for_the_lock_and_counts_what_its_holder_committed(env)
     thread.join(30)
     assert outcome == ["max_queue_size"]
     assert _counts(env["db_url"]) == (3, 3)
+
+
+def test_a_failed_locked_statement_raises_sqlalchemys_error_and_pools_a_clean_connection(
+        db_url: str) -> None:
+    """PostgreSQL's one-round-trip transaction: a unique violation comes back as
+    SQLAlchemy's IntegrityError (what enqueue's dedupe handling catches), nothing of it
+    stays, and the pooled connection is back out of autocommit and idle."""
+    from agentic_app.db.locks import locked_statement_pg
+
+    if not db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    engine = Database(db_url).engine
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE probe (id int PRIMARY KEY)")
+    insert = "INSERT INTO probe VALUES (%(i)s) RETURNING id"
+    assert tuple(locked_statement_pg(engine, 7, insert, {"i": 1})) == (1,)
+    with pytest.raises(sa.exc.IntegrityError):
+        locked_statement_pg(engine, 7, insert, {"i": 1})
+    raw = engine.raw_connection()
+    try:
+        assert raw.driver_connection.autocommit is False
+        assert raw.driver_connection.info.transaction_status.name == "IDLE"
+    finally:
+        raw.close()
+    assert tuple(locked_statement_pg(engine, 7, "SELECT count(*) FROM probe", {})) == (1,)
