@@ -21,7 +21,11 @@ imports only those above it):
   ``BEGIN IMMEDIATE``, PostgreSQL a transaction-level advisory lock), which makes the daily cap
   and the queue-size cap exact across processes: the checks, the ``workflow_executions`` and
   ``job_queue`` rows, and - when the user has a free slot - the row marked dispatched
-  (``rq_job_id`` set), committed once. The slot is reserved inside the transaction under a
+  (``rq_job_id`` set), committed once. On PostgreSQL that transaction is one round trip:
+  BEGIN, the lock, one statement (dedupe check, owner, kill switch and caps read, both
+  inserts, only when every check passes) and COMMIT sent together in psycopg's pipeline mode;
+  the statement runs after the lock is held, so its snapshot counts every row the previous
+  holder committed. The slot is reserved just before the transaction (one EVALSHA) under a
   token ``r:<ms>:<random>`` (so a crash before the commit leaks nothing: the reconciler drops
   tokens older than ``RESERVATION_TTL_S``); after the commit one Redis transaction swaps the
   token for the job id and pushes the RQ job (a single round trip).
