@@ -46,7 +46,7 @@ def locked_statement_pg(engine: sa.Engine, key: int, sql: str, params: dict[str,
 
     raw = engine.raw_connection()
     pg = raw.driver_connection
-    clean = False
+    clean, autocommit = False, pg.autocommit
     try:
         pg.autocommit = True  # BEGIN and COMMIT are ours: psycopg would wait for its BEGIN
         try:
@@ -66,7 +66,7 @@ def locked_statement_pg(engine: sa.Engine, key: int, sql: str, params: dict[str,
             raise
         finally:
             if not pg.broken and pg.info.transaction_status == TransactionStatus.IDLE:
-                pg.autocommit = False
+                pg.autocommit = autocommit  # the pooled connection as it was handed out
                 clean = True
         return row
     finally:
