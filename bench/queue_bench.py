@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -121,22 +122,24 @@ class Workers:
             start_new_session=True) for a in argv]
         # wait for this pool's own n workers (a stopping pool's may still be registered)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            names = {w.name for w in Worker.all(connection=conn)} - before
-            if len(names) >= n:
-                break
+        while len({w.name for w in Worker.all(connection=conn)} - before) < n:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                self.stop()
+                raise RuntimeError(f"{'plain' if plain else 'agentic'} workers did not start")
             time.sleep(0.1)
         time.sleep(0.5)  # let the pool's start-up work settle before measuring
 
     def stop(self) -> None:
-        """SIGTERM the pool and wait."""
+        """SIGTERM each process group and wait; SIGKILL the groups still there after 15 s."""
         for proc in self.procs:
-            proc.terminate()
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
         for proc in self.procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
 
 
 def plain_run(conn, n: int, pace_s: float | None) -> tuple[float, list[float]]:
@@ -297,7 +300,11 @@ def run_database(kind: str, args: argparse.Namespace, conn, redis_url: str,
         results: dict[str, dict] = {}
         for n_workers in ((1, 2) if args.more else (1,)):
             workers = Workers(n_workers, args.worker_class, env)
-            stock = Workers(n_workers, args.worker_class, env, plain=True)
+            try:
+                stock = Workers(n_workers, args.worker_class, env, plain=True)
+            except BaseException:
+                workers.stop()
+                raise
             try:
                 plain_tps, ours_tps = [], []
                 for _ in range(ROUNDS):  # interleaved, so a load swing hits both sides alike

@@ -5,8 +5,9 @@ no information for a worker that runs jobs back to back:
 
 * three heartbeats (before and after the blocking dequeue, and after each job), each an
   HSET and an EXPIRE sent one by one: the worker key's TTL is ``worker_ttl + 60`` s, so a
-  heartbeat every second keeps it exactly as alive; the heartbeats RQ sends inside its
-  job pipelines (with the job's own TTL) are left alone;
+  heartbeat every second keeps it exactly as alive. The heartbeats RQ sends inside its job
+  pipelines (with the job's own TTL) are left alone, and the first standalone one after
+  them always goes out (the key gets its worker TTL back after each job);
 * ``set_state("idle")`` twice in a row (after the job and again before the dequeue): the
   state is written when it changes;
 * the ``rq suspend`` check before every dequeue: read at most once a second, so a
@@ -43,12 +44,20 @@ class LeanBookkeeping:
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat, except a standalone one with the default TTL that comes less
-        than ``HEARTBEAT_EVERY_S`` after the previous such one."""
-        if timeout is None and pipeline is None:
+        than ``HEARTBEAT_EVERY_S`` after the previous default-TTL one. A heartbeat with
+        another TTL (RQ's job pipelines give the key the job's TTL) makes the next
+        standalone one go out, so the key is back at ``worker_ttl + 60`` after each job,
+        as with RQ's own worker."""
+        default = timeout is None or timeout == self.worker_ttl + 60  # type: ignore[attr-defined]
+        if not default:
+            self._last_beat = -float("inf")
+        elif pipeline is None:
             now = time.monotonic()
             if now - self._last_beat < HEARTBEAT_EVERY_S:
                 return
             self._last_beat = now
+        else:  # sent with the caller's pipeline, in a moment
+            self._last_beat = time.monotonic()
         super().heartbeat(timeout, pipeline)  # type: ignore[misc]
 
     def set_state(self, state: str, pipeline: Any = None) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from agentic_app.engine.events.bus import EventBus, publish_into
 from agentic_app.engine.per_process import PerProcess
 from agentic_app.engine.queue.attempts import claim_attempt, finish_attempt, heartbeat
-from agentic_app.engine.queue.keys import cancel_key
+from agentic_app.engine.queue.keys import WAITING_FLAG_TTL_S, cancel_key
 from agentic_app.engine.queue.maintenance import HEARTBEAT_INTERVAL_S
 from agentic_app.engine.runtime.clients import ProcessClients, node_registry, process_clients
 
@@ -32,6 +32,10 @@ HALTED_ERROR = "cancelled: the kill switch is engaged (re-arm it to run)"
 
 CANCEL_POLL_S = 0.2
 """How often a running task checks its cancel flag in Redis."""
+WAITERS_TRUST_S = WAITING_FLAG_TTL_S / 2
+"""How long the claim's "no job of this user is waiting" is trusted by the finish: a job
+that starts waiting later raises the user's waiting flag, which lives
+``WAITING_FLAG_TTL_S``; after a longer run the finish looks for a waiting job in SQL."""
 
 
 class AttemptWatcher:
@@ -141,6 +145,7 @@ def run_execution(job_id: int, attempt: int) -> str:
 
     clients = process_clients()
     settings = clients.settings
+    claimed_at = time.monotonic()
     claimed = claim_attempt(db=clients.db, job_id=job_id, attempt=attempt,
                             worker_name=os.environ.get("RQ_WORKER_ID") or f"pid-{os.getpid()}")
     if claimed is None:
@@ -189,7 +194,7 @@ def run_execution(job_id: int, attempt: int) -> str:
             status, error, retryable = "cancelled", f"cancelled while failing: {error}", False
     return _finish(sink, clients, job_id=job_id, attempt=attempt, user_id=claimed.user_id,
                    status=status, error=error, retryable=retryable, known_state=claimed.state,
-                   waiters=claimed.waiters)
+                   waiters=claimed.waiters or time.monotonic() - claimed_at > WAITERS_TRUST_S)
 
 
 def _finish(sink: Any, clients: ProcessClients, *, job_id: int, attempt: int, user_id: int,

@@ -59,3 +59,26 @@ def test_the_freed_slot_goes_to_the_waiting_job(env: QueueEnv, waiting_since: st
     queued = [j.decode() for q in QUEUE_NAMES
               for j in env.redis.lrange(f"rq:queue:{q}", 0, -1)]
     assert f"agentic-{second.id}-1" in queued
+
+
+def test_after_a_long_run_the_finish_looks_for_the_waiting_job_itself(env: QueueEnv) -> None:
+    """The waiting flag expires (WAITING_FLAG_TTL_S); once a run outlived half of that, the
+    task passes ``waiters=True`` and the finish finds the waiting job in SQL."""
+    from agentic_app.engine.queue.keys import WAITING_FLAG_TTL_S, waiting_key
+    from agentic_app.engine.runtime.tasks import WAITERS_TRUST_S
+
+    assert WAITERS_TRUST_S < WAITING_FLAG_TTL_S
+    env.configure(limits={"max_concurrent_per_user": 1})
+    user = env.user("late")
+    wf = env.workflow(user, {"nodes": [{"id": "d", "type": "delay",
+                                        "params": {"seconds": 0}}]})
+    first = _enqueue(env, user, wf)
+    claimed = claim_attempt(db=env.db, job_id=first.id, attempt=1)
+    assert claimed is not None and claimed.waiters is False
+    second = _enqueue(env, user, wf)
+    env.redis.delete(waiting_key(user))  # the flag expired during a long run
+    finish_attempt(db=env.db, redis=env.redis, job_id=first.id, attempt=1,
+                   status="completed", settings=env.settings, known_state=claimed.state,
+                   waiters=True)
+    assert _row(env, second.id).rq_job_id == f"agentic-{second.id}-1"
+    assert _slots(env, user) == {str(second.id)}

@@ -65,6 +65,8 @@ def test_heartbeat_with_a_ttl_or_in_a_pipeline_is_never_skipped(conn):
     worker.heartbeat()
     worker.heartbeat(timeout=400)  # a job's TTL (RQ's prepare step): always written
     assert 300 < conn.ttl(worker.key) <= 400
+    worker.heartbeat()  # the next standalone one goes out: the key gets its TTL back
+    assert 60 < conn.ttl(worker.key) <= 120
     pipe = conn.pipeline()
     worker.heartbeat(pipeline=pipe)
     assert len(pipe.command_stack) == 2
