@@ -202,6 +202,8 @@ def test_an_enqueue_waits_for_the_lock_and_counts_what_its_holder_committed(env)
     assert _counts(env["db_url"]) == (3, 3)
 
 
+@pytest.mark.parametrize("empty_db_url", [pytest.param("postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
 def test_a_failed_locked_statement_raises_sqlalchemys_error_and_pools_a_clean_connection(
         db_url: str) -> None:
     """PostgreSQL's one-round-trip transaction: a unique violation comes back as
@@ -209,8 +211,7 @@ def test_a_failed_locked_statement_raises_sqlalchemys_error_and_pools_a_clean_co
     stays, and the pooled connection is back out of autocommit and idle."""
     from agentic_app.db.locks import locked_statement_pg
 
-    if not db_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL only")
+    assert db_url.startswith("postgresql")
     engine = Database(db_url).engine
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE probe (id int PRIMARY KEY)")
