@@ -118,7 +118,8 @@ class Group:
 
     def stop(self, timeout: float = 30) -> None:
         """SIGINT the group (Ctrl-C), SIGKILL what is left of it and of the leader's
-        descendants after it exited or ``timeout`` passed."""
+        descendants after it exited or ``timeout`` passed; returns once none is left (or
+        after 10 s more)."""
         victims = self.pids()
         if self.proc.poll() is None:
             try:
@@ -129,3 +130,9 @@ class Group:
         self._kill([p for p in victims if psutil.pid_exists(p)])
         if self.proc.poll() is None:
             self.proc.wait(timeout=10)
+        # a SIGKILLed process is gone only once it is reaped, and one forked during the stop
+        # (a pool respawning a worker) was not among the victims: kill until none is left
+        deadline = time.monotonic() + 10
+        while (left := self.pids()) and time.monotonic() < deadline:
+            self._kill(left)
+            time.sleep(0.1)
