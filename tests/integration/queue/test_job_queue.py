@@ -197,7 +197,9 @@ def test_per_user_cap_is_exact_and_does_not_starve_others(qenv: QueueEnv) -> Non
     complete, and another user's job starts while the first user is at the cap."""
     qenv.configure(limits={"max_concurrent_per_user": 10})
     a, b = qenv.user("alice"), qenv.user("bob")
-    wf_a = qenv.workflow(a, record_workflow(sleep_s=1.0))
+    # alice's jobs are held until released (60 s bound), so the cap is reached and seen
+    # however slowly the machine starts them
+    wf_a = qenv.workflow(a, record_workflow(sleep_s=60, hold_key="t:release"))
     wf_b = qenv.workflow(b, record_workflow(sleep_s=0.1))
     qenv.start_workers(13)
     import threading
@@ -219,7 +221,8 @@ def test_per_user_cap_is_exact_and_does_not_starve_others(qenv: QueueEnv) -> Non
     wait_for(lambda: int(qenv.redis.get(f"t:running:{a}") or 0) >= 10, 20, message="cap")
     bob = _enqueue(qenv, b, wf_b)
     wait_for(lambda: _status(qenv, bob.id) == "completed", 10, message="bob not starved")
-    assert int(qenv.redis.get(f"t:running:{a}") or 0) > 0  # alice still busy meanwhile
+    assert int(qenv.redis.get(f"t:running:{a}") or 0) == 10  # alice still at her cap
+    qenv.redis.set("t:release", 1)
     wait_for(lambda: all(_status(qenv, j.id) == "completed" for j in jobs), 60,
              interval=0.3, message="all 30 complete")
     peak = max(int(x) for x in qenv.redis.lrange(f"t:concurrency:{a}", 0, -1))

@@ -28,7 +28,8 @@ def _redis():
 
 @registry.register
 class RecordNode(NodeType):
-    """Test node: records its start in Redis, holds a running counter, sleeps, may fail."""
+    """Test node: records its start in Redis, holds a running counter, sleeps or waits for a
+    release key, may fail."""
 
     type_name = "t.record"
     timeout_default = 120
@@ -41,6 +42,7 @@ class RecordNode(NodeType):
         fail: Literal["no", "retryable", "fatal"] = "no"
         fail_attempts: int = 99
         ignore_cancel: bool = False  # sleep through a cancel request (a stubborn node)
+        hold_key: str = ""  # run until this Redis key exists (sleep_s is then the bound)
 
     def run(self, ctx: NodeContext, params: Any, inputs: dict[str, dict]) -> dict:
         import redis
@@ -54,7 +56,11 @@ class RecordNode(NodeType):
         except redis.RedisError:
             pass
         try:
-            if params.ignore_cancel:
+            if params.hold_key:  # a barrier: in flight until the test releases it
+                deadline = time.monotonic() + params.sleep_s
+                while not r.exists(params.hold_key) and time.monotonic() < deadline:
+                    ctx.sleep(0.02)
+            elif params.ignore_cancel:
                 time.sleep(params.sleep_s)
             else:
                 ctx.sleep(params.sleep_s)
