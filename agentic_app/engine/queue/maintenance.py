@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -62,6 +63,8 @@ DUE_POLL_INTERVAL_S = 0.25
 """How often each worker checks for retries whose backoff is over."""
 RQ_ENDED = frozenset({"finished", "failed", "stopped", "canceled"})
 """RQ job states after which the job will not run again by itself."""
+LOST_CHECK_BATCH = 500
+"""Dispatched pending jobs whose Redis side is read in one pipeline by the lost-job check."""
 RECONCILE_LOCK = "agentic:q:lock:reconcile"
 """Redis key held (SET NX PX) by the worker running a reconcile pass."""
 
@@ -106,6 +109,20 @@ def _retry_dead_attempts(db: Database, redis: redis_lib.Redis, settings: Setting
     return dead
 
 
+def _rq_states(redis: redis_lib.Redis, rows: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
+    """(row, its retry-set score, its RQ job's status) for each dispatched pending row, read
+    in pipelines of ``LOST_CHECK_BATCH`` rows: one round trip per batch, not two per job (a
+    backlog of thousands of queued jobs is checked every pass, in a worker process)."""
+    for start in range(0, len(rows), LOST_CHECK_BATCH):
+        batch = rows[start:start + LOST_CHECK_BATCH]
+        pipe = redis.pipeline(transaction=False)
+        for job in batch:
+            pipe.zscore(DUE_KEY, due_member(job.id, job.attempt, job.priority))
+            pipe.hget(f"rq:job:{job.rq_job_id}", "status")
+        answers = pipe.execute()
+        yield from zip(batch, answers[0::2], answers[1::2], strict=True)
+
+
 def _requeue_lost(db: Database, redis: redis_lib.Redis, settings: Settings) -> int:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
@@ -113,17 +130,16 @@ def _requeue_lost(db: Database, redis: redis_lib.Redis, settings: Settings) -> i
 
     due_before = utcnow() - timedelta(seconds=1)
     with db.session() as s:
-        rows = s.exec(select(JobQueueEntry).where(
+        rows = s.exec(select(JobQueueEntry.id, JobQueueEntry.attempt, JobQueueEntry.priority,
+                             JobQueueEntry.rq_job_id, JobQueueEntry.user_id).where(
             JobQueueEntry.status == JobStatus.pending.value,
             col(JobQueueEntry.rq_job_id).is_not(None),
             or_(col(JobQueueEntry.next_attempt_at).is_(None),
                 col(JobQueueEntry.next_attempt_at) < due_before))).all()
     requeued = 0
-    for job in rows:
-        member = due_member(job.id, job.attempt, job.priority)
-        if redis.zscore(DUE_KEY, member):
+    for job, due, state in _rq_states(redis, rows):
+        if due:
             continue
-        state = redis.hget(f"rq:job:{job.rq_job_id}", "status")
         if state is not None and state.decode() not in RQ_ENDED:
             continue  # queued, started, deferred: it will run
         current = get_job(db, job.id)  # the list may be stale: ran meanwhile?

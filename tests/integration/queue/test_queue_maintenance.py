@@ -71,6 +71,42 @@ def test_reconcile_requeues_an_rq_job_that_ended_without_its_claim(qenv: QueueEn
              message="completion")
 
 
+def test_lost_job_check_reads_a_backlog_in_batches(qenv: QueueEnv, monkeypatch) -> None:
+    """A backlog of dispatched jobs is checked in one Redis round trip per batch (not two
+    per job, every pass, in a worker process); the lost ones among them are still found."""
+    from agentic_app.engine.queue import maintenance
+
+    monkeypatch.setattr(maintenance, "LOST_CHECK_BATCH", 20)
+    qenv.configure(limits={"max_concurrent_per_user": 100})
+    uid = qenv.user("alice")
+    wf = qenv.workflow(uid, record_workflow())
+    jobs = [_enqueue(qenv, uid, wf) for _ in range(50)]
+    lost = jobs[7], jobs[33]
+    for job in lost:  # as if Redis lost these two RQ jobs
+        qenv.redis.delete(f"rq:job:{job.rq_job_id}")
+    sent: list[str] = []
+    execute_command, pipeline = qenv.redis.execute_command, qenv.redis.pipeline
+
+    def counted(*args, **kwargs):
+        sent.append(str(args[0]))
+        return execute_command(*args, **kwargs)
+
+    def counted_pipeline(*args, **kwargs):
+        sent.append("PIPELINE")
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(qenv.redis, "execute_command", counted)
+    monkeypatch.setattr(qenv.redis, "pipeline", counted_pipeline)
+    assert maintenance._requeue_lost(qenv.db, qenv.redis, qenv.settings) == 2
+    # 50 jobs: 3 pipelines of <= 20 and the two requeues' commands (was 100 round trips)
+    assert "ZSCORE" not in sent and "HGET" not in sent and sent.count("SADD") == 2
+    assert sent.count("PIPELINE") >= 3 and len(sent) < 20
+    for job in lost:
+        assert qenv.redis.hget(f"rq:job:{job.rq_job_id}", "status") == b"queued"
+    monkeypatch.setattr(qenv.redis, "execute_command", execute_command)
+    assert maintenance._requeue_lost(qenv.db, qenv.redis, qenv.settings) == 0
+
+
 @pytest.mark.slow
 def test_sigkilled_worker_attempt_is_retried_and_order_placed_once(qenv: QueueEnv) -> None:
     """SIGKILL of a forking worker and its work-horse mid-execution: the attempt is detected
