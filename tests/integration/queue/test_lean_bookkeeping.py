@@ -33,17 +33,33 @@ def _worker(conn, *, registered: bool = True) -> AgenticSimpleWorker:
 
 
 class _Counting:
-    """Counts the commands a Redis client sends (standalone and pipelined)."""
+    """Counts the commands a Redis client sends (standalone and pipelined) and its round
+    trips (a standalone command or a pipeline's execute)."""
 
     def __init__(self, conn) -> None:
         self.commands: list[str] = []
-        original = conn.execute_command
+        self.round_trips = 0
+        original, original_pipeline = conn.execute_command, conn.pipeline
 
         def counted(*args, **kwargs):
             self.commands.append(str(args[0]))
+            self.round_trips += 1
             return original(*args, **kwargs)
 
+        def pipeline(*args, **kwargs):
+            pipe = original_pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            def counted_execute(*a, **kw):
+                self.commands.extend(str(c[0][0]) for c in pipe.command_stack)
+                self.round_trips += 1
+                return execute(*a, **kw)
+
+            pipe.execute = counted_execute
+            return pipe
+
         conn.execute_command = counted
+        conn.pipeline = pipeline
 
 
 def test_standalone_heartbeats_coalesce_within_a_second(conn):
@@ -53,6 +69,7 @@ def test_standalone_heartbeats_coalesce_within_a_second(conn):
     for _ in range(20):
         worker.heartbeat()
     assert counting.commands.count("HSET") == 1 and counting.commands.count("EXPIRE") == 1
+    assert counting.round_trips == 1  # HSET and EXPIRE in one pipeline
     ttl = conn.ttl(worker.key)
     assert 60 < ttl <= 120  # worker_ttl + 60, as RQ sets it
     worker._last_beat -= bookkeeping.HEARTBEAT_EVERY_S  # a second later: written again
