@@ -32,6 +32,10 @@ HALTED_ERROR = "cancelled: the kill switch is engaged (re-arm it to run)"
 
 CANCEL_POLL_S = 0.2
 """How often a running task checks its cancel flag in Redis."""
+WATCH_LINGER_S = 1.0
+"""How long the watcher thread keeps its regular poll going after its last attempt ended
+before it sleeps until the next one: back-to-back executions then start no wake-up (and
+no thread switch) each."""
 WAITERS_TRUST_S = WAITING_FLAG_TTL_S / 2
 """How long the claim's "no job of this user is waiting" is trusted by the finish: a job
 that starts waiting later raises the user's waiting flag, which lives
@@ -89,7 +93,8 @@ def poll_cancel_flags(watchers: list[AttemptWatcher]) -> None:
 
 class _WatchThread:
     """The process's one thread polling every running attempt's cancel flag every
-    ``CANCEL_POLL_S`` and writing heartbeats; recreated in a forked child."""
+    ``CANCEL_POLL_S`` and writing heartbeats; it sleeps once no attempt has run for
+    ``WATCH_LINGER_S``; recreated in a forked child."""
 
     def __init__(self) -> None:
         self.watchers: set[AttemptWatcher] = set()
@@ -111,14 +116,18 @@ class _WatchThread:
             self.watchers.discard(watcher)
 
     def _run(self) -> None:
+        busy_at = time.monotonic()
         while True:
             with self.cond:
-                while not self.watchers:
+                if not self.watchers and time.monotonic() - busy_at >= WATCH_LINGER_S:
                     self.idle = True
-                    self.cond.wait()
+                    while not self.watchers:
+                        self.cond.wait()
                 self.idle = False
                 self.cond.wait(CANCEL_POLL_S)
                 current = list(self.watchers)
+            if current:
+                busy_at = time.monotonic()
             now = time.monotonic()
             for watcher in current:  # heartbeats first: Redis trouble must not delay them
                 if now >= watcher.next_beat:

@@ -70,3 +70,33 @@ def test_stalled_redis_delays_neither_polls_nor_heartbeats(sqlite_db_url) -> Non
             watcher.stop()
     finally:
         stalled.close()
+
+
+def test_next_attempt_within_the_linger_is_polled_without_a_wake_up(sqlite_db_url,
+                                                                   redis_url) -> None:
+    """Back-to-back attempts: the watch thread keeps polling for ``WATCH_LINGER_S`` after
+    the last attempt left (no wake-up per attempt), a cancel of the next one is still seen
+    within a poll, and the thread sleeps once nothing ran for the linger."""
+    from agentic_app.engine.queue.keys import cancel_key
+    from agentic_app.engine.redis_conn import connect
+
+    settings = load_settings(DATABASE_URL=sqlite_db_url, REDIS_URL=redis_url)
+    clients = ProcessClients(settings)
+    thread = tasks._WatchThread()
+    first = tasks.AttemptWatcher(clients=clients, job_id=_running_job(sqlite_db_url),
+                                 attempt=1, cancel_event=threading.Event())
+    thread.add(first)
+    wait_for(lambda: not thread.idle, 2, message="the thread polls")
+    thread.discard(first)
+    time.sleep(tasks.CANCEL_POLL_S * 2)
+    assert not thread.idle  # lingering: the next attempt needs no wake-up
+    job_id = 10_001
+    second = tasks.AttemptWatcher(clients=clients, job_id=job_id, attempt=1,
+                                  cancel_event=threading.Event())
+    thread.add(second)
+    connect(redis_url).set(cancel_key(job_id), 1)
+    t0 = time.monotonic()
+    wait_for(second.cancel_event.is_set, 2, interval=0.01, message="the cancel seen")
+    assert time.monotonic() - t0 <= tasks.CANCEL_POLL_S + 0.3
+    thread.discard(second)
+    wait_for(lambda: thread.idle, tasks.WATCH_LINGER_S + 2, message="asleep after the linger")
