@@ -93,13 +93,14 @@ def poll_cancel_flags(watchers: list[AttemptWatcher]) -> None:
 
 class _WatchThread:
     """The process's one thread polling every running attempt's cancel flag every
-    ``CANCEL_POLL_S`` and writing heartbeats; it sleeps once no attempt has run for
+    ``CANCEL_POLL_S`` and writing heartbeats; it sleeps once no attempt has started for
     ``WATCH_LINGER_S``; recreated in a forked child."""
 
     def __init__(self) -> None:
         self.watchers: set[AttemptWatcher] = set()
         self.cond = threading.Condition()
         self.idle = True
+        self.added_at = time.monotonic()
         self.thread = threading.Thread(target=self._run, name="attempt-watch", daemon=True)
         self.thread.start()
 
@@ -107,6 +108,7 @@ class _WatchThread:
         """Watch ``watcher``'s attempt."""
         with self.cond:
             self.watchers.add(watcher)
+            self.added_at = time.monotonic()  # attempts shorter than a poll count too
             if self.idle:  # else the next regular poll picks it up (no wake-up per attempt)
                 self.cond.notify()
 
@@ -116,18 +118,15 @@ class _WatchThread:
             self.watchers.discard(watcher)
 
     def _run(self) -> None:
-        busy_at = time.monotonic()
         while True:
             with self.cond:
-                if not self.watchers and time.monotonic() - busy_at >= WATCH_LINGER_S:
+                if not self.watchers and time.monotonic() - self.added_at >= WATCH_LINGER_S:
                     self.idle = True
                     while not self.watchers:
                         self.cond.wait()
                 self.idle = False
                 self.cond.wait(CANCEL_POLL_S)
                 current = list(self.watchers)
-            if current:
-                busy_at = time.monotonic()
             now = time.monotonic()
             for watcher in current:  # heartbeats first: Redis trouble must not delay them
                 if now >= watcher.next_beat:

@@ -75,8 +75,9 @@ def test_stalled_redis_delays_neither_polls_nor_heartbeats(sqlite_db_url) -> Non
 def test_next_attempt_within_the_linger_is_polled_without_a_wake_up(sqlite_db_url,
                                                                    redis_url) -> None:
     """Back-to-back attempts: the watch thread keeps polling for ``WATCH_LINGER_S`` after
-    the last attempt left (no wake-up per attempt), a cancel of the next one is still seen
-    within a poll, and the thread sleeps once nothing ran for the linger."""
+    the last attempt started (no wake-up per attempt, also for attempts shorter than a
+    poll), a cancel of the next one is still seen within a poll, and the thread sleeps once
+    nothing started for the linger."""
     from agentic_app.engine.queue.keys import cancel_key
     from agentic_app.engine.redis_conn import connect
 
@@ -99,4 +100,11 @@ def test_next_attempt_within_the_linger_is_polled_without_a_wake_up(sqlite_db_ur
     wait_for(second.cancel_event.is_set, 2, interval=0.01, message="the cancel seen")
     assert time.monotonic() - t0 <= tasks.CANCEL_POLL_S + 0.3
     thread.discard(second)
+    for _ in range(10):  # attempts shorter than a poll, for longer than the linger
+        short = tasks.AttemptWatcher(clients=clients, job_id=job_id + 1, attempt=1,
+                                     cancel_event=threading.Event())
+        thread.add(short)
+        thread.discard(short)
+        time.sleep(tasks.WATCH_LINGER_S / 6)
+        assert not thread.idle
     wait_for(lambda: thread.idle, tasks.WATCH_LINGER_S + 2, message="asleep after the linger")
