@@ -40,6 +40,36 @@ def record_workflow(key: str = "t", **params: Any) -> dict:
     return {"nodes": [{"id": "rec", "type": "t.record", "params": {"key": key, **params}}]}
 
 
+class RedisCounter:
+    """Counts the commands a Redis client sends (standalone and pipelined) and its round
+    trips (a standalone command or a pipeline's execute)."""
+
+    def __init__(self, conn) -> None:
+        self.commands: list[str] = []
+        self.round_trips = 0
+        original, original_pipeline = conn.execute_command, conn.pipeline
+
+        def counted(*args, **kwargs):
+            self.commands.append(str(args[0]))
+            self.round_trips += 1
+            return original(*args, **kwargs)
+
+        def pipeline(*args, **kwargs):
+            pipe = original_pipeline(*args, **kwargs)
+            execute = pipe.execute
+
+            def counted_execute(*a, **kw):
+                self.commands.extend(str(c[0][0]) for c in pipe.command_stack)
+                self.round_trips += 1
+                return execute(*a, **kw)
+
+            pipe.execute = counted_execute
+            return pipe
+
+        conn.execute_command = counted
+        conn.pipeline = pipeline
+
+
 class QueueEnv:
     """Settings + helpers shared by a test: DB, Redis, users, workflows, workers."""
 

@@ -16,6 +16,8 @@ from agentic_app.engine.redis_conn import connect
 from agentic_app.engine.runtime import bookkeeping
 from agentic_app.engine.runtime.worker import AgenticSimpleWorker
 
+from .conftest import RedisCounter
+
 
 @pytest.fixture
 def conn(redis_url):
@@ -32,39 +34,9 @@ def _worker(conn, *, registered: bool = True) -> AgenticSimpleWorker:
     return worker
 
 
-class _Counting:
-    """Counts the commands a Redis client sends (standalone and pipelined) and its round
-    trips (a standalone command or a pipeline's execute)."""
-
-    def __init__(self, conn) -> None:
-        self.commands: list[str] = []
-        self.round_trips = 0
-        original, original_pipeline = conn.execute_command, conn.pipeline
-
-        def counted(*args, **kwargs):
-            self.commands.append(str(args[0]))
-            self.round_trips += 1
-            return original(*args, **kwargs)
-
-        def pipeline(*args, **kwargs):
-            pipe = original_pipeline(*args, **kwargs)
-            execute = pipe.execute
-
-            def counted_execute(*a, **kw):
-                self.commands.extend(str(c[0][0]) for c in pipe.command_stack)
-                self.round_trips += 1
-                return execute(*a, **kw)
-
-            pipe.execute = counted_execute
-            return pipe
-
-        conn.execute_command = counted
-        conn.pipeline = pipeline
-
-
 def test_standalone_heartbeats_coalesce_within_a_second(conn):
     worker = _worker(conn)
-    counting = _Counting(conn)
+    counting = RedisCounter(conn)
     worker.heartbeat()
     for _ in range(20):
         worker.heartbeat()
@@ -92,7 +64,7 @@ def test_heartbeat_with_a_ttl_or_in_a_pipeline_is_never_skipped(conn):
 
 def test_state_is_written_when_it_changes(conn):
     worker = _worker(conn)
-    counting = _Counting(conn)
+    counting = RedisCounter(conn)
     worker.set_state(WorkerStatus.BUSY)
     worker.set_state(WorkerStatus.IDLE)
     worker.set_state(WorkerStatus.IDLE)
@@ -139,7 +111,7 @@ def test_job_end_heartbeat_only_for_a_job_with_a_callback(conn):
     plain = queue.enqueue_call("os.getpid")
     with_callback = queue.enqueue_call("os.getpid", on_success=Callback("os.getpid"))
     worker = _worker(conn)
-    counting = _Counting(conn)
+    counting = RedisCounter(conn)
     worker.handle_execution_ended(plain, queue, 30)
     assert plain.ended_at is not None and counting.commands.count("HSET") == 0
     worker.handle_execution_ended(with_callback, queue, 30)

@@ -15,7 +15,7 @@ from agentic_app.engine.queue.keys import slots_key
 from agentic_app.engine.queue.maintenance import reconcile
 from agentic_app.engine.queue.rows import get_job
 
-from .conftest import QueueEnv, record_workflow, wait_for
+from .conftest import QueueEnv, RedisCounter, record_workflow, wait_for
 
 
 def _enqueue(env: QueueEnv, user_id: int, workflow_id: int, **kw):
@@ -84,26 +84,14 @@ def test_lost_job_check_reads_a_backlog_in_batches(qenv: QueueEnv, monkeypatch) 
     lost = jobs[7], jobs[33]
     for job in lost:  # as if Redis lost these two RQ jobs
         qenv.redis.delete(f"rq:job:{job.rq_job_id}")
-    sent: list[str] = []
-    execute_command, pipeline = qenv.redis.execute_command, qenv.redis.pipeline
-
-    def counted(*args, **kwargs):
-        sent.append(str(args[0]))
-        return execute_command(*args, **kwargs)
-
-    def counted_pipeline(*args, **kwargs):
-        sent.append("PIPELINE")
-        return pipeline(*args, **kwargs)
-
-    monkeypatch.setattr(qenv.redis, "execute_command", counted)
-    monkeypatch.setattr(qenv.redis, "pipeline", counted_pipeline)
+    counter = RedisCounter(qenv.redis)
     assert maintenance._requeue_lost(qenv.db, qenv.redis, qenv.settings) == 2
-    # 50 jobs: 3 pipelines of <= 20 and the two requeues' commands (was 100 round trips)
-    assert "ZSCORE" not in sent and "HGET" not in sent and sent.count("SADD") == 2
-    assert sent.count("PIPELINE") >= 3 and len(sent) < 20
-    for job in lost:
+    # 50 jobs: 3 pipelines of <= 20 and the two requeues' round trips (was 100 + those)
+    assert counter.commands.count("ZSCORE") == 50 and counter.commands.count("HGET") == 50
+    assert counter.round_trips < 20
+    for job in lost:  # pushed again, holding their slot
         assert qenv.redis.hget(f"rq:job:{job.rq_job_id}", "status") == b"queued"
-    monkeypatch.setattr(qenv.redis, "execute_command", execute_command)
+        assert qenv.redis.sismember(slots_key(uid), str(job.id))
     assert maintenance._requeue_lost(qenv.db, qenv.redis, qenv.settings) == 0
 
 

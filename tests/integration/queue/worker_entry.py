@@ -59,7 +59,7 @@ class RecordNode(NodeType):
             if params.hold_key:  # a barrier: in flight until the test releases it
                 deadline = time.monotonic() + params.sleep_s
                 while not r.exists(params.hold_key) and time.monotonic() < deadline:
-                    ctx.sleep(0.02)
+                    ctx.sleep(0.05)
             elif params.ignore_cancel:
                 time.sleep(params.sleep_s)
             else:
