@@ -7,6 +7,7 @@ the slowest answer) and bench/loop_bench.py (which prints p50/p99)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -19,6 +20,8 @@ from agentic_app.state.workflows import WorkflowEditState
 from tests.security.reflex_client import QUIET_PATH, ReflexClient, event_name
 
 HEALTH_PATH = "/api/agentic/health"
+PROBE_START_S = 15.0
+"""Longest wait for the health probe's first answer before the attack starts anyway."""
 ANON_BATCH = 10
 """Events the anonymous tab sends before waiting for their refusals (keeps its queue short)."""
 ANSWER_GRACE_S = 10.0
@@ -74,9 +77,10 @@ class LoadResult:
 
 
 async def _probe_health(url: str, seconds: float, timeout_s: float, out: LoadResult,
-                        done: asyncio.Event) -> None:
+                        done: asyncio.Event, ready: asyncio.Event) -> None:
     """Run tests/security/health_probe.py in its own process until ``done`` (or ``seconds``),
-    collecting its answer times."""
+    collecting the answer times from its second answer on; ``ready`` is set at its first
+    (the warm-up, before the attack)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.security.health_probe", url, str(seconds), str(timeout_s),
         cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE)
@@ -84,13 +88,17 @@ async def _probe_health(url: str, seconds: float, timeout_s: float, out: LoadRes
     async def read() -> None:
         async for line in proc.stdout:
             answer = json.loads(line)
-            out.health_ms.append(answer["ms"])
             if answer["failure"]:
                 out.health_failures.append(answer["failure"])
+            if not ready.is_set():  # the warm-up answer, made before the attack: not timed
+                ready.set()
+                continue
+            out.health_ms.append(answer["ms"])
 
     reader = asyncio.create_task(read())
     await asyncio.wait([reader, asyncio.create_task(done.wait())],
                        return_when=asyncio.FIRST_COMPLETED)
+    ready.set()  # the probe ended without answering: the attack must not wait for it
     if proc.returncode is None:
         proc.terminate()
     await proc.wait()
@@ -151,10 +159,15 @@ async def run_load(backend: str, session_token: str, workflow_id: int, *, second
                             path=f"/workflows/{workflow_id}") as owner, \
             ReflexClient(backend, path=QUIET_PATH) as anonymous:
         await owner.wait_for(lambda: owner.var(WorkflowEditState, "loaded"), 30, "editor load")
-        start = time.monotonic()
-        deadline, done = start + seconds, asyncio.Event()
+        done, ready = asyncio.Event(), asyncio.Event()
 
         async def attack() -> None:
+            # the attack starts once the probe answers, so the probe's own start-up (a
+            # process of its own) takes no part of the attack unobserved
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), PROBE_START_S)
+            start = time.monotonic()
+            deadline = start + seconds
             try:
                 await asyncio.gather(_send_largest(owner, big_count, deadline, out),
                                      _send_anonymous(anonymous, anon_count, deadline, out))
@@ -163,6 +176,7 @@ async def run_load(backend: str, session_token: str, workflow_id: int, *, second
                 done.set()
 
         await asyncio.gather(
-            _probe_health(backend + HEALTH_PATH, seconds, health_timeout_s, out, done),
+            _probe_health(backend + HEALTH_PATH, seconds + PROBE_START_S, health_timeout_s,
+                          out, done, ready),
             attack())
     return out
