@@ -77,10 +77,10 @@ class LoadResult:
 
 
 async def _probe_health(url: str, seconds: float, timeout_s: float, out: LoadResult,
-                        done: asyncio.Event, ready: asyncio.Event) -> None:
+                        done: asyncio.Event, ready: asyncio.Event | None = None) -> None:
     """Run tests/security/health_probe.py in its own process until ``done`` (or ``seconds``),
-    collecting the answer times from its second answer on; ``ready`` is set at its first
-    (the warm-up, before the attack)."""
+    collecting its answer times; with ``ready``, from its second answer on, and ``ready`` is
+    set at its first (the warm-up, before the attack)."""
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.security.health_probe", url, str(seconds), str(timeout_s),
         cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE)
@@ -90,7 +90,7 @@ async def _probe_health(url: str, seconds: float, timeout_s: float, out: LoadRes
             answer = json.loads(line)
             if answer["failure"]:
                 out.health_failures.append(answer["failure"])
-            if not ready.is_set():  # the warm-up answer, made before the attack: not timed
+            if ready is not None and not ready.is_set():  # the warm-up: before the attack
                 ready.set()
                 continue
             out.health_ms.append(answer["ms"])
@@ -98,7 +98,8 @@ async def _probe_health(url: str, seconds: float, timeout_s: float, out: LoadRes
     reader = asyncio.create_task(read())
     await asyncio.wait([reader, asyncio.create_task(done.wait())],
                        return_when=asyncio.FIRST_COMPLETED)
-    ready.set()  # the probe ended without answering: the attack must not wait for it
+    if ready is not None:
+        ready.set()  # the probe ended without answering: the attack must not wait for it
     if proc.returncode is None:
         proc.terminate()
     await proc.wait()
