@@ -117,6 +117,16 @@ class DatabaseEventSink:
         if events:
             self._rows.remember(self._rows.insert(conn, events))
 
+    def in_statement(self, events: list[Event]) -> tuple[tuple[Any, ...], dict[str, str]] | None:
+        """PostgreSQL: data-modifying CTEs and their parameters that store ``events`` (an
+        attempt's last ones) inside the caller's own statement, or None when they need
+        :meth:`write_in` (some of their rows may exist already). Once that statement is
+        committed call :meth:`published` with the same events."""
+        from agentic_app.engine.events.pg_rows import NEW_ROWS_CTES
+
+        params = self._rows.new_rows_only(events) if events else None
+        return None if params is None else (NEW_ROWS_CTES, params)
+
     def published(self, events: list[Event]) -> None:
         """Run ``after_commit`` for ``events`` committed by the caller (never raises)."""
         if events and self.after_commit is not None:

@@ -4,6 +4,7 @@ statements built once per process (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -52,42 +53,70 @@ class EventRows:
         inserted without a lookup: only ExecutionFinished writes metrics, and none can be
         stored before that first event.
         """
+        plan = self._plan(events)
+        self._apply(plan)
+        if conn.dialect.name == "postgresql":
+            return self._insert_pg(conn, plan)
+        created: dict[NodeKey, int] = {}
+        conn.execute(_sql("events_insert"), plan.rows)
+        for key, node_events in plan.by_node.items():
+            self._upsert_node(conn, key, node_events, created)
+        for event, fresh in plan.metrics:
+            self._upsert_metrics(conn, event, fresh=fresh)
+        return created
+
+    def new_rows_only(self, events: list[Event]) -> dict[str, str] | None:
+        """PostgreSQL: when every row ``events`` write is new (each node row first seen by
+        its NodeStarted here, the metrics row only of an execution whose first event is
+        stored with it), the parameters of the inserts of
+        :data:`~agentic_app.engine.events.pg_rows.NEW_ROWS_CTES`, the batch then counted as
+        stored (the caller's statement must store it); else None, and nothing changes (the
+        batch needs :meth:`insert`). The node rows' ids are not remembered: use it for an
+        attempt's last batch."""
+        from agentic_app.engine.events.pg_rows import new_rows_params
+
+        plan = self._plan(events)
+        new_nodes, known = self._split_nodes(plan.by_node)
+        if known or not all(fresh for _, fresh in plan.metrics):
+            return None
+        self._apply(plan)
+        return new_rows_params(plan.rows, new_nodes, _new_metrics(plan.metrics))
+
+    def _plan(self, events: list[Event]) -> _Plan:
+        """What a batch writes, read without changing the remembered state."""
         rows = [dict(execution_id=e.execution_id, seq=e.seq, attempt=e.attempt, ts=e.ts,
                      type=e.type, node_id=e.node_id, level=e.level, message=e.message,
                      data=jsonable(e.data))
                 for e in events]
         by_node: dict[NodeKey, list[Event]] = {}
+        first = set()
         for event in events:
             if event.seq == 1:
-                self._fresh.add(event.execution_id)
+                first.add(event.execution_id)
             if isinstance(event, _NODE_EVENTS):
                 by_node.setdefault((event.execution_id, event.node_id, event.attempt),
                                    []).append(event)
         metrics: list[tuple[Event, bool]] = []
+        finished = set()
         for event in events:
             if isinstance(event, ExecutionFinished):
-                fresh = event.execution_id in self._fresh
-                self._fresh.discard(event.execution_id)  # a later attempt updates the row
-                metrics.append((event, fresh))
+                ex = event.execution_id
+                metrics.append((event, (ex in self._fresh or ex in first) and ex not in finished))
+                finished.add(ex)  # a later attempt updates the row
+        return _Plan(rows, by_node, metrics, first, finished)
+
+    def _apply(self, plan: _Plan) -> None:
+        """Count ``plan``'s batch as stored: executions whose first event it holds are fresh
+        until their first ExecutionFinished."""
+        self._fresh |= plan.first
+        self._fresh -= plan.finished
         if len(self._fresh) > REMEMBERED_MAX:
             self._fresh.clear()
-        if conn.dialect.name == "postgresql":
-            return self._insert_pg(conn, rows, by_node, metrics)
-        created: dict[NodeKey, int] = {}
-        conn.execute(_sql("events_insert"), rows)
-        for key, node_events in by_node.items():
-            self._upsert_node(conn, key, node_events, created)
-        for event, fresh in metrics:
-            self._upsert_metrics(conn, event, fresh=fresh)
-        return created
 
-    def _insert_pg(self, conn: Any, rows: list[dict], by_node: dict[NodeKey, list[Event]],
-                   metrics: list[tuple[Event, bool]]) -> dict[NodeKey, int]:
-        """PostgreSQL: every new row of the batch (events, node rows first seen by their
-        NodeStarted, a fresh execution's metrics) in one statement, then the updates."""
-        from agentic_app.db.models import utcnow
-        from agentic_app.engine.events.pg_rows import insert_new_rows
-
+    def _split_nodes(self, by_node: dict[NodeKey, list[Event]]
+                     ) -> tuple[list[dict[str, Any]], list[tuple[NodeKey, list[Event]]]]:
+        """The node rows first seen by their NodeStarted (new rows' values), and the rest
+        (rows that may exist: :meth:`_upsert_node`)."""
         new_nodes, known = [], []
         for key, node_events in by_node.items():
             if self._node_rows.get(key) is None and isinstance(node_events[0], NodeStarted):
@@ -97,12 +126,18 @@ class EventRows:
                                       **values))
             else:
                 known.append((key, node_events))
-        new_metrics = [dict(execution_id=event.execution_id, created_at=utcnow(),
-                            **_metrics_values(event)) for event, fresh in metrics if fresh]
-        created = insert_new_rows(conn, rows, new_nodes, new_metrics)
+        return new_nodes, known
+
+    def _insert_pg(self, conn: Any, plan: _Plan) -> dict[NodeKey, int]:
+        """PostgreSQL: every new row of the batch (events, node rows first seen by their
+        NodeStarted, a fresh execution's metrics) in one statement, then the updates."""
+        from agentic_app.engine.events.pg_rows import insert_new_rows
+
+        new_nodes, known = self._split_nodes(plan.by_node)
+        created = insert_new_rows(conn, plan.rows, new_nodes, _new_metrics(plan.metrics))
         for key, node_events in known:
             self._upsert_node(conn, key, node_events, created)
-        for event, fresh in metrics:
+        for event, fresh in plan.metrics:
             if not fresh:
                 self._upsert_metrics(conn, event)
         return created
@@ -141,6 +176,26 @@ class EventRows:
         else:
             conn.execute(_sql("metrics_update"),
                          {"b_id": row_id, **{f"b_{k}": v for k, v in values.items()}})
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A batch's rows: event rows, node events by row, ExecutionFinished events with
+    whether their execution's metrics row is new, executions first seen and finished."""
+
+    rows: list[dict[str, Any]]
+    by_node: dict[NodeKey, list[Event]]
+    metrics: list[tuple[Event, bool]]
+    first: set[Any]
+    finished: set[Any]
+
+
+def _new_metrics(metrics: list[tuple[Event, bool]]) -> list[dict[str, Any]]:
+    """The new metrics rows' values (of the fresh executions' ExecutionFinished events)."""
+    from agentic_app.db.models import utcnow
+
+    return [dict(execution_id=event.execution_id, created_at=utcnow(),
+                 **_metrics_values(event)) for event, fresh in metrics if fresh]
 
 
 def _metrics_values(event: Event) -> dict[str, Any]:

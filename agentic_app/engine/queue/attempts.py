@@ -29,10 +29,17 @@ from agentic_app.engine.alerts import hooks
 from agentic_app.engine.alerts.emit import after_commit
 from agentic_app.engine.alerts.record import RecordedAlert
 from agentic_app.engine.queue.dispatch import (
-    NEXT_WAITING_UPDATE,
     WAITERS_EXIST,
     dispatch_waiting,
     take_next_waiting,
+)
+from agentic_app.engine.queue.finish_sql import (
+    EXECUTION_END,
+    FINISH_END,
+    FINISH_RETRY,
+    SCHEDULE_SUCCEEDED,
+    finish_params,
+    pg_finish,
 )
 from agentic_app.engine.queue.keys import (
     DUE_KEY,
@@ -119,40 +126,6 @@ _SQL_EX_RUNNING = (
                _max_seq().label("max_seq"),
                halted_subquery(_P("b_user_id")).label("halted"),
                WAITERS_EXIST.label("waiters")))
-_SQL_EX_END = sa.update(_EX).where(_EX.c.id == _P("b_execution_id")).values(
-    status=_P("b_ex_status"), error=_P("b_error"),
-    finished_at=_P("b_ex_finished_at", type_=_EX.c.finished_at.type))
-_FINISH_WHERE = (_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
-                 _JQ.c.status.in_(_P("from_statuses", expanding=True)))
-_SQL_FINISH_RETRY = sa.update(_JQ).where(*_FINISH_WHERE).values(
-    status=JobStatus.pending.value, retry_count=_P("b_retry_count"),
-    attempt=_P("b_new_attempt"), error_message=_P("b_error"),
-    next_attempt_at=_P("b_next_attempt_at", type_=_JQ.c.next_attempt_at.type),
-    rq_job_id=_P("b_rq_job_id"), heartbeat_at=sa.null(), worker_name=sa.null())
-_SQL_FINISH_END = sa.update(_JQ).where(*_FINISH_WHERE).values(
-    status=_P("b_status"), completed_at=_P("b_completed_at", type_=_JQ.c.completed_at.type),
-    error_message=_P("b_error"), heartbeat_at=sa.null(), next_attempt_at=sa.null())
-
-
-def _pg_finish(job_update: Any, *, take_heir: bool = False) -> Any:
-    """PostgreSQL: ``job_update`` and, only when it changed the job, the execution's end, in
-    one statement (data-modifying CTEs); selects how many job rows changed (``done``).
-    ``take_heir``: the same statement also marks the user's next waiting job dispatched
-    (:func:`~agentic_app.engine.queue.dispatch.take_next_waiting`'s update, only when the
-    job ended) and selects it (``heir_id``, ``heir_attempt``, ``heir_priority``)."""
-    job = job_update.returning(_JQ.c.id).cte("job_end")
-    ended = sa.exists(sa.select(job.c.id))
-    ex = (sa.update(_EX).where(_EX.c.id == _P("b_execution_id"), ended)
-          .values(status=_P("b_ex_status"), error=_P("b_error"),
-                  finished_at=_P("b_ex_finished_at", type_=_EX.c.finished_at.type))
-          .returning(_EX.c.id).cte("execution_end"))
-    columns = [sa.select(sa.func.count()).select_from(job).scalar_subquery().label("done"),
-               sa.select(sa.func.count()).select_from(ex).scalar_subquery().label("ex_done")]
-    if take_heir:
-        heir = NEXT_WAITING_UPDATE.where(ended).cte("heir")
-        columns += [sa.select(heir.c[name]).scalar_subquery().label(f"heir_{name}")
-                    for name in ("id", "attempt", "priority")]
-    return sa.select(*columns)
 
 
 @dataclass(frozen=True)
@@ -164,9 +137,6 @@ class _Heir:
     priority: int
 
 
-_PG_FINISH_RETRY = _pg_finish(_SQL_FINISH_RETRY)
-_PG_FINISH_END = _pg_finish(_SQL_FINISH_END)
-_PG_FINISH_END_HEIR = _pg_finish(_SQL_FINISH_END, take_heir=True)
 _SQL_HEARTBEAT = (sa.update(_JQ)
                   .where(_JQ.c.id == _P("job_id"), _JQ.c.attempt == _P("b_attempt"),
                          _JQ.c.status == JobStatus.running.value)
@@ -239,17 +209,6 @@ def _claimed(job: Any, row: Any, job_id: int, attempt: int) -> Attempt:
                    waiters=bool(row.waiters) if row else True)
 
 
-def compile_heir_finish(conn: sa.Connection) -> None:
-    """PostgreSQL: run the finish that hands the slot to an heir once, on no job (it
-    changes nothing), so its statement is compiled before a worker forks (a synthetic
-    attempt finishes without Redis, hence without an heir)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_PG_FINISH_END_HEIR, {
-            "job_id": -1, "b_attempt": 0, "from_statuses": ["running"], "b_error": None,
-            "b_status": "completed", "b_completed_at": utcnow(), "b_execution_id": -1,
-            "b_ex_status": "completed", "b_ex_finished_at": utcnow(), "b_user_id": -1})
-
-
 def heartbeat(*, db: Database, job_id: int, attempt: int) -> bool:
     """Record that this running attempt is alive; False once it is no longer current."""
     with write(db) as conn:
@@ -263,7 +222,9 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
                    settings: Settings | None = None,
                    before_end: Callable[[sa.Connection], None] | None = None,
                    after_end: Callable[[Any], None] | None = None,
-                   known_state: Any = None, waiters: bool = True) -> str:
+                   known_state: Any = None, waiters: bool = True,
+                   in_statement: Callable[[], tuple[tuple[Any, ...], dict[str, Any]] | None]
+                   | None = None) -> str:
     """Record the end of an attempt; returns ``"completed"``, ``"failed"``, ``"cancelled"``,
     ``"retrying"`` or ``"stale"`` (the attempt was no longer current: nothing changed).
 
@@ -273,6 +234,11 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
     attempt turns out stale at the conditional update. ``after_end(pipe)`` adds commands
     (e.g. publishing those events) to the Redis transaction that follows a recorded end
     (one round trip); it is not called when nothing was recorded (``"stale"``).
+    ``in_statement()``: on PostgreSQL, instead of ``before_end``, the data-modifying CTEs
+    (and their parameters) that do its work inside the finish's own statement, or None when
+    they cannot; called when the attempt is current and the finish needs no session (not a
+    final failure). The finish is then one statement in autocommit: one round trip and one
+    commit instead of BEGIN, ``before_end``'s statements, the finish and COMMIT.
     ``known_state``: the job row as this attempt's claim returned it (``Attempt.state``),
     saving the read; the conditional update still detects a job that moved on meanwhile.
     ``waiters=False``: the claim saw no job of the user waiting for a slot, so the finish
@@ -282,83 +248,139 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
     A retryable failure with retries left becomes a new pending attempt after its backoff
     (keeping its slot); otherwise the job ends and its slot goes, in the same transaction, to
     the user's next waiting job (dispatched at once), else is freed. A scheduled job's
-    consecutive failures are counted here (final failures only) and it is paused, with a
-    notification to its owner, at ``auto_pause_after_failures``.
+    consecutive failures are counted here (final failures only; a success resets them) and
+    it is paused, with a notification to its owner, at ``auto_pause_after_failures``.
     """
     settings = settings or get_settings()
     now = utcnow()
+    end = dict(job_id=job_id, attempt=attempt, status=status, error=error,
+               retryable=retryable, from_statuses=from_statuses, settings=settings, now=now,
+               heir_wanted=redis is not None and waiters)
+    job = known_state
+    if (in_statement is not None and job is not None and db.dialect == "postgresql"
+            and job.execution_id is not None):
+        plan = _plan(job, **end)
+        if plan is None:
+            return "stale"
+        part = None if plan.session_needed else in_statement()
+        if part is not None:
+            ctes, values = part
+            statement = pg_finish("retry" if plan.retry else "end", take_heir=plan.wants_heir,
+                                  schedule_succeeded=plan.schedule_succeeded, ctes=ctes)
+            with one_statement(db) as conn:
+                row = conn.execute(statement, {**plan.params, **values}).one()
+            if not row.done:
+                return "stale"
+            heir = (_Heir(row.heir_id, row.heir_attempt, row.heir_priority)
+                    if plan.wants_heir and row.heir_id is not None else None)
+            return _recorded(redis, db, settings, job, plan, heir, [], after_end)
     with write(db) as conn:
-        job = known_state if known_state is not None else job_state(conn, job_id)
-        if job is None or job.attempt != attempt or job.status not in from_statuses:
+        job = job if job is not None else job_state(conn, job_id)
+        plan = _plan(job, **end)
+        if plan is None:
             return "stale"
         if before_end is not None:
             before_end(conn)
-        retry = (status == JobStatus.failed.value and retryable
-                 and job.retry_count < job.max_retries)
-        where = {"job_id": job_id, "b_attempt": attempt,
-                 "from_statuses": list(from_statuses), "b_error": error}
-        if retry:
-            delay = retry_delay(settings, job.retry_count + 1)
-            params = {**where, "b_retry_count": job.retry_count + 1,
-                      "b_new_attempt": attempt + 1,
-                      "b_next_attempt_at": now + timedelta(seconds=delay),
-                      "b_rq_job_id": rq_job_id(job_id, attempt + 1)}
-            exec_status = ExecutionStatus.pending.value
-        else:
-            delay = 0
-            params = {**where, "b_status": status, "b_completed_at": now}
-            exec_status = status
-        ex_end = {"b_execution_id": job.execution_id, "b_ex_status": exec_status,
-                  "b_ex_finished_at": None if retry else now}
-        held = job.status == JobStatus.running.value or job.rq_job_id is not None
-        wants_heir = not retry and held and redis is not None and waiters
         heir = None
         pg_statement = job.execution_id is not None and conn.dialect.name == "postgresql"
         if pg_statement:
             # the job, its execution and the slot's heir in one statement (round trips less)
-            statement = (_PG_FINISH_RETRY if retry
-                         else _PG_FINISH_END_HEIR if wants_heir else _PG_FINISH_END)
-            row = conn.execute(statement, {**params, **ex_end, "b_user_id": job.user_id}
-                               ).one()
+            statement = pg_finish("retry" if plan.retry else "end", take_heir=plan.wants_heir,
+                                  schedule_succeeded=plan.schedule_succeeded)
+            row = conn.execute(statement, plan.params).one()
             done = row.done
-            if wants_heir and row.heir_id is not None:
+            if plan.wants_heir and row.heir_id is not None:
                 heir = _Heir(row.heir_id, row.heir_attempt, row.heir_priority)
         else:
-            done = conn.execute(_SQL_FINISH_RETRY if retry else _SQL_FINISH_END,
-                                params).rowcount
+            done = conn.execute(FINISH_RETRY if plan.retry else FINISH_END,
+                                plan.params).rowcount
             if done and job.execution_id is not None:
-                conn.execute(_SQL_EX_END, {**ex_end, "b_error": error})
+                conn.execute(EXECUTION_END, plan.params)
+            if done and plan.schedule_succeeded:
+                conn.execute(SCHEDULE_SUCCEEDED, plan.params)
         if not done:
             return "stale"
         alerts = []
-        if not retry and (job.scheduled_job_id is not None
-                          or status == JobStatus.failed.value):
+        if plan.session_needed:
             from sqlmodel import Session
 
             with Session(bind=conn) as s:
-                if status == JobStatus.failed.value:
-                    alerts.append(hooks.final_failure(
-                        s, user_id=job.user_id, job_id=job_id, execution_id=job.execution_id,
-                        scheduled_job_id=job.scheduled_job_id, error=error,
-                        settings=settings))
+                alerts.append(hooks.final_failure(
+                    s, user_id=job.user_id, job_id=job_id, execution_id=job.execution_id,
+                    scheduled_job_id=job.scheduled_job_id, error=error, settings=settings))
                 if job.scheduled_job_id is not None:
-                    alerts.append(_count_scheduled_outcome(s, job.scheduled_job_id, status,
-                                                           error, settings))
+                    alerts.append(_count_scheduled_failure(s, job.scheduled_job_id, error,
+                                                           settings))
                 s.flush()
-        if wants_heir and not pg_statement:
+        if plan.wants_heir and not pg_statement:
             heir = take_next_waiting(conn, job.user_id)
+    return _recorded(redis, db, settings, job, plan, heir, alerts, after_end)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a current attempt's finish writes: a retry or the job's end, the statements'
+    parameters, and which parts it needs."""
+
+    retry: bool
+    delay: int
+    params: dict[str, Any]
+    wants_heir: bool
+    """The job ends holding a slot and the user may have a job waiting for one."""
+    schedule_succeeded: bool
+    session_needed: bool
+    """A final failure: counted, alerted and maybe pausing its schedule (ORM session)."""
+
+
+def _plan(job: Any, *, job_id: int, attempt: int, status: str, error: str | None,
+          retryable: bool, from_statuses: tuple[str, ...], settings: Settings, now: Any,
+          heir_wanted: bool) -> _Plan | None:
+    """The finish of ``attempt`` of ``job`` (its queue columns); None when the attempt is
+    no longer current (stale)."""
+    if job is None or job.attempt != attempt or job.status not in from_statuses:
+        return None
+    retry = (status == JobStatus.failed.value and retryable
+             and job.retry_count < job.max_retries)
+    base = dict(job_id=job_id, b_attempt=attempt, from_statuses=list(from_statuses),
+                b_error=error, b_execution_id=job.execution_id, b_user_id=job.user_id,
+                b_scheduled_job_id=job.scheduled_job_id, b_now=now)
+    delay = 0
+    if retry:
+        delay = retry_delay(settings, job.retry_count + 1)
+        params = finish_params(**base, b_retry_count=job.retry_count + 1,
+                               b_new_attempt=attempt + 1,
+                               b_next_attempt_at=now + timedelta(seconds=delay),
+                               b_rq_job_id=rq_job_id(job_id, attempt + 1),
+                               b_ex_status=ExecutionStatus.pending.value)
+    else:
+        params = finish_params(**base, b_status=status, b_completed_at=now,
+                               b_ex_status=status, b_ex_finished_at=now)
+    held = job.status == JobStatus.running.value or job.rq_job_id is not None
+    return _Plan(retry=retry, delay=delay, params=params,
+                 wants_heir=not retry and held and heir_wanted,
+                 schedule_succeeded=(not retry and job.scheduled_job_id is not None
+                                     and status == JobStatus.completed.value),
+                 session_needed=not retry and status == JobStatus.failed.value)
+
+
+def _recorded(redis: redis_lib.Redis | None, db: Database, settings: Settings, job: Any,
+              plan: _Plan, heir: Any, alerts: list[RecordedAlert | None],
+              after_end: Callable[[Any], None] | None) -> str:
+    """After a finish is committed: its alerts and its Redis step; the outcome."""
+    job_id, attempt = plan.params["job_id"], plan.params["b_attempt"]
+    outcome = "retrying" if plan.retry else plan.params["b_status"]
     if redis is None:
-        return "retrying" if retry else status
+        return outcome
     for alert in alerts:
         after_commit(redis, alert)
     try:
         _after_finish(redis, job_id=job_id, attempt=attempt, user_id=job.user_id,
-                      priority=job.priority, retry=retry, delay=delay, heir=heir,
+                      priority=job.priority, retry=plan.retry, delay=plan.delay, heir=heir,
                       db=db, settings=settings, extra=after_end)
     except REDIS_ERRORS:
         log.warning("job %s: Redis error after finishing attempt %s (maintenance repairs)",
                     job_id, attempt, exc_info=True)
-    return "retrying" if retry else status
+    return outcome
 
 
 def _after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id: int,
@@ -388,26 +410,24 @@ def _after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id:
         dispatch_waiting(db=db, redis=redis, user_id=user_id, settings=settings)
 
 
-def _count_scheduled_outcome(s: Any, scheduled_job_id: int, status: str, error: str | None,
+def _count_scheduled_failure(s: Any, scheduled_job_id: int, error: str | None,
                              settings: Settings) -> RecordedAlert | None:
-    """Count a scheduled job's final outcome: reset on success, else one more consecutive
-    failure, pausing it (with an alert to its owner, returned) at the configured threshold."""
+    """Count a scheduled job's final failure (one more consecutive failure), pausing it
+    (with an alert to its owner, returned) at the configured threshold. A success resets
+    the count (:data:`~agentic_app.engine.queue.finish_sql.SCHEDULE_SUCCEEDED`)."""
     sj = s.get(ScheduledJob, scheduled_job_id)
-    alert = None
-    if sj is None or status == JobStatus.cancelled.value:
+    if sj is None:
         return None
-    if status == JobStatus.completed.value:
-        sj.consecutive_failures = 0
-    else:
-        sj.consecutive_failures += 1
-        sj.failed_count += 1
-        threshold = settings.limits.auto_pause_after_failures
-        if sj.consecutive_failures >= threshold and sj.is_active:
-            sj.is_active = False
-            sj.paused_at = utcnow()
-            sj.paused_reason = (f"paused after {sj.consecutive_failures} consecutive failed "
-                                f"executions; last error: {error or 'unknown'}")[:500]
-            alert = hooks.schedule_paused(s, sj, settings)
+    alert = None
+    sj.consecutive_failures += 1
+    sj.failed_count += 1
+    threshold = settings.limits.auto_pause_after_failures
+    if sj.consecutive_failures >= threshold and sj.is_active:
+        sj.is_active = False
+        sj.paused_at = utcnow()
+        sj.paused_reason = (f"paused after {sj.consecutive_failures} consecutive failed "
+                            f"executions; last error: {error or 'unknown'}")[:500]
+        alert = hooks.schedule_paused(s, sj, settings)
     sj.updated_at = utcnow()
     s.add(sj)
     return alert

@@ -80,14 +80,11 @@ def _synthetic_attempts(conn: sa.Connection, clients: ProcessClients) -> None:
     """Create, claim, retry and complete one job in ``conn``'s transaction."""
     from agentic_app.db.models import ScheduledJob, User, Workflow, utcnow
     from agentic_app.engine.events.db_sink import DatabaseEventSink
-    from agentic_app.engine.queue.attempts import (
-        claim_attempt,
-        compile_heir_finish,
-        finish_attempt,
-        heartbeat,
-    )
+    from agentic_app.engine.events.pg_rows import NEW_ROWS_CTES, new_rows_params
+    from agentic_app.engine.queue.attempts import claim_attempt, finish_attempt, heartbeat
     from agentic_app.engine.queue.dispatch import take_next_waiting
     from agentic_app.engine.queue.enqueue import insert_job
+    from agentic_app.engine.queue.finish_sql import compile_finishes
     from agentic_app.engine.queue.rows import inside
 
     db, settings = clients.db, clients.settings
@@ -118,11 +115,15 @@ def _synthetic_attempts(conn: sa.Connection, clients: ProcessClients) -> None:
             if attempt == 2:  # a long attempt's events: stored as they come, rest at the end
                 sink.write_in(conn, events[:2])
                 events = events[2:]
+            # the first attempt's events go in the finish's own statement (PostgreSQL)
             finish_attempt(db=db, redis=None, job_id=job.id, attempt=attempt, status=status,
                            error="primed", retryable=True, settings=uncapped,
-                           before_end=lambda c, ev=events, sk=sink: sk.write_in(c, ev))
+                           known_state=claimed.state if attempt == 1 else None,
+                           before_end=lambda c, ev=events, sk=sink: sk.write_in(c, ev),
+                           in_statement=(lambda ev=events, sk=sink: sk.in_statement(ev))
+                           if attempt == 1 else None)
     take_next_waiting(conn, user_id)
-    compile_heir_finish(conn)
+    compile_finishes(conn, NEW_ROWS_CTES, new_rows_params([], [], []))
 
 
 def _insert(conn: sa.Connection, model: Any, **values: Any) -> int:

@@ -222,6 +222,12 @@ def _finish(sink: Any, clients: ProcessClients, *, job_id: int, attempt: int, us
         sink.write_in(conn, held)
         written.append(True)
 
+    def held_in_statement() -> Any:
+        part = sink.in_statement(held)
+        if part is not None:
+            written.append(True)  # the finish's statement stores them (or fails whole)
+        return part
+
     def publish_held(pipe: Any) -> None:
         sent.append(True)  # called only once the finish is committed
         try:
@@ -233,6 +239,7 @@ def _finish(sink: Any, clients: ProcessClients, *, job_id: int, attempt: int, us
                   status=status, error=error, retryable=retryable, settings=clients.settings)
     try:
         outcome = finish_attempt(**finish, before_end=store_held if held else None,
+                                    in_statement=held_in_statement if held else None,
                                     after_end=publish_held if held else None,
                                     known_state=known_state, waiters=waiters)
     except Exception:
