@@ -11,7 +11,13 @@ import sqlalchemy as sa
 
 from agentic_app.db.engine import Database
 from agentic_app.db.models import JobQueueEntry, JobStatus
-from agentic_app.engine.queue.keys import REDIS_ERRORS, rq_job_id, slots_key, waiting_key
+from agentic_app.engine.queue.keys import (
+    REDIS_ERRORS,
+    RQ_JOB_PREFIX,
+    rq_job_id,
+    slots_key,
+    waiting_key,
+)
 from agentic_app.engine.queue.limits import take_slot
 from agentic_app.engine.queue.rows import TERMINAL, get_job, job_state, write
 from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
@@ -43,7 +49,7 @@ NEXT_WAITING_UPDATE = (
            .where(_WAITER.c.user_id == _P("b_user_id"), _waiting(_WAITER))
            .order_by(_WAITER.c.priority.desc(), _WAITER.c.id).limit(1).scalar_subquery(),
            _JQ.c.status == _PENDING, _JQ.c.rq_job_id.is_(None))  # re-checked under a row lock
-    .values(rq_job_id=sa.literal("agentic-") + sa.cast(_JQ.c.id, sa.String) + "-"
+    .values(rq_job_id=sa.literal(RQ_JOB_PREFIX) + sa.cast(_JQ.c.id, sa.String) + "-"
             + sa.cast(_JQ.c.attempt, sa.String))  # = rq_job_id(id, attempt)
     .returning(_JQ.c.id, _JQ.c.attempt, _JQ.c.priority, _JQ.c.rq_job_id))
 """The user's (``b_user_id``) next waiting job marked dispatched, in one statement; the

@@ -27,9 +27,13 @@ REDIS_ERRORS = (redis_lib.RedisError, OSError)
 """Errors of an unreachable Redis: state changes already committed stay; maintenance repairs."""
 
 
+RQ_JOB_PREFIX = "agentic-"
+"""How the RQ id of every attempt of a job starts (only :func:`rq_job_id` makes them)."""
+
+
 def rq_job_id(job_id: int, attempt: int) -> str:
     """The RQ job id of one attempt of a job."""
-    return f"agentic-{job_id}-{attempt}"
+    return f"{RQ_JOB_PREFIX}{job_id}-{attempt}"
 
 
 def slots_key(user_id: int) -> str:

@@ -14,7 +14,11 @@ no information for a worker that runs jobs back to back:
 * the ``rq suspend`` check before every dequeue: read at most once a second, so a
   suspension takes effect within a second instead of at the next job;
 * the job's heartbeat when its function returned, which only keeps the job alive while a
-  success or failure callback runs: sent only for a job that has such a callback.
+  success or failure callback runs: sent only for a job that has such a callback;
+* at a job's success, the WATCH of its dependents key and the read of that set (RQ enqueues
+  the jobs that wait for this one): an agentic execution's RQ job never has dependents (the
+  queue enqueues without ``depends_on``, and nothing else knows its id), so for those jobs
+  the success pipeline goes out alone. Other jobs keep RQ's way.
 
 Measured with ``bench/queue_bench.py`` (see docs/PERFORMANCE.md). The mixin is used only by
 workers that run jobs in their own process (no work-horse writes the worker's state behind
@@ -27,6 +31,8 @@ import time
 from typing import Any
 
 from rq.utils import now as rq_now
+
+from agentic_app.engine.queue.keys import RQ_JOB_PREFIX
 
 HEARTBEAT_EVERY_S = 1.0
 """Shortest interval between two standalone worker heartbeats (the key's TTL is ~120 s)."""
@@ -86,3 +92,30 @@ class LeanBookkeeping:
             super().handle_execution_ended(job, queue, heartbeat_ttl)  # type: ignore[misc]
         else:
             job.ended_at = rq_now()
+
+    def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any) -> None:
+        """RQ 2.12's ``handle_job_success`` without the dependents' WATCH and read for an
+        agentic execution's job (see the module docstring); other jobs go RQ's way. The
+        success pipeline itself is RQ's, in one MULTI/EXEC: counters, result, job TTL,
+        execution cleanup (``tests/integration/queue/test_lean_bookkeeping.py`` compares the
+        Redis keys both leave)."""
+        if not job.id.startswith(RQ_JOB_PREFIX) or job.repeats_left:
+            super().handle_job_success(job, queue, started_job_registry)  # type: ignore[misc]
+            return
+        with self.connection.pipeline() as pipeline:  # type: ignore[attr-defined]
+            self.increment_successful_job_count(pipeline=pipeline)  # type: ignore[attr-defined]
+            self.increment_total_working_time(  # type: ignore[attr-defined]
+                job.ended_at - job.started_at, pipeline)
+            result_ttl = job.get_result_ttl(self.default_result_ttl)  # type: ignore[attr-defined]
+            if result_ttl != 0:
+                execution = self.execution  # type: ignore[attr-defined]
+                job._handle_success(
+                    result_ttl, pipeline=pipeline, worker_name=self.name,  # type: ignore[attr-defined]
+                    execution_id=execution.id if execution else None,
+                    execution_started_at=execution.created_at if execution else None,
+                    execution_ended_at=job.ended_at)
+            job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
+            self.cleanup_execution(job, pipeline=pipeline)  # type: ignore[attr-defined]
+            pipeline.execute()
+        self.log.info("Successfully completed job %s in %ss on worker %s",  # type: ignore[attr-defined]
+                      job.id, job.ended_at - job.started_at, self.name)  # type: ignore[attr-defined]

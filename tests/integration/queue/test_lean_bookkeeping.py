@@ -117,3 +117,52 @@ def test_job_end_heartbeat_only_for_a_job_with_a_callback(conn):
     worker.handle_execution_ended(with_callback, queue, 30)
     assert with_callback.ended_at is not None and counting.commands.count("HSET") == 1
     assert conn.hget(with_callback.key, "last_heartbeat") is not None
+
+
+def _run_one(conn, worker, job_id: str):
+    """Run one no-op job of id ``job_id`` on ``worker`` (burst); the job, reloaded."""
+    from rq.job import Job
+
+    queue = Queue("lean-test", connection=conn, serializer=JSONSerializer)
+    queue.enqueue_call("os.getpid", job_id=job_id, result_ttl=600)
+    assert worker.work(burst=True)
+    return Job.fetch(job_id, connection=conn, serializer=JSONSerializer)
+
+
+def test_an_execution_jobs_success_skips_the_dependents_watch_and_leaves_rqs_state(
+        conn, monkeypatch):
+    """An agentic execution's RQ job never has dependents: its success pipeline goes out
+    without RQ's WATCH of the dependents key and the read of that set, and leaves what
+    RQ's own success handling leaves (status, result, TTL, registries, worker counters).
+    Any other job goes RQ's way."""
+    import redis.client
+    from rq.worker import SimpleWorker
+
+    watched: list[str] = []
+    dependents: list[str] = []
+    real_watch, real_dependents = redis.client.Pipeline.watch, Queue.enqueue_dependents
+    monkeypatch.setattr(redis.client.Pipeline, "watch",
+                        lambda self, *names: watched.extend(map(str, names))
+                        or real_watch(self, *names))
+    monkeypatch.setattr(Queue, "enqueue_dependents",
+                        lambda self, job, **kw: dependents.append(job.id)
+                        or real_dependents(self, job, **kw))
+    n = time.monotonic_ns()
+    lean_worker = _worker(conn, registered=False)
+    lean = _run_one(conn, lean_worker, f"agentic-{n}-1")
+    assert (watched, dependents) == ([], [])
+    stock_worker = SimpleWorker(["lean-test"], connection=conn, serializer=JSONSerializer,
+                                name=f"stock-{n}", worker_ttl=60)
+    stock = _run_one(conn, stock_worker, f"agentic-{n + 1}-1")
+    assert dependents == [stock.id] and watched  # RQ's way, for comparison
+    other = _run_one(conn, _worker(conn, registered=False), f"other-{n}")
+    assert dependents == [stock.id, other.id]  # not an execution's job: RQ's way
+
+    queue = Queue("lean-test", connection=conn, serializer=JSONSerializer)
+    for job, worker in ((lean, lean_worker), (stock, stock_worker)):
+        assert job.get_status() == "finished" and isinstance(job.return_value(), int)
+        assert 500 < conn.ttl(job.key) <= 600
+        assert job.id in queue.finished_job_registry.get_job_ids()
+        assert job.id not in queue.started_job_registry.get_job_ids()
+        assert int(conn.hget(worker.key, "successful_job_count")) == 1
+        assert float(conn.hget(worker.key, "total_working_time")) > 0
