@@ -264,15 +264,10 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
             return "stale"
         part = None if plan.session_needed else in_statement()
         if part is not None:
-            ctes, values = part
-            statement = pg_finish("retry" if plan.retry else "end", take_heir=plan.wants_heir,
-                                  schedule_succeeded=plan.schedule_succeeded, ctes=ctes)
             with one_statement(db) as conn:
-                row = conn.execute(statement, {**plan.params, **values}).one()
-            if not row.done:
+                done, heir = _pg_end(conn, plan, *part)
+            if not done:
                 return "stale"
-            heir = (_Heir(row.heir_id, row.heir_attempt, row.heir_priority)
-                    if plan.wants_heir and row.heir_id is not None else None)
             return _recorded(redis, db, settings, job, plan, heir, [], after_end)
     with write(db) as conn:
         job = job if job is not None else job_state(conn, job_id)
@@ -285,12 +280,7 @@ def finish_attempt(*, db: Database, redis: redis_lib.Redis | None, job_id: int,
         pg_statement = job.execution_id is not None and conn.dialect.name == "postgresql"
         if pg_statement:
             # the job, its execution and the slot's heir in one statement (round trips less)
-            statement = pg_finish("retry" if plan.retry else "end", take_heir=plan.wants_heir,
-                                  schedule_succeeded=plan.schedule_succeeded)
-            row = conn.execute(statement, plan.params).one()
-            done = row.done
-            if plan.wants_heir and row.heir_id is not None:
-                heir = _Heir(row.heir_id, row.heir_attempt, row.heir_priority)
+            done, heir = _pg_end(conn, plan)
         else:
             done = conn.execute(FINISH_RETRY if plan.retry else FINISH_END,
                                 plan.params).rowcount
@@ -361,6 +351,18 @@ def _plan(job: Any, *, job_id: int, attempt: int, status: str, error: str | None
                  schedule_succeeded=(not retry and job.scheduled_job_id is not None
                                      and status == JobStatus.completed.value),
                  session_needed=not retry and status == JobStatus.failed.value)
+
+
+def _pg_end(conn: sa.Connection, plan: _Plan, ctes: tuple[Any, ...] = (),
+            values: dict[str, Any] | None = None) -> tuple[bool, _Heir | None]:
+    """PostgreSQL: run ``plan``'s finish statement (:func:`pg_finish`, with ``ctes`` and
+    their ``values``); whether it changed the job, and the waiting job it dispatched."""
+    statement = pg_finish("retry" if plan.retry else "end", take_heir=plan.wants_heir,
+                          schedule_succeeded=plan.schedule_succeeded, ctes=ctes)
+    row = conn.execute(statement, {**plan.params, **(values or {})}).one()
+    heir = (_Heir(row.heir_id, row.heir_attempt, row.heir_priority)
+            if plan.wants_heir and row.heir_id is not None else None)
+    return bool(row.done), heir
 
 
 def _recorded(redis: redis_lib.Redis | None, db: Database, settings: Settings, job: Any,
