@@ -4,7 +4,6 @@ conditional on ``(attempt, status)`` so a stale, duplicate or zombie RQ job chan
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,9 +29,9 @@ from agentic_app.engine.alerts.emit import after_commit
 from agentic_app.engine.alerts.record import RecordedAlert
 from agentic_app.engine.queue.dispatch import (
     WAITERS_EXIST,
-    dispatch_waiting,
     take_next_waiting,
 )
+from agentic_app.engine.queue.finish_redis import after_finish
 from agentic_app.engine.queue.finish_sql import (
     EXECUTION_END,
     FINISH_END,
@@ -42,17 +41,11 @@ from agentic_app.engine.queue.finish_sql import (
     pg_finish,
 )
 from agentic_app.engine.queue.keys import (
-    DUE_KEY,
     REDIS_ERRORS,
-    cancel_key,
-    due_member,
     rq_job_id,
-    slots_key,
-    waiting_key,
 )
 from agentic_app.engine.queue.retry import retry_delay
 from agentic_app.engine.queue.rows import job_state, one_statement, write
-from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
 from agentic_app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -376,40 +369,13 @@ def _recorded(redis: redis_lib.Redis | None, db: Database, settings: Settings, j
     for alert in alerts:
         after_commit(redis, alert)
     try:
-        _after_finish(redis, job_id=job_id, attempt=attempt, user_id=job.user_id,
-                      priority=job.priority, retry=plan.retry, delay=plan.delay, heir=heir,
-                      db=db, settings=settings, extra=after_end)
+        after_finish(redis, job_id=job_id, attempt=attempt, user_id=job.user_id,
+                     priority=job.priority, retry=plan.retry, delay=plan.delay, heir=heir,
+                     db=db, settings=settings, extra=after_end)
     except REDIS_ERRORS:
         log.warning("job %s: Redis error after finishing attempt %s (maintenance repairs)",
                     job_id, attempt, exc_info=True)
     return outcome
-
-
-def _after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id: int,
-                  priority: int, retry: bool, delay: int, heir: Any, db: Database,
-                  settings: Settings, extra: Callable[[Any], None] | None = None) -> None:
-    """Redis side of a committed finish, one round trip: ``extra(pipe)``'s commands; cancel
-    flag dropped; a retry waits in :data:`DUE_KEY`; otherwise the slot goes to ``heir``
-    (swap + RQ push) or is freed - and if the user has waiting jobs committed after the
-    finish, they are dispatched."""
-    key = slots_key(user_id)
-    pipe = transaction(redis)
-    if extra is not None:
-        extra(pipe)
-    pipe.delete(cancel_key(job_id))
-    if retry:
-        pipe.zadd(DUE_KEY, {due_member(job_id, attempt + 1, priority): time.time() + delay})
-    else:
-        pipe.srem(key, str(job_id))
-        if heir is not None:
-            pipe.sadd(key, str(heir.id))
-            enqueue_rq(redis, job_id=heir.id, attempt=heir.attempt, priority=heir.priority,
-                       settings=settings, pipeline=pipe)
-        else:
-            pipe.exists(waiting_key(user_id))
-    results = pipe.execute()
-    if not retry and heir is None and results[-1]:
-        dispatch_waiting(db=db, redis=redis, user_id=user_id, settings=settings)
 
 
 def _count_scheduled_failure(s: Any, scheduled_job_id: int, error: str | None,

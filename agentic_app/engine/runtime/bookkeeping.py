@@ -18,7 +18,10 @@ no information for a worker that runs jobs back to back:
 * at a job's success, the WATCH of its dependents key and the read of that set (RQ enqueues
   the jobs that wait for this one): an agentic execution's RQ job never has dependents (the
   queue enqueues without ``depends_on``, and nothing else knows its id), so for those jobs
-  the success pipeline goes out alone. Other jobs keep RQ's way.
+  the success pipeline goes out alone. Other jobs keep RQ's way;
+* the Redis step of an execution's finish (events published, slot freed or handed on):
+  held while RQ's ``perform_job`` runs and sent in its success pipeline, one MULTI/EXEC for
+  both (``engine/queue/finish_redis.py``).
 
 Measured with ``bench/queue_bench.py`` (see docs/PERFORMANCE.md). The mixin is used only by
 workers that run jobs in their own process (no work-horse writes the worker's state behind
@@ -32,6 +35,7 @@ from typing import Any
 
 from rq.utils import now as rq_now
 
+from agentic_app.engine.queue.finish_redis import held_steps, join
 from agentic_app.engine.queue.keys import RQ_JOB_PREFIX
 
 HEARTBEAT_EVERY_S = 1.0
@@ -93,16 +97,23 @@ class LeanBookkeeping:
         else:
             job.ended_at = rq_now()
 
+    def perform_job(self, job: Any, queue: Any) -> bool:
+        """RQ's ``perform_job``, the Redis steps of finishes on this worker's connection held
+        for the success pipeline (sent when it ends if none took them)."""
+        with held_steps(self.connection):  # type: ignore[attr-defined]
+            return super().perform_job(job, queue)  # type: ignore[misc]
+
     def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any) -> None:
         """RQ 2.12's ``handle_job_success`` without the dependents' WATCH and read for an
         agentic execution's job (see the module docstring); other jobs go RQ's way. The
         success pipeline itself is RQ's, in one MULTI/EXEC: counters, result, job TTL,
         execution cleanup (``tests/integration/queue/test_lean_bookkeeping.py`` compares the
-        Redis keys both leave)."""
+        Redis keys both leave), after the held Redis step of the job's finish."""
         if not job.id.startswith(RQ_JOB_PREFIX) or job.repeats_left:
             super().handle_job_success(job, queue, started_job_registry)  # type: ignore[misc]
             return
         with self.connection.pipeline() as pipeline:  # type: ignore[attr-defined]
+            settle = join(pipeline)  # the finish's Redis step, first in the transaction
             self.increment_successful_job_count(pipeline=pipeline)  # type: ignore[attr-defined]
             self.increment_total_working_time(  # type: ignore[attr-defined]
                 job.ended_at - job.started_at, pipeline)
@@ -116,6 +127,6 @@ class LeanBookkeeping:
                     execution_ended_at=job.ended_at)
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)  # type: ignore[attr-defined]
-            pipeline.execute()
+            settle(pipeline.execute(raise_on_error=False))
         self.log.info("Successfully completed job %s in %ss on worker %s",  # type: ignore[attr-defined]
                       job.id, job.ended_at - job.started_at, self.name)  # type: ignore[attr-defined]
