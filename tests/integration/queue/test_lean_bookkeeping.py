@@ -166,3 +166,56 @@ def test_an_execution_jobs_success_skips_the_dependents_watch_and_leaves_rqs_sta
         assert job.id not in queue.started_job_registry.get_job_ids()
         assert int(conn.hget(worker.key, "successful_job_count")) == 1
         assert float(conn.hget(worker.key, "total_working_time")) > 0
+
+
+def _started(conn, worker, job_id: str):
+    """Enqueue a no-op job of id ``job_id``, dequeue it and run RQ's two start steps on
+    ``worker``; (the job, its queue, round trips the start steps took)."""
+    queue = Queue("lean-test", connection=conn, serializer=JSONSerializer)
+    queue.enqueue_call("os.getpid", job_id=job_id, result_ttl=600)
+    job, queue = Queue.dequeue_any([queue], None, connection=conn, serializer=JSONSerializer)
+    counting = RedisCounter(conn)
+    worker.prepare_execution(job)
+    worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
+    return job, queue, counting.round_trips
+
+
+def test_an_execution_jobs_start_is_one_round_trip_and_leaves_rqs_state(conn):
+    """RQ's two start pipelines (Execution record + state busy; current job, heartbeats,
+    job started) go out as one for an execution's job, leaving what RQ's own leave; any
+    other job goes RQ's way."""
+    from rq.worker import SimpleWorker
+
+    n = time.monotonic_ns()
+    lean_worker = _worker(conn)
+    stock_worker = SimpleWorker(["lean-test"], connection=conn, serializer=JSONSerializer,
+                                name=f"stock-{n}", worker_ttl=60)
+    stock_worker.register_birth()
+    lean, _, lean_trips = _started(conn, lean_worker, f"agentic-{n}-1")
+    stock, queue, stock_trips = _started(conn, stock_worker, f"agentic-{n + 1}-1")
+    other_trips = _started(conn, _worker(conn), f"other-{n}")[2]
+    assert (lean_trips, stock_trips, other_trips) == (1, 2, 2)
+    for job, worker in ((lean, lean_worker), (stock, stock_worker)):
+        fields = conn.hgetall(job.key)
+        assert (fields[b"status"], fields[b"worker_name"]) == (b"started", worker.name.encode())
+        assert job.id in queue.started_job_registry.get_job_ids()
+        assert conn.exists(worker.execution.key) == 1
+        assert conn.hget(worker.key, "state") == b"busy"
+        assert conn.hget(worker.key, "current_job") == job.id.encode()
+        assert 0 < conn.ttl(worker.key) <= worker.get_heartbeat_ttl(job)
+
+
+def test_after_an_execution_jobs_success_the_worker_is_idle_without_more_writes(conn):
+    """The idle state and the heartbeat that gives the worker's key its TTL back go out in
+    the success pipeline: the standalone ones RQ sends next carry nothing and are skipped."""
+    worker = _worker(conn)
+    job, queue, _ = _started(conn, worker, f"agentic-{time.monotonic_ns()}-1")
+    assert conn.ttl(worker.key) > 120  # the job's heartbeat TTL (its timeout + 60 s)
+    worker.perform_job(job, queue)
+    counting = RedisCounter(conn)
+    worker.set_state(WorkerStatus.IDLE)  # what execute_job and the dequeue loop send next
+    worker.heartbeat()
+    assert counting.round_trips == 0
+    assert conn.hget(worker.key, "state") == b"idle"
+    assert 100 < conn.ttl(worker.key) <= 120  # worker_ttl + 60
+    assert job.get_status(refresh=True) == "finished"
