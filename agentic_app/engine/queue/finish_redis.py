@@ -41,13 +41,15 @@ pipeline's results."""
 
 
 class _Held:
-    """The steps held for the success pipeline of the job running on ``redis``."""
+    """The steps held for the success pipeline of the job running on ``redis``; ``open``
+    until the job's ``perform_job`` ends (a step that comes later goes out at once)."""
 
-    __slots__ = ("redis", "steps")
+    __slots__ = ("open", "redis", "steps")
 
     def __init__(self, redis: redis_lib.Redis) -> None:
         self.redis = redis
         self.steps: list[_Step] = []
+        self.open = True
 
 
 _holder: ContextVar[_Held | None] = ContextVar("finish_redis_holder", default=None)
@@ -82,7 +84,7 @@ def after_finish(redis: redis_lib.Redis, *, job_id: int, attempt: int, user_id: 
             dispatch_waiting(db=db, redis=redis, user_id=user_id, settings=settings)
 
     held = _holder.get()
-    if held is not None and same_server(held.redis, redis):
+    if held is not None and held.open and same_server(held.redis, redis):
         held.steps.append((pipe, done))
         return
     done(pipe.execute())
@@ -113,45 +115,51 @@ def held_steps(redis: redis_lib.Redis) -> Iterator[None]:
         yield
     finally:
         _holder.reset(token)
+        held.open = False
         steps, held.steps = held.steps, []
         for pipe, done in steps:
-            try:
-                done(pipe.execute())
-            except REDIS_ERRORS:
-                log.warning("Redis error in a finish's Redis step (maintenance repairs)",
-                            exc_info=True)
+            _settle_step(done, lambda pipe=pipe: pipe.execute())
+
+
+def _settle_step(done: Callable[[list[Any]], None], results: Callable[[], list[Any]]) -> None:
+    """Run one step's follow-up on its ``results()``; any error is logged, never raised (the
+    job's outcome is committed already; maintenance repairs slots and dispatch)."""
+    try:
+        done(results())
+    except REDIS_ERRORS:
+        log.warning("Redis error in a finish's Redis step (maintenance repairs)",
+                    exc_info=True)
+    except Exception:
+        log.exception("finish's Redis step failed (maintenance repairs)")
 
 
 def join(pipeline: Any) -> Callable[[list[Any]], None]:
-    """Move the held steps' commands onto ``pipeline`` (a MULTI/EXEC pipeline not yet
+    """Copy the held steps' commands onto ``pipeline`` (a MULTI/EXEC pipeline not yet
     sent: the worker's success pipeline). Returns ``settle(results)``, to call with the
     pipeline's results, executed with ``raise_on_error=False``: it runs each step's
     follow-up, logs a step whose commands failed, and raises the first error among the
-    other commands (as ``execute()`` would have)."""
+    other commands (as ``execute()`` would have). The steps stay held until ``settle``
+    runs: when the pipeline cannot be sent, they go out on their own as the job ends."""
     held = _holder.get()
-    steps: list[_Step] = []
-    if held is not None:
-        steps, held.steps = held.steps, []
+    steps = list(held.steps) if held is not None else []
     parts: list[tuple[int, int, Callable[[list[Any]], None]]] = []
     for pipe, done in steps:
         start = len(pipeline.command_stack)
         for args, options in pipe.command_stack:
             pipeline.execute_command(*args, **options)
-        pipe.reset()
         parts.append((start, len(pipeline.command_stack), done))
 
     def settle(results: list[Any]) -> None:
+        if held is not None:
+            joined = {id(step) for step in steps}
+            held.steps = [step for step in held.steps if id(step) not in joined]
         for start, end, done in parts:
             part = results[start:end]
             failed = next((r for r in part if isinstance(r, Exception)), None)
             if failed is not None:
                 log.warning("finish's Redis step failed (maintenance repairs): %s", failed)
                 continue
-            try:
-                done(part)
-            except REDIS_ERRORS:
-                log.warning("Redis error dispatching waiting jobs after a finish "
-                            "(maintenance repairs)", exc_info=True)
+            _settle_step(done, lambda part=part: part)
         ours = {i for start, end, _ in parts for i in range(start, end)}
         failed = next((r for i, r in enumerate(results)
                        if i not in ours and isinstance(r, Exception)), None)

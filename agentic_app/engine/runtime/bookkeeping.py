@@ -145,11 +145,19 @@ class LeanBookkeeping:
         self.procline(f"Processing {job.func_name} from {job.origin} "  # type: ignore[attr-defined]
                       f"since {time.time()}")
 
+    _idle_written = False
+    """The success pipeline wrote the ``idle`` state of the job ``perform_job`` ran."""
+
     def perform_job(self, job: Any, queue: Any) -> bool:
         """RQ's ``perform_job``, the Redis steps of finishes on this worker's connection held
-        for the success pipeline (sent when it ends if none took them)."""
+        for the success pipeline (sent when it ends if none took them). Once it returns,
+        the state is ``idle`` if the success pipeline wrote it (RQ's next write skipped)."""
+        self._idle_written = False
         with held_steps(self.connection):  # type: ignore[attr-defined]
-            return super().perform_job(job, queue)  # type: ignore[misc]
+            performed = super().perform_job(job, queue)  # type: ignore[misc]
+        if self._idle_written:
+            self._state = WorkerStatus.IDLE
+        return performed
 
     def handle_job_success(self, job: Any, queue: Any, started_job_registry: Any) -> None:
         """RQ 2.12's ``handle_job_success`` without the dependents' WATCH and read for an
@@ -176,9 +184,12 @@ class LeanBookkeeping:
             job.cleanup(result_ttl, pipeline=pipeline, remove_from_queue=False)
             self.cleanup_execution(job, pipeline=pipeline)  # type: ignore[attr-defined]
             # what the worker writes next, on its own, once the job is done: its idle state
-            # and a heartbeat giving its key the worker TTL back (both skipped then)
-            self.set_state(WorkerStatus.IDLE, pipeline=pipeline)
+            # and a heartbeat giving its key the worker TTL back (both skipped then). The
+            # state attribute stays busy until perform_job returns: a stop signal until
+            # then is a warm one, as with RQ's own worker.
+            pipeline.hset(self.key, "state", WorkerStatus.IDLE)  # type: ignore[attr-defined]
             self.heartbeat(pipeline=pipeline)
             settle(pipeline.execute(raise_on_error=False))
+            self._idle_written = True
         self.log.info("Successfully completed job %s in %ss on worker %s",  # type: ignore[attr-defined]
                       job.id, job.ended_at - job.started_at, self.name)  # type: ignore[attr-defined]

@@ -5,6 +5,7 @@ pipeline took it. Its errors stay its own; the success pipeline's errors are sti
 
 from __future__ import annotations
 
+import contextvars
 import json
 import time
 
@@ -168,3 +169,73 @@ def test_a_simple_worker_sends_each_finish_in_rqs_success_pipeline(qenv: QueueEn
     assert slot_writes == [True, True]  # the slots were written in those two only
     assert "SREM" not in sent_by_tasks.commands  # nothing of the step on the tasks' client
     assert seen == {first.execution_id, second.execution_id}
+
+
+def test_two_held_steps_settle_apart_and_a_waiting_user_is_dispatched(qenv: QueueEnv,
+                                                                      monkeypatch):
+    """Each held step gets its own slice of the joined pipeline's results: only the user
+    whose waiting flag is up is dispatched after the commit."""
+    from agentic_app.engine.queue import finish_redis
+    from agentic_app.engine.queue.keys import waiting_key
+
+    dispatched: list[int] = []
+    monkeypatch.setattr(finish_redis, "dispatch_waiting",
+                        lambda **kw: dispatched.append(kw["user_id"]) or 0)
+    conn = connect(qenv.redis_url)
+    quiet, waiting = qenv.user("frank"), qenv.user("grace")
+    conn.sadd(slots_key(quiet), "21")
+    conn.sadd(slots_key(waiting), "22")
+    conn.set(waiting_key(waiting), 1, ex=60)
+    with held_steps(conn):
+        _finish(qenv, conn, 21, quiet)
+        _finish(qenv, conn, 22, waiting)
+        pipe = conn.pipeline()
+        pipe.set("fr:first", "1")  # the steps start at a non-zero index
+        settle = join(pipe)
+        settle(pipe.execute(raise_on_error=False))
+        assert dispatched == [waiting]
+    assert dispatched == [waiting]  # not sent again on the way out
+    assert conn.scard(slots_key(quiet)) == conn.scard(slots_key(waiting)) == 0
+
+
+def test_steps_of_a_pipeline_that_could_not_be_sent_go_out_as_the_job_ends(qenv: QueueEnv):
+    conn = connect(qenv.redis_url)
+    uid = qenv.user("heidi")
+    conn.sadd(slots_key(uid), "23")
+    with held_steps(conn):
+        _finish(qenv, conn, 23, uid)
+        pipe = conn.pipeline()
+        join(pipe)
+        pipe.reset()  # as a failed execute() leaves it: the results never come
+        assert conn.sismember(slots_key(uid), "23")
+    assert not conn.sismember(slots_key(uid), "23")
+
+
+def test_a_failing_follow_up_is_logged_and_the_other_steps_still_go_out(qenv: QueueEnv,
+                                                                        monkeypatch, caplog):
+    """A database error dispatching waiting jobs never escapes the job's end (it would stop
+    a worker) nor keeps the next step from going out; a step that comes after the job's end
+    goes out at once."""
+    from sqlalchemy.exc import OperationalError
+
+    from agentic_app.engine.queue import finish_redis
+    from agentic_app.engine.queue.keys import waiting_key
+
+    def broken(**_kw):
+        raise OperationalError("SELECT 1", {}, Exception("database went away"))
+
+    monkeypatch.setattr(finish_redis, "dispatch_waiting", broken)
+    conn = connect(qenv.redis_url)
+    uid, other = qenv.user("ivan"), qenv.user("judy")
+    conn.sadd(slots_key(uid), "24")
+    conn.sadd(slots_key(other), "25", "26")
+    conn.set(waiting_key(uid), 1, ex=60)
+    with held_steps(conn):
+        _finish(qenv, conn, 24, uid)
+        _finish(qenv, conn, 25, other)
+    assert "database went away" in caplog.text
+    assert conn.scard(slots_key(uid)) == 0 and conn.smembers(slots_key(other)) == {b"26"}
+    with held_steps(conn):
+        late = contextvars.copy_context()  # e.g. a thread started by the job, ending later
+    late.run(_finish, qenv, conn, 26, other)  # its job has ended: sent at once
+    assert conn.scard(slots_key(other)) == 0

@@ -219,3 +219,47 @@ def test_after_an_execution_jobs_success_the_worker_is_idle_without_more_writes(
     assert conn.hget(worker.key, "state") == b"idle"
     assert 100 < conn.ttl(worker.key) <= 120  # worker_ttl + 60
     assert job.get_status(refresh=True) == "finished"
+
+
+def test_a_stop_signal_as_a_job_succeeds_is_a_warm_stop_as_with_rq(conn):
+    """The success pipeline writes the idle state, but the worker stays busy until the job's
+    perform_job returns: a stop requested then ends the worker after the job (as RQ's own
+    worker does) instead of failing the job and losing the stop."""
+    import signal
+
+    worker = _worker(conn)
+    job, queue, _ = _started(conn, worker, f"agentic-{time.monotonic_ns()}-1")
+    real = worker.handle_job_success
+
+    def success_then_stop(*args, **kwargs):
+        real(*args, **kwargs)
+        worker.request_stop(signal.SIGTERM, None)
+
+    worker.handle_job_success = success_then_stop
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        assert worker.perform_job(job, queue) is True
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert job.get_status(refresh=True) == "finished"
+    assert worker._stop_requested
+    assert conn.hget(worker.key, "state") == b"idle" and worker.get_state() == "idle"
+
+
+def test_an_execution_jobs_start_leaves_rqs_execution_records(conn):
+    """The one-round-trip start leaves RQ's execution records as RQ's two pipelines do."""
+    from rq.executions import ExecutionRegistry
+    from rq.worker import SimpleWorker
+
+    n = time.monotonic_ns()
+    stock_worker = SimpleWorker(["lean-test"], connection=conn, serializer=JSONSerializer,
+                                name=f"stock-{n}", worker_ttl=60)
+    stock_worker.register_birth()
+    for worker, rid in ((_worker(conn), f"agentic-{n}-1"), (stock_worker, f"agentic-{n + 1}-1")):
+        job, queue, _ = _started(conn, worker, rid)
+        executions = ExecutionRegistry(job_id=job.id, connection=conn)
+        assert executions.get_execution_ids() == [worker.execution.id]
+        ttl = worker.get_heartbeat_ttl(job)
+        assert ttl - 5 < conn.ttl(worker.execution.key) <= ttl
+        assert conn.llen(queue.intermediate_queue_key) == 0
