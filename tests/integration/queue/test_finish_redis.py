@@ -57,13 +57,20 @@ def test_a_held_step_goes_out_in_the_pipeline_that_joins_it(qenv: QueueEnv):
     assert sent_by_tasks.round_trips == 0
 
 
-def test_a_step_no_pipeline_joins_goes_out_when_the_job_ends(qenv: QueueEnv):
-    """The job failed after its finish (no success pipeline): sent when perform_job ends."""
+@pytest.mark.parametrize("joined", [False, True])
+def test_a_step_no_success_pipeline_sent_goes_out_when_the_job_ends(qenv: QueueEnv,
+                                                                     joined: bool):
+    """The job failed after its finish (no success pipeline), or its success pipeline could
+    not be sent (joined, the results never came): the step goes out as perform_job ends."""
     conn = connect(qenv.redis_url)
     uid = qenv.user("bob")
     conn.sadd(slots_key(uid), "8")
     with held_steps(conn):
         _finish(qenv, conn, 8, uid)
+        if joined:
+            pipe = conn.pipeline()
+            join(pipe)
+            pipe.reset()  # as a failed execute() leaves it
         assert conn.sismember(slots_key(uid), "8")
     assert not conn.sismember(slots_key(uid), "8")
 
@@ -196,19 +203,6 @@ def test_two_held_steps_settle_apart_and_a_waiting_user_is_dispatched(qenv: Queu
         assert dispatched == [waiting]
     assert dispatched == [waiting]  # not sent again on the way out
     assert conn.scard(slots_key(quiet)) == conn.scard(slots_key(waiting)) == 0
-
-
-def test_steps_of_a_pipeline_that_could_not_be_sent_go_out_as_the_job_ends(qenv: QueueEnv):
-    conn = connect(qenv.redis_url)
-    uid = qenv.user("heidi")
-    conn.sadd(slots_key(uid), "23")
-    with held_steps(conn):
-        _finish(qenv, conn, 23, uid)
-        pipe = conn.pipeline()
-        join(pipe)
-        pipe.reset()  # as a failed execute() leaves it: the results never come
-        assert conn.sismember(slots_key(uid), "23")
-    assert not conn.sismember(slots_key(uid), "23")
 
 
 def test_a_failing_follow_up_is_logged_and_the_other_steps_still_go_out(qenv: QueueEnv,
