@@ -25,15 +25,15 @@ from agentic_app.db.models import (
     utcnow,
 )
 from agentic_app.domain.errors import ConflictError, InvalidInputError, NotFoundError
-from agentic_app.engine.queue.dispatch import dispatch_row, drop_reservation
+from agentic_app.engine.queue.dispatch import drop_reservation, wait_for_slot
 from agentic_app.engine.queue.keys import REDIS_ERRORS, rq_job_id, slots_key
 from agentic_app.engine.queue.limits import (
     CAP_COLUMNS,
     ENQUEUE_LOCK_KEY,
+    SlotRequest,
     check_limits,
     day_start,
     lock_writes,
-    reserve_slot,
 )
 from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
 from agentic_app.settings import Settings, get_settings
@@ -89,12 +89,12 @@ def enqueue_execution(
     ``"max_queue_size"`` (pending jobs, waiting ones included).
     """
     settings = settings or get_settings()
-    # reserved before the write lock is taken, so the lock is held for SQL only
-    token = reserve_slot(redis, user_id, settings.limits.max_concurrent_per_user)
+    # the slot's gate call is answered while the database works: the row goes in marked
+    # dispatched, and is made to wait for a slot when the answer says none was free
+    request = SlotRequest(redis, user_id, settings.limits.max_concurrent_per_user)
     args = dict(workflow_id=workflow_id, user_id=user_id, trigger_type=trigger_type,
                 trigger_payload=trigger_payload, priority=priority,
-                scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key,
-                dispatched=token is not None)
+                scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key, dispatched=True)
     try:
         if db.engine.dialect.name == "postgresql":
             job = _enqueue_pg(db.engine, settings, **args)
@@ -104,7 +104,7 @@ def enqueue_execution(
                 job = insert_job(conn, settings, **args)
                 conn.commit()
     except IntegrityError:
-        drop_reservation(db, redis, user_id, token, settings)
+        drop_reservation(db, redis, user_id, request.token(), settings)
         if dedupe_key is None:
             raise
         with db.engine.connect() as conn:
@@ -112,8 +112,9 @@ def enqueue_execution(
         raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
                                 job_id=existing) from None
     except BaseException:
-        drop_reservation(db, redis, user_id, token, settings)
+        drop_reservation(db, redis, user_id, request.token(), settings)
         raise
+    token = request.token()
     try:  # acknowledged either way: the row is committed; maintenance repairs Redis
         if token is not None:
             pipe = transaction(redis)
@@ -123,12 +124,11 @@ def enqueue_execution(
                        settings=settings, pipeline=pipe)
             pipe.execute()
         else:
-            # flag first (same script): a slot freed from now on sees the flag, or this
-            # gate sees the slot
-            dispatch_row(db, redis, job_id=job.id, user_id=user_id, attempt=job.attempt,
-                         priority=priority, settings=settings, flag_waiting=True)
+            wait_for_slot(db, redis, job=job, settings=settings)
     except REDIS_ERRORS:
         log.warning("job %s committed but not dispatched (Redis error)", job.id, exc_info=True)
+    except Exception:  # the database, making the row wait: maintenance will
+        log.exception("job %s committed but not dispatched", job.id)
     return job
 
 

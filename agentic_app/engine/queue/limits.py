@@ -119,14 +119,64 @@ def raise_halted() -> None:
                         field=KILL_SWITCH)
 
 
-def reserve_slot(redis: redis_lib.Redis, user_id: int, cap: int) -> str | None:
-    """Reserve one of the user's slots under a fresh token; None when full or Redis is down."""
-    token = new_reservation()
-    try:
-        return token if _run(redis, _GATE_LUA, 1, slots_key(user_id), token, cap) else None
-    except REDIS_ERRORS:
-        log.warning("no slot reserved for user %s (Redis error)", user_id, exc_info=True)
-        return None
+class SlotRequest:
+    """One of the user's slots reserved under a fresh token (a member ``r:<ms>:<random>`` of
+    the slot set, swapped for the job id once the job is committed). The gate call goes to
+    Redis at once and its answer is read later, by :meth:`token`: the enqueue's database
+    transaction runs in between, so the reservation adds no round trip of its own.
+
+    The call is sent on a connection taken from the client's pool and kept until the answer
+    is read. When sending or reading fails, :meth:`token` makes the same gate call the
+    ordinary way (with the client's retries): the gate is idempotent for one token (a
+    member already in the set is granted again), so a lost answer is simply asked again.
+    """
+
+    def __init__(self, redis: redis_lib.Redis, user_id: int, cap: int) -> None:
+        """Send the gate call for a fresh token of ``user_id``'s ``cap`` slots."""
+        self._redis, self._user_id = redis, user_id
+        self._args = (slots_key(user_id), new_reservation(), cap)
+        self._conn: Any = None
+        self._read, self._token = False, None
+        pool = redis.connection_pool
+        try:
+            conn = pool.get_connection()
+        except REDIS_ERRORS:
+            return  # token() asks the ordinary way
+        try:
+            conn.send_command("EVALSHA", _SHA[_GATE_LUA], 1, *self._args)
+        except BaseException as exc:
+            conn.disconnect()
+            pool.release(conn)
+            if not isinstance(exc, REDIS_ERRORS):
+                raise
+            return
+        self._conn = conn
+
+    def token(self) -> str | None:
+        """The reservation token when the slot is reserved; None when the user's slots are
+        full or Redis fails (logged). The answer is read once; later calls repeat it."""
+        if self._read:
+            return self._token
+        conn, self._conn = self._conn, None
+        granted = None
+        if conn is not None:
+            try:
+                granted = conn.read_response()
+            except redis_lib.exceptions.ResponseError:
+                pass  # NoScriptError (the script cache was flushed): asked again below
+            except Exception:  # the answer is lost with the connection: asked again below
+                conn.disconnect()
+            finally:
+                self._redis.connection_pool.release(conn)
+        if granted is None:
+            try:
+                granted = _run(self._redis, _GATE_LUA, 1, *self._args)
+            except REDIS_ERRORS:
+                log.warning("no slot reserved for user %s (Redis error)", self._user_id,
+                            exc_info=True)
+                granted = 0
+        self._read, self._token = True, self._args[1] if granted else None
+        return self._token
 
 
 def take_slot(redis: redis_lib.Redis, user_id: int, job_id: int, cap: int, *,
