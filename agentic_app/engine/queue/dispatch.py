@@ -19,7 +19,7 @@ from agentic_app.engine.queue.keys import (
     waiting_key,
 )
 from agentic_app.engine.queue.limits import take_slot
-from agentic_app.engine.queue.rows import TERMINAL, get_job, job_state, one_statement, write
+from agentic_app.engine.queue.rows import TERMINAL, get_job, job_state, write
 from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
 from agentic_app.settings import Settings, get_settings
 
@@ -33,11 +33,6 @@ _SQL_MARK_DISPATCHED = (
     .where(_JQ.c.id == _P("job_id"), _JQ.c.status == _PENDING,
            _JQ.c.attempt == _P("b_attempt"), _JQ.c.rq_job_id.is_(None))
     .values(rq_job_id=_P("b_rq_job_id")))
-_SQL_UNDO_DISPATCHED = (
-    sa.update(_JQ)
-    .where(_JQ.c.id == _P("job_id"), _JQ.c.status == _PENDING,
-           _JQ.c.attempt == _P("b_attempt"), _JQ.c.rq_job_id == _P("b_rq_job_id"))
-    .values(rq_job_id=None))
 _WAITER = _JQ.alias("waiter")
 
 
@@ -104,22 +99,6 @@ def dispatch_row(db: Database, redis: redis_lib.Redis, *, job_id: int, user_id: 
         return "skipped"
     enqueue_rq(redis, job_id=job_id, attempt=attempt, priority=priority, settings=settings)
     return "dispatched"
-
-
-def wait_for_slot(db: Database, redis: redis_lib.Redis, *, job: JobQueueEntry,
-                  settings: Settings) -> str:
-    """A pending job marked dispatched that holds no slot (its enqueue found none free, or
-    Redis lost the slot set): made to wait for one (``rq_job_id`` NULL again, ``job``'s
-    too), then dispatched like any waiting job (flag raised first, see take_slot). Returns
-    dispatch_row's outcome, or ``"skipped"`` when the row changed meanwhile."""
-    with one_statement(db) as conn:
-        undone = conn.execute(_SQL_UNDO_DISPATCHED, {
-            "job_id": job.id, "b_attempt": job.attempt, "b_rq_job_id": job.rq_job_id}).rowcount
-    if not undone:
-        return "skipped"
-    job.rq_job_id = None
-    return dispatch_row(db, redis, job_id=job.id, user_id=job.user_id, attempt=job.attempt,
-                        priority=job.priority, settings=settings, flag_waiting=True)
 
 
 def dispatch_waiting(*, db: Database, redis: redis_lib.Redis, user_id: int,

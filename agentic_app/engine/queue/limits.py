@@ -119,16 +119,23 @@ def raise_halted() -> None:
                         field=KILL_SWITCH)
 
 
+SLOT_ANSWER_WAIT_S = 0.1
+"""How long an enqueue waits for its slot gate's answer while holding the write lock; a
+slower answer is given up (the job then waits for a slot like any other)."""
+
+
 class SlotRequest:
     """One of the user's slots reserved under a fresh token (a member ``r:<ms>:<random>`` of
     the slot set, swapped for the job id once the job is committed). The gate call goes to
     Redis at once and its answer is read later, by :meth:`token`: the enqueue's database
-    transaction runs in between, so the reservation adds no round trip of its own.
+    statement runs in between, so the reservation adds no round trip of its own.
 
     The call is sent on a connection taken from the client's pool and kept until the answer
     is read. When sending or reading fails, :meth:`token` makes the same gate call the
     ordinary way (with the client's retries): the gate is idempotent for one token (a
     member already in the set is granted again), so a lost answer is simply asked again.
+    :meth:`token` with ``wait`` instead gives up (None) and leaves the token in
+    :attr:`abandoned`, for the caller to drop once it no longer holds a lock.
     """
 
     def __init__(self, redis: redis_lib.Redis, user_id: int, cap: int) -> None:
@@ -137,6 +144,8 @@ class SlotRequest:
         self._args = (slots_key(user_id), new_reservation(), cap)
         self._conn: Any = None
         self._read, self._token = False, None
+        self.abandoned: str | None = None
+        """The token whose answer was given up (it may hold a slot until dropped)."""
         pool = redis.connection_pool
         try:
             conn = pool.get_connection()
@@ -152,15 +161,19 @@ class SlotRequest:
             return
         self._conn = conn
 
-    def token(self) -> str | None:
+    def token(self, wait: float | None = None) -> str | None:
         """The reservation token when the slot is reserved; None when the user's slots are
-        full or Redis fails (logged). The answer is read once; later calls repeat it."""
+        full or Redis fails (logged). ``wait``: give up unless the answer is there within
+        ``wait`` seconds (no second call either). The answer is read once; later calls
+        repeat it."""
         if self._read:
             return self._token
         conn, self._conn = self._conn, None
         granted = None
         if conn is not None:
             try:
+                if wait is not None and not conn.can_read(timeout=wait):
+                    raise TimeoutError(f"no answer within {wait} s")
                 granted = conn.read_response()
             except redis_lib.exceptions.ResponseError:
                 pass  # NoScriptError (the script cache was flushed): asked again below
@@ -168,7 +181,12 @@ class SlotRequest:
                 conn.disconnect()
             finally:
                 self._redis.connection_pool.release(conn)
-        if granted is None:
+        if granted is None and wait is not None:  # no second call while the caller waits
+            if conn is not None:  # sent: it may have reserved
+                log.warning("slot gate of user %s gave no answer in time", self._user_id)
+                self.abandoned = self._args[1]
+            granted = 0
+        elif granted is None:
             try:
                 granted = _run(self._redis, _GATE_LUA, 1, *self._args)
             except REDIS_ERRORS:
@@ -177,6 +195,11 @@ class SlotRequest:
                 granted = 0
         self._read, self._token = True, self._args[1] if granted else None
         return self._token
+
+    def unused(self) -> str | None:
+        """For a caller whose insert failed: the token that may hold a slot now (granted, or
+        abandoned by :meth:`token`), to give back; None when there is none."""
+        return self.token() or self.abandoned
 
 
 def take_slot(redis: redis_lib.Redis, user_id: int, job_id: int, cap: int, *,

@@ -12,15 +12,11 @@ short Redis lock :data:`RECONCILE_LOCK` runs :func:`reconcile`:
 2. **lost RQ jobs** - pending rows marked dispatched whose RQ job is neither in Redis nor in
    the retry set (Redis restarted without persistence, or a crash between commit and push),
    or has ended without claiming the attempt (its claim failed, e.g. the database was
-   unreachable): pushed again when the job is in its user's slot set; otherwise made to
-   wait and given to the slot gate like any waiting job (:func:`~.dispatch.wait_for_slot`:
-   an enqueue inserts its row marked dispatched before it knows whether a slot was free,
-   so a mark without a slot proves nothing). Duplicates are harmless: an attempt is
-   claimed once (conditional UPDATE). A row whose RQ job is queued or running gets its
-   slot set membership back (it was pushed holding a slot).
-3. **slots** - each user's slot set is made to hold the slots the database proves (running
-   attempts, retries in or after their backoff); finished or unknown ids are removed, and
-   reservation tokens of enqueues that crashed before their commit (older than
+   unreachable): pushed again. Duplicates are harmless: an attempt is claimed once
+   (conditional UPDATE).
+3. **slots** - each user's slot set is made to hold exactly the jobs the database says hold a
+   slot (running, dispatched, in backoff): lost members are restored, finished ones removed,
+   and reservation tokens of enqueues that crashed before their commit (older than
    ``keys.RESERVATION_TTL_S``) dropped.
 4. **waiting jobs** - every user with waiting jobs gets :func:`~.dispatch.dispatch_waiting`
    (the event-driven path does this at once; this is the backstop).
@@ -40,7 +36,7 @@ from sqlmodel import col, func, or_, select
 from agentic_app.db.engine import Database, fork_barrier
 from agentic_app.db.models import JobQueueEntry, JobStatus, utcnow
 from agentic_app.engine.queue.attempts import finish_attempt
-from agentic_app.engine.queue.dispatch import dispatch_waiting, wait_for_slot
+from agentic_app.engine.queue.dispatch import dispatch_waiting
 from agentic_app.engine.queue.keys import (
     DUE_KEY,
     RESERVATION_TTL_S,
@@ -80,9 +76,9 @@ def reconcile(*, db: Database, redis: redis_lib.Redis,
     counts = {"dead": 0, "requeued": 0, "slots_restored": 0, "slots_freed": 0,
               "dispatched": 0}
     counts["dead"] = _retry_dead_attempts(db, redis, settings)
-    counts["requeued"], restored_queued = _requeue_lost(db, redis, settings)
+    counts["requeued"] = _requeue_lost(db, redis, settings)
     restored, freed = _repair_slots(db, redis)
-    counts["slots_restored"], counts["slots_freed"] = restored + restored_queued, freed
+    counts["slots_restored"], counts["slots_freed"] = restored, freed
     with db.session() as s:
         users = s.exec(select(JobQueueEntry.user_id).distinct().where(
             JobQueueEntry.status == JobStatus.pending.value,
@@ -113,25 +109,21 @@ def _retry_dead_attempts(db: Database, redis: redis_lib.Redis, settings: Setting
     return dead
 
 
-def _rq_states(redis: redis_lib.Redis,
-               rows: list[Any]) -> Iterator[tuple[Any, Any, Any, Any]]:
-    """(row, its retry-set score, its RQ job's status, whether it is in its user's slot set)
-    for each dispatched pending row, read in pipelines of ``LOST_CHECK_BATCH`` rows: one
-    round trip per batch, not three per job (a backlog of thousands of queued jobs is
-    checked every pass, in a worker process)."""
+def _rq_states(redis: redis_lib.Redis, rows: list[Any]) -> Iterator[tuple[Any, Any, Any]]:
+    """(row, its retry-set score, its RQ job's status) for each dispatched pending row, read
+    in pipelines of ``LOST_CHECK_BATCH`` rows: one round trip per batch, not two per job (a
+    backlog of thousands of queued jobs is checked every pass, in a worker process)."""
     for start in range(0, len(rows), LOST_CHECK_BATCH):
         batch = rows[start:start + LOST_CHECK_BATCH]
         pipe = redis.pipeline(transaction=False)
         for job in batch:
             pipe.zscore(DUE_KEY, due_member(job.id, job.attempt, job.priority))
             pipe.hget(f"rq:job:{job.rq_job_id}", "status")
-            pipe.sismember(slots_key(job.user_id), str(job.id))
         answers = pipe.execute()
-        yield from zip(batch, answers[0::3], answers[1::3], answers[2::3], strict=True)
+        yield from zip(batch, answers[0::2], answers[1::2], strict=True)
 
 
-def _requeue_lost(db: Database, redis: redis_lib.Redis, settings: Settings) -> tuple[int, int]:
-    """Step 2 of :func:`reconcile`; (jobs pushed again, slots restored)."""
+def _requeue_lost(db: Database, redis: redis_lib.Redis, settings: Settings) -> int:
     from rq.exceptions import NoSuchJobError
     from rq.job import Job
     from rq.serializers import JSONSerializer
@@ -144,14 +136,12 @@ def _requeue_lost(db: Database, redis: redis_lib.Redis, settings: Settings) -> t
             col(JobQueueEntry.rq_job_id).is_not(None),
             or_(col(JobQueueEntry.next_attempt_at).is_(None),
                 col(JobQueueEntry.next_attempt_at) < due_before))).all()
-    requeued = restored = 0
-    for job, due, state, held in _rq_states(redis, rows):
+    requeued = 0
+    for job, due, state in _rq_states(redis, rows):
         if due:
             continue
         if state is not None and state.decode() not in RQ_ENDED:
-            if not held:  # queued, started, deferred: it will run, and was pushed with a slot
-                restored += redis.sadd(slots_key(job.user_id), str(job.id))
-            continue
+            continue  # queued, started, deferred: it will run
         current = get_job(db, job.id)  # the list may be stale: ran meanwhile?
         if (current.status, current.attempt, current.rq_job_id) != (
                 JobStatus.pending.value, job.attempt, job.rq_job_id):
@@ -161,24 +151,19 @@ def _requeue_lost(db: Database, redis: redis_lib.Redis, settings: Settings) -> t
                 Job.fetch(job.rq_job_id, connection=redis, serializer=JSONSerializer).delete()
             except NoSuchJobError:
                 pass
-        if held:
-            enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=job.priority,
-                       settings=settings)
-            requeued += 1
-        elif wait_for_slot(db, redis, job=current, settings=settings) == "dispatched":
-            # no slot to be found: marked by an enqueue that found the slots full (and did
-            # not live to undo it), or Redis lost the set - the gate decides, as for any job
-            requeued += 1
-    return requeued, restored
+        redis.sadd(slots_key(job.user_id), str(job.id))
+        enqueue_rq(redis, job_id=job.id, attempt=job.attempt, priority=job.priority,
+                   settings=settings)
+        requeued += 1
+    return requeued
 
 
 def _repair_slots(db: Database, redis: redis_lib.Redis) -> tuple[int, int]:
     with db.session() as s:
         holders = s.exec(select(JobQueueEntry.user_id, JobQueueEntry.id).where(or_(
             JobQueueEntry.status == JobStatus.running.value,
-            (JobQueueEntry.status == JobStatus.pending.value)  # a retry keeps its slot
-            & col(JobQueueEntry.rq_job_id).is_not(None)
-            & (col(JobQueueEntry.attempt) > 1)))).all()
+            (JobQueueEntry.status == JobStatus.pending.value)
+            & col(JobQueueEntry.rq_job_id).is_not(None)))).all()
     by_user: dict[int, set[str]] = {}
     for user_id, job_id in holders:
         by_user.setdefault(user_id, set()).add(str(job_id))
