@@ -136,7 +136,7 @@ def enqueue_execution(
         else:
             job.rq_job_id = None
             # a token whose answer came too late may hold a slot: given back first
-            drop_reservation(db, redis, user_id, request.abandoned, settings)
+            drop_reservation(db, redis, user_id, request.late_token(), settings)
             # flag first (same script): a slot freed from now on sees the flag, or this
             # gate sees the slot
             dispatch_row(db, redis, job_id=job.id, user_id=user_id, attempt=job.attempt,

@@ -119,9 +119,11 @@ def raise_halted() -> None:
                         field=KILL_SWITCH)
 
 
-SLOT_ANSWER_WAIT_S = 0.1
-"""How long an enqueue waits for its slot gate's answer while holding the write lock; a
-slower answer is given up (the job then waits for a slot like any other)."""
+SLOT_ANSWER_WAIT_S = 0.02
+"""How long an enqueue waits for its slot gate's answer while holding the write lock (the
+answer normally arrives in well under a millisecond, while the statement runs); a slower
+one is given up there and read after the commit (the job then waits for a slot like any
+other)."""
 
 
 class SlotRequest:
@@ -134,8 +136,9 @@ class SlotRequest:
     is read. When sending or reading fails, :meth:`token` makes the same gate call the
     ordinary way (with the client's retries): the gate is idempotent for one token (a
     member already in the set is granted again), so a lost answer is simply asked again.
-    :meth:`token` with ``wait`` instead gives up (None) and leaves the token in
-    :attr:`abandoned`, for the caller to drop once it no longer holds a lock.
+    :meth:`token` with ``wait`` gives up on an answer that is late (None) and keeps the
+    connection, so that :meth:`late_token` can read the answer once the caller holds no
+    lock, on the same connection (after the call, whatever it did).
     """
 
     def __init__(self, redis: redis_lib.Redis, user_id: int, cap: int) -> None:
@@ -143,9 +146,7 @@ class SlotRequest:
         self._redis, self._user_id = redis, user_id
         self._args = (slots_key(user_id), new_reservation(), cap)
         self._conn: Any = None
-        self._read, self._token = False, None
-        self.abandoned: str | None = None
-        """The token whose answer was given up (it may hold a slot until dropped)."""
+        self._read, self._token, self._lost = False, None, False
         pool = redis.connection_pool
         try:
             conn = pool.get_connection()
@@ -163,43 +164,61 @@ class SlotRequest:
 
     def token(self, wait: float | None = None) -> str | None:
         """The reservation token when the slot is reserved; None when the user's slots are
-        full or Redis fails (logged). ``wait``: give up unless the answer is there within
-        ``wait`` seconds (no second call either). The answer is read once; later calls
-        repeat it."""
+        full or Redis fails (logged). ``wait``: None unless the answer is there within
+        ``wait`` seconds, and no second call when the connection fails meanwhile (see
+        :meth:`late_token`). The answer is read once; later calls repeat it."""
         if self._read:
             return self._token
-        conn, self._conn = self._conn, None
+        self._read, conn = True, self._conn
         granted = None
         if conn is not None:
             try:
                 if wait is not None and not conn.can_read(timeout=wait):
-                    raise TimeoutError(f"no answer within {wait} s")
+                    log.warning("slot gate of user %s: no answer in %s s", self._user_id, wait)
+                    return None  # the connection stays, for late_token
                 granted = conn.read_response()
             except redis_lib.exceptions.ResponseError:
                 pass  # NoScriptError (the script cache was flushed): asked again below
-            except Exception:  # the answer is lost with the connection: asked again below
-                conn.disconnect()
-            finally:
-                self._redis.connection_pool.release(conn)
-        if granted is None and wait is not None:  # no second call while the caller waits
-            if conn is not None:  # sent: it may have reserved
-                log.warning("slot gate of user %s gave no answer in time", self._user_id)
-                self.abandoned = self._args[1]
-            granted = 0
-        elif granted is None:
+            except BaseException as exc:
+                conn.disconnect()  # an unread answer never goes back to the pool
+                if not isinstance(exc, Exception):
+                    raise
+                if wait is not None:  # lost: it may have reserved; late_token gives it back
+                    self._conn, self._lost = None, True
+                    self._redis.connection_pool.release(conn)
+                    return None
+            self._conn = None
+            self._redis.connection_pool.release(conn)
+        if granted is None:
             try:
                 granted = _run(self._redis, _GATE_LUA, 1, *self._args)
             except REDIS_ERRORS:
                 log.warning("no slot reserved for user %s (Redis error)", self._user_id,
                             exc_info=True)
                 granted = 0
-        self._read, self._token = True, self._args[1] if granted else None
+        self._token = self._args[1] if granted else None
         return self._token
 
+    def late_token(self) -> str | None:
+        """After :meth:`token` gave up waiting: the token when the late answer reserved the
+        slot (or the answer is lost: it may have), to be given back; else None."""
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return self._args[1] if self._lost else None
+        try:
+            return self._args[1] if conn.read_response() else None
+        except BaseException as exc:
+            conn.disconnect()
+            if not isinstance(exc, Exception):
+                raise
+            return self._args[1]  # lost: it may hold a slot
+        finally:
+            self._redis.connection_pool.release(conn)
+
     def unused(self) -> str | None:
-        """For a caller whose insert failed: the token that may hold a slot now (granted, or
-        abandoned by :meth:`token`), to give back; None when there is none."""
-        return self.token() or self.abandoned
+        """For a caller whose insert failed: the token that may hold a slot now (granted,
+        late or lost), to give back; None when there is none."""
+        return self.token() or self.late_token()
 
 
 def take_slot(redis: redis_lib.Redis, user_id: int, job_id: int, cap: int, *,

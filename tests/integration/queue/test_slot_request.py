@@ -1,12 +1,11 @@
 """The enqueue's slot reservation: sent before the database transaction and read before its
 commit (no round trip of its own), the row inserted marked dispatched and unmarked in the
 same transaction when the slots were full, a lost answer asked again without taking two
-slots, a slow answer given up without holding the write lock."""
+slots, a late answer given up under the write lock and given back after the commit."""
 
 from __future__ import annotations
 
 import socket
-import time
 
 import psycopg
 import pytest
@@ -17,6 +16,7 @@ from redis.retry import Retry
 from rq.job import Job
 
 from agentic_app.domain.errors import LimitExceededError
+from agentic_app.engine.queue import limits
 from agentic_app.engine.queue.cancel import cancel_job
 from agentic_app.engine.queue.enqueue import enqueue_execution
 from agentic_app.engine.queue.keys import slots_key, waiting_key
@@ -139,17 +139,6 @@ def test_a_lost_answer_is_asked_again_and_takes_one_slot(qenv: QueueEnv) -> None
     assert not qenv.redis.connection_pool._in_use_connections
 
 
-def test_a_flushed_script_cache_still_reserves(qenv: QueueEnv) -> None:
-    """After SCRIPT FLUSH (a Redis restart does the same) the sent EVALSHA is refused; the
-    gate runs as EVAL and reserves, and a full set still refuses."""
-    qenv.redis.script_flush()
-    first = SlotRequest(qenv.redis, 7, 1).token()
-    assert first is not None
-    qenv.redis.script_flush()
-    assert SlotRequest(qenv.redis, 7, 1).token() is None
-    assert qenv.redis.smembers(slots_key(7)) == {first.encode()}
-
-
 def test_redis_down_the_job_is_committed_and_waits(qenv: QueueEnv, caplog) -> None:
     """With Redis unreachable the enqueue still commits; the row waits for a slot (no
     RQ id) and maintenance dispatches it once Redis is back."""
@@ -166,23 +155,70 @@ def test_redis_down_the_job_is_committed_and_waits(qenv: QueueEnv, caplog) -> No
     assert Job.exists(get_job(qenv.db, job.id).rq_job_id, connection=qenv.redis)
 
 
-def test_a_slow_answer_is_given_up_and_the_job_dispatched_after_the_commit(
-        env: QueueEnv, caplog) -> None:
-    """Redis holds the gate call (CLIENT PAUSE) past the wait: the enqueue commits the job
-    unmarked without waiting under the write lock, then gives the late token back and
-    dispatches the job the ordinary way; one slot is held, by the job."""
+def test_a_late_answer_is_given_up_under_the_lock_and_given_back_after_the_commit(
+        env: QueueEnv, monkeypatch, caplog) -> None:
+    """The gate reserved, but its answer is not there within the wait (made so: the
+    connection reports nothing to read): the enqueue commits the job unmarked, then reads
+    the late answer on the same connection, gives the token back and dispatches the job
+    the ordinary way; one slot is held, by the job, and no connection stays taken."""
     uid = env.user("alice")
     wf = env.workflow(uid, record_workflow())
-    admin = redis_lib.Redis.from_url(env.redis_url)
-    admin.client_pause(400, all=False)  # write commands (the gate script) wait 400 ms
-    started = time.monotonic()
+    probe = redis_lib.Redis.from_url(env.redis_url)
+    can_read = redis_lib.connection.Connection.can_read
+
+    def late(self, timeout=0):
+        if timeout:  # the enqueue's bounded wait: answer only after the gate ran
+            wait_for(lambda: probe.scard(slots_key(uid)) == 1, 5, message="gate ran")
+            return False
+        return can_read(self, timeout)
+
+    monkeypatch.setattr(redis_lib.connection.Connection, "can_read", late)
     job = _enqueue(env, uid, wf)
-    assert time.monotonic() - started >= 0.3  # the dispatch after the commit waited it out
-    assert "gave no answer in time" in caplog.text
+    assert "no answer in" in caplog.text
     row = get_job(env.db, job.id)
     assert row.rq_job_id == f"agentic-{job.id}-1"
     assert Job.exists(row.rq_job_id, connection=env.redis)
+    assert env.redis.smembers(slots_key(uid)) == {str(job.id).encode()}  # token given back
+    assert not env.redis.connection_pool._in_use_connections
+
+
+def test_a_flushed_script_cache_costs_the_enqueue_one_call(env: QueueEnv, caplog) -> None:
+    """After SCRIPT FLUSH the sent EVALSHA is refused: the gate runs as EVAL at once (the
+    script cached again) and the job is dispatched by its enqueue, nothing given up."""
+    uid = env.user("alice")
+    wf = env.workflow(uid, record_workflow())
+    env.redis.script_flush()
+    job = _enqueue(env, uid, wf)
+    assert job.rq_job_id == f"agentic-{job.id}-1"
+    assert Job.exists(job.rq_job_id, connection=env.redis)
     assert env.redis.smembers(slots_key(uid)) == {str(job.id).encode()}
+    assert "no answer" not in caplog.text
+    assert env.redis.script_exists(limits._SHA[limits._GATE_LUA]) == [True]
+
+
+def test_an_error_before_the_commit_rolls_back_and_gives_the_slot_back(
+        env: QueueEnv, monkeypatch) -> None:
+    """An exception while the enqueue reads the answer under the lock (inside PostgreSQL's
+    pipelined transaction): nothing is committed, the reserved token is given back, no
+    connection stays taken."""
+    uid = env.user("alice")
+    wf = env.workflow(uid, record_workflow())
+    token = SlotRequest.token
+
+    def failing(self, wait=None):
+        if wait is not None:
+            wait_for(lambda: env.redis.scard(slots_key(uid)) == 1, 5, message="gate ran")
+            raise RuntimeError("boom")
+        return token(self, wait)
+
+    monkeypatch.setattr(SlotRequest, "token", failing)
+    with pytest.raises(RuntimeError, match="boom"):
+        _enqueue(env, uid, wf)
+    monkeypatch.undo()
+    with env.db.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM job_queue")).scalar() == 0
+    assert env.redis.scard(slots_key(uid)) == 0
+    assert not env.redis.connection_pool._in_use_connections
 
 
 def test_postgres_refused_insert_unmarks_no_other_job(qenv_postgres: QueueEnv) -> None:
