@@ -4,7 +4,6 @@ database's write lock (``BEGIN IMMEDIATE``), on PostgreSQL a transaction-level a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,8 +30,7 @@ def lock_writes(s: Any, key: int, user_id: int | None = None) -> None:
                          {"k": key & 0x7FFFFFFF, "u": user_id})
 
 
-def locked_statement_pg(engine: sa.Engine, key: int, sql: str, params: dict[str, Any],
-                        before_commit: Callable[[Any], None] | None = None) -> Any:
+def locked_statement_pg(engine: sa.Engine, key: int, sql: str, params: dict[str, Any]) -> Any:
     """Run one PostgreSQL statement (psycopg's ``%(name)s`` placeholders, values as psycopg
     adapts them) in its own transaction holding the advisory lock ``key``, committed; returns
     its first row (None when it returns none).
@@ -42,11 +40,7 @@ def locked_statement_pg(engine: sa.Engine, key: int, sql: str, params: dict[str,
     statement starts, so in READ COMMITTED the statement's snapshot sees every row committed
     by the lock's previous holders. A failure rolls back (nothing of the statement stays)
     and is raised as SQLAlchemy's ``DBAPIError`` subclass (``IntegrityError``, ...), as
-    ``Connection.execute`` would.
-
-    ``before_commit(conn)`` (the psycopg connection) runs once the statement has been sent
-    and before COMMIT is: it may wait for something else meanwhile and queue one more
-    statement of the transaction (``conn.execute``), still in the same round trip."""
+    ``Connection.execute`` would."""
     import psycopg
     from psycopg.pq import TransactionStatus
 
@@ -60,8 +54,6 @@ def locked_statement_pg(engine: sa.Engine, key: int, sql: str, params: dict[str,
                 pg.execute(b"BEGIN")
                 pg.execute(f"SELECT pg_advisory_xact_lock({int(key)})".encode())
                 cur = pg.execute(sql, params)
-                if before_commit is not None:
-                    before_commit(pg)
                 pg.execute(b"COMMIT")
             row = cur.fetchone()
         except BaseException as exc:

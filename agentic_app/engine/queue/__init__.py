@@ -25,14 +25,10 @@ imports only those above it):
   BEGIN, the lock, one statement (dedupe check, owner, kill switch and caps read, both
   inserts, only when every check passes) and COMMIT sent together in psycopg's pipeline mode;
   the statement runs after the lock is held, so its snapshot counts every row the previous
-  holder committed. The slot is reserved under a token ``r:<ms>:<random>`` (so a crash before
-  the commit leaks nothing: the reconciler drops tokens older than ``RESERVATION_TTL_S``) by
-  an EVALSHA sent just before the transaction and read before its COMMIT, so its round trip
-  overlaps the database's (:class:`~.limits.SlotRequest`): the row is inserted marked
-  dispatched and, when the answer says the slots were full, unmarked by one more statement
-  of the same transaction (on PostgreSQL in the same flight), so a committed mark always
-  means a held slot. After the commit one Redis transaction swaps the token for the job id
-  and pushes the RQ job (a single round trip).
+  holder committed. The slot is reserved just before the transaction (one EVALSHA) under a
+  token ``r:<ms>:<random>`` (so a crash before the commit leaks nothing: the reconciler drops
+  tokens older than ``RESERVATION_TTL_S``); after the commit one Redis transaction swaps the
+  token for the job id and pushes the RQ job (a single round trip).
 * **Dispatch** = take a per-user slot (an atomic Lua check on the Redis set
   ``agentic:q:slots:<user>``: at most ``max_concurrent_per_user`` members), mark the row
   dispatched (``rq_job_id`` set, conditional UPDATE) and push the RQ job

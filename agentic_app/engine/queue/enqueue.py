@@ -30,11 +30,10 @@ from agentic_app.engine.queue.keys import REDIS_ERRORS, rq_job_id, slots_key
 from agentic_app.engine.queue.limits import (
     CAP_COLUMNS,
     ENQUEUE_LOCK_KEY,
-    SLOT_ANSWER_WAIT_S,
-    SlotRequest,
     check_limits,
     day_start,
     lock_writes,
+    reserve_slot,
 )
 from agentic_app.engine.queue.rq_jobs import enqueue_rq, transaction
 from agentic_app.settings import Settings, get_settings
@@ -59,13 +58,6 @@ _SQL_INSERT_EX = sa.insert(_EX)
 _SQL_INSERT_JQ = sa.insert(_JQ)
 _SQL_SET_RQ_ID = sa.update(_JQ).where(_JQ.c.id == _P("job_id")).values(
     rq_job_id=_P("b_rq_job_id"))
-_SQL_UNMARK = sa.update(_JQ).where(_JQ.c.id == _P("job_id")).values(rq_job_id=None)
-_ENQUEUED_SETTING = "agentic.enqueued_job"
-"""Transaction-local PostgreSQL setting: the id of the job the enqueue statement inserted."""
-_PG_UNMARK = (f"UPDATE job_queue SET rq_job_id = NULL WHERE id = "
-              f"nullif(current_setting('{_ENQUEUED_SETTING}', true), '')::integer").encode()
-"""The job this transaction's enqueue statement inserted (none when it inserted none: the
-setting is set by that statement only, transaction-local) made to wait for a slot."""
 
 
 class DuplicateJobError(InvalidInputError):
@@ -97,24 +89,22 @@ def enqueue_execution(
     ``"max_queue_size"`` (pending jobs, waiting ones included).
     """
     settings = settings or get_settings()
-    # the gate call goes out now and is answered while the database works; the row is
-    # inserted marked dispatched and unmarked, in the same transaction, when no slot was free
-    request = SlotRequest(redis, user_id, settings.limits.max_concurrent_per_user)
+    # reserved before the write lock is taken, so the lock is held for SQL only
+    token = reserve_slot(redis, user_id, settings.limits.max_concurrent_per_user)
     args = dict(workflow_id=workflow_id, user_id=user_id, trigger_type=trigger_type,
                 trigger_payload=trigger_payload, priority=priority,
-                scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key)
+                scheduled_job_id=scheduled_job_id, dedupe_key=dedupe_key,
+                dispatched=token is not None)
     try:
         if db.engine.dialect.name == "postgresql":
-            job = _enqueue_pg(db.engine, settings, request, **args)
+            job = _enqueue_pg(db.engine, settings, **args)
         else:
             with db.engine.connect() as conn:
                 lock_writes(conn)
-                job = insert_job(conn, settings, dispatched=True, **args)
-                if request.token(wait=SLOT_ANSWER_WAIT_S) is None:
-                    conn.execute(_SQL_UNMARK, {"job_id": job.id})
+                job = insert_job(conn, settings, **args)
                 conn.commit()
     except IntegrityError:
-        drop_reservation(db, redis, user_id, request.unused(), settings)
+        drop_reservation(db, redis, user_id, token, settings)
         if dedupe_key is None:
             raise
         with db.engine.connect() as conn:
@@ -122,9 +112,8 @@ def enqueue_execution(
         raise DuplicateJobError(f"a job with dedupe_key {dedupe_key!r} exists",
                                 job_id=existing) from None
     except BaseException:
-        drop_reservation(db, redis, user_id, request.unused(), settings)
+        drop_reservation(db, redis, user_id, token, settings)
         raise
-    token = request.token()
     try:  # acknowledged either way: the row is committed; maintenance repairs Redis
         if token is not None:
             pipe = transaction(redis)
@@ -134,9 +123,6 @@ def enqueue_execution(
                        settings=settings, pipeline=pipe)
             pipe.execute()
         else:
-            job.rq_job_id = None
-            # a token whose answer came too late may hold a slot: given back first
-            drop_reservation(db, redis, user_id, request.late_token(), settings)
             # flag first (same script): a slot freed from now on sees the flag, or this
             # gate sees the slot
             dispatch_row(db, redis, job_id=job.id, user_id=user_id, attempt=job.attempt,
@@ -180,22 +166,14 @@ def insert_job(conn: Any, settings: Settings, *, workflow_id: int, user_id: int,
     return job_row(id=job_id, **values)
 
 
-def _enqueue_pg(engine: sa.Engine, settings: Settings, request: SlotRequest,
-                **args: Any) -> JobQueueEntry:
+def _enqueue_pg(engine: sa.Engine, settings: Settings, **args: Any) -> JobQueueEntry:
     """:func:`insert_job` on PostgreSQL in its own transaction holding the enqueue lock, in
-    one round trip (see :func:`~agentic_app.db.locks.locked_statement_pg`): the row is
-    inserted marked dispatched; the slot ``request``'s answer is read before COMMIT is sent,
-    and when no slot was free the row is unmarked by one more statement in the same flight
-    (:data:`_PG_UNMARK`)."""
-    execution, job = _values(settings, utcnow(), **args)
-    sql, params = pg_insert(engine.dialect, settings, execution, job, dispatched=True)
-
-    def unmark_unless_granted(pg: Any) -> None:
-        if request.token(wait=SLOT_ANSWER_WAIT_S) is None:
-            pg.execute(_PG_UNMARK)
-
-    return pg_job(locked_statement_pg(engine, ENQUEUE_LOCK_KEY, sql, params,
-                                      before_commit=unmark_unless_granted), job, settings)
+    one round trip (see :func:`~agentic_app.db.locks.locked_statement_pg`)."""
+    execution, job = _values(settings, utcnow(), **{k: v for k, v in args.items()
+                                                    if k != "dispatched"})
+    sql, params = pg_insert(engine.dialect, settings, execution, job,
+                            dispatched=args["dispatched"])
+    return pg_job(locked_statement_pg(engine, ENQUEUE_LOCK_KEY, sql, params), job, settings)
 
 
 def _values(settings: Settings, now: datetime, *, workflow_id: int, user_id: int,
@@ -282,11 +260,10 @@ ok AS (
   RETURNING id, execution_id, rq_job_id
 )
 SELECT (SELECT id FROM dup LIMIT 1), owner.user_id, owner.is_active, owner.halted,
-    owner.queued, owner.today, ins.id, ins.execution_id, ins.rq_job_id,
-    set_config('{setting}', ins.id::text, true)
+    owner.queued, owner.today, ins.id, ins.execution_id, ins.rq_job_id
 FROM (SELECT 1) AS one LEFT JOIN owner ON true LEFT JOIN ins ON true"""
 _PgResult = namedtuple("_PgResult", "dup_id user_id is_active halted queued today "
-                                    "id execution_id rq_job_id enqueued")
+                                    "id execution_id rq_job_id")
 _pg_sql: dict[Any, tuple[str, dict[str, Any]]] = {}
 
 
@@ -299,8 +276,7 @@ def pg_insert(dialect: Any, settings: Settings, execution: dict[str, Any],
     compiled = _pg_sql.get(dialect)
     if compiled is None:
         owner = _SQL_OWNER.compile(dialect=dialect)
-        compiled = _pg_sql[dialect] = (_PG_INSERT.format(owner=owner.string,
-                                                         setting=_ENQUEUED_SETTING),
+        compiled = _pg_sql[dialect] = (_PG_INSERT.format(owner=owner.string),
                                        dict(owner.params))
     sql, constants = compiled
     now = job["created_at"]

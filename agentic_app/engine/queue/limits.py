@@ -119,106 +119,14 @@ def raise_halted() -> None:
                         field=KILL_SWITCH)
 
 
-SLOT_ANSWER_WAIT_S = 0.02
-"""How long an enqueue waits for its slot gate's answer while holding the write lock (the
-answer normally arrives in well under a millisecond, while the statement runs); a slower
-one is given up there and read after the commit (the job then waits for a slot like any
-other)."""
-
-
-class SlotRequest:
-    """One of the user's slots reserved under a fresh token (a member ``r:<ms>:<random>`` of
-    the slot set, swapped for the job id once the job is committed). The gate call goes to
-    Redis at once and its answer is read later, by :meth:`token`: the enqueue's database
-    statement runs in between, so the reservation adds no round trip of its own.
-
-    The call is sent on a connection taken from the client's pool and kept until the answer
-    is read. When sending or reading fails, :meth:`token` makes the same gate call the
-    ordinary way (with the client's retries): the gate is idempotent for one token (a
-    member already in the set is granted again), so a lost answer is simply asked again.
-    :meth:`token` with ``wait`` gives up on an answer that is late (None) and keeps the
-    connection, so that :meth:`late_token` can read the answer once the caller holds no
-    lock, on the same connection (after the call, whatever it did).
-    """
-
-    def __init__(self, redis: redis_lib.Redis, user_id: int, cap: int) -> None:
-        """Send the gate call for a fresh token of ``user_id``'s ``cap`` slots."""
-        self._redis, self._user_id = redis, user_id
-        self._args = (slots_key(user_id), new_reservation(), cap)
-        self._conn: Any = None
-        self._read, self._token, self._lost = False, None, False
-        pool = redis.connection_pool
-        try:
-            conn = pool.get_connection()
-        except REDIS_ERRORS:
-            return  # token() asks the ordinary way
-        try:
-            conn.send_command("EVALSHA", _SHA[_GATE_LUA], 1, *self._args)
-        except BaseException as exc:
-            conn.disconnect()
-            pool.release(conn)
-            if not isinstance(exc, REDIS_ERRORS):
-                raise
-            return
-        self._conn = conn
-
-    def token(self, wait: float | None = None) -> str | None:
-        """The reservation token when the slot is reserved; None when the user's slots are
-        full or Redis fails (logged). ``wait``: None unless the answer is there within
-        ``wait`` seconds, and no second call when the connection fails meanwhile (see
-        :meth:`late_token`). The answer is read once; later calls repeat it."""
-        if self._read:
-            return self._token
-        self._read, conn = True, self._conn
-        granted = None
-        if conn is not None:
-            try:
-                if wait is not None and not conn.can_read(timeout=wait):
-                    log.warning("slot gate of user %s: no answer in %s s", self._user_id, wait)
-                    return None  # the connection stays, for late_token
-                granted = conn.read_response()
-            except redis_lib.exceptions.ResponseError:
-                pass  # NoScriptError (the script cache was flushed): asked again below
-            except BaseException as exc:
-                conn.disconnect()  # an unread answer never goes back to the pool
-                if not isinstance(exc, Exception):
-                    raise
-                if wait is not None:  # lost: it may have reserved; late_token gives it back
-                    self._conn, self._lost = None, True
-                    self._redis.connection_pool.release(conn)
-                    return None
-            self._conn = None
-            self._redis.connection_pool.release(conn)
-        if granted is None:
-            try:
-                granted = _run(self._redis, _GATE_LUA, 1, *self._args)
-            except REDIS_ERRORS:
-                log.warning("no slot reserved for user %s (Redis error)", self._user_id,
-                            exc_info=True)
-                granted = 0
-        self._token = self._args[1] if granted else None
-        return self._token
-
-    def late_token(self) -> str | None:
-        """After :meth:`token` gave up waiting: the token when the late answer reserved the
-        slot (or the answer is lost: it may have), to be given back; else None."""
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return self._args[1] if self._lost else None
-        try:
-            return self._args[1] if conn.read_response() else None
-        except BaseException as exc:
-            conn.disconnect()
-            if not isinstance(exc, Exception):
-                raise
-            return self._args[1]  # lost: it may hold a slot
-        finally:
-            self._redis.connection_pool.release(conn)
-
-    def unused(self) -> str | None:
-        """For a caller whose insert failed: the token that may hold a slot now (granted,
-        late or lost), to give back; None when there is none."""
-        return self.token() or self.late_token()
+def reserve_slot(redis: redis_lib.Redis, user_id: int, cap: int) -> str | None:
+    """Reserve one of the user's slots under a fresh token; None when full or Redis is down."""
+    token = new_reservation()
+    try:
+        return token if _run(redis, _GATE_LUA, 1, slots_key(user_id), token, cap) else None
+    except REDIS_ERRORS:
+        log.warning("no slot reserved for user %s (Redis error)", user_id, exc_info=True)
+        return None
 
 
 def take_slot(redis: redis_lib.Redis, user_id: int, job_id: int, cap: int, *,
