@@ -105,9 +105,9 @@ class LeanBookkeeping:
         else:
             job.ended_at = rq_now()
 
-    _start: tuple[str, Any] | None = None
-    """(job id, pipeline): ``prepare_execution``'s commands, sent with the job's
-    ``prepare_job_execution``."""
+    _start: tuple[str, Any, int] | None = None
+    """(job id, pipeline, heartbeat TTL): ``prepare_execution``'s commands, sent with the
+    job's ``prepare_job_execution``, and the TTL both use."""
 
     def prepare_execution(self, job: Any) -> Any:
         """RQ 2.12's ``prepare_execution`` (the job's Execution record, state ``busy``); for
@@ -120,21 +120,22 @@ class LeanBookkeeping:
         self.execution = Execution.create(job, ttl, pipeline=pipeline,
                                           worker_name=self.name)  # type: ignore[attr-defined]
         self.set_state(WorkerStatus.BUSY, pipeline=pipeline)
-        self._start = (job.id, pipeline)
+        self._start = (job.id, pipeline, ttl)
         return self.execution
 
     def prepare_job_execution(self, job: Any, remove_from_intermediate_queue: bool = False,
                               ) -> None:
         """RQ 2.12's ``prepare_job_execution`` (current job, heartbeats with the job's TTL,
-        the job marked started), in the pipeline ``prepare_execution`` left for this job."""
+        the job marked started), in the pipeline ``prepare_execution`` left for this job and
+        with the TTL it computed."""
         start, self._start = self._start, None
         if start is None or start[0] != job.id:
             super().prepare_job_execution(job, remove_from_intermediate_queue)  # type: ignore[misc]
             return
-        with start[1] as pipeline:
+        _, pipe, ttl = start
+        with pipe as pipeline:
             self.set_current_job_id(job.id, pipeline=pipeline)  # type: ignore[attr-defined]
             self.set_current_job_working_time(0, pipeline=pipeline)  # type: ignore[attr-defined]
-            ttl = self.get_heartbeat_ttl(job)  # type: ignore[attr-defined]
             self.heartbeat(ttl, pipeline=pipeline)
             job.heartbeat(rq_now(), ttl, pipeline=pipeline)
             job.prepare_for_execution(self.name, pipeline=pipeline)  # type: ignore[attr-defined]
