@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -97,15 +98,19 @@ def main() -> None:
     args = parser.parse_args()
     n = (WARM_UP + 150) if args.quick else (WARM_UP + 400)
     rounds = args.rounds or (2 if args.quick else 3)
-    from agentic_app.engine.redis_conn import connect
+    from agentic_app.engine.redis_conn import connect, redis_answers
 
     direct_url = qb._redis_url()
-    redis_port = int(direct_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+    redis_port = urlsplit(direct_url).port or 6379
     proxy = subprocess.Popen([sys.executable, str(REPO / "bench" / "redis_proxy.py"),
                               str(PROXY_PORT), str(redis_port), "900"])
     relayed_url = f"redis://127.0.0.1:{PROXY_PORT}/{qb.BENCH_REDIS_DB}"
     try:
-        time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while not redis_answers(relayed_url):  # the relay is listening
+            if time.monotonic() > deadline or proxy.poll() is not None:
+                sys.exit("the Redis relay did not start")
+            time.sleep(0.05)
         figures: dict[str, dict] = {}
         for kind in [k.strip() for k in args.databases.split(",") if k.strip()]:
             tmp = Path(tempfile.mkdtemp(prefix="enqueue-bench-"))
