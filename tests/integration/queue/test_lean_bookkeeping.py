@@ -26,9 +26,10 @@ def conn(redis_url):
     client.close()
 
 
-def _worker(conn, *, registered: bool = True) -> AgenticSimpleWorker:
-    worker = AgenticSimpleWorker(["lean-test"], connection=conn, serializer=JSONSerializer,
-                                 name=f"lean-{time.monotonic_ns()}", worker_ttl=60)
+def _worker(conn, *, registered: bool = True, cls: type = AgenticSimpleWorker):
+    """A worker of ``cls`` (ours, or RQ's own SimpleWorker to compare with) on lean-test."""
+    worker = cls(["lean-test"], connection=conn, serializer=JSONSerializer,
+                 name=f"lean-{time.monotonic_ns()}", worker_ttl=60)
     if registered:
         worker.register_birth()
     return worker
@@ -188,9 +189,7 @@ def test_an_execution_jobs_start_is_one_round_trip_and_leaves_rqs_state(conn):
 
     n = time.monotonic_ns()
     lean_worker = _worker(conn)
-    stock_worker = SimpleWorker(["lean-test"], connection=conn, serializer=JSONSerializer,
-                                name=f"stock-{n}", worker_ttl=60)
-    stock_worker.register_birth()
+    stock_worker = _worker(conn, cls=SimpleWorker)
     lean, _, lean_trips = _started(conn, lean_worker, f"agentic-{n}-1")
     stock, queue, stock_trips = _started(conn, stock_worker, f"agentic-{n + 1}-1")
     other_trips = _started(conn, _worker(conn), f"other-{n}")[2]
@@ -253,9 +252,7 @@ def test_an_execution_jobs_start_leaves_rqs_execution_records(conn):
     from rq.worker import SimpleWorker
 
     n = time.monotonic_ns()
-    stock_worker = SimpleWorker(["lean-test"], connection=conn, serializer=JSONSerializer,
-                                name=f"stock-{n}", worker_ttl=60)
-    stock_worker.register_birth()
+    stock_worker = _worker(conn, cls=SimpleWorker)
     for worker, rid in ((_worker(conn), f"agentic-{n}-1"), (stock_worker, f"agentic-{n + 1}-1")):
         job, queue, _ = _started(conn, worker, rid)
         executions = ExecutionRegistry(job_id=job.id, connection=conn)
