@@ -127,11 +127,16 @@ class WorkflowExecution(SQLModel, table=True):
     """One run of a workflow (all its attempts share this row)."""
 
     __tablename__ = "workflow_executions"
-    __table_args__ = (sa.Index("ix_workflow_executions_user_status", "user_id", "status"),)
+    __table_args__ = (
+        sa.Index("ix_workflow_executions_user_status", "user_id", "status"),
+        # the daily cap's count (user's executions created since 00:00 UTC) reads only that
+        # user's rows of the day; a created_at-only index read every user's (migration 0013)
+        sa.Index("ix_workflow_executions_user_created", "user_id", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: int = Field(foreign_key="workflows.id", index=True)
-    user_id: int = Field(foreign_key="users.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
     scheduled_job_id: int | None = Field(default=None, foreign_key="scheduled_jobs.id", index=True)
     status: str = Field(default=ExecutionStatus.pending.value, max_length=16, index=True)
     trigger_type: str = Field(default=TriggerType.manual.value, max_length=16)
@@ -153,10 +158,11 @@ class ManualRetry(SQLModel, table=True):
     """A manual retry of an execution: counted with new executions against the daily cap."""
 
     __tablename__ = "manual_retries"
+    __table_args__ = (sa.Index("ix_manual_retries_user_created", "user_id", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     execution_id: int = Field(foreign_key="workflow_executions.id", index=True)
-    user_id: int = Field(foreign_key="users.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
@@ -188,7 +194,8 @@ class ExecutionEvent(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    execution_id: int = Field(foreign_key="workflow_executions.id", index=True)
+    # looked up through uq_execution_events_exec_seq (execution_id leads it)
+    execution_id: int = Field(foreign_key="workflow_executions.id")
     seq: int
     attempt: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     ts: datetime = Field(default_factory=utcnow)
@@ -259,13 +266,13 @@ class JobQueueEntry(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workflow_id: int = Field(foreign_key="workflows.id", index=True)
-    user_id: int = Field(foreign_key="users.id", index=True)
+    user_id: int = Field(foreign_key="users.id")  # ix_job_queue_user_status leads with it
     execution_id: int | None = Field(default=None, foreign_key="workflow_executions.id", index=True)
     scheduled_job_id: int | None = Field(default=None, foreign_key="scheduled_jobs.id", index=True)
     dedupe_key: str | None = Field(default=None, max_length=200, sa_column_kwargs={"unique": True})
     rq_job_id: str | None = Field(default=None, max_length=64)
     status: str = Field(default=JobStatus.pending.value, max_length=50)
-    priority: int = Field(default=0, index=True)
+    priority: int = Field(default=0)  # dispatch order: ix_job_queue_waiting
     retry_count: int = Field(default=0)
     max_retries: int = Field(default=3)
     scheduled_at: datetime | None = None

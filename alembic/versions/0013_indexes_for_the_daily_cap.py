@@ -1,0 +1,50 @@
+"""indexes for the daily cap's count, and none that a composite already covers
+
+* ``workflow_executions (user_id, created_at)`` and ``manual_retries (user_id, created_at)``
+  replace the ``user_id``-only indexes. The daily cap counts a user's executions and manual
+  retries created since 00:00 UTC inside every enqueue, under the enqueue lock; with
+  ``user_id`` and ``created_at`` indexed apart PostgreSQL read every user's rows of the day
+  (or every row the user ever made) to count one user's, so each enqueue got slower as the
+  day went on, for every user. Now it reads that user's rows of the day, at most the cap.
+  Lookups by ``user_id`` alone use the new index (it leads with ``user_id``).
+* Dropped, each covered by a composite index that leads with the same column or unused:
+  ``execution_events.execution_id`` (``uq_execution_events_exec_seq``),
+  ``job_queue.user_id`` (``ix_job_queue_user_status``) and ``job_queue.priority`` (no query
+  filters or sorts by priority alone; dispatch order is ``ix_job_queue_waiting``). Every
+  status change of a job rewrites all of its row's index entries, so each index less is
+  work less per claim and finish.
+
+Revision ID: indexes_for_the_daily_cap
+Revises: job_queue_lookup_indexes
+Create Date: 2026-12-03
+"""
+from typing import Sequence, Union
+
+from alembic import op
+
+revision: str = 'indexes_for_the_daily_cap'
+down_revision: Union[str, None] = 'job_queue_lookup_indexes'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_index('ix_workflow_executions_user_created', 'workflow_executions',
+                    ['user_id', 'created_at'])
+    op.drop_index('ix_workflow_executions_user_id', table_name='workflow_executions')
+    op.create_index('ix_manual_retries_user_created', 'manual_retries',
+                    ['user_id', 'created_at'])
+    op.drop_index('ix_manual_retries_user_id', table_name='manual_retries')
+    op.drop_index('ix_execution_events_execution_id', table_name='execution_events')
+    op.drop_index('ix_job_queue_user_id', table_name='job_queue')
+    op.drop_index('ix_job_queue_priority', table_name='job_queue')
+
+
+def downgrade() -> None:
+    op.create_index('ix_job_queue_priority', 'job_queue', ['priority'])
+    op.create_index('ix_job_queue_user_id', 'job_queue', ['user_id'])
+    op.create_index('ix_execution_events_execution_id', 'execution_events', ['execution_id'])
+    op.create_index('ix_manual_retries_user_id', 'manual_retries', ['user_id'])
+    op.drop_index('ix_manual_retries_user_created', table_name='manual_retries')
+    op.create_index('ix_workflow_executions_user_id', 'workflow_executions', ['user_id'])
+    op.drop_index('ix_workflow_executions_user_created', table_name='workflow_executions')
