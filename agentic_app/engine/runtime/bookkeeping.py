@@ -23,7 +23,8 @@ no information for a worker that runs jobs back to back:
   held while RQ's ``perform_job`` runs and sent in its success pipeline, one MULTI/EXEC for
   both (``engine/queue/finish_redis.py``);
 * at an execution's start, RQ's two pipelines (the Execution record and state ``busy``, then
-  current job, heartbeats and the job marked started) go out as one;
+  current job, heartbeats and the job marked started) go out as one, with the PERSIST of
+  the job's key that RQ's ``Job.perform`` sends on its own next (:class:`StartedJob`);
 * after an execution's success, the worker's ``idle`` state and the heartbeat that gives its
   key the worker TTL back (two standalone writes that follow at once) are in that same
   success pipeline.
@@ -40,6 +41,7 @@ from typing import Any
 
 from rq import Queue
 from rq.executions import Execution
+from rq.job import Job, _job_stack
 from rq.utils import now as rq_now
 from rq.worker import WorkerStatus
 
@@ -52,11 +54,35 @@ SUSPENSION_CHECK_EVERY_S = 1.0
 """Shortest interval between two reads of RQ's suspension flag."""
 
 
+class StartedJob(Job):
+    """RQ 2.12's Job, whose ``perform`` leaves out RQ's PERSIST of the job's key when the
+    worker's start pipeline carried it (``persisted``); everything else is RQ's."""
+
+    persisted = False
+    """The job's key was made persistent in the pipeline that marked the job started."""
+
+    def perform(self) -> Any:
+        """RQ's ``perform`` (the job on RQ's current-job stack while its function runs),
+        without the PERSIST round trip when ``persisted``."""
+        if not self.persisted:
+            return super().perform()
+        self.persisted = False
+        _job_stack.push(self)
+        try:
+            self._result = self._execute()
+        finally:
+            assert self is _job_stack.pop()
+        return self._result
+
+
 class LeanBookkeeping:
     """Mixin for an RQ worker class: heartbeats at most every ``HEARTBEAT_EVERY_S``, state
     written only when it changes, suspension read at most every ``SUSPENSION_CHECK_EVERY_S``,
     no heartbeat at a job's end unless it has a callback.
     """
+
+    job_class = StartedJob
+    """The class of the jobs the worker dequeues (RQ's ``job_class``)."""
 
     _last_beat = -float("inf")
     _next_suspension_check = -float("inf")
@@ -127,7 +153,8 @@ class LeanBookkeeping:
                               ) -> None:
         """RQ 2.12's ``prepare_job_execution`` (current job, heartbeats with the job's TTL,
         the job marked started), in the pipeline ``prepare_execution`` left for this job and
-        with the TTL it computed."""
+        with the TTL it computed, and the PERSIST of the job's key that ``Job.perform``
+        would send next (see :class:`StartedJob`)."""
         start, self._start = self._start, None
         if start is None or start[0] != job.id:
             super().prepare_job_execution(job, remove_from_intermediate_queue)  # type: ignore[misc]
@@ -142,7 +169,11 @@ class LeanBookkeeping:
             if remove_from_intermediate_queue:
                 queue = Queue(job.origin, connection=self.connection)  # type: ignore[attr-defined]
                 pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
+            if isinstance(job, StartedJob):
+                pipeline.persist(job.key)
             pipeline.execute()
+            if isinstance(job, StartedJob):
+                job.persisted = True
         self.procline(f"Processing {job.func_name} from {job.origin} "  # type: ignore[attr-defined]
                       f"since {time.time()}")
 

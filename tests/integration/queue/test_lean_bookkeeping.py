@@ -3,6 +3,7 @@ fewer round trips, same observable state (heartbeat, worker state, suspension)."
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -169,12 +170,14 @@ def test_an_execution_jobs_success_skips_the_dependents_watch_and_leaves_rqs_sta
         assert float(conn.hget(worker.key, "total_working_time")) > 0
 
 
-def _started(conn, worker, job_id: str):
-    """Enqueue a no-op job of id ``job_id``, dequeue it and run RQ's two start steps on
-    ``worker``; (the job, its queue, round trips the start steps took)."""
+def _started(conn, worker, job_id: str, **enqueue_kwargs):
+    """Enqueue a no-op job of id ``job_id``, dequeue it as ``worker`` does (its job class)
+    and run RQ's two start steps on ``worker``; (the job, its queue, round trips the start
+    steps took)."""
     queue = Queue("lean-test", connection=conn, serializer=JSONSerializer)
-    queue.enqueue_call("os.getpid", job_id=job_id, result_ttl=600)
-    job, queue = Queue.dequeue_any([queue], None, connection=conn, serializer=JSONSerializer)
+    queue.enqueue_call("os.getpid", job_id=job_id, result_ttl=600, **enqueue_kwargs)
+    job, queue = Queue.dequeue_any([queue], None, connection=conn, serializer=JSONSerializer,
+                                   job_class=worker.job_class)
     counting = RedisCounter(conn)
     worker.prepare_execution(job)
     worker.prepare_job_execution(job, remove_from_intermediate_queue=True)
@@ -260,3 +263,30 @@ def test_an_execution_jobs_start_leaves_rqs_execution_records(conn):
         ttl = worker.get_heartbeat_ttl(job)
         assert ttl - 5 < conn.ttl(worker.execution.key) <= ttl
         assert conn.llen(queue.intermediate_queue_key) == 0
+
+
+def test_an_execution_jobs_key_is_persisted_at_its_start_not_in_a_round_trip_of_its_own(conn):
+    """RQ's Job.perform makes the job's key persistent (a job enqueued with a ``ttl`` must
+    not expire while it runs) in a round trip of its own; for an execution's job the start
+    pipeline carries that PERSIST and perform sends nothing before the function runs. The
+    stock worker's job and any other job keep RQ's way."""
+    from rq.worker import SimpleWorker
+
+    n = time.monotonic_ns()
+    runs = {"lean": (_worker(conn), f"agentic-{n}-1"),
+            "stock": (_worker(conn, cls=SimpleWorker), f"agentic-{n + 1}-1"),
+            "other": (_worker(conn), f"other-{n}")}
+    trips = {}
+    for name, (worker, job_id) in runs.items():
+        job, _, start_trips = _started(conn, worker, job_id, ttl=500)
+        started_ttl = conn.ttl(job.key)
+        counting = RedisCounter(conn)
+        assert job.perform() == os.getpid()
+        trips[name] = (start_trips, counting.round_trips, list(counting.commands))
+        assert conn.ttl(job.key) == -1, name  # persistent while it runs (RQ's promise)
+        if name == "lean":
+            assert started_ttl == -1  # already at the start
+            assert job.persisted is False  # used once: a second perform is RQ's own
+    assert trips["lean"] == (1, 0, [])
+    assert trips["stock"] == (2, 1, ["PERSIST"])
+    assert trips["other"] == (2, 1, ["PERSIST"])
