@@ -14,6 +14,11 @@
   status change of a job rewrites all of its row's index entries, so each index less is
   work less per claim and finish.
 
+On PostgreSQL the indexes are built and dropped CONCURRENTLY (outside the migration's
+transaction): a plain CREATE INDEX holds off every insert into the table while it builds,
+and these are the tables each enqueue writes, so an upgrade run while the old version still
+serves (docs/DEPLOY.md) would stall the queue for as long as the build takes.
+
 Revision ID: indexes_for_the_daily_cap
 Revises: job_queue_lookup_indexes
 Create Date: 2026-12-03
@@ -28,23 +33,28 @@ branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
 
+_ADDED = (('ix_workflow_executions_user_created', 'workflow_executions', ['user_id', 'created_at']),
+          ('ix_manual_retries_user_created', 'manual_retries', ['user_id', 'created_at']))
+_DROPPED = (('ix_workflow_executions_user_id', 'workflow_executions', ['user_id']),
+            ('ix_manual_retries_user_id', 'manual_retries', ['user_id']),
+            ('ix_execution_events_execution_id', 'execution_events', ['execution_id']),
+            ('ix_job_queue_user_id', 'job_queue', ['user_id']),
+            ('ix_job_queue_priority', 'job_queue', ['priority']))
+
+
+def _swap(create: tuple, drop: tuple) -> None:
+    """Create the ``create`` indexes, then drop the ``drop`` ones (name, table, columns);
+    CONCURRENTLY and outside the transaction on PostgreSQL (see the module docstring)."""
+    with op.get_context().autocommit_block():
+        for name, table, columns in create:
+            op.create_index(name, table, columns, postgresql_concurrently=True)
+        for name, table, _ in drop:
+            op.drop_index(name, table_name=table, postgresql_concurrently=True)
+
+
 def upgrade() -> None:
-    op.create_index('ix_workflow_executions_user_created', 'workflow_executions',
-                    ['user_id', 'created_at'])
-    op.drop_index('ix_workflow_executions_user_id', table_name='workflow_executions')
-    op.create_index('ix_manual_retries_user_created', 'manual_retries',
-                    ['user_id', 'created_at'])
-    op.drop_index('ix_manual_retries_user_id', table_name='manual_retries')
-    op.drop_index('ix_execution_events_execution_id', table_name='execution_events')
-    op.drop_index('ix_job_queue_user_id', table_name='job_queue')
-    op.drop_index('ix_job_queue_priority', table_name='job_queue')
+    _swap(_ADDED, _DROPPED)
 
 
 def downgrade() -> None:
-    op.create_index('ix_job_queue_priority', 'job_queue', ['priority'])
-    op.create_index('ix_job_queue_user_id', 'job_queue', ['user_id'])
-    op.create_index('ix_execution_events_execution_id', 'execution_events', ['execution_id'])
-    op.create_index('ix_manual_retries_user_id', 'manual_retries', ['user_id'])
-    op.drop_index('ix_manual_retries_user_created', table_name='manual_retries')
-    op.create_index('ix_workflow_executions_user_id', 'workflow_executions', ['user_id'])
-    op.drop_index('ix_workflow_executions_user_created', table_name='workflow_executions')
+    _swap(_DROPPED, _ADDED)
