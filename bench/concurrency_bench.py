@@ -39,35 +39,31 @@ DELAY_S = 2.0
 MB = 1024 * 1024
 
 
-def _tree_rss(pid: int) -> int:
+def _tree_rss(pid: int) -> tuple[int, int]:
+    """(RSS sum in bytes, number of processes) of ``pid``'s process tree."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
+        return 0, 0
     total = 0
     for p in procs:
         try:
             total += p.memory_info().rss
         except psutil.NoSuchProcess:
             pass
-    return total
+    return total, len(procs)
 
 
-def _start(args: list[str], env: dict[str, str], conn, expect: int) -> subprocess.Popen:
-    from rq import Worker
-
-    proc = subprocess.Popen([sys.executable, "-m", "agentic_app.engine.runtime.worker", *args],
+def _launch(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "agentic_app.engine.runtime.worker", *args],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(Worker.all(connection=conn)) < expect:
-        time.sleep(0.2)
-    return proc
 
 
 def run_mode(mode: str, n_procs: int, db: str, conn, settings, env: dict[str, str]) -> dict:
     """Start the workers of ``mode``, run the 110 executions, measure, stop the workers."""
+    from rq import Worker
     from sqlmodel import func, select
 
     from agentic_app.db.engine import Database, session_scope
@@ -87,16 +83,21 @@ def run_mode(mode: str, n_procs: int, db: str, conn, settings, env: dict[str, st
     enqueue_s = time.monotonic() - t0
     argv = (["--slots", "100", "--worker-class", "simple"] if mode == "slots"
             else ["--processes", str(n_procs), "--worker-class", "simple"])
+    expect = 1 if mode == "slots" else n_procs
     started = time.monotonic()
-    proc = _start(argv, env, conn, 1 if mode == "slots" else n_procs)
-    startup_s = time.monotonic() - started
-    n_worker_procs = len(psutil.Process(proc.pid).children(recursive=True)) + 1
+    proc = _launch(argv, env)
+    startup_s = None  # until every worker is registered; sampled from the launch on, since
+    # a fork pool's first workers run executions while the last ones are still starting
+    n_worker_procs = 1
     peak_running = peak_user = peak_rss = 0
     done = 0
     deadline = started + 180
     try:
         while time.monotonic() < deadline:
-            peak_rss = max(peak_rss, _tree_rss(proc.pid))
+            if startup_s is None and len(Worker.all(connection=conn)) >= expect:
+                startup_s = time.monotonic() - started
+            rss, n_tree = _tree_rss(proc.pid)
+            peak_rss, n_worker_procs = max(peak_rss, rss), max(n_worker_procs, n_tree)
             with session_scope(db) as s:
                 rows = s.exec(select(JobQueueEntry.user_id, func.count()).where(
                     JobQueueEntry.status == "running",
@@ -118,7 +119,7 @@ def run_mode(mode: str, n_procs: int, db: str, conn, settings, env: dict[str, st
             proc.kill()
     return {"mode": mode, "worker_processes": n_worker_procs, "executions": len(ids),
             "completed": done, "wall_s": round(wall, 2), "enqueue_s": round(enqueue_s, 2),
-            "startup_s": round(startup_s, 2),
+            "startup_s": None if startup_s is None else round(startup_s, 2),
             "peak_running": peak_running, "peak_running_per_user": peak_user,
             "peak_rss_mb": round(peak_rss / MB, 1),
             "peak_rss_per_process_mb": round(peak_rss / MB / n_worker_procs, 1),
@@ -146,7 +147,7 @@ def main() -> None:
         db = args.database_url
         upgrade_to_head(db, tmp)
     else:
-        db = _db(tmp)
+        db = _db(tmp, "sqlite")
     limits = {"max_concurrent_per_user": 10, "max_executions_per_day": 100}
     env = dict(os.environ, DATABASE_URL=db, REDIS_URL=redis_url, PYTHONPATH=str(REPO),
                LIMITS=json.dumps(limits))
@@ -157,7 +158,7 @@ def main() -> None:
           f"{'per user':>8} {'peak MB':>8}  load 1m before/after")
     for r in results:
         print(f"{r['mode']:10} {r['worker_processes']:5d} {r['completed']:4d}/{r['executions']:<3d}"
-              f" {r['wall_s']:7.2f} {r['startup_s']:7.2f} {r['peak_running']:8d}"
+              f" {r['wall_s']:7.2f} {r['startup_s'] or '-':>7} {r['peak_running']:8d}"
               f" {r['peak_running_per_user']:8d} {r['peak_rss_mb']:8.1f}  "
               f"{r['load_before'][0]:.2f}/{r['load_after'][0]:.2f}")
     print(json.dumps({"cpus": os.cpu_count(), "results": results}))
