@@ -46,8 +46,10 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    # a transaction per migration: one that must run outside a transaction (0013's
+    # concurrent index builds, in an autocommit block) then commits only its own work
     context.configure(connection=connection, target_metadata=target_metadata,
-                      render_as_batch=True, compare_type=True)
+                      render_as_batch=True, compare_type=True, transaction_per_migration=True)
     with context.begin_transaction():
         context.run_migrations()
 

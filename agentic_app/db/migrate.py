@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,40 @@ def alembic_config(url: str, cipher: Any = None) -> Config:
     return cfg
 
 
+MIGRATION_LOCK_KEY = 842017
+"""PostgreSQL advisory lock (session level) held while this process migrates."""
+MIGRATION_LOCK_WAIT_S = 3600.0
+"""Longest a migration waits for another process's migration to finish."""
+
+
 @contextmanager
 def _migration_lock(url: str, lock_dir: Path):
-    """Serialize migrations: a PostgreSQL advisory lock, or a file lock for SQLite."""
+    """Serialize migrations: a PostgreSQL advisory lock, or a file lock for SQLite.
+
+    On PostgreSQL the lock is polled (``pg_try_advisory_lock`` every 0.2 s) on an autocommit
+    connection instead of waited for: a waiting ``pg_advisory_lock`` statement holds a
+    snapshot, and the holder's ``CREATE INDEX CONCURRENTLY`` (migration 0013) waits for
+    every older snapshot to go, so two migrations started together waited for each other
+    forever. Raises TimeoutError after ``MIGRATION_LOCK_WAIT_S``.
+    """
     url = normalize_url(url)
     if url.startswith("postgresql"):
         import sqlalchemy as sa
 
         with get_engine(url).connect() as conn:
-            conn.execute(sa.text("SELECT pg_advisory_lock(842017)"))
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            deadline = time.monotonic() + MIGRATION_LOCK_WAIT_S
+            while not conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"),
+                                   {"k": MIGRATION_LOCK_KEY}).scalar():
+                if time.monotonic() > deadline:
+                    raise TimeoutError("another migration held the database's migration "
+                                       f"lock for over {MIGRATION_LOCK_WAIT_S:.0f} s")
+                time.sleep(0.2)
             try:
                 yield
             finally:
-                conn.execute(sa.text("SELECT pg_advisory_unlock(842017)"))
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"),
+                             {"k": MIGRATION_LOCK_KEY})
         return
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / "migrate.lock", "w") as fh:

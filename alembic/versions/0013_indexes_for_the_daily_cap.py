@@ -17,7 +17,10 @@
 On PostgreSQL the indexes are built and dropped CONCURRENTLY (outside the migration's
 transaction): a plain CREATE INDEX holds off every insert into the table while it builds,
 and these are the tables each enqueue writes, so an upgrade run while the old version still
-serves (docs/DEPLOY.md) would stall the queue for as long as the build takes.
+serves (docs/DEPLOY.md) would stall the queue for as long as the build takes. Outside a
+transaction an interrupted run leaves part of its work done, so each step may be run again:
+an index is created if it does not exist (an INVALID one, what an interrupted concurrent
+build leaves, is dropped first) and dropped if it exists.
 
 Revision ID: indexes_for_the_daily_cap
 Revises: job_queue_lookup_indexes
@@ -25,6 +28,7 @@ Create Date: 2026-12-03
 """
 from typing import Sequence, Union
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'indexes_for_the_daily_cap'
@@ -42,14 +46,33 @@ _DROPPED = (('ix_workflow_executions_user_id', 'workflow_executions', ['user_id'
             ('ix_job_queue_priority', 'job_queue', ['priority']))
 
 
+def _invalid(names: list[str]) -> list[str]:
+    """Which of the indexes ``names`` PostgreSQL holds as INVALID (a concurrent build that
+    did not finish); none on other databases or when only writing SQL (``--sql``)."""
+    if op.get_context().as_sql:
+        return []
+    bind = op.get_bind()
+    if bind.dialect.name != "postgresql":
+        return []
+    return list(bind.execute(sa.text(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE NOT i.indisvalid AND c.relname = ANY(:names)"), {"names": names}).scalars())
+
+
 def _swap(create: tuple, drop: tuple) -> None:
     """Create the ``create`` indexes, then drop the ``drop`` ones (name, table, columns);
-    CONCURRENTLY and outside the transaction on PostgreSQL (see the module docstring)."""
+    CONCURRENTLY and outside the transaction on PostgreSQL, each step safe to repeat (see
+    the module docstring)."""
+    tables = {name: table for name, table, _ in create}
     with op.get_context().autocommit_block():
+        for name in _invalid(list(tables)):
+            op.drop_index(name, table_name=tables[name], postgresql_concurrently=True)
         for name, table, columns in create:
-            op.create_index(name, table, columns, postgresql_concurrently=True)
+            op.create_index(name, table, columns, postgresql_concurrently=True,
+                            if_not_exists=True)
         for name, table, _ in drop:
-            op.drop_index(name, table_name=table, postgresql_concurrently=True)
+            op.drop_index(name, table_name=table, postgresql_concurrently=True,
+                          if_exists=True)
 
 
 def upgrade() -> None:

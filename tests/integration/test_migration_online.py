@@ -1,11 +1,18 @@
 """Migration 0013 on PostgreSQL runs while the old version still serves (docs/DEPLOY.md):
 its indexes on the tables every enqueue writes are built CONCURRENTLY, so inserts go on
-while a build waits, where a plain CREATE INDEX would queue them all behind it."""
+while a build waits, where a plain CREATE INDEX would queue them all behind it; two
+migrations started at once both finish (the migration lock is polled: a waiting lock
+statement's snapshot would hold up the holder's concurrent build forever), and a run
+interrupted halfway can be run again."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -49,6 +56,8 @@ def test_0013_lets_inserts_through_while_its_index_build_waits(tmp_path):
             # a concurrent build waits for the transactions open at its start (a virtualxid
             # lock); a plain one would wait for their table lock, and inserts behind it
             with engine.connect() as watcher:
+                # autocommit: a transaction would see pg_stat_activity as at its first read
+                watcher.execution_options(isolation_level="AUTOCOMMIT")
                 while not watcher.execute(sa.text(
                         "SELECT count(*) FROM pg_stat_activity WHERE datname = "
                         "current_database() AND wait_event_type = 'Lock'")).scalar():
@@ -71,4 +80,68 @@ def test_0013_lets_inserts_through_while_its_index_build_waits(tmp_path):
                 "ON c.oid = i.indexrelid WHERE c.relname LIKE 'ix_%_user_created'")).all()
         assert sorted(valid) == [("ix_manual_retries_user_created", True),
                                  ("ix_workflow_executions_user_created", True)]
+        engine.dispose()
+
+
+def _valid_indexes(url: str) -> dict[str, bool]:
+    with get_engine(url).connect() as conn:
+        return dict(conn.execute(sa.text(
+            "SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c "
+            "ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid WHERE t.relname "
+            "IN ('workflow_executions', 'manual_retries', 'execution_events', 'job_queue')")).all())
+
+
+NEW = {"ix_workflow_executions_user_created", "ix_manual_retries_user_created"}
+GONE = {"ix_workflow_executions_user_id", "ix_manual_retries_user_id",
+        "ix_execution_events_execution_id", "ix_job_queue_user_id", "ix_job_queue_priority"}
+
+
+def test_two_migrations_started_together_both_finish(tmp_path):
+    code = ("import sys; from pathlib import Path; from agentic_app.db.migrate import "
+            "upgrade_to_head; upgrade_to_head(sys.argv[1], Path(sys.argv[2]))")
+    with fresh_postgres_database() as url:
+        command.upgrade(alembic_config(url), "job_queue_lookup_indexes")  # 0012
+        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+        procs = [subprocess.Popen([sys.executable, "-c", code, url, str(tmp_path / str(i))],
+                                  env=env, stderr=subprocess.PIPE, text=True)
+                 for i in range(2)]
+        try:
+            codes = [p.wait(timeout=60) for p in procs]
+        finally:
+            for p in procs:
+                p.kill()
+        assert codes == [0, 0], [p.stderr.read()[-2000:] for p in procs]
+        indexes = _valid_indexes(url)
+        assert {n: indexes.get(n) for n in NEW} == dict.fromkeys(NEW, True)
+        assert not GONE & set(indexes)
+        get_engine(url).dispose()
+
+
+def test_an_interrupted_0013_can_be_run_again(tmp_path):
+    """What a run stopped halfway leaves (one index built, one concurrent build failed and
+    left INVALID, one old index already dropped) is finished by running it again."""
+    with fresh_postgres_database() as url:
+        cfg = alembic_config(url)
+        command.upgrade(cfg, "job_queue_lookup_indexes")  # 0012
+        engine = get_engine(url)
+        with engine.begin() as conn:
+            _seed_user_and_workflow(conn)
+            conn.execute(_INSERT)
+            conn.execute(sa.text(  # two rows alike: a unique build of them fails
+                "INSERT INTO manual_retries (execution_id, user_id, created_at) SELECT id, "
+                "user_id, created_at FROM workflow_executions, (VALUES (1), (2)) AS two(n)"))
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(sa.text("CREATE INDEX ix_workflow_executions_user_created ON "
+                                 "workflow_executions (user_id, created_at)"))
+            with pytest.raises(sa.exc.IntegrityError):
+                conn.execute(sa.text("CREATE UNIQUE INDEX CONCURRENTLY "
+                                     "ix_manual_retries_user_created ON manual_retries "
+                                     "(user_id, created_at)"))
+            conn.execute(sa.text("DROP INDEX ix_job_queue_priority"))
+        assert _valid_indexes(url)["ix_manual_retries_user_created"] is False
+        command.upgrade(cfg, "head")
+        indexes = _valid_indexes(url)
+        assert {n: indexes.get(n) for n in NEW} == dict.fromkeys(NEW, True)
+        assert not GONE & set(indexes)
         engine.dispose()
