@@ -39,24 +39,31 @@ DELAY_S = 2.0
 MB = 1024 * 1024
 
 
+WORKER_MODULE = "agentic_app.engine.runtime.worker"
+
+
 def _tree_rss(pid: int) -> tuple[int, int]:
-    """(RSS sum in bytes, number of processes) of ``pid``'s process tree."""
+    """(RSS sum in bytes, number of processes) of ``pid``'s worker processes: the process and
+    the descendants that run the worker module (a fork pool's children; not a short-lived
+    helper such as the ``file`` command an import starts)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
         return 0, 0
-    total = 0
+    total = count = 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            if p is root or WORKER_MODULE in " ".join(p.cmdline()):
+                total += p.memory_info().rss
+                count += 1
         except psutil.NoSuchProcess:
             pass
-    return total, len(procs)
+    return total, count
 
 
 def _launch(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agentic_app.engine.runtime.worker", *args],
+    return subprocess.Popen([sys.executable, "-m", WORKER_MODULE, *args],
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
