@@ -160,6 +160,7 @@ class LeanBookkeeping:
             super().prepare_job_execution(job, remove_from_intermediate_queue)  # type: ignore[misc]
             return
         _, pipe, ttl = start
+        persist = isinstance(job, StartedJob)  # else RQ's perform sends its own PERSIST
         with pipe as pipeline:
             self.set_current_job_id(job.id, pipeline=pipeline)  # type: ignore[attr-defined]
             self.set_current_job_working_time(0, pipeline=pipeline)  # type: ignore[attr-defined]
@@ -169,10 +170,10 @@ class LeanBookkeeping:
             if remove_from_intermediate_queue:
                 queue = Queue(job.origin, connection=self.connection)  # type: ignore[attr-defined]
                 pipeline.lrem(queue.intermediate_queue_key, 1, job.id)
-            if isinstance(job, StartedJob):
+            if persist:
                 pipeline.persist(job.key)
             pipeline.execute()
-            if isinstance(job, StartedJob):
+            if persist:
                 job.persisted = True
         self.procline(f"Processing {job.func_name} from {job.origin} "  # type: ignore[attr-defined]
                       f"since {time.time()}")
